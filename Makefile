@@ -1,0 +1,42 @@
+# The README's two commands: `make run` and `make test`. Both install what is missing first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DATA   ?= data/sample
+PORT   ?= 8501
+
+.PHONY: run test lint unit e2e bench install install-dev chromium clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Stamps re-run pip only when a requirements file changes.
+$(VENV)/.run-installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.run-installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.run-installed
+install-dev: $(VENV)/.dev-installed
+
+# Debian's Chromium drives the browser tests and Plotly's image export (kaleido).
+chromium:
+	@./scripts/install-chromium.sh
+
+run: install
+	FLIGHTDECK_DATA=$${FLIGHTDECK_DATA:-$(DATA)} $(PY) -m streamlit run app.py --server.port $(PORT)
+
+lint: install-dev
+	$(PY) -m ruff check .
+
+test: install-dev chromium lint
+	$(PY) -m pytest
+
+bench: install-dev chromium
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-output bench/data

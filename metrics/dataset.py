@@ -1,0 +1,96 @@
+"""The loaded export: read-only tables plus the validation report that produced them.
+
+Column dtypes after loading (the contract in `metrics/contract.py` declares them):
+- date columns: ``datetime64[ns]``, naive, at midnight, meaning the UK local (Europe/London) date;
+- timestamp columns (``devices.seized_at``, ``devices.returned_at``):
+  ``datetime64[ns, Europe/London]``, subtracting two gives real elapsed time;
+- categorical strings (force, offence_group, ...): pandas ``category``;
+  id strings: pandas string dtype;
+- nullable booleans: pandas ``boolean``; nullable integers: ``Int64``; numbers: ``float64``.
+Columns outside the contract are never loaded (survey ``q_`` item columns are part of the contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+TABLE_NAMES: tuple[str, ...] = (
+    "cases",
+    "victim_updates",
+    "orders",
+    "breaches",
+    "devices",
+    "survey_responses",
+    "forces",
+    "workforce",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation finding, in plain words, with a few example ids (never victim details)."""
+
+    severity: str  # "error" (the export is refused) or "warning" (rows excluded, load goes on)
+    file: str  # e.g. "cases.parquet"
+    column: str | None
+    rule: str  # short machine name, e.g. "duplicate_id", "unknown_category"
+    rows: int  # how many rows are affected (0 for file-level problems)
+    message: str  # one plain-English sentence
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every problem found, and how many rows each table kept after exclusions."""
+
+    problems: tuple[Problem, ...] = ()
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+    @property
+    def usable(self) -> bool:
+        """True when no problem is an error, so the KPIs can be computed."""
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated export. ``tables`` holds only files that were present and usable."""
+
+    tables: dict[str, pd.DataFrame]
+    report: ValidationReport
+    source: Path | None = None
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        """The table called ``name`` (e.g. "devices"), or None when the file is missing."""
+        return self.tables.get(name)
+
+    @property
+    def cases(self) -> pd.DataFrame:
+        return self.tables["cases"]
+
+    @property
+    def forces(self) -> list[str]:
+        """Force names present in cases, sorted."""
+        return sorted(self.cases["force"].dropna().astype(str).unique().tolist())
+
+    @property
+    def as_at(self) -> date | None:
+        """The data's as-at date: the latest recorded or outcome date in cases."""
+        cases = self.tables.get("cases")
+        if cases is None or cases.empty:
+            return None
+        latest = pd.concat([cases["recorded_date"], cases["outcome_date"]]).max()
+        return None if pd.isna(latest) else latest.date()
