@@ -1,0 +1,150 @@
+"""Plain-unit formatting of KPI values, intervals, changes, gates and SPC verdicts.
+
+Pure functions, no Streamlit, so the app, the charts and the board pack word things alike.
+Proportions arrive as fractions in [0, 1] and are shown as percentages; changes in a
+proportion are shown in percentage points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008).
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#7F7F7F",
+}
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A KPI value in plain units: ``34.5%``, ``12 days``, ``1,234``, ``8.2 cases``; or ``–``."""
+    if _missing(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if unit == "proportion":
+        return f"{v:.1%}"
+    if unit == "days":
+        return f"{v:,.0f} day" if round(v) == 1 else f"{v:,.0f} days"
+    if unit == "cases":
+        return f"{v:,.1f} cases"
+    return f"{v:,.0f}"
+
+
+def format_interval(low: float | None, high: float | None, unit: str) -> str:
+    """A 95% interval as ``95% CI 30.1% to 38.9%``, or an empty string when there is none."""
+    if _missing(low) or _missing(high):
+        return ""
+    if unit == "proportion":
+        return f"95% CI {float(low):.1%} to {float(high):.1%}"  # type: ignore[arg-type]
+    if unit == "days":
+        return f"95% CI {float(low):,.0f} to {float(high):,.0f} days"  # type: ignore[arg-type]
+    return f"95% CI {float(low):,.1f} to {float(high):,.1f}"  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change against the comparison window, worded and judged against the KPI's direction."""
+
+    text: str  # e.g. "+2.1 pts", "−3 days", "no change", "no comparison"
+    judgement: str  # "better" | "worse" | "same" | "neutral" | "none"
+
+    @property
+    def arrow(self) -> str:
+        return {"better": "↑", "worse": "↓", "same": "→", "neutral": "↕"}.get(self.judgement, "")
+
+
+def format_change(current: float | None, previous: float | None, unit: str, better: str) -> Change:
+    """The change from ``previous`` to ``current`` in the KPI's units, judged by ``better``.
+
+    ``better`` is the registry's direction: "higher", "lower" or "neutral".
+    """
+    if _missing(current) or _missing(previous):
+        return Change("no comparison", "none")
+    diff = float(current) - float(previous)  # type: ignore[arg-type]
+    if unit == "proportion":
+        rounded, text = round(diff * 100, 1), f"{abs(diff) * 100:.1f} pts"
+    elif unit == "cases":
+        rounded, text = round(diff, 1), f"{abs(diff):,.1f} cases"
+    elif unit == "days":
+        rounded, text = round(diff), f"{abs(diff):,.0f} days"
+    else:
+        rounded, text = round(diff), f"{abs(diff):,.0f}"
+    if rounded == 0:
+        return Change("no change", "same")
+    sign = "+" if diff > 0 else "−"
+    if better == "neutral":
+        judgement = "neutral"
+    else:
+        judgement = "better" if (diff > 0) == (better == "higher") else "worse"
+    return Change(f"{sign}{text}", judgement)
+
+
+def gate_text(n: float | None, min_n: int) -> str:
+    """The gate message for a value held back below its minimum n: ``n = 17 of 30 needed``."""
+    shown = 0 if _missing(n) else int(n)  # type: ignore[arg-type]
+    return f"n = {shown} of {min_n} needed"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An SPC verdict: an icon, a text label (never colour alone) and a colour."""
+
+    icon: str
+    label: str
+    colour: str
+    point_type: str | None
+
+    @property
+    def text(self) -> str:
+        return f"{self.icon} {self.label}"
+
+
+POINT_TYPE_LABELS: dict[str, str] = {
+    "common_cause": "Common cause",
+    "special_cause_improvement": "Improvement",
+    "special_cause_concern": "Concern",
+    "special_cause_neutral_high": "Unusually high",
+    "special_cause_neutral_low": "Unusually low",
+}
+POINT_TYPE_COLOURS: dict[str, str] = {
+    "common_cause": OKABE_ITO["grey"],
+    "special_cause_improvement": OKABE_ITO["blue"],
+    "special_cause_concern": OKABE_ITO["orange"],
+    "special_cause_neutral_high": OKABE_ITO["purple"],
+    "special_cause_neutral_low": OKABE_ITO["purple"],
+}
+
+
+def verdict(point_type: str | None, above_centre: bool | None = None) -> Verdict:
+    """The SPC verdict for a chart's last point type.
+
+    ``above_centre`` picks the arrow for special causes (▲ above the mean, ▼ below).
+    """
+    if not point_type or point_type not in POINT_TYPE_LABELS:
+        return Verdict("–", "No SPC verdict", OKABE_ITO["grey"], None)
+    if point_type == "common_cause":
+        icon = "●"
+    elif point_type == "special_cause_neutral_high":
+        icon = "▲"
+    elif point_type == "special_cause_neutral_low":
+        icon = "▼"
+    else:
+        icon = "▲" if above_centre or above_centre is None else "▼"
+    return Verdict(icon, POINT_TYPE_LABELS[point_type], POINT_TYPE_COLOURS[point_type], point_type)
