@@ -1,0 +1,487 @@
+"""Who may see what: audiences, sign-in, share links, the marking and the audit of page views.
+
+Every page calls :func:`require_access` FIRST, before reading any data::
+
+    from ui.access import require_access
+    access = require_access("trends")     # st.stop()s with a refusal page when not allowed
+    if access.is_panel:
+        table = access.disclose(table)    # the panel disclosure rules (metrics.disclosure)
+
+Resolution, on every rerun (nothing is trusted from an earlier run except a share token):
+
+1. A ``share`` query parameter (or a share token this session already opened) with a valid
+   signed token -> ``panel`` audience limited to the link's scope. A URL whose page, force or
+   window leaves the scope, an expired token, a token signed with another secret or a malformed
+   one is refused and audited. Once a session has opened a link it stays a panel session.
+2. Else, when ``[auth]`` is configured in ``st.secrets``: the user must be signed in
+   (``st.login``, OIDC) and their e-mail or domain must map to ``internal`` in
+   ``[flightdeck.roles]``; the mapping is read again on every rerun, so removing someone
+   takes effect at once even though their login cookie is still valid.
+3. Else local mode: one local internal user, with a banner, and only for connections from
+   this machine (``st.context.ip_address`` is None for localhost).
+
+A URL parameter never grants anything: ``?audience=internal`` or ``?role=admin`` is ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from metrics import audit, sharelink
+from metrics.sharelink import PAGE_IDS, PANEL_PAGES, LinkError, Scope
+
+__all__ = [
+    "MARKING",
+    "Access",
+    "require_access",
+    "render_marking",
+    "render_panel_banner",
+    "share_link_panel",
+    "link_secret",
+    "auth_configured",
+    "resolve_role",
+    "log_export",
+]
+
+_LOG = logging.getLogger(__name__)
+
+MARKING = "OFFICIAL-SENSITIVE"
+SHARE_PARAM = "share"
+LOCAL_USER = "local user"
+ROLES = ("internal", "panel", "none")
+_TOKEN_KEY = "_flightdeck_share_token"
+_LAST_VIEW_KEY = "_flightdeck_last_view"
+_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:")
+
+REFUSALS: dict[str, str] = {
+    "malformed": "This link is incomplete or has been altered. Ask the force for a new link.",
+    "bad_signature": "This link's signature does not match. It was changed after it was "
+                     "created, or it was not issued by this service.",
+    "expired": "This link has expired. Ask the force for a new link.",
+    "no_secret": "Panel links are not enabled on this service.",
+    "page_not_in_scope": "This link does not open this page.",
+    "force_not_in_scope": "This link is for another force. Changing the address does not "
+                          "change what a link shows.",
+    "window_not_in_scope": "This link is for another period. Changing the address does not "
+                           "change what a link shows.",
+    "not_in_mapping": "Your account is not on this service's access list. Ask the "
+                      "performance team to add you.",
+    "panel_role_needs_link": "Your account has scrutiny panel access only. Open the link the "
+                             "force sent you.",
+    "no_email": "Your sign-in did not provide an e-mail address, so access cannot be checked.",
+    "remote_without_sign_in": "Sign-in is not configured, so this service only answers on the "
+                              "machine it runs on.",
+}
+
+
+def escape_md(text: object) -> str:
+    """``text`` with Markdown/HTML special characters backslash-escaped, for st.markdown etc."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+@dataclass(frozen=True)
+class Access:
+    """The session's resolved access for one page run.
+
+    ``audience``: ``internal`` or ``panel``. ``user``: e-mail, ``local user`` or the share
+    link id. ``scope``: None for internal, the link's :class:`~metrics.sharelink.Scope` for a
+    panel. ``mode``: ``local``, ``signed_in`` or ``link``.
+    """
+
+    audience: str
+    user: str
+    page_id: str
+    mode: str
+    scope: Scope | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_panel(self) -> bool:
+        return self.audience == "panel"
+
+    @property
+    def is_internal(self) -> bool:
+        return self.audience == "internal"
+
+    @property
+    def allowed_pages(self) -> tuple[str, ...]:
+        """Page ids this session may open (the app hides the others from navigation)."""
+        return self.scope.pages if self.scope is not None else PAGE_IDS
+
+    def allows(self, page_id: str) -> bool:
+        return page_id in self.allowed_pages
+
+    def locked_filters(self) -> dict[str, str]:
+        """Sidebar filters fixed by a share link: ``{"force", "window", "from", "to"}`` for a
+        panel (window is always ``custom``), ``{}`` for internal users. The app shows these
+        read-only and writes exactly these values to the URL."""
+        if self.scope is None:
+            return {}
+        return {
+            "force": self.scope.force,
+            "window": "custom",
+            "from": self.scope.start,
+            "to": self.scope.end,
+        }
+
+    @property
+    def window_label(self) -> str | None:
+        return self.scope.window_label if self.scope is not None else None
+
+    def disclose(self, kpi_table: pd.DataFrame) -> pd.DataFrame:
+        """The KPI table as this audience may see it: unchanged for internal users; for a
+        panel, only the scope's force and months, with ``metrics.disclosure.apply_panel``."""
+        if not self.is_panel:
+            return kpi_table
+        from metrics import disclosure  # imported lazily: keeps this module light
+
+        table = kpi_table
+        if self.scope is not None and "force" in table.columns:
+            table = table[table["force"].astype(str) == self.scope.force]
+        return disclosure.apply_panel(table)
+
+    def audit(self, action: str, *, force: str | None = None, window: str | None = None,
+              page: str | None = None, reason: str | None = None) -> None:
+        """Append an audit line as this user (never raises; failures go to the server log)."""
+        _safe_log(action, user=self.user, audience=self.audience,
+                  force=force if force is not None else (self.scope and self.scope.force),
+                  window=window if window is not None else self.window_label,
+                  page=page or self.page_id, reason=reason)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _section(name: str) -> Mapping[str, Any]:
+    """A top-level secrets section as a mapping ({} when absent or no secrets file)."""
+    try:
+        value = st.secrets[name]
+    except (KeyError, FileNotFoundError, AttributeError):
+        return {}
+    except Exception:  # noqa: BLE001 - a broken secrets file must not show a traceback
+        _LOG.warning("secrets could not be read", exc_info=True)
+        return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def auth_configured() -> bool:
+    """True when ``[auth]`` is present in ``st.secrets`` (sign-in is then required)."""
+    return bool(_section("auth"))
+
+
+def link_secret() -> str | None:
+    """The link signing secret: ``st.secrets["flightdeck"]["link_secret"]`` or
+    ``$FLIGHTDECK_SECRET``; None when neither is set (or it is shorter than 16 characters)."""
+    value = _section("flightdeck").get("link_secret")
+    if isinstance(value, str) and len(value.strip()) >= sharelink.MIN_SECRET_LENGTH:
+        return value.strip()
+    return sharelink.secret_from_env()
+
+
+def role_mapping() -> dict[str, str]:
+    """``[flightdeck.roles]`` from secrets, keys lower-cased: ``"name@force.police.uk"`` or
+    ``"@cps.gov.uk"`` (a whole domain) -> ``internal`` | ``panel`` | ``none``."""
+    roles = _section("flightdeck").get("roles", {})
+    if not isinstance(roles, Mapping):
+        return {}
+    return {str(k).strip().lower(): str(v).strip().lower() for k, v in roles.items()}
+
+
+def resolve_role(email: str | None, mapping: Mapping[str, str]) -> str | None:
+    """The role for ``email``: an exact address entry wins over its ``@domain`` entry; ``none``
+    (or an unknown role word) means no access. Returns ``internal``, ``panel`` or None.
+
+    Only the exact domain after ``@`` matches (``@force.police.uk`` does not match
+    ``x@evil-force.police.uk`` nor ``x@sub.force.police.uk``).
+    """
+    if not email or email.count("@") != 1:
+        return None
+    address = email.strip().lower()
+    domain = "@" + address.split("@", 1)[1]
+    role = mapping.get(address, mapping.get(domain))
+    return role if role in ("internal", "panel") else None
+
+
+def _user_info() -> dict[str, Any]:
+    try:
+        return dict(st.user.to_dict())
+    except Exception:  # noqa: BLE001 - no user info available (e.g. outside a session)
+        return {}
+
+
+def _login_provider() -> str | None:
+    """The ``[auth.<provider>]`` to use: ``[flightdeck] auth_provider``, else the only named
+    provider section, else None (the default ``[auth]`` provider)."""
+    chosen = _section("flightdeck").get("auth_provider")
+    if isinstance(chosen, str) and chosen:
+        return chosen
+    providers = [k for k, v in _section("auth").items() if isinstance(v, Mapping)]
+    return providers[0] if len(providers) == 1 else None
+
+
+# --------------------------------------------------------------------------- audit helpers
+
+
+def _safe_log(action: str, **fields: Any) -> None:
+    try:
+        audit.log_event(action, **fields)
+    except (OSError, ValueError):
+        _LOG.error("audit log could not be written (action=%s)", action, exc_info=True)
+
+
+def log_export(access: Access, *, kind: str, force: str | None = None,
+               window: str | None = None) -> None:
+    """Audit an export (CSV, board pack, ...). ``kind`` is a short word, e.g. ``csv``."""
+    access.audit("export", force=force, window=window, reason=kind)
+
+
+def _query(name: str) -> str | None:
+    try:
+        value = st.query_params.get(name)
+    except Exception:  # noqa: BLE001
+        return None
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _log_view_once(access: Access) -> None:
+    """Log a page view when the page, audience, user or filters changed since the last one
+    logged for this session (widget reruns on the same view are not new views)."""
+    force = access.scope.force if access.scope else _query("force")
+    window = access.window_label or _window_from_url()
+    key = (access.audience, access.user, access.page_id, force, window)
+    if st.session_state.get(_LAST_VIEW_KEY) == key:
+        return
+    st.session_state[_LAST_VIEW_KEY] = key
+    access.audit("page_view", force=force, window=window)
+
+
+def _window_from_url() -> str | None:
+    window, start, end = _query("window"), _query("from"), _query("to")
+    if window == "custom" and start and end:
+        return start if start == end else f"{start}..{end}"
+    return window
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_marking(*, sidebar: bool = False) -> None:
+    """Show the protective marking OFFICIAL-SENSITIVE (every page and export carries it)."""
+    target = st.sidebar if sidebar else st
+    target.markdown(f":red-background[**{MARKING}**]")
+
+
+def _refuse(title: str, reason: str, *, detail: str | None = None) -> None:
+    """Render a refusal page and stop the script. Shows no data."""
+    render_marking()
+    st.title(title)
+    st.error(REFUSALS.get(reason, "Access refused."))
+    if detail:
+        st.caption(escape_md(detail))
+    st.caption(f"Reason code: {reason}")
+    st.stop()
+
+
+def render_panel_banner(access: Access) -> None:
+    """The banner a panel sees: what this view is and when the link expires."""
+    if access.scope is None:
+        return
+    scope = access.scope
+    left = scope.expires - datetime.now(UTC)
+    days = max(0, left.days)
+    expiry = f"{scope.expires:%d %B %Y, %H:%M} UTC"
+    st.info(
+        f"**Scrutiny panel view** of {escape_md(scope.force)}, "
+        f"{escape_md(_window_words(scope))}, shared by {escape_md(scope.created_by)}. "
+        f"Read-only aggregates: counts are rounded to the nearest 5 and counts of 1 to 7 are "
+        f"shown as \\*. This link expires on {expiry} "
+        f"({'less than a day' if days == 0 else f'{days} day' + ('s' if days > 1 else '')} "
+        "left).",
+        icon=":material/groups:",
+    )
+
+
+def _window_words(scope: Scope) -> str:
+    def month(text: str) -> str:
+        return datetime.strptime(text, "%Y-%m").strftime("%B %Y")
+
+    if scope.start == scope.end:
+        return month(scope.start)
+    return f"{month(scope.start)} to {month(scope.end)}"
+
+
+def _render_user_box(access: Access) -> None:
+    if access.mode == "signed_in":
+        st.sidebar.caption(f"Signed in as {escape_md(access.user)}")
+        st.sidebar.button("Sign out", on_click=st.logout, key="_flightdeck_sign_out")
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _panel_access(page_id: str, token: str) -> Access:
+    secret = link_secret()
+    link_id = sharelink.peek_link_id(token) or "unknown-link"
+    try:
+        if secret is None:
+            raise sharelink.NoSecret("Panel links are not enabled on this service.")
+        scope = sharelink.verify(token, secret)
+        sharelink.check_request(
+            scope, page=page_id, force=_query("force"), start=_query("from"),
+            end=_query("to"), window=_query("window"),
+        )
+    except LinkError as exc:
+        _safe_log("link_refused", user=link_id, audience="panel", force=_query("force"),
+                  window=_window_from_url(), page=page_id, reason=exc.reason)
+        _refuse("This link cannot be opened", exc.reason, detail=str(exc))
+        raise  # unreachable: st.stop() raises
+    st.session_state[_TOKEN_KEY] = token
+    if _query(SHARE_PARAM) is None:
+        st.query_params[SHARE_PARAM] = token  # keep the link in the address bar
+    return Access(audience="panel", user=scope.link_id, page_id=page_id, mode="link",
+                  scope=scope)
+
+
+def _signed_in_access(page_id: str) -> Access:
+    info = _user_info()
+    if not info.get("is_logged_in"):
+        render_marking()
+        st.title("Sign in to the Soteria flight deck")
+        st.write("This service shows OFFICIAL-SENSITIVE performance information. Sign in with "
+                 "your organisation account to continue.")
+        st.button("Sign in", type="primary", on_click=st.login, args=(_login_provider(),),
+                  key="_flightdeck_sign_in")
+        st.stop()
+    email = info.get("email") or info.get("preferred_username")
+    email = email if isinstance(email, str) else None
+    role = resolve_role(email, role_mapping())
+    if role != "internal":
+        reason = ("no_email" if not email else
+                  "panel_role_needs_link" if role == "panel" else "not_in_mapping")
+        _safe_log("access_refused", user=email or "unknown", audience="none", page=page_id,
+                  reason=reason)
+        st.sidebar.button("Sign out", on_click=st.logout, key="_flightdeck_sign_out")
+        _refuse("Access refused", reason)
+    return Access(audience="internal", user=str(email), page_id=page_id, mode="signed_in")
+
+
+def _local_access(page_id: str) -> Access:
+    try:
+        remote = st.context.ip_address
+    except Exception:  # noqa: BLE001
+        remote = None
+    # Only a real address string counts (AppTest's mocked runtime returns a mock object).
+    if isinstance(remote, str) and remote:
+        _safe_log("access_refused", user=str(remote), audience="none", page=page_id,
+                  reason="remote_without_sign_in")
+        _refuse("Access refused", "remote_without_sign_in")
+    return Access(audience="internal", user=LOCAL_USER, page_id=page_id, mode="local",
+                  notes=("Running locally without sign-in: single local user, internal "
+                         "audience. Configure [auth] in secrets before deploying.",))
+
+
+def require_access(page_id: str) -> Access:
+    """Resolve this session's audience for ``page_id``, or stop the page with a refusal.
+
+    Call it first on every page, before any data is read. Renders the marking, the panel
+    banner or the local-mode banner, and (in the sidebar) the signed-in user with a sign-out
+    button. Logs a ``page_view`` when the view changed, and every refusal.
+
+    Raises ``ValueError`` for an unknown ``page_id`` (a programming error).
+    """
+    if page_id not in PAGE_IDS:
+        raise ValueError(f"unknown page id {page_id!r}; expected one of {PAGE_IDS}")
+    token = _query(SHARE_PARAM) or st.session_state.get(_TOKEN_KEY)
+    if token:
+        access = _panel_access(page_id, token)
+    elif auth_configured():
+        access = _signed_in_access(page_id)
+    else:
+        access = _local_access(page_id)
+    render_marking()
+    if access.is_panel:
+        render_panel_banner(access)
+    elif access.mode == "local":
+        st.caption(":material/computer: " + escape_md(access.notes[0]))
+    _render_user_box(access)
+    _log_view_once(access)
+    return access
+
+
+# --------------------------------------------------------------------------- share link UI
+
+
+def share_link_panel(access: Access, current_view: Mapping[str, str | None]) -> str | None:
+    """The "Create panel link" widget for internal users (call it in the sidebar or on the
+    flight deck). ``current_view``: ``{"force", "from", "to", "page"}`` with months YYYY-MM and
+    the current page id. Returns the new link's URL when one was just created, else None.
+
+    Panel sessions get nothing. Without a secret, the widget explains how to enable links.
+    """
+    if not access.is_internal:
+        return None
+    with st.expander("Create panel link", icon=":material/share:"):
+        secret = link_secret()
+        if secret is None:
+            st.info("Panel links are disabled: no signing secret is configured. An "
+                    "administrator sets `link_secret` under `[flightdeck]` in "
+                    "`.streamlit/secrets.toml` or the `FLIGHTDECK_SECRET` environment "
+                    "variable (at least 16 random characters).")
+            return None
+        force, start, end = current_view.get("force"), current_view.get("from"), \
+            current_view.get("to")
+        page = current_view.get("page")
+        if not (force and start and end):
+            st.caption("Choose a force and a window first.")
+            return None
+        if page not in PANEL_PAGES:
+            st.caption("Open the flight deck, trends, victim voice or definitions page to "
+                       "share it. Data quality and force comparisons are never shared.")
+            return None
+        st.caption(f"Shares {escape_md(force)}, {escape_md(start)} to {escape_md(end)}, with "
+                   "disclosure control (rounded counts, small numbers hidden).")
+        pages = st.multiselect("Pages", options=list(PANEL_PAGES), default=list(PANEL_PAGES),
+                               key="_flightdeck_link_pages")
+        days = st.number_input("Expires after (days)", min_value=1,
+                               max_value=sharelink.MAX_EXPIRY.days,
+                               value=sharelink.DEFAULT_EXPIRY.days, step=1,
+                               key="_flightdeck_link_days")
+        if page not in pages:
+            st.caption("The link opens on this page, so keep it selected.")
+            return None
+        if not st.button("Create link", key="_flightdeck_link_create"):
+            return None
+        try:
+            token, scope = sharelink.create(
+                secret, force=str(force), start=str(start), end=str(end), pages=pages,
+                created_by=access.user, expires_in=timedelta(days=int(days)),
+            )
+        except ValueError as exc:
+            st.error(f"The link could not be created: {escape_md(exc)}")
+            return None
+        _safe_log("link_created", user=access.user, audience="internal", force=scope.force,
+                  window=scope.window_label, page=page, reason=f"link {scope.link_id}")
+        url = _link_url(token, scope)
+        st.success(f"Link created (id {scope.link_id}); it expires on "
+                   f"{scope.expires:%d %B %Y} UTC. Anyone with it sees this view.")
+        st.code(url, language=None)
+        return url
+
+
+def _link_url(token: str, scope: Scope) -> str:
+    from urllib.parse import urlencode
+
+    query = urlencode({SHARE_PARAM: token, "force": scope.force, "window": "custom",
+                       "from": scope.start, "to": scope.end})
+    try:
+        base = st.context.url or ""
+    except Exception:  # noqa: BLE001
+        base = ""
+    return f"{base}?{query}"
