@@ -7,7 +7,9 @@ Minimum n (the gate below which a value is not shown, status ``insufficient``):
 - survey items: 30 responses (the inspection's rule: 30 replies before results mean anything);
 - other proportions: 10 in the denominator (below that a 95% interval spans most of [0, 1]);
 - medians (days): 5 items; caseload measures: 3 investigators;
-- counts and workforce ratios (denominators in days or FTE): 1, i.e. shown whenever defined.
+- workforce ratios (denominators in days or FTE): 1 team-month row, i.e. shown whenever defined;
+- counts (orders granted, s63G applications, device backlog): 0, so a count of zero is shown as
+  0 (their n is the count itself; only a missing source table gives no_data).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ _STATIC: tuple[KPI, ...] = (
          numerator="Cases recorded in the window whose suspect has another case within 1,095 days",
          denominator="Cases recorded in the window with a suspect_id"),
     _kpi(id="orders_granted", name="Protective orders granted", pillar=2, kind="quantitative",
-         unit="count", better="higher", min_n=1, source="orders",
+         unit="count", better="higher", min_n=0, source="orders",
          definition="SROs, SHPOs, interim SHPOs, restraining and non-molestation orders granted "
                     "in the window (pre-charge bail is not counted).",
          numerator="Orders of those types with granted date in the window"),
@@ -113,7 +115,7 @@ _STATIC: tuple[KPI, ...] = (
          numerator="Breaches in the window with action arrest or charge",
          denominator="Breaches in the window"),
     _kpi(id="s63g_applications", name="s63G applications", pillar=2, kind="quantitative",
-         unit="count", better="higher", min_n=1,
+         unit="count", better="higher", min_n=0,
          definition="Applications under PACE s63G to retain a suspect's biometrics, made in the "
                     "window.",
          numerator="Cases with s63G applied date in the window"),
@@ -207,7 +209,7 @@ _STATIC: tuple[KPI, ...] = (
          numerator="Median of examination completed date minus seizure date (UK local)",
          denominator="Suspect devices completed in the window"),
     _kpi(id="device_backlog", name="Suspect device backlog", pillar=6, kind="quantitative",
-         unit="count", better="lower", min_n=1, source="devices", stock=True,
+         unit="count", better="lower", min_n=0, source="devices", stock=True,
          definition="Suspect devices seized on or before the window's end and not examined by "
                     "then.",
          numerator="Suspect devices outstanding at window end"),

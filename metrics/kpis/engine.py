@@ -1,0 +1,723 @@
+"""The KPI engine: every KPI of ``metrics.registry``, per force and for all forces, per window
+or per month, in one vectorised pass per KPI.
+
+How it stays fast (issue 8): each event gets its month index once; events are counted into a
+(force x month) panel with one ``bincount``; windows are sums of monthly panels; "All forces"
+is the sum over forces; stock measures ("at window end") come from a cumulative sum of
++1/-1 events over months; medians come from one sort per KPI. Nothing loops over rows or over
+force x month cells; the only Python loop is over KPIs.
+
+Decisions (also in the module docstring of ``metrics.kpis``):
+- Forces: the union of force names found in cases and in the other tables' own ``force``
+  columns (a device, order, breach, survey response or workforce row belongs to the force in
+  its own ``force`` column; a breach's force is ``breaches.force``). "All forces" pools every
+  force in the export, whatever ``forces`` selects for output.
+- A case "has an outcome" when ``outcome_code`` is not null; it is open at a day ``e`` when
+  ``recorded_date <= e`` and (no outcome, or ``outcome_date > e``).
+- Investigators are keyed by (force, investigator_id).
+- Proportion n is the denominator; median n is the number of items; workforce n is the
+  number of team-month rows used; count KPIs' n is the count itself.
+- ``ci_low``/``ci_high`` and ``value`` are empty unless status is ``ok``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from metrics import registry
+from metrics.dataset import Dataset
+from metrics.kpis import _arrays as A
+from metrics.registry import KPI
+
+ALL_FORCES = "All forces"
+COLUMNS: tuple[str, ...] = (
+    "kpi_id", "force", "window_start", "window_end", "value", "numerator", "denominator", "n",
+    "ci_low", "ci_high", "status",
+)
+STATUSES = ("ok", "insufficient", "no_data")
+
+NFA_CODES = (9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 21)
+WITHDRAWAL_CODES = (14, 16)
+PROTECTIVE_ORDER_TYPES = ("SRO", "SHPO", "interim_SHPO", "restraining_order",
+                          "non_molestation_order")
+REPEAT_WINDOW_DAYS = 1095
+UPDATE_WINDOW_DAYS = 28
+DEVICE_RETURN_HOURS = 24.0
+NEEDS_ASSESSMENT_DAYS = 7
+CASELOAD_LIMIT = 15
+SURVEY_AGREE = (4, 5)
+
+
+class KpiInputError(ValueError):
+    """A bad argument to ``compute_kpis``: unknown KPI id or force, bad month or range."""
+
+
+@dataclass
+class Cells:
+    """One KPI's results, each array of shape (forces + 1, windows); the last row is All forces.
+
+    ``value`` None means value = numerator / denominator. ``missing`` True means the source
+    table (or column) is absent: every cell is ``no_data``.
+    """
+
+    numerator: np.ndarray
+    denominator: np.ndarray
+    n: np.ndarray
+    value: np.ndarray | None = None
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
+    missing: bool = False
+
+
+def to_period(month: str | pd.Period) -> pd.Period:
+    """A "YYYY-MM" string (or Period/Timestamp) as a monthly ``pd.Period``; KpiInputError if bad."""
+    if isinstance(month, pd.Period):
+        return month.asfreq("M")
+    text = str(month).strip()
+    if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+        raise KpiInputError(f"bad month {month!r}: expected YYYY-MM")
+    year, mon = int(text[:4]), int(text[5:])
+    if not 1 <= mon <= 12 or year < 1900:
+        raise KpiInputError(f"bad month {month!r}: expected YYYY-MM")
+    return pd.Period(year=year, month=mon, freq="M")
+
+
+def _month_number(p: pd.Period) -> int:
+    return (p.year - 1970) * 12 + p.month - 1
+
+
+class _Context:
+    """Shared, lazily computed arrays for one ``compute_kpis`` call."""
+
+    def __init__(self, dataset: Dataset, start: pd.Period, end: pd.Period, by: str) -> None:
+        self.ds = dataset
+        self.by = by
+        self.m0 = _month_number(start)
+        self.M = _month_number(end) - self.m0 + 1
+        self.W = self.M if by == "month" else 1
+        months = np.arange(self.m0, self.m0 + self.M)
+        # last day of each month, as day numbers since 1970-01-01
+        self.month_end_day = (
+            (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
+        )
+        names: set[str] = set()
+        for table_name in ("cases", "orders", "breaches", "devices", "survey_responses",
+                           "workforce"):
+            table = dataset.get(table_name)
+            if table is not None and "force" in table.columns:
+                names |= A.distinct_names(table["force"])
+        self.forces = pd.Index(sorted(names), dtype=object)
+        self.F = len(self.forces)
+
+    # -- reshaping ---------------------------------------------------------------------------
+    def flow(self, panel: np.ndarray) -> np.ndarray:
+        """(F, M) monthly totals -> (F+1, W) window totals with the All forces row."""
+        win = panel if self.by == "month" else panel.sum(axis=1, keepdims=True)
+        return np.vstack([win, win.sum(axis=0, keepdims=True)])
+
+    def at_end(self, panel: np.ndarray) -> np.ndarray:
+        """(F, M) month-end stock -> (F+1, W): each window's last month, with All forces."""
+        win = panel if self.by == "month" else panel[:, -1:]
+        return np.vstack([win, win.sum(axis=0, keepdims=True)])
+
+    def empty(self) -> np.ndarray:
+        return np.full((self.F + 1, self.W), np.nan)
+
+    def missing(self) -> Cells:
+        e = self.empty()
+        return Cells(e, e.copy(), np.zeros_like(e), missing=True)
+
+    # -- table access --------------------------------------------------------------------------
+    def table(self, name: str, *columns: str) -> pd.DataFrame | None:
+        """The table, or None when it (or one of ``columns``) is missing."""
+        t = self.ds.get(name)
+        if t is None or any(c not in t.columns for c in columns):
+            return None
+        return t
+
+    def force_codes(self, table: pd.DataFrame) -> np.ndarray:
+        return A.codes_for(table["force"], self.forces)
+
+    @cached_property
+    def cases(self) -> pd.DataFrame:
+        return self.ds.cases
+
+    @cached_property
+    def case_force(self) -> np.ndarray:
+        return self.force_codes(self.cases)
+
+    def case_month(self, column: str) -> np.ndarray:
+        return self._case_months(column)
+
+    def _case_months(self, column: str) -> np.ndarray:
+        cache = self.__dict__.setdefault("_month_cache", {})
+        if column not in cache:
+            cache[column] = A.month_index(self.cases[column])
+        return cache[column]
+
+    def case_days(self, column: str) -> np.ndarray:
+        cache = self.__dict__.setdefault("_day_cache", {})
+        if column not in cache:
+            cache[column] = A.day_number(self.cases[column])
+        return cache[column]
+
+    @cached_property
+    def has_outcome(self) -> np.ndarray:
+        return self.cases["outcome_code"].notna().to_numpy()
+
+    @cached_property
+    def outcome_code(self) -> np.ndarray:
+        """Outcome codes as int64 (-1 where null)."""
+        return self.cases["outcome_code"].fillna(-1).to_numpy(dtype=np.int64)
+
+    @cached_property
+    def close_month(self) -> np.ndarray:
+        """Month a case stopped being open (its outcome month); huge when still open."""
+        m = self.case_month("outcome_date").copy()
+        m[~self.has_outcome | (m == A.NO_MONTH)] = np.iinfo(np.int64).max // 2
+        return m
+
+    @cached_property
+    def rec_month(self) -> np.ndarray:
+        return self.case_month("recorded_date")
+
+    @cached_property
+    def open_stock(self) -> np.ndarray:
+        """(F, M) cases open at each month end."""
+        return A.stock_panel(self.case_force, self.rec_month, self.close_month, self.F, self.m0,
+                             self.M, mask=self.rec_month != A.NO_MONTH)
+
+    # -- generic KPI shapes ----------------------------------------------------------------------
+    def proportion(self, force: np.ndarray, month: np.ndarray, success: np.ndarray,
+                   eligible: np.ndarray | None = None) -> Cells:
+        """Share of eligible events (dated by ``month``) that are successes, with Wilson CIs."""
+        den = self.flow(A.panel(force, month, self.F, self.m0, self.M, mask=eligible))
+        ok = success if eligible is None else success & eligible
+        num = self.flow(A.panel(force, month, self.F, self.m0, self.M, mask=ok))
+        return Cells(num, den, den.copy())
+
+    def count(self, force: np.ndarray, month: np.ndarray, mask: np.ndarray | None) -> Cells:
+        num = self.flow(A.panel(force, month, self.F, self.m0, self.M, mask=mask))
+        return Cells(num, self.empty(), num.copy(), value=num.copy())
+
+    def median(self, force: np.ndarray, month: np.ndarray, values: np.ndarray) -> Cells:
+        """Median of ``values`` (days) over events dated by ``month``, per force and window."""
+        rel = month - self.m0
+        inside = (force >= 0) & (rel >= 0) & (rel < self.M) & ~np.isnan(values)
+        rel = np.where(inside, rel, -1)
+        win = rel if self.by == "month" else np.where(inside, 0, -1)
+        per_key = np.where(inside, force * self.W + win, -1)
+        rank_ci = _median_rank_ci()
+        med_f, n_f, lo_f, hi_f = A.group_medians(per_key, values, self.F * self.W, rank_ci)
+        med_a, n_a, lo_a, hi_a = A.group_medians(win, values, self.W, rank_ci)
+
+        def stack(f: np.ndarray, a: np.ndarray) -> np.ndarray:
+            return np.vstack([f.reshape(self.F, self.W), a.reshape(1, self.W)])
+
+        n = stack(n_f, n_a)
+        return Cells(self.empty(), n, n.copy(), value=stack(med_f, med_a),
+                     ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
+
+
+def _median_rank_ci() -> Callable[[int], tuple[float, float]] | None:
+    """Ranks of the median's 95% CI ends, from ``metrics.stats.median_ci`` when it exists.
+
+    ``median_ci`` is applied to the values 1..n, whose order statistics are their own ranks, so
+    any interval built from (interpolated) order statistics maps back to ranks exactly.
+    """
+    from metrics import stats
+
+    median_ci = getattr(stats, "median_ci", None)
+    if median_ci is None:
+        return None
+
+    def ranks(n: int) -> tuple[float, float]:
+        try:
+            result = median_ci(np.arange(1, n + 1, dtype=np.float64))
+        except (ValueError, ZeroDivisionError):
+            return (np.nan, np.nan)
+        low, high = result[-2], result[-1]
+        return (float(low), float(high))
+
+    return ranks
+
+
+# -- the KPIs -----------------------------------------------------------------------------------
+# Each takes the context and returns Cells. Registered by KPI id below.
+
+
+def _charge_rate(c: _Context) -> Cells:
+    m = c.case_month("outcome_date")
+    return c.proportion(c.case_force, m, c.outcome_code == 1, c.has_outcome)
+
+
+def _charge_rate_cohort(c: _Context) -> Cells:
+    return c.proportion(c.case_force, c.rec_month, c.outcome_code == 1)
+
+
+def _days_to_charge(c: _Context) -> Cells:
+    days = c.case_days("outcome_date") - c.case_days("recorded_date")
+    days[c.outcome_code != 1] = np.nan
+    return c.median(c.case_force, c.case_month("outcome_date"), days)
+
+
+def _early_advice_days(c: _Context) -> Cells:
+    days = c.case_days("early_advice_received_date") - c.case_days("early_advice_requested_date")
+    return c.median(c.case_force, c.case_month("early_advice_received_date"), days)
+
+
+def _suspect_arrest_rate(c: _Context) -> Cells:
+    arrested = c.cases["suspect_arrested"]
+    return c.proportion(c.case_force, c.rec_month, arrested.fillna(False).to_numpy(dtype=bool),
+                        arrested.notna().to_numpy())
+
+
+def repeat_suspect_flags(suspect_id: pd.Series, recorded_date: pd.Series,
+                         window_days: int = REPEAT_WINDOW_DAYS) -> np.ndarray:
+    """Per case: True when its suspect_id is on at least one other case (any force) recorded
+    within ``window_days`` days before or after it (inclusive). One sort by (suspect, date);
+    a case qualifies when its previous or next neighbour has the same suspect and is close.
+    """
+    codes, _ = pd.factorize(suspect_id, use_na_sentinel=True)
+    days = A.day_number(recorded_date)
+    valid = (codes >= 0) & ~np.isnan(days)
+    idx = np.flatnonzero(valid)
+    order = np.lexsort((days[idx], codes[idx]))
+    rows = idx[order]
+    sc = codes[rows]
+    sd = days[rows]
+    close = (sc[1:] == sc[:-1]) & (sd[1:] - sd[:-1] <= window_days)
+    flag_sorted = np.zeros(len(rows), dtype=bool)
+    flag_sorted[1:] |= close
+    flag_sorted[:-1] |= close
+    flags = np.zeros(len(suspect_id), dtype=bool)
+    flags[rows] = flag_sorted
+    return flags
+
+
+def _repeat_suspect_share(c: _Context) -> Cells:
+    sid = c.cases["suspect_id"]
+    flags = repeat_suspect_flags(sid, c.cases["recorded_date"])
+    return c.proportion(c.case_force, c.rec_month, flags, sid.notna().to_numpy())
+
+
+def _orders_granted(c: _Context) -> Cells:
+    t = c.table("orders", "force", "order_type", "granted_date")
+    if t is None:
+        return c.missing()
+    types = t["order_type"].astype(object).isin(PROTECTIVE_ORDER_TYPES).to_numpy()
+    return c.count(c.force_codes(t), A.month_index(t["granted_date"]), types)
+
+
+def _breach_action_rate(c: _Context) -> Cells:
+    t = c.table("breaches", "force", "breach_date", "action")
+    if t is None:
+        return c.missing()
+    acted = t["action"].astype(object).isin(("arrest", "charge")).to_numpy()
+    return c.proportion(c.force_codes(t), A.month_index(t["breach_date"]), acted)
+
+
+def _s63g_applications(c: _Context) -> Cells:
+    if "s63g_applied_date" not in c.cases.columns:
+        return c.missing()
+    return c.count(c.case_force, c.case_month("s63g_applied_date"), None)
+
+
+def _victim_withdrawal_rate(c: _Context) -> Cells:
+    withdrawn = np.isin(c.outcome_code, WITHDRAWAL_CODES)
+    return c.proportion(c.case_force, c.case_month("outcome_date"), withdrawn, c.has_outcome)
+
+
+def _needs_assessment_7d(c: _Context) -> Cells:
+    gap = c.case_days("needs_assessment_date") - c.case_days("recorded_date")
+    with np.errstate(invalid="ignore"):
+        within = gap <= NEEDS_ASSESSMENT_DAYS  # NaN (no assessment) compares False
+    return c.proportion(c.case_force, c.rec_month, within)
+
+
+def _victim_updated_28d(c: _Context) -> Cells:
+    t = c.table("victim_updates", "case_id", "contact_date")
+    if t is None:
+        return c.missing()
+    contact = A.day_number(t["contact_date"])
+    month = A.month_index(t["contact_date"])
+    rel = month - c.m0
+    inside = (rel >= 0) & (rel < c.M)
+    rel_safe = np.where(inside, rel, 0)
+    # an update counts for the end of its own month when it is in the 28 days ending there
+    # (every month has at least 28 days, so it can count for no other month end)
+    near_end = inside & (contact >= c.month_end_day[rel_safe] - (UPDATE_WINDOW_DAYS - 1))
+    if c.by == "window":
+        near_end &= rel == c.M - 1
+    sel = np.flatnonzero(near_end)
+    row = pd.Index(c.cases["case_id"]).get_indexer(t["case_id"].iloc[sel])
+    found = row >= 0
+    row = row[found]
+    w = rel[sel][found]
+    open_then = (c.rec_month[row] <= c.m0 + w) & (c.close_month[row] > c.m0 + w)
+    row, w = row[open_then], w[open_then]
+    pair = np.unique(row.astype(np.int64) * c.M + w)
+    row, w = pair // c.M, pair % c.M
+    num = c.at_end(A.panel(c.case_force[row], c.m0 + w, c.F, c.m0, c.M))
+    den = c.at_end(c.open_stock)
+    return Cells(num, den, den.copy())
+
+
+def _nfa_explained_in_person(c: _Context) -> Cells:
+    nfa = np.isin(c.outcome_code, NFA_CODES)
+    explained = c.cases["nfa_explained_in_person"].fillna(False).to_numpy(dtype=bool)
+    return c.proportion(c.case_force, c.case_month("outcome_date"), explained, nfa)
+
+
+def _isva_wait_days(c: _Context) -> Cells:
+    days = c.case_days("isva_start_date") - c.case_days("isva_referral_date")
+    return c.median(c.case_force, c.case_month("isva_start_date"), days)
+
+
+def _workforce(c: _Context, num_col: str, den_col: str, stock: bool,
+               complement: bool = False) -> Cells:
+    t = c.table("workforce", "force", "month", num_col, den_col)
+    if t is None:
+        return c.missing()
+    f = c.force_codes(t)
+    m = A.month_index(t["month"])
+    num_v = t[num_col].fillna(0).to_numpy(dtype=np.float64)
+    den_v = t[den_col].fillna(0).to_numpy(dtype=np.float64)
+    if complement:  # e.g. vacancy = establishment - in post
+        num_v = den_v - num_v
+    reshape = c.at_end if stock else c.flow
+    num = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=num_v))
+    den = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=den_v))
+    rows = reshape(A.panel(f, m, c.F, c.m0, c.M))
+    return Cells(num, den, rows)
+
+
+def _caseload(c: _Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(open cases with an investigator, investigators holding them, those over 15), each
+    (F+1, W), at each window end. Investigators are keyed by (force, investigator_id)."""
+    cache = c.__dict__.setdefault("_caseload", None)
+    if cache is not None:
+        return cache
+    inv = c.cases["investigator_id"]
+    codes, uniques = pd.factorize(inv, use_na_sentinel=True)
+    has = (codes >= 0) & (c.case_force >= 0) & (c.rec_month != A.NO_MONTH)
+    # pair key (force, investigator) -> dense id
+    pair = c.case_force[has].astype(np.int64) * (len(uniques) + 1) + codes[has]
+    pair_id, pair_vals = pd.factorize(pair)
+    n_pairs = len(pair_vals)
+    pair_force = (np.asarray(pair_vals) // (len(uniques) + 1)).astype(np.int64)
+    # open cases per (force, investigator) at each month end
+    held = A.stock_panel(pair_id.astype(np.int64), c.rec_month[has], c.close_month[has],
+                         n_pairs, c.m0, c.M)
+    if c.by == "window":
+        held = held[:, -1:]
+    holding = held > 0
+    over = held > CASELOAD_LIMIT
+    width = held.shape[1]
+
+    def by_force(x: np.ndarray) -> np.ndarray:
+        out = np.zeros((c.F, width))
+        np.add.at(out, pair_force, x)
+        return np.vstack([out, out.sum(axis=0, keepdims=True)])
+
+    result = (by_force(held), by_force(holding.astype(np.float64)),
+              by_force(over.astype(np.float64)))
+    c.__dict__["_caseload"] = result
+    return result
+
+
+def _caseload_per_investigator(c: _Context) -> Cells:
+    cases_held, investigators, _ = _caseload(c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = cases_held / investigators
+    return Cells(cases_held.copy(), investigators.copy(), investigators.copy(), value=value,
+                 ci_low=c.empty(), ci_high=c.empty())
+
+
+def _investigators_over_15(c: _Context) -> Cells:
+    _, investigators, over = _caseload(c)
+    return Cells(over.copy(), investigators.copy(), investigators.copy())
+
+
+def _victim_demographics_complete(c: _Context) -> Cells:
+    cs = c.cases
+    complete = (cs["victim_sex"].notna() & cs["victim_age_band"].notna()
+                & cs["victim_ethnicity"].notna()
+                & (cs["victim_ethnicity"].astype(object) != "not_stated")).to_numpy(dtype=bool)
+    return c.proportion(c.case_force, c.rec_month, complete)
+
+
+@dataclass
+class _Devices:
+    force: np.ndarray
+    owner: np.ndarray
+    seized_day: np.ndarray  # UK local date as day number
+    seized_month: np.ndarray
+
+
+def _devices(c: _Context) -> tuple[pd.DataFrame, _Devices] | None:
+    t = c.table("devices", "force", "owner", "seized_at")
+    if t is None:
+        return None
+    cache = c.__dict__.get("_devices")
+    if cache is None:
+        local = A.local_date(t["seized_at"])
+        cache = (t, _Devices(c.force_codes(t), t["owner"].astype(object).to_numpy(),
+                             A.day_number(local), A.month_index(local)))
+        c.__dict__["_devices"] = cache
+    return cache
+
+
+def _victim_device_24h(c: _Context) -> Cells:
+    got = _devices(c)
+    if got is None or "returned_at" not in got[0].columns:
+        return c.missing()
+    t, d = got
+    hours = A.elapsed_hours(t["returned_at"], t["seized_at"])
+    with np.errstate(invalid="ignore"):
+        quick = hours <= DEVICE_RETURN_HOURS
+    return c.proportion(d.force, d.seized_month, quick, d.owner == "victim")
+
+
+def _suspect_device_days(c: _Context) -> Cells:
+    got = _devices(c)
+    if got is None or "examination_completed_date" not in got[0].columns:
+        return c.missing()
+    t, d = got
+    done = t["examination_completed_date"]
+    days = A.day_number(done) - d.seized_day
+    days[d.owner != "suspect"] = np.nan
+    return c.median(d.force, A.month_index(done), days)
+
+
+def _device_backlog(c: _Context) -> Cells:
+    got = _devices(c)
+    if got is None or "examination_completed_date" not in got[0].columns:
+        return c.missing()
+    t, d = got
+    stop = A.month_index(t["examination_completed_date"])
+    stop[stop == A.NO_MONTH] = np.iinfo(np.int64).max // 2
+    mask = (d.owner == "suspect") & (d.seized_month != A.NO_MONTH)
+    num = c.at_end(A.stock_panel(d.force, d.seized_month, stop, c.F, c.m0, c.M, mask=mask))
+    return Cells(num, c.empty(), num.copy(), value=num.copy())
+
+
+def _survey(column: str) -> Callable[[_Context], Cells]:
+    def compute(c: _Context) -> Cells:
+        t = c.table("survey_responses", "force", "response_date", column)
+        if t is None:
+            return c.missing()
+        answers = t[column]
+        answered = answers.notna().to_numpy()
+        if pd.api.types.is_bool_dtype(answers.dtype):
+            agree = answers.fillna(False).to_numpy(dtype=bool)
+        else:
+            agree = answers.isin(SURVEY_AGREE).fillna(False).to_numpy(dtype=bool)
+        return c.proportion(c.force_codes(t), A.month_index(t["response_date"]), agree, answered)
+
+    return compute
+
+
+_COMPUTE: dict[str, Callable[[_Context], Cells]] = {
+    "charge_rate": _charge_rate,
+    "charge_rate_cohort": _charge_rate_cohort,
+    "days_to_charge": _days_to_charge,
+    "early_advice_days": _early_advice_days,
+    "suspect_arrest_rate": _suspect_arrest_rate,
+    "repeat_suspect_share": _repeat_suspect_share,
+    "orders_granted": _orders_granted,
+    "breach_action_rate": _breach_action_rate,
+    "s63g_applications": _s63g_applications,
+    "victim_withdrawal_rate": _victim_withdrawal_rate,
+    "needs_assessment_7d": _needs_assessment_7d,
+    "victim_updated_28d": _victim_updated_28d,
+    "nfa_explained_in_person": _nfa_explained_in_person,
+    "isva_wait_days": _isva_wait_days,
+    "sickness_rate": lambda c: _workforce(c, "sickness_days", "available_days", stock=False),
+    "vacancy_rate": lambda c: _workforce(c, "in_post_fte", "establishment_fte", stock=True,
+                                         complement=True),
+    "trainee_share": lambda c: _workforce(c, "trainee_fte", "in_post_fte", stock=True),
+    "specialist_trained_share": lambda c: _workforce(c, "specialist_trained_headcount",
+                                                     "headcount", stock=True),
+    "screening_rate": lambda c: _workforce(c, "screening_done", "screening_due", stock=False),
+    "caseload_per_investigator": _caseload_per_investigator,
+    "investigators_over_15": _investigators_over_15,
+    "victim_demographics_complete": _victim_demographics_complete,
+    "victim_device_24h": _victim_device_24h,
+    "suspect_device_days": _suspect_device_days,
+    "device_backlog": _device_backlog,
+}
+
+# Case columns each cases-based KPI reads: a missing column gives no_data, not an error.
+_CASE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "charge_rate": ("outcome_code", "outcome_date"),
+    "charge_rate_cohort": ("outcome_code",),
+    "days_to_charge": ("outcome_code", "outcome_date"),
+    "early_advice_days": ("early_advice_requested_date", "early_advice_received_date"),
+    "suspect_arrest_rate": ("suspect_arrested",),
+    "repeat_suspect_share": ("suspect_id",),
+    "s63g_applications": ("s63g_applied_date",),
+    "victim_withdrawal_rate": ("outcome_code", "outcome_date"),
+    "needs_assessment_7d": ("needs_assessment_date",),
+    "victim_updated_28d": ("case_id", "outcome_code", "outcome_date"),
+    "nfa_explained_in_person": ("outcome_code", "outcome_date", "nfa_explained_in_person"),
+    "isva_wait_days": ("isva_referral_date", "isva_start_date"),
+    "caseload_per_investigator": ("investigator_id", "outcome_code", "outcome_date"),
+    "investigators_over_15": ("investigator_id", "outcome_code", "outcome_date"),
+    "victim_demographics_complete": ("victim_sex", "victim_age_band", "victim_ethnicity"),
+}
+
+
+def survey_items(dataset: Dataset) -> list[str]:
+    """The ``q_`` item columns of the survey table, in order (empty when it is missing)."""
+    t = dataset.get("survey_responses")
+    return [] if t is None else registry.survey_columns(t.columns)
+
+
+def kpis_for(dataset: Dataset, kpi_ids: Iterable[str] | None = None) -> list[KPI]:
+    """The KPIs to compute, in registry order; KpiInputError naming any unknown id."""
+    catalogue = registry.all_kpis(survey_items(dataset))
+    if kpi_ids is None:
+        return catalogue
+    wanted = [k.strip() for k in kpi_ids if k and k.strip()]
+    known = {k.id for k in catalogue}
+    unknown = [k for k in wanted if k not in known]
+    if unknown:
+        raise KpiInputError(f"unknown KPI id(s): {', '.join(unknown)}")
+    keep = set(wanted)
+    return [k for k in catalogue if k.id in keep]
+
+
+def _status(kpi: KPI, cells: Cells) -> np.ndarray:
+    """Status strings per cell: no_data, insufficient or ok."""
+    shape = cells.n.shape
+    if cells.missing:
+        return np.full(shape, "no_data", dtype=object)
+    if kpi.unit == "count":
+        empty = np.zeros(shape, dtype=bool)
+    else:
+        empty = ~(cells.denominator > 0)
+    status = np.where(empty, "no_data", np.where(cells.n < kpi.min_n, "insufficient", "ok"))
+    return status.astype(object)
+
+
+def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period, *,
+                 by: str = "window", forces: Iterable[str] | None = None,
+                 kpi_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every KPI (or those in ``kpi_ids``) for each force and for "All forces".
+
+    ``start``/``end``: first and last whole calendar months ("YYYY-MM" or ``pd.Period``).
+    ``by="window"``: one window from the first day of ``start`` to the last day of ``end``;
+    ``by="month"``: one row per month, plus an ``spc`` column (SPC point type or None).
+    ``forces``: force names to return (``"All forces"`` may be listed); None returns every
+    force and All forces. All forces always pools the whole export.
+
+    Returns a long DataFrame, one row per KPI x force (x month), columns ``COLUMNS``:
+    ``window_start``/``window_end`` are ``datetime64[ns]`` dates; ``value`` is a fraction in
+    [0, 1] for proportions, days (float) for medians, a number for counts and cases per
+    investigator; ``numerator``/``denominator``/``n`` are filled wherever they exist;
+    ``value``, ``ci_low``, ``ci_high`` are NaN unless ``status == "ok"``.
+    Raises ``KpiInputError`` for unknown KPI ids or forces, bad months, ``start > end`` or a
+    bad ``by``.
+    """
+    if by not in ("window", "month"):
+        raise KpiInputError(f"by must be 'window' or 'month', not {by!r}")
+    p0, p1 = to_period(start), to_period(end)
+    if p0 > p1:
+        raise KpiInputError(f"--from {p0} is after --to {p1}")
+    kpis = kpis_for(dataset, kpi_ids)
+    ctx = _Context(dataset, p0, p1, by)
+    names = list(ctx.forces) + [ALL_FORCES]
+    if forces is None:
+        rows = np.arange(len(names))
+    else:
+        wanted = list(dict.fromkeys(forces))
+        pos = {name: i for i, name in enumerate(names)}
+        unknown = [f for f in wanted if f not in pos]
+        if unknown:
+            raise KpiInputError(f"unknown force(s): {', '.join(unknown)}")
+        rows = np.array([pos[f] for f in wanted], dtype=np.int64)
+
+    months = pd.period_range(p0, p1, freq="M")
+    if by == "month":
+        starts = months.start_time.normalize().to_numpy()
+        ends = months.end_time.normalize().to_numpy()
+    else:
+        starts = np.array([p0.start_time.normalize()], dtype="datetime64[ns]")
+        ends = np.array([p1.end_time.normalize()], dtype="datetime64[ns]")
+
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
+    case_cols = set(ctx.cases.columns)
+    for kpi in kpis:
+        needed = _CASE_COLUMNS.get(kpi.id, ())
+        if any(col not in case_cols for col in needed):
+            cells = ctx.missing()
+        elif kpi.id in _COMPUTE:
+            cells = _COMPUTE[kpi.id](ctx)
+        else:
+            cells = _survey(kpi.id.replace("survey_", registry.SURVEY_PREFIX, 1))(ctx)
+        _collect(parts, kpi, cells, names, rows, starts, ends)
+
+    table = pd.DataFrame({
+        "kpi_id": np.concatenate(parts["kpi_id"]) if kpis else np.array([], dtype=object),
+        "force": np.concatenate(parts["force"]) if kpis else np.array([], dtype=object),
+        "window_start": (np.concatenate(parts["window_start"]) if kpis
+                         else np.array([], dtype="datetime64[ns]")),
+        "window_end": (np.concatenate(parts["window_end"]) if kpis
+                       else np.array([], dtype="datetime64[ns]")),
+        **{col: (np.concatenate(parts[col]) if kpis else np.array([], dtype=np.float64))
+           for col in ("value", "numerator", "denominator")},
+        "n": (np.concatenate(parts["n"]) if kpis else np.array([], dtype=np.int64)),
+        **{col: (np.concatenate(parts[col]) if kpis else np.array([], dtype=np.float64))
+           for col in ("ci_low", "ci_high")},
+        "status": np.concatenate(parts["status"]) if kpis else np.array([], dtype=object),
+    })
+    table["n"] = table["n"].astype(np.int64)
+    if by == "month":
+        from metrics.kpis.spc import add_spc
+
+        table = add_spc(table, dataset, kpis)
+    return table
+
+
+def _collect(parts: dict[str, list[np.ndarray]], kpi: KPI, cells: Cells, names: list[str],
+             rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+    """Flatten one KPI's cells (selected force rows x windows) into the column lists."""
+    status = _status(kpi, cells)
+    if cells.value is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = cells.numerator / cells.denominator
+        low, high = A.wilson_arrays(cells.numerator, cells.denominator)
+    else:
+        value = cells.value
+        if kpi.is_proportion and cells.ci_low is None:
+            low, high = A.wilson_arrays(cells.numerator, cells.denominator)
+        else:
+            low = cells.ci_low if cells.ci_low is not None else np.full(value.shape, np.nan)
+            high = cells.ci_high if cells.ci_high is not None else np.full(value.shape, np.nan)
+    ok = status == "ok"
+    n_windows = status.shape[1]
+    sel = (slice(None),) if rows is None else (rows,)
+
+    def take(x: np.ndarray, gate: bool = False) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if gate:
+            x = np.where(ok, x, np.nan)
+        return x[sel].ravel()
+
+    parts["kpi_id"].append(np.full(len(rows) * n_windows, kpi.id, dtype=object))
+    parts["force"].append(np.repeat(np.asarray(names, dtype=object)[rows], n_windows))
+    parts["window_start"].append(np.tile(starts, len(rows)))
+    parts["window_end"].append(np.tile(ends, len(rows)))
+    parts["value"].append(take(value, gate=True))
+    parts["numerator"].append(take(cells.numerator))
+    parts["denominator"].append(take(cells.denominator))
+    parts["n"].append(np.nan_to_num(take(cells.n), nan=0.0).round().astype(np.int64))
+    parts["ci_low"].append(take(low, gate=True))
+    parts["ci_high"].append(take(high, gate=True))
+    parts["status"].append(status[sel].ravel())
