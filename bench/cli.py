@@ -1,0 +1,351 @@
+"""``python -m bench``: generate (or reuse) the data, run every step, print and write the table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import datasets, machine, report
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ROOT = REPO / "bench" / "data"
+RESULTS_MD = REPO / "bench" / "results.md"
+SAMPLE = REPO / "data" / "sample"
+
+DEFAULT_SIZES = (250_000, 500_000, 1_000_000)
+QUICK_SIZES = (25_000, 50_000, 100_000)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """"250k,500000,1M" -> [250000, 500000, 1000000] (sorted, unique)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        p = part.strip().lower().replace("_", "")
+        if not p:
+            continue
+        mult = 1
+        if p.endswith("k"):
+            mult, p = 1_000, p[:-1]
+        elif p.endswith("m"):
+            mult, p = 1_000_000, p[:-1]
+        value = int(float(p) * mult)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"size must be positive: {part!r}")
+        out.add(value)
+    if not out:
+        raise argparse.ArgumentTypeError("no sizes given")
+    return sorted(out)
+
+
+def parse_levels(text: str) -> list[int]:
+    """"10,25,50" -> [10, 25, 50]; each between 1 and 200 (bounded by design)."""
+    levels = [int(x) for x in text.split(",") if x.strip()]
+    if not levels or any(n < 1 or n > 200 for n in levels):
+        raise argparse.ArgumentTypeError("levels must be 1-200 sessions each")
+    return levels
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--sizes", type=parse_sizes, default=None,
+                   help="case counts, e.g. 250k,500k,1M (default); the largest is the main size")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs of load and KPI steps per size (median reported; default 3)")
+    p.add_argument("--floor-repeat", type=int, default=5, help="runs of the floor (default 5)")
+    p.add_argument("--app-repeat", type=int, default=6, help="warm AppTest reruns (default 6)")
+    p.add_argument("--seed", type=int, default=datasets.DEFAULT_SEED)
+    p.add_argument("--levels", type=parse_levels, default=[10, 25, 50],
+                   help="concurrent sessions per level (default 10,25,50)")
+    p.add_argument("--concurrency-data", type=Path, default=SAMPLE,
+                   help="export the concurrent sessions open (default data/sample)")
+    p.add_argument("--session-timeout", type=float, default=60.0)
+    p.add_argument("--skip-apptest", action="store_true")
+    p.add_argument("--skip-concurrency", action="store_true")
+    p.add_argument("--skip-profile", action="store_true")
+    p.add_argument("--skip-boardpack", action="store_true")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes (25k,50k,100k), one repeat, levels 2,5,10: for iteration")
+    p.add_argument("--out", type=Path, default=RESULTS_MD, help="Markdown results file")
+    p.add_argument("--json", type=Path, default=DATA_ROOT / "results.json",
+                   help="raw results (JSON)")
+    return p
+
+
+def _env() -> dict[str, str]:
+    """The environment for child processes: the repo importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
+                                     else "")
+    return env
+
+
+def run_child(module: str, args: Sequence[str], name: str, timeout: float) -> dict[str, Any]:
+    """Run ``python -m module args --out JSON`` in a fresh process; its JSON result."""
+    logs = DATA_ROOT / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    out = logs / f"{name}.json"
+    out.unlink(missing_ok=True)
+    log = logs / f"{name}.log"
+    cmd = [sys.executable, "-m", module, *args, "--out", str(out)]
+    try:
+        with open(log, "w") as fh:
+            subprocess.run(cmd, cwd=REPO, env=_env(), stdout=fh, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s (log: {log.relative_to(REPO)})"}
+    try:
+        return json.loads(out.read_text())
+    except (OSError, ValueError):
+        tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+        return {"error": f"no result ({tail[0][:200] if tail else 'no output'})"}
+
+
+def boardpack_step(data: Path, repeat: int = 3) -> dict[str, Any] | None:
+    """Time a 12-month All-forces board pack on ``data`` if metrics.boardpack offers a builder.
+
+    Looks for ``build_boardpack`` / ``build_board_pack`` / ``render_pdf`` taking
+    (dataset, start, end, force=...) and returning bytes. None when the module is absent.
+    """
+    try:
+        import metrics.boardpack as bp
+    except ImportError:
+        return None
+    from metrics.load import load_dataset
+
+    from bench.core import months
+
+    fn = None
+    for name in ("build_boardpack", "build_board_pack", "boardpack_pdf", "render_pdf",
+                 "build_pdf", "make_boardpack"):
+        fn = getattr(bp, name, None)
+        if callable(fn):
+            break
+    if fn is None:
+        return {"error": "no builder function found in metrics.boardpack"}
+    ds = load_dataset(data)
+    start, end = months(ds.as_at, 12)
+    seconds: list[float] = []
+    size = None
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            out = _call_boardpack(fn, ds, start, end)
+            seconds.append(time.perf_counter() - t0)
+            size = len(out) if isinstance(out, bytes | bytearray) else \
+                (Path(out).stat().st_size if isinstance(out, str | Path) else None)
+    except Exception as exc:
+        return {"error": f"{fn.__name__}: {type(exc).__name__}: {exc}"[:200]}
+    return {"seconds": seconds, "bytes": size, "function": fn.__name__}
+
+
+def _call_boardpack(fn: Any, ds: Any, start: str, end: str) -> Any:
+    """Call a board pack builder with the keywords its signature accepts."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    kwargs: dict[str, Any] = {}
+    if "force" in params:
+        kwargs["force"] = "All forces"
+    args: list[Any] = [ds]
+    names = list(params)
+    if "start" in params or len(names) >= 3:
+        args += [start, end]
+    return fn(*args, **kwargs)
+
+
+def write_markdown(results: dict[str, Any], figures: list[report.Figure], command: str) -> str:
+    """The results.md text."""
+    passed, failed, missing = report.summary_counts(figures)
+    info = results["machine"]
+    lines = [
+        "# Benchmark results (issue 8)",
+        "",
+        f"Run {results['started']} to {results['finished']} UTC with `{command}` "
+        f"(`make bench`). Medians of {results['repeat']} runs for load and KPI steps, "
+        f"{results['floor_repeat']} for the floor, {results['app_repeat']} warm reruns.",
+        "",
+        f"**Goals: {passed} pass, {failed} fail, {missing} not measured.**",
+        "",
+        "## Machine",
+        "",
+        machine.markdown(info, results.get("loadavg_end")),
+        "",
+        "The 2 cores are shared with other engineers' test runs while this was measured, so "
+        "timings are noisy (see the load average); each size runs in a fresh process; the "
+        "Parquet files are in the OS page cache (warm reads).",
+        "",
+        "## Results",
+        "",
+        report.markdown_table(figures),
+        "",
+        "Steps: 1 floor = `pyarrow.parquet.read_table(path, columns=KPI columns)` for every "
+        "file; 2 = `metrics.load.load_dataset`; 3 = `compute_kpis(by=\"window\")`, 12 months; "
+        "4 = `compute_kpis(by=\"month\")`, 36 months with SPC; 5 = `ru_maxrss` of the process "
+        "running 1-4; 6 = `AppTest.from_file(\"app.py\")` with `FLIGHTDECK_DATA` on the "
+        "national data; 7 = steps 2-4 at smaller sizes; 8 = sessions over Streamlit's "
+        "websocket protocol against one `streamlit run app.py`, time from socket open to "
+        "`script_finished` (the server has sent the whole page).",
+        "",
+        "## Details",
+        "",
+    ]
+    for size, res in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
+        label = report.size_label(int(size))
+        if res.get("error"):
+            lines.append(f"- {label}: error {res['error']}")
+            continue
+        rows = ", ".join(f"{k} {v:,}" for k, v in (res.get("rows") or {}).items())
+        gen = res.get("generated") or {}
+        lines.append(
+            f"- {label}: rows {rows}; as at {res.get('as_at')}; window "
+            f"{res.get('window_range')}, months {res.get('month_range')} "
+            f"({res.get('month_rows', 0):,} KPI rows, spc column: {res.get('month_has_spc')}); "
+            f"RSS after load {report.fmt_bytes(res.get('rss_after_load'))}; "
+            f"generator {gen.get('generator_version')} seed {gen.get('seed')} "
+            f"({gen.get('generate_seconds')} s to generate); runs: load "
+            f"{_fmt_list(res.get('load'))}, window {_fmt_list(res.get('window'))}, month "
+            f"{_fmt_list(res.get('month'))}, floor {_fmt_list(res.get('floor'))}"
+        )
+        if res.get("problems"):
+            lines.append(f"  - validation: {'; '.join(res['problems'][:5])}")
+    app = results.get("apptest") or {}
+    if app:
+        lines.append(f"- AppTest: widget flipped: {app.get('widget')}; warm runs "
+                     f"{_fmt_list(app.get('warm'))}" + (f"; {app['error']}" if app.get("error")
+                                                        else ""))
+    conc = results.get("concurrency") or {}
+    if conc:
+        lines.append(f"- Concurrency on {conc.get('data')}: server RSS idle "
+                     f"{report.fmt_bytes(conc.get('rss_idle'))}, after the first session "
+                     f"{report.fmt_bytes(conc.get('rss_baseline'))}"
+                     + (f"; {conc['error']}" if conc.get("error") else "")
+                     + (f"; {conc['note']}" if conc.get("note") else ""))
+        for n, lv in sorted((conc.get("levels") or {}).items(), key=lambda kv: int(kv[0])):
+            lines.append(
+                f"  - {n} sessions: wall {lv.get('wall', 0):.2f} s, max "
+                f"{report.fmt_seconds(max(lv.get('times') or [0]))}, dropped {lv.get('dropped')}"
+                f" {lv.get('dropped_reasons') or ''}, exception elements {lv.get('exceptions')}, "
+                f"{lv.get('messages_per_session')} messages / "
+                f"{(lv.get('bytes_per_session') or 0) / 1024:.0f} KiB per session")
+    if results.get("boardpack"):
+        lines.append(f"- Board pack: {results['boardpack']}")
+    prof = results.get("profile")
+    if prof:
+        label = report.size_label(int(results.get("main_size") or report.MAIN_SIZE))
+        lines += ["", f"## Profile ({label} cases, steps 2-4)", ""]
+        lines.append(prof["text"] if "text" in prof else f"error: {prof.get('error')}")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_list(xs: Any) -> str:
+    """Seconds as "[1.23, 1.25]"."""
+    if not xs:
+        return "[]"
+    return "[" + ", ".join(f"{x:.2f}" for x in xs) + "]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when it ran (whatever the goals), 1 when nothing could be measured."""
+    args = build_parser().parse_args(argv)
+    command = "python -m bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
+                                   if (argv if argv is not None else sys.argv[1:]) else "")
+    sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
+    if args.quick:
+        args.repeat, args.floor_repeat, args.app_repeat = 1, 2, 3
+        if args.levels == [10, 25, 50]:
+            args.levels = [2, 5, 10]
+    main_size = max(sizes)
+    results_main = main_size
+    DATA_ROOT.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "machine": machine.describe(), "sizes": {}, "repeat": args.repeat,
+        "floor_repeat": args.floor_repeat, "app_repeat": args.app_repeat,
+        "main_size": results_main,
+    }
+    print(f"bench: sizes {[report.size_label(s) for s in sizes]}, repeat {args.repeat}")
+
+    folders: dict[int, Path] = {}
+    for size in sizes:
+        spec = datasets.Spec(cases=size, seed=args.seed)
+        try:
+            folders[size] = datasets.ensure(spec)
+        except Exception as exc:
+            results["sizes"][str(size)] = {"error": f"generate: {exc}"[:300]}
+
+    for size in sorted(folders, reverse=True):
+        label = report.size_label(size)
+        print(f"steps 1-5 at {label} cases (fresh process)...", flush=True)
+        res = run_child("bench.core", [str(folders[size]), "--repeat", str(args.repeat),
+                                       "--floor-repeat", str(args.floor_repeat)],
+                        f"core_{size}", timeout=1800)
+        res["generated"] = datasets.read_manifest(folders[size]) or {}
+        results["sizes"][str(size)] = res
+        m = report.step_medians(res)
+        print(f"  floor {report.fmt_seconds(m['floor'])}, load {report.fmt_seconds(m['load'])}, "
+              f"window {report.fmt_seconds(m['window'])}, month "
+              f"{report.fmt_seconds(m['month'])}, peak RSS "
+              f"{report.fmt_bytes(res.get('peak_rss'))}"
+              + (f"  ERROR {res['error']}" if res.get("error") else ""), flush=True)
+
+    if not args.skip_apptest and main_size in folders:
+        print(f"step 6: flight deck through AppTest at {report.size_label(main_size)}...",
+              flush=True)
+        app = run_child("bench.apptest", [str(folders[main_size]), "--repeat",
+                                          str(args.app_repeat)], "apptest", timeout=900)
+        app["cases"] = main_size
+        results["apptest"] = app
+        print(f"  cold {report.fmt_seconds(app.get('cold'))}, warm "
+              f"{report.fmt_seconds(report.median(app.get('warm') or []))}"
+              + (f"  ERROR {app['error']}" if app.get("error") else ""), flush=True)
+
+    if not args.skip_profile and main_size in folders and \
+            not results["sizes"][str(main_size)].get("error"):
+        print("profiling steps 2-4 with pyinstrument...", flush=True)
+        prof = run_child("bench.profiling", [str(folders[main_size])], "profile", timeout=900)
+        results["profile"] = prof
+        if prof.get("text"):
+            print(prof["text"], flush=True)
+
+    if not args.skip_boardpack:
+        try:
+            bp = boardpack_step(SAMPLE)
+        except Exception as exc:
+            bp = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        if bp is not None:
+            results["boardpack"] = bp
+
+    if not args.skip_concurrency:
+        from bench import concurrency
+
+        print(f"step 8: {args.levels} concurrent sessions on {args.concurrency_data}...",
+              flush=True)
+        results["concurrency"] = concurrency.run(args.concurrency_data.resolve(), args.levels,
+                                                 timeout=args.session_timeout)
+
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    try:
+        results["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    figures = report.build_figures(results)
+    text = write_markdown(results, figures, command)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2, default=str))
+    args.out.write_text(text)
+    print()
+    print(machine.markdown(results["machine"], results.get("loadavg_end")))
+    print()
+    print(report.markdown_table(figures))
+    passed, failed, missing = report.summary_counts(figures)
+    print(f"\ngoals: {passed} pass, {failed} fail, {missing} not measured; "
+          f"written to {args.out}")
+    return 0 if results["sizes"] else 1

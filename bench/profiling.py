@@ -1,0 +1,118 @@
+"""Profile steps 2-4 with pyinstrument: ``python -m bench.profiling DATA_DIR [--dir DIR]``.
+
+Writes ``profile.txt`` (the call tree) and ``profile.html`` into ``--dir`` (default
+``bench/data/``) and prints the hotspots: the functions with the most *own* time, with the
+share of the profiled total. Used by ``python -m bench --profile`` and on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def self_times(frame: Any) -> dict[str, float]:
+    """Own (self) seconds per function over a pyinstrument frame tree, keyed "func (file:line)"."""
+    totals: dict[str, float] = defaultdict(float)
+    stack = [frame]
+    while stack:
+        f = stack.pop()
+        children = list(getattr(f, "children", []) or [])
+        own = f.time - sum(c.time for c in children)
+        if own > 0:
+            path = str(getattr(f, "file_path_short", "") or getattr(f, "file_path", "") or "")
+            key = f"{f.function} ({path}:{getattr(f, 'line_no', '')})"
+            totals[key] += own
+        stack.extend(children)
+    return dict(totals)
+
+
+def top(times: dict[str, float], total: float, n: int = 15) -> list[tuple[str, float, float]]:
+    """The ``n`` largest entries as (name, seconds, share of ``total``)."""
+    ranked = sorted(times.items(), key=lambda kv: kv[1], reverse=True)[:n]
+    return [(name, s, (s / total if total else 0.0)) for name, s in ranked]
+
+
+def profile(data: Path, out_dir: Path) -> dict[str, Any]:
+    """Profile one load and the two KPI computations; returns timings and hotspots."""
+    from metrics.load import load_dataset
+    from pyinstrument import Profiler
+
+    from bench.core import months
+    from metrics.kpis import compute_kpis
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    ds = load_dataset(data)
+    w = months(ds.as_at, 12)
+    m = months(ds.as_at, 36)
+    compute_kpis(ds, w[0], w[1], by="window")
+    compute_kpis(ds, m[0], m[1], by="month")
+    profiler.stop()
+    session = profiler.last_session
+    root = session.root_frame()
+    total = root.time if root is not None else 0.0
+    result["total"] = total
+    (out_dir / "profile.txt").write_text(profiler.output_text(unicode=False, color=False,
+                                                               show_all=False))
+    (out_dir / "profile.html").write_text(profiler.output_html())
+    result["hotspots"] = top(self_times(root), total) if root is not None else []
+    # the cumulative view of the repo's own functions, which is where fixes go
+    ours: dict[str, float] = defaultdict(float)
+    stack = [root] if root is not None else []
+    while stack:
+        f = stack.pop()
+        path = str(getattr(f, "file_path", "") or "")
+        if str(REPO) in path and "/.venv/" not in path and "/bench/" not in path:
+            ours[f"{f.function} ({getattr(f, 'file_path_short', path)}:{f.line_no})"] += f.time
+            # a function recursing into itself is counted once per frame
+        stack.extend(getattr(f, "children", []) or [])
+    result["repo_cumulative"] = top(ours, total, 25)
+    result["files"] = [str(out_dir / "profile.txt"), str(out_dir / "profile.html")]
+    return result
+
+
+def format_hotspots(result: dict[str, Any], n: int = 12) -> str:
+    """Markdown: the own-time hotspots and the repo functions by cumulative time."""
+    lines = [f"Profiled load + 12-month + 36-month KPIs: {result.get('total', 0):.2f} s total "
+             "(pyinstrument, 1 ms interval).", "", "Own time (where the CPU goes):", ""]
+    for name, s, share in result.get("hotspots", [])[:n]:
+        lines.append(f"- {s:.2f} s ({share:.0%}) `{name}`")
+    lines += ["", "Repo functions by cumulative time (nested calls counted in each caller):", ""]
+    for name, s, share in result.get("repo_cumulative", [])[:n]:
+        lines.append(f"- {s:.2f} s ({share:.0%}) `{name}`")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Profile, print the hotspots, and write them as JSON to ``--out`` when given."""
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.profiling")
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--dir", type=Path, default=REPO / "bench" / "data",
+                        help="where profile.txt and profile.html go")
+    parser.add_argument("--out", type=Path, default=None, help="JSON result file")
+    args = parser.parse_args(argv)
+    try:
+        result = profile(args.data, args.dir)
+        result["text"] = format_hotspots(result)
+        print(format_hotspots(result, 20))
+        print(f"\ncall tree: {args.dir / 'profile.txt'}")
+    except Exception as exc:
+        result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        print(result["error"], file=sys.stderr)
+    if args.out is not None:
+        args.out.write_text(json.dumps(result, indent=2, default=str))
+    return 0 if "error" not in result else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
