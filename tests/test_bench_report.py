@@ -1,0 +1,195 @@
+"""Fast tests of the benchmark harness's pure parts (no timing asserts)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bench import cli, datasets, report
+from bench.core import floor_columns, months
+from bench.profiling import self_times, top
+
+
+def test_median_odd_even_and_missing() -> None:
+    assert report.median([3.0, 1.0, 2.0]) == 2.0
+    assert report.median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    assert report.median([None, math.nan, 5.0]) == 5.0
+    assert report.median([]) is None
+
+
+def test_percentile_matches_linear_interpolation() -> None:
+    xs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert report.percentile(xs, 50) == 3.0
+    assert report.percentile(xs, 95) == pytest.approx(4.8)
+    assert report.percentile(xs, 0) == 1.0
+    assert report.percentile(xs, 100) == 5.0
+    assert report.percentile([7.0], 95) == 7.0
+    assert report.percentile([], 95) is None
+    with pytest.raises(ValueError):
+        report.percentile(xs, 101)
+
+
+def test_ratio_add_and_goal_checks() -> None:
+    assert report.ratio(3.0, 1.5) == 2.0
+    assert report.ratio(1.0, 0) is None
+    assert report.ratio(None, 1.0) is None
+    assert report.add(1.0, 2.0) == 3.0
+    assert report.add(1.0, None) is None
+    assert report.at_most(3.0, 3.0) is True
+    assert report.below(0.3, 0.3) is False
+    assert report.below(None, 1.0) is None
+
+
+def test_growth_exponent() -> None:
+    r, k = report.growth(250_000, 1.0, 1_000_000, 4.0)
+    assert r == 4.0 and k == pytest.approx(1.0)
+    r, k = report.growth(250_000, 1.0, 1_000_000, 2.0)
+    assert k == pytest.approx(0.5)
+    assert report.growth(250_000, None, 1_000_000, 2.0) == (None, None)
+    assert report.no_worse_than_linear(250_000, 1_000_000, 4.0) is True
+    assert report.no_worse_than_linear(250_000, 1_000_000, 4.01) is False
+    assert report.no_worse_than_linear(250_000, 1_000_000, None) is None
+
+
+def test_formatting() -> None:
+    assert report.fmt_seconds(0.1234) == "123 ms"
+    assert report.fmt_seconds(2.345) == "2.35 s"
+    assert report.fmt_seconds(None) == "n/a"
+    assert report.fmt_bytes(512 * report.MiB) == "512 MiB"
+    assert report.fmt_bytes(3 * report.GiB) == "3.00 GiB"
+    assert report.fmt_size(2048) == "2 KiB"
+    assert report.fmt_ratio(2.04) == "2.0×"
+    assert report.size_label(1_000_000) == "1M"
+    assert report.size_label(250_000) == "250k"
+    assert report.size_label(1234) == "1234"
+
+
+def test_markdown_table_rows_and_results() -> None:
+    rows = [
+        report.Figure("1", "floor", "0.50 s"),
+        report.Figure("2+4", "load + month", "2.00 s", goal="≤ 3 s", passed=True,
+                      vs_floor="4.0×", has_goal=True),
+        report.Figure("5", "peak", "n/a", goal="< 2 GiB", passed=None, has_goal=True),
+        report.Figure("6", "warm", "400 ms", goal="< 300 ms", passed=False, has_goal=True),
+    ]
+    text = report.markdown_table(rows)
+    lines = text.splitlines()
+    assert lines[0].startswith("| step | figure | value | goal | result | vs floor |")
+    assert len(lines) == 2 + len(rows)
+    assert "| 2+4 | load + month | 2.00 s | ≤ 3 s | PASS | 4.0× |" in text
+    assert "not measured" in lines[4]
+    assert "FAIL" in lines[5]
+    assert report.summary_counts(rows) == (1, 1, 1)
+
+
+def _core(floor: float, load: float, window: float, month: float, rss: int) -> dict:
+    return {"floor": [floor, floor * 2, floor], "load": [load] * 3, "window": [window] * 3,
+            "month": [month] * 3, "peak_rss": rss}
+
+
+def test_build_figures_from_tiny_results() -> None:
+    results = {
+        "sizes": {
+            "250000": _core(0.2, 0.5, 0.1, 0.3, 400 * report.MiB),
+            "1000000": _core(0.5, 1.0, 0.2, 1.0, 1500 * report.MiB),
+        },
+        "apptest": {"cold": 4.0, "warm": [0.1, 0.2, 0.15], "first_change": 1.0,
+                    "widget": "selectbox 'Compare'", "cases": 1_000_000},
+        "concurrency": {
+            "rss_baseline": 300 * report.MiB,
+            "first_session": 2.0,
+            "levels": {"50": {"times": [1.0] * 45 + [6.0] * 5, "dropped": 0,
+                              "rss_before": 300 * report.MiB, "rss_peak": 450 * report.MiB,
+                              "rss_after": 320 * report.MiB}},
+        },
+    }
+    figs = {f.name: f for f in report.build_figures(results)}
+    both = figs["load + by-month KPIs, 1M"]
+    assert both.value == "2.00 s" and both.passed is True and both.vs_floor == "4.0×"
+    assert figs["load + by-month KPIs ÷ floor, 1M"].passed is True
+    assert figs["load + validate, 1M"].vs_floor == "2.0×"
+    assert figs["peak RSS (fresh process: floor, load, KPIs), 1M"].passed is True
+    assert figs["flight deck cold (first run), 1M"].passed is True
+    warm = next(f for n, f in figs.items() if n.startswith("flight deck warm"))
+    assert warm.value == "150 ms" and warm.passed is True
+    growth = figs["growth 250k → 1M, steps 2+3+4"]
+    assert growth.value.startswith("2.44×") and growth.passed is True
+    p95 = figs["50 sessions: p50 / p95 to script finished"]
+    assert p95.value == "1.00 s / 6.00 s" and p95.passed is False  # 5 of 50 slow: p95 is slow
+    assert figs["50 sessions: dropped"].passed is True
+    assert figs["server memory growth (warm baseline → peak under sessions)"].passed is True
+
+
+def test_build_figures_with_errors_and_missing_parts() -> None:
+    results = {"sizes": {"1000000": {"error": "boom", "peak_rss": 1}}}
+    figs = report.build_figures(results)
+    assert any("error: boom" in f.value for f in figs)
+    assert any(f.name == "flight deck (AppTest)" and f.value == "not run" for f in figs)
+    assert any(f.name == "concurrent sessions" and f.value == "not run" for f in figs)
+
+
+def test_parse_sizes_and_levels() -> None:
+    assert cli.parse_sizes("1M, 250k,500000") == [250_000, 500_000, 1_000_000]
+    assert cli.parse_sizes("1.5m") == [1_500_000]
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli.parse_sizes(",")
+    assert cli.parse_levels("10,25,50") == [10, 25, 50]
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli.parse_levels("1000")
+
+
+def test_manifest_reuse_rules(tmp_path: Path) -> None:
+    spec = datasets.Spec(cases=100, seed=3)
+    (tmp_path / "cases.parquet").write_bytes(b"x" * 10)
+    manifest = {**datasets.expected_manifest(spec, "v1"), "files": {"cases.parquet": 10}}
+    assert datasets.manifest_matches(manifest, spec, "v1", tmp_path)
+    assert not datasets.manifest_matches(manifest, spec, "v2", tmp_path)
+    assert not datasets.manifest_matches(manifest, datasets.Spec(cases=100, seed=4), "v1")
+    (tmp_path / "cases.parquet").write_bytes(b"x" * 11)  # a changed file is not reused
+    assert not datasets.manifest_matches(manifest, spec, "v1", tmp_path)
+    (tmp_path / datasets.MANIFEST).write_text(json.dumps(manifest))
+    assert datasets.read_manifest(tmp_path) == manifest
+    assert datasets.read_manifest(tmp_path / "absent") is None
+
+
+def test_generator_version_depends_on_sources(tmp_path: Path) -> None:
+    (tmp_path / "metrics").mkdir()
+    v0 = datasets.generator_version(tmp_path)
+    (tmp_path / "metrics" / "generate.py").write_text("A = 1\n")
+    v1 = datasets.generator_version(tmp_path)
+    (tmp_path / "metrics" / "generate.py").write_text("A = 2\n")
+    assert len({v0, v1, datasets.generator_version(tmp_path)}) == 3
+
+
+def test_months_and_floor_columns(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert months(dt.date(2026, 9, 30), 12) == ("2025-10", "2026-09")
+    assert months(dt.date(2026, 9, 1), 36) == ("2023-10", "2026-09")
+    path = tmp_path / "survey_responses.parquet"
+    pq.write_table(pa.table({"response_id": ["r1"], "force": ["A"], "notes": ["free text"],
+                             "response_date": [dt.date(2026, 1, 1)], "q_x": [5]}), path)
+    assert floor_columns(path, "survey_responses") == ["response_id", "force",
+                                                        "response_date", "q_x"]
+
+
+def test_profile_self_times_and_top() -> None:
+    leaf = SimpleNamespace(function="leaf", file_path_short="a.py", line_no=1, time=2.0,
+                           children=[])
+    mid = SimpleNamespace(function="mid", file_path_short="a.py", line_no=5, time=3.0,
+                          children=[leaf])
+    root = SimpleNamespace(function="root", file_path_short="b.py", line_no=1, time=4.0,
+                           children=[mid])
+    times = self_times(root)
+    assert times == {"leaf (a.py:1)": 2.0, "mid (a.py:5)": 1.0, "root (b.py:1)": 1.0}
+    ranked = top(times, 4.0, 2)
+    assert ranked[0] == ("leaf (a.py:1)", 2.0, 0.5)
+    assert len(ranked) == 2
