@@ -1,0 +1,77 @@
+"""KPIs broken down by a case-level group (offence group, victim age band, sex, ethnicity, team).
+
+A force's problem profile: whom RASSO affects in its area. The engine computes the KPIs; this
+module only restricts the cases to one group at a time and calls ``compute_kpis`` on the
+restricted export, so every number is the engine's own formula.
+
+Only KPIs that are a function of the cases alone, case by case, can be split this way
+(:data:`BREAKDOWN_KPIS`). Excluded: KPIs from other tables (orders, breaches, devices, survey,
+workforce: they carry no victim or offence fields), the repeat-suspect share (a suspect's
+other cases may lie in another group, so restricting the cases would hide them) and the
+caseload measures (an investigator's caseload spans groups).
+
+Panel audiences must pass the result through ``metrics.disclosure`` (the app does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+import pandas as pd
+
+from metrics.dataset import Dataset
+from metrics.registry import STATIC_KPIS
+
+DIMENSIONS: dict[str, str] = {
+    "offence_group": "Offence group",
+    "victim_age_band": "Victim age band",
+    "victim_sex": "Victim sex",
+    "victim_ethnicity": "Victim ethnicity",
+    "team": "Team",
+}
+NOT_RECORDED = "Not recorded"
+_EXCLUDED = {"repeat_suspect_share", "caseload_per_investigator", "investigators_over_15"}
+BREAKDOWN_KPIS: tuple[str, ...] = tuple(
+    k.id for k in STATIC_KPIS.values() if k.source == "cases" and k.id not in _EXCLUDED
+)
+
+
+def compute_breakdown(
+    dataset: Dataset, start: str | pd.Period, end: str | pd.Period, dimension: str, *,
+    force: str, kpi_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The KPI table for ``force`` over the window, one block of rows per group of ``dimension``.
+
+    Returns the ``compute_kpis`` columns plus ``dimension`` and ``group`` (the group's value,
+    ``Not recorded`` for a missing one), for the groups with cases recorded in the window, in
+    descending order of those cases. ``force`` may be "All forces". Raises ``ValueError`` for
+    an unknown dimension or a KPI that cannot be broken down.
+    """
+    from metrics.kpis import compute_kpis, to_period
+
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown breakdown {dimension!r}; expected one of {list(DIMENSIONS)}")
+    ids = list(kpi_ids) if kpi_ids is not None else list(BREAKDOWN_KPIS)
+    bad = [k for k in ids if k not in BREAKDOWN_KPIS]
+    if bad:
+        raise ValueError(f"cannot break down {', '.join(bad)} by a case field")
+    cases = dataset.cases
+    if dimension not in cases.columns:
+        return pd.DataFrame()
+    p0, p1 = to_period(start), to_period(end)
+    groups = cases[dimension].astype(object).where(cases[dimension].notna(), NOT_RECORDED)
+    recorded = cases["recorded_date"]
+    in_window = (recorded >= p0.start_time) & (recorded <= p1.end_time)
+    if force != "All forces":
+        in_window &= cases["force"].astype(object) == force
+    counts = groups[in_window].value_counts()
+    order = counts[counts > 0].index.tolist()
+    frames = []
+    for group in order:
+        sub = replace(dataset, tables={**dataset.tables, "cases": cases[groups == group]})
+        table = compute_kpis(sub, p0, p1, by="window", forces=[force], kpi_ids=ids)
+        frames.append(table.assign(dimension=dimension, group=str(group)))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,8 @@
+"""data_quality (placeholder while the page is built)."""
+
+import streamlit as st
+
+from ui import shell
+
+ctx = shell.context()
+st.title("data_quality", anchor=False)

@@ -1,0 +1,8 @@
+"""definitions (placeholder while the page is built)."""
+
+import streamlit as st
+
+from ui import shell
+
+ctx = shell.context()
+st.title("definitions", anchor=False)

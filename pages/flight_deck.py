@@ -1,0 +1,39 @@
+"""Flight deck: the six pillars, quantitative and qualitative side by side, for one view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from metrics.registry import PILLARS
+from ui import deck, shell
+from ui.tiles import escape_md, render_tile
+
+ctx = shell.context()
+force = ctx.view.force
+st.title(f"Flight deck: {escape_md(force)}", anchor=False)
+as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
+st.caption(
+    f"**{ctx.window_text}** compared with the {escape_md(ctx.compare_text.lower())} · "
+    f"data as at **{as_at}** · values with 95% intervals; SPC verdicts from monthly XmR charts"
+)
+
+with st.spinner("Computing the KPIs…"):
+    tables = deck.deck_tables(ctx, force)
+    pillars = deck.tiles_by_pillar(ctx.kpis, tables, ctx.compare_text.split(" (")[0])
+
+for pillar, name in PILLARS.items():
+    quant, qual = pillars[pillar]["quantitative"], pillars[pillar]["qualitative"]
+    n_quant, n_qual = deck.per_row(len(quant), len(qual))
+    sides = [(label, tiles, width) for label, tiles, width in
+             (("Quantitative", quant, n_quant), ("Qualitative", qual, n_qual)) if tiles]
+    with st.container(border=True):
+        st.subheader(f"{pillar} · {name}", anchor=False)
+        for column, (label, tiles, width) in zip(
+            st.columns([w for _, _, w in sides], gap="medium"), sides, strict=True
+        ):
+            with column:
+                st.caption(label)
+                for i in range(0, len(tiles), width):
+                    for slot, tile in zip(st.columns(width), tiles[i:i + width], strict=False):
+                        with slot:
+                            render_tile(tile)

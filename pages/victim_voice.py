@@ -1,0 +1,8 @@
+"""victim_voice (placeholder while the page is built)."""
+
+import streamlit as st
+
+from ui import shell
+
+ctx = shell.context()
+st.title("victim_voice", anchor=False)

@@ -1,0 +1,227 @@
+"""Cached loading of the export and cached KPI tables, for every page of the app.
+
+- The loaded :class:`~metrics.dataset.Dataset` is shared read-only by every session
+  (``st.cache_resource``), keyed on ``metrics.load.export_fingerprint`` (paths, sizes and
+  modification times), so a new export is picked up without a restart and memory stays flat
+  as sessions are added. At most two exports are held: the current one and the last good one.
+- KPI tables are small aggregates, cached with ``st.cache_data`` keyed on the served export's
+  fingerprint and the query (window, by, forces, KPI ids).
+- When the export on disk becomes unreadable or invalid after a good load, the last good data
+  keeps being served; :class:`Loaded` says what is wrong now and when the good data was
+  loaded, and the app shows that as a banner.
+
+No KPI formula lives here: tables come from ``metrics.kpis.compute_kpis``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from metrics.dataset import Dataset, ValidationReport
+
+_LOG = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = "data/sample"
+ENV_DATA = "FLIGHTDECK_DATA"
+
+
+def data_dir() -> Path:
+    """The export folder: ``$FLIGHTDECK_DATA`` or ``data/sample``.
+
+    A relative path is taken from the working directory, or from the repository root when it
+    does not exist there (so ``streamlit run`` works from anywhere).
+    """
+    path = Path(os.environ.get(ENV_DATA) or DEFAULT_DATA).expanduser()
+    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
+        path = REPO_ROOT / path
+    return path
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the app serves and what is on disk now.
+
+    ``dataset`` is the data to show (None when there has never been a good load);
+    ``report`` is the validation report of the export on disk now (None when it could not be
+    read at all); ``problem`` is a one-line description of what is wrong now (None when the
+    served data is the export on disk); ``loaded_at`` is when the served data was loaded.
+    """
+
+    path: Path
+    dataset: Dataset | None
+    fingerprint: tuple | None
+    report: ValidationReport | None
+    problem: str | None
+    loaded_at: datetime | None
+
+    @property
+    def stale(self) -> bool:
+        """True when the last good data is served because the export on disk is not usable."""
+        return self.dataset is not None and self.problem is not None
+
+    @property
+    def usable(self) -> bool:
+        return self.dataset is not None
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load(path: str, fingerprint: tuple) -> tuple[Dataset | None, datetime, str | None]:
+    """Load one export (one cache entry per fingerprint). Never raises: errors become text."""
+    from metrics.load import load_dataset
+
+    loaded_at = datetime.now(UTC)
+    try:
+        return load_dataset(Path(path)), loaded_at, None
+    except Exception as exc:  # noqa: BLE001 - a broken file must never show a traceback
+        _LOG.exception("loading %s failed", path)
+        return None, loaded_at, f"{type(exc).__name__}: {exc}"
+
+
+class _LastGood:
+    """The last usable export per folder, shared across sessions (one per server)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_path: dict[str, tuple[tuple, Dataset, datetime]] = {}
+
+
+@st.cache_resource(show_spinner=False)
+def _last_good() -> _LastGood:
+    return _LastGood()
+
+
+def summarise_problem(report: ValidationReport | None, error: str | None = None) -> str:
+    """One line naming what makes an export unusable."""
+    if error:
+        return error
+    if report is None:
+        return "the export could not be read"
+    errors = report.errors
+    if not errors:
+        return "the export has no usable cases"
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first.file}: {first.message}{more}"
+
+
+def load(path: Path | None = None) -> Loaded:
+    """The export to serve, from cache when its fingerprint has not changed."""
+    from metrics.load import export_fingerprint
+
+    path = path or data_dir()
+    key = str(path)
+    error: str | None = None
+    fingerprint: tuple | None = None
+    try:
+        fingerprint = tuple(export_fingerprint(path))
+    except Exception as exc:  # noqa: BLE001
+        error = f"the export folder {path} could not be read ({type(exc).__name__}: {exc})"
+    dataset: Dataset | None = None
+    report: ValidationReport | None = None
+    loaded_at: datetime | None = None
+    if fingerprint is not None:
+        dataset, loaded_at, error = _load(key, fingerprint)
+        report = dataset.report if dataset is not None else None
+    holder = _last_good()
+    if dataset is not None and report is not None and report.usable and _has_cases(dataset):
+        with holder.lock:
+            holder.by_path[key] = (fingerprint, dataset, loaded_at)  # type: ignore[assignment]
+        return Loaded(path, dataset, fingerprint, report, None, loaded_at)
+    problem = summarise_problem(report, error)
+    with holder.lock:
+        good = holder.by_path.get(key)
+    if good is not None:
+        good_fp, good_ds, good_at = good
+        return Loaded(path, good_ds, good_fp, report, problem, good_at)
+    return Loaded(path, None, fingerprint, report, problem, None)
+
+
+def _has_cases(dataset: Dataset) -> bool:
+    cases = dataset.get("cases")
+    return cases is not None and not cases.empty
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _kpis(
+    fingerprint: tuple, _dataset: Dataset, start: str, end: str, by: str,
+    forces: tuple[str, ...] | None, kpi_ids: tuple[str, ...] | None,
+) -> pd.DataFrame:
+    from metrics.kpis import compute_kpis
+
+    return compute_kpis(_dataset, start, end, by=by,
+                        forces=list(forces) if forces is not None else None,
+                        kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+
+
+def kpi_table(
+    loaded: Loaded, start: pd.Period | str, end: pd.Period | str, *, by: str = "window",
+    forces: Iterable[str] | None = None, kpi_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """``compute_kpis`` for the served export, cached per (fingerprint, window, by, forces, ids)."""
+    if loaded.dataset is None:
+        raise RuntimeError("no usable export loaded")
+    return _kpis(
+        loaded.fingerprint or (), loaded.dataset, str(start), str(end), by,
+        tuple(forces) if forces is not None else None,
+        tuple(kpi_ids) if kpi_ids is not None else None,
+    )
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _breakdown(
+    fingerprint: tuple, _dataset: Dataset, start: str, end: str, dimension: str, force: str,
+    kpi_ids: tuple[str, ...] | None,
+) -> pd.DataFrame:
+    from metrics.breakdowns import compute_breakdown
+
+    return compute_breakdown(_dataset, start, end, dimension, force=force,
+                             kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+
+
+def breakdown_table(
+    loaded: Loaded, start: pd.Period | str, end: pd.Period | str, dimension: str, force: str,
+    kpi_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """KPIs by a case-level group (``metrics.breakdowns.compute_breakdown``), cached."""
+    if loaded.dataset is None:
+        raise RuntimeError("no usable export loaded")
+    return _breakdown(loaded.fingerprint or (), loaded.dataset, str(start), str(end), dimension,
+                      force, tuple(kpi_ids) if kpi_ids is not None else None)
+
+
+def survey_items(dataset: Dataset) -> list[str]:
+    """The survey item columns (``q_…``) of this export."""
+    from metrics.registry import survey_columns
+
+    table = dataset.get("survey_responses")
+    return [] if table is None else survey_columns(table.columns)
+
+
+def adoption_month(dataset: Dataset, force: str) -> pd.Period | None:
+    """The month the force adopted Soteria (``forces.parquet``), or None (All forces, unknown)."""
+    from metrics.kpis.spc import adoption_months
+
+    return adoption_months(dataset).get(force)
+
+
+def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
+    """The export's first month of cases and its last whole month (from the as-at date)."""
+    from ui.state import latest_complete_month
+
+    cases = dataset.get("cases")
+    if cases is None or cases.empty:
+        return None
+    first = cases["recorded_date"].min()
+    last = latest_complete_month(dataset.as_at)
+    if pd.isna(first) or last is None:
+        return None
+    return pd.Timestamp(first).to_period("M"), last

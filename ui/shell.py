@@ -1,0 +1,306 @@
+"""The app's frame, run by ``app.py`` before every page: access, data, sidebar, URL state.
+
+Order on every rerun (deny by default):
+
+1. ``ui.access.require_access(page_id)``: the audience check, before any data is read;
+2. the export is loaded (cached; last good data kept when the export on disk breaks);
+3. the view is read from the URL (``ui.state.decode``; bad values get a visible note), or from
+   the session when the URL is unchanged; a panel link's scope locks force and window;
+4. the sidebar: page links (carrying the view, so a page switch keeps it) and the filters;
+5. the view is written back to the URL (only this module's keys; ``share`` is left alone).
+
+Pages then call :func:`context` to get the :class:`PageContext` and stay thin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from metrics.dataset import Dataset
+from metrics.registry import KPI, all_kpis
+from ui import data as ui_data
+from ui.state import (
+    ALL_FORCES,
+    COMPARES,
+    PARAM_KEYS,
+    WINDOWS,
+    Choices,
+    ViewState,
+    comparison_bounds,
+    decode,
+    describe_window,
+    encode,
+    window_bounds,
+)
+from ui.tiles import escape_md
+
+_LOG = logging.getLogger(__name__)
+_VIEW = "_fd_view"
+_NOTES = "_fd_notes"
+_WRITTEN = "_fd_url_written"
+_CTX = "_fd_context"
+W_FORCE, W_WINDOW, W_FROM, W_TO, W_COMPARE = (
+    "fd_force", "fd_window", "fd_from", "fd_to", "fd_compare")
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page needs: who is looking, which data, which view."""
+
+    page_id: str
+    access: object  # ui.access.Access
+    loaded: ui_data.Loaded
+    view: ViewState
+    choices: Choices | None
+    start: pd.Period | None = None
+    end: pd.Period | None = None
+    cmp_start: pd.Period | None = None
+    cmp_end: pd.Period | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        assert self.loaded.dataset is not None
+        return self.loaded.dataset
+
+    @property
+    def is_panel(self) -> bool:
+        return bool(getattr(self.access, "is_panel", False))
+
+    @property
+    def survey_items(self) -> list[str]:
+        return ui_data.survey_items(self.dataset) if self.loaded.dataset is not None else []
+
+    @property
+    def kpis(self) -> list[KPI]:
+        return all_kpis(self.survey_items)
+
+    @property
+    def window_text(self) -> str:
+        return describe_window(self.start, self.end) if self.start is not None else ""
+
+    @property
+    def compare_text(self) -> str:
+        if self.cmp_start is None:
+            return ""
+        return f"{COMPARES[self.view.compare]} ({describe_window(self.cmp_start, self.cmp_end)})"
+
+    @property
+    def as_at(self) -> date | None:
+        return self.dataset.as_at if self.loaded.dataset is not None else None
+
+    def disclose(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The KPI table as this audience may see it (panel rules via ``ui.access``)."""
+        disclose = getattr(self.access, "disclose", None)
+        return disclose(table) if disclose is not None else table
+
+    def kpi_table(self, start: pd.Period, end: pd.Period, *, by: str = "window",
+                  forces: Sequence[str] | None = None,
+                  kpi_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The engine's KPI table for this export, cached, after disclosure control."""
+        table = ui_data.kpi_table(self.loaded, start, end, by=by, forces=forces, kpi_ids=kpi_ids)
+        return self.disclose(table)
+
+
+def context() -> PageContext:
+    """The context ``app.py`` prepared for this run's page."""
+    ctx = st.session_state.get(_CTX)
+    if ctx is None:
+        st.error("Open the app through app.py (streamlit run app.py).")
+        st.stop()
+    return ctx
+
+
+def _choices(dataset: Dataset) -> Choices | None:
+    bounds = ui_data.month_range(dataset)
+    if bounds is None:
+        return None
+    first, last = bounds
+    kpi_ids = [k.id for k in all_kpis(ui_data.survey_items(dataset))]
+    return Choices(forces=dataset.forces, first_month=first, last_month=last, kpi_ids=kpi_ids)
+
+
+def _own_params() -> dict[str, str]:
+    raw = st.query_params.to_dict()
+    return {k: str(v) for k, v in raw.items() if k in PARAM_KEYS}
+
+
+def _resolve_view(choices: Choices, locked: Mapping[str, str]) -> ViewState:
+    """The view for this run: from the URL when it changed since we last wrote it."""
+    url = _own_params()
+    written = st.session_state.get(_WRITTEN)
+    view: ViewState | None = st.session_state.get(_VIEW)
+    if view is None or (url and url != written):
+        view, notes = decode(url, choices)
+        st.session_state[_NOTES] = notes
+    if locked:
+        view = replace(view, force=locked["force"], window="custom", start=locked["from"],
+                       end=locked["to"])
+    st.session_state[_VIEW] = view
+    return view
+
+
+def _write_url(view: ViewState) -> None:
+    wanted = encode(view)
+    current = _own_params()
+    if current != wanted:
+        for key in PARAM_KEYS:
+            if key not in wanted and key in st.query_params:
+                del st.query_params[key]
+        for key, value in wanted.items():
+            if current.get(key) != value:
+                st.query_params[key] = value
+    st.session_state[_WRITTEN] = wanted
+
+
+def set_view(**changes: object) -> None:
+    """Change fields of the view (callbacks of page widgets, e.g. the KPI picker)."""
+    view = st.session_state.get(_VIEW) or ViewState()
+    st.session_state[_VIEW] = replace(view, **changes)
+    st.session_state[_NOTES] = []
+
+
+def _on_filter_change() -> None:
+    view: ViewState = st.session_state.get(_VIEW) or ViewState()
+    window = st.session_state.get(W_WINDOW, view.window)
+    start, end = st.session_state.get(W_FROM), st.session_state.get(W_TO)
+    if window == "custom":
+        if not start or not end:
+            start, end = view.start, view.end
+        if start and end and start > end:
+            start, end = end, start
+    else:
+        start = end = None
+    st.session_state[_VIEW] = replace(
+        view, force=st.session_state.get(W_FORCE, view.force), window=window,
+        start=start, end=end, compare=st.session_state.get(W_COMPARE, view.compare),
+    )
+    st.session_state[_NOTES] = []
+
+
+def _sync_widget(key: str, value: object) -> None:
+    if st.session_state.get(key) != value:
+        st.session_state[key] = value
+
+
+def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str]) -> ViewState:
+    sb = st.sidebar
+    sb.subheader("View", anchor=False)
+    forces = [ALL_FORCES, *choices.forces]
+    if view.window == "custom" and not (view.start and view.end):
+        default_start = max(choices.first_month, choices.last_month - 11)
+        view = replace(view, start=str(default_start), end=str(choices.last_month))
+    _sync_widget(W_FORCE, view.force)
+    _sync_widget(W_WINDOW, view.window)
+    _sync_widget(W_COMPARE, view.compare)
+    sb.selectbox("Force", forces, key=W_FORCE, on_change=_on_filter_change,
+                 disabled=bool(locked))
+    sb.selectbox("Window", list(WINDOWS), format_func=WINDOWS.__getitem__, key=W_WINDOW,
+                 on_change=_on_filter_change, disabled=bool(locked))
+    if view.window == "custom":
+        months = choices.months
+        _sync_widget(W_FROM, view.start)
+        _sync_widget(W_TO, view.end)
+        col1, col2 = sb.columns(2)
+        col1.selectbox("From", months, key=W_FROM, on_change=_on_filter_change,
+                       disabled=bool(locked))
+        col2.selectbox("To", months, key=W_TO, on_change=_on_filter_change,
+                       disabled=bool(locked))
+    sb.selectbox("Compare with", list(COMPARES), format_func=COMPARES.__getitem__,
+                 key=W_COMPARE, on_change=_on_filter_change)
+    if locked:
+        sb.caption("Force and window are fixed by the shared link.")
+    st.session_state[_VIEW] = view
+    return view
+
+
+def _page_links(pages: Mapping[str, Sequence[tuple[str, object]]], allowed: Sequence[str],
+                view: ViewState, target: object = None) -> None:
+    params = encode(view)
+    share = st.query_params.get("share")
+    if share:
+        params["share"] = share
+    for section, entries in pages.items():
+        visible = [(pid, page) for pid, page in entries if pid in allowed]
+        if not visible:
+            continue
+        where = target or st.sidebar
+        where.caption(section)  # type: ignore[attr-defined]
+        for _, page in visible:
+            where.page_link(page, query_params=params)  # type: ignore[attr-defined]
+
+
+def validation_report(loaded: ui_data.Loaded) -> None:
+    """The validation report of the export on disk (problems, rows read and excluded)."""
+    report = loaded.report
+    if report is None:
+        st.error(f"The export in `{escape_md(loaded.path)}` could not be read: "
+                 f"{escape_md(loaded.problem or 'unknown problem')}.")
+        return
+    if report.errors:
+        st.error(f"The export in `{escape_md(loaded.path)}` cannot be used: "
+                 f"{len(report.errors)} error(s).")
+    problems = pd.DataFrame(
+        [{"severity": p.severity, "file": p.file, "column": p.column or "", "rule": p.rule,
+          "rows": p.rows, "problem": p.message, "examples": ", ".join(p.examples)}
+         for p in report.problems],
+        columns=["severity", "file", "column", "rule", "rows", "problem", "examples"],
+    )
+    if problems.empty:
+        st.success("No validation problems.")
+    else:
+        st.dataframe(problems, hide_index=True, width="stretch")
+    counts = pd.DataFrame({
+        "rows read": pd.Series(report.rows_read, dtype="Int64"),
+        "rows excluded": pd.Series(report.rows_excluded, dtype="Int64"),
+    }).fillna(0)
+    if not counts.empty:
+        counts.index.name = "table"
+        st.dataframe(counts, width="stretch")
+
+
+def frame(page_id: str, pages: Mapping[str, Sequence[tuple[str, object]]]) -> PageContext:
+    """Run the shared frame for ``page_id`` and return the page's context (or stop)."""
+    from ui.access import require_access
+
+    st.session_state.pop(_CTX, None)
+    access = require_access(page_id)
+    with st.spinner("Loading the export…"):
+        loaded = ui_data.load()
+    allowed = list(getattr(access, "allowed_pages", [pid for e in pages.values() for pid, _ in e]))
+    if loaded.stale:
+        when = loaded.loaded_at.strftime("%d %b %Y %H:%M UTC") if loaded.loaded_at else "earlier"
+        st.warning(
+            f"The export on disk cannot be used right now ({escape_md(loaded.problem)}). "
+            f"Showing the last good data, loaded at {when}.", icon=":material/warning:",
+        )
+    choices = _choices(loaded.dataset) if loaded.dataset is not None else None
+    if loaded.dataset is None or choices is None:
+        _page_links(pages, allowed, ViewState())
+        ctx = PageContext(page_id, access, loaded, ViewState(), None)
+        st.session_state[_CTX] = ctx
+        if page_id != "definitions":
+            st.title("The export cannot be shown", anchor=False)
+            st.write("The flight deck needs a valid export. This is what the checks found; "
+                     "fix the export (or set FLIGHTDECK_DATA to another folder) and reload.")
+            validation_report(loaded)
+            st.stop()
+        return ctx
+    nav = st.sidebar.container()
+    locked = access.locked_filters() if hasattr(access, "locked_filters") else {}
+    view = _resolve_view(choices, locked)
+    view = _sidebar_filters(view, choices, locked)
+    for note in st.session_state.get(_NOTES, []):
+        st.warning(escape_md(note), icon=":material/link_off:")
+    start, end = window_bounds(view, choices.last_month)
+    cmp_start, cmp_end = comparison_bounds(start, end, view.compare)
+    _write_url(view)
+    _page_links(pages, allowed, view, nav)
+    ctx = PageContext(page_id, access, loaded, view, choices, start, end, cmp_start, cmp_end)
+    st.session_state[_CTX] = ctx
+    return ctx
