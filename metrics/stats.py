@@ -75,105 +75,6 @@ _LABELS_NEUTRAL = np.array(
 _MISSING_CODE = 2  # index 3 after the +1 shift below: a NaN value has no point type
 
 
-def _runs_part(end: np.ndarray, run: int = XMR_RUN) -> np.ndarray:
-    """For end-of-run flags, mark every point of each run (the end point and the run-1 before)."""
-    m = end.shape[0]
-    cs = np.concatenate(([0], np.cumsum(end, dtype=np.int64)))
-    j = np.arange(m)
-    return (cs[np.minimum(j + run, m)] - cs[j]) > 0
-
-
-def _signal_direction(
-    y: np.ndarray,
-    rtm: np.ndarray,
-    outside: np.ndarray,
-    close: np.ndarray,
-) -> np.ndarray:
-    """Special-cause direction of each point of one segment (no NaN values).
-
-    Returns an int8 array: +1 a high signal (above the upper limit, part of a rising trend,
-    2 of 3 near the upper limit, part of a run above the mean), -1 a low signal, 0 none.
-    Precedence as NHSRplotthedots' ``ptd_special_cause_type``: outside limits, then trend,
-    then 2 of 3 near a limit, then run of 7 on one side of the mean.
-    """
-    m = y.shape[0]
-    out = np.zeros(m, dtype=np.int8)
-    if m == 0:
-        return out
-    r = XMR_RUN
-    # --- run of 7 on one side of the mean (a point on the mean, rtm 0, breaks the run)
-    run_part = np.zeros(m, dtype=bool)
-    if m >= r:
-        w = np.lib.stride_tricks.sliding_window_view(rtm, r)
-        end = np.zeros(m, dtype=bool)
-        end[r - 1 :] = (w[:, 0] != 0) & np.all(w == w[:, :1], axis=1)
-        run_part = _runs_part(end)
-    # --- trend of 7: six consecutive strictly positive (or negative) differences
-    trend_part = np.zeros(m, dtype=bool)
-    d = np.sign(np.diff(y)).astype(np.int8)
-    if m >= r:
-        wd = np.lib.stride_tricks.sliding_window_view(d, r - 1)
-        end = np.zeros(m, dtype=bool)
-        end[r - 1 :] = np.all(wd == 1, axis=1) | np.all(wd == -1, axis=1)
-        trend_part = _runs_part(end)
-    # --- 2 of 3 in the outer third (beyond 2 sigma, inside the limits), all 3 same side
-    two_part = np.zeros(m, dtype=bool)
-    if m >= 3:
-        c = close.astype(np.int8)
-        wc = np.lib.stride_tricks.sliding_window_view(c, 3).sum(axis=1)
-        wr = np.lib.stride_tricks.sliding_window_view(rtm, 3).sum(axis=1)
-        win = (wc >= 2) & (np.abs(wr) == 3)  # window k covers points k, k+1, k+2
-        inwin = np.zeros(m, dtype=bool)
-        inwin[: m - 2] |= win
-        inwin[1 : m - 1] |= win
-        inwin[2:] |= win
-        two_part = inwin & close
-    # trend direction: the step into the point, or the step out of it when the next point
-    # is also part of a trend (so the first point of a trend takes the trend's direction)
-    if trend_part.any():
-        right = np.concatenate((d, d[-1:])) if m > 1 else np.zeros(1, dtype=np.int8)
-        left = np.concatenate(([0], d)).astype(np.int8)
-        nxt = np.concatenate((trend_part[1:], [False]))
-        sdy = np.where(nxt & trend_part, right, left)
-        trend_dir = np.where(sdy == 1, 1, -1).astype(np.int8)
-    else:
-        trend_dir = np.zeros(m, dtype=np.int8)
-    side = np.where(rtm > 0, 1, -1).astype(np.int8)
-    outside_dir = np.where(rtm == 1, 1, -1).astype(np.int8)
-    out = np.where(
-        outside,
-        outside_dir,
-        np.where(trend_part, trend_dir, np.where(two_part | run_part, side, 0)),
-    ).astype(np.int8)
-    return out
-
-
-def _segment_limits(
-    y: np.ndarray, baseline: int | None, screen_outliers: bool
-) -> tuple[float, float, int]:
-    """Centre (mean) and mean moving range of one segment's limit-setting points.
-
-    Returns (centre, mean_moving_range, n_points) where n_points counts the non-missing
-    values that set the limits. Moving ranges are between consecutive rows; a range next to a
-    missing value is missing (not bridged), as in NHSRplotthedots.
-    """
-    fix = y if baseline is None else y[:baseline]
-    ok = ~np.isnan(fix)
-    n_fix = int(ok.sum())
-    if n_fix == 0:
-        return (math.nan, math.nan, 0)
-    centre = float(fix[ok].mean())
-    mr = np.abs(np.diff(fix))
-    mr = mr[~np.isnan(mr)]
-    if mr.size == 0:
-        return (centre, math.nan, n_fix)
-    amr = float(mr.mean())
-    if screen_outliers and amr > 0:
-        kept = mr[mr < XMR_SCREEN * amr]
-        amr = float(kept.mean()) if kept.size else math.nan
-    return (centre, amr, n_fix)
-
-
 def _segment_starts(n: int, index: pd.Index, rebase: Any) -> list[int]:
     """Row positions where segments start (always includes 0), sorted, unique."""
     starts = {0}
@@ -223,68 +124,170 @@ def _rebase_position(item: Any, index: pd.Index) -> int | None:
     return None
 
 
-def _xmr_arrays(
+def _run_lengths(key: np.ndarray, new_group: np.ndarray) -> np.ndarray:
+    """Length of the run of equal ``key`` values ending at each position (1-D).
+
+    A run restarts where the key changes or where ``new_group`` is True.
+    """
+    m = key.shape[0]
+    idx = np.arange(m)
+    new_run = new_group.copy()
+    new_run[1:] |= key[1:] != key[:-1]
+    start = np.maximum.accumulate(np.where(new_run, idx, 0))
+    return idx - start + 1
+
+
+def _mark_runs(end: np.ndarray, run: int = XMR_RUN) -> np.ndarray:
+    """Given run-end flags (each end closes ``run`` points), mark every point of those runs."""
+    m = end.shape[0]
+    cs = np.concatenate(([0], np.cumsum(end, dtype=np.int64)))
+    j = np.arange(m)
+    return (cs[np.minimum(j + run, m)] - cs[j]) > 0
+
+
+def _xmr_core(
     y: np.ndarray,
-    starts: Sequence[int],
+    starts: Sequence[Sequence[int]],
     improvement_sign: int,
     screen_outliers: bool,
     baseline: int | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """The numeric core of :func:`xmr` over a float array (NaN = missing).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The numeric core of :func:`xmr`, vectorised over many series at once.
 
-    Returns (centre, upper, lower, code, segments): code is an int8 array, +1 improvement (or
-    neutral high), -1 concern (or neutral low), 0 common cause, 2 missing value.
+    ``y`` is a 2-D float array (series × time, NaN = missing); ``starts[i]`` lists the column
+    positions where series i's segments start (0 first). Every segment of every series is
+    handled in one pass of flat NumPy operations (group sums with ``bincount``; run lengths
+    with a running maximum), so no Python loop runs per point or per series.
+
+    Returns (centre, upper, lower, code, seg): the first four are arrays shaped like ``y``;
+    ``code`` is int8: +1 improvement (or neutral high), -1 concern (or neutral low), 0 common
+    cause, 2 missing value. ``seg`` holds per-segment arrays (series, start, stop, n_fix,
+    centre, upper, lower, amr, degenerate) in series-then-time order.
     """
-    n = y.shape[0]
-    centre = np.full(n, np.nan)
-    upper = np.full(n, np.nan)
-    lower = np.full(n, np.nan)
-    code = np.full(n, _MISSING_CODE, dtype=np.int8)
-    segments: list[dict[str, Any]] = []
-    bounds = list(starts) + [n]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        ys = y[a:b]
-        mean, amr, n_fix = _segment_limits(ys, baseline, screen_outliers)
-        degenerate = not (amr > 0)  # zero, or undefined (fewer than two limit points)
-        half = XMR_LIMIT * amr if not degenerate else 0.0
-        if math.isnan(mean):
-            lo = hi = math.nan
-        elif degenerate and math.isnan(amr):
-            lo = hi = math.nan
-        else:
-            lo, hi = mean - half, mean + half
-        centre[a:b] = mean
-        upper[a:b] = hi
-        lower[a:b] = lo
-        segments.append(
-            {
-                "start": a,
-                "stop": b,
-                "n_limit_points": n_fix,
-                "centre": mean,
-                "upper": hi,
-                "lower": lo,
-                "mean_moving_range": amr,
-                "degenerate": bool(degenerate),
-                "provisional": n_fix < XMR_MIN_POINTS,
-            }
-        )
-        ok = ~np.isnan(ys)
-        yv = ys[ok]
-        if yv.size == 0 or math.isnan(mean):
-            continue
-        rtm = np.sign(yv - mean).astype(np.int8)
-        if degenerate:
-            outside = np.zeros(yv.size, dtype=bool)
-            close = outside
-        else:
-            outside = (yv > hi) | (yv < lo)
-            near = XMR_LIMIT * 2.0 / 3.0 * amr
-            close = ~outside & ((yv < mean - near) | (yv > mean + near))
-        direction = _signal_direction(yv, rtm, outside, close)
-        seg_code = direction if improvement_sign == 0 else direction * improvement_sign
-        code[a:b][ok] = seg_code
-    return centre, upper, lower, code, segments
+    n_series, n = y.shape
+    if n == 0 or n_series == 0:
+        empty = np.empty((n_series, n))
+        seg = {k: np.empty(0) for k in ("series", "start", "stop", "n_fix", "centre", "upper",
+                                         "lower", "amr", "degenerate")}
+        return empty, empty.copy(), empty.copy(), np.full((n_series, n), 2, np.int8), seg
+    cols = np.arange(n)
+    is_start = np.zeros((n_series, n), dtype=bool)
+    is_start[:, 0] = True
+    for i, st in enumerate(starts):
+        for s in st:
+            if 0 < s < n:
+                is_start[i, s] = True
+    seg_per_series = is_start.sum(axis=1)
+    offset = np.concatenate(([0], np.cumsum(seg_per_series)[:-1]))
+    g = np.cumsum(is_start, axis=1) - 1 + offset[:, None]  # global segment id per cell
+    n_groups = int(seg_per_series.sum())
+    seg_start_col = np.maximum.accumulate(np.where(is_start, cols, 0), axis=1)
+    valid = ~np.isnan(y)
+    fix = valid if baseline is None else valid & (cols - seg_start_col < baseline)
+
+    # centre: mean of the limit-setting points of each segment
+    n_fix = np.bincount(g[fix], minlength=n_groups)
+    sum_fix = np.bincount(g[fix], weights=y[fix], minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n_fix > 0, sum_fix / np.maximum(n_fix, 1), np.nan)
+    # moving ranges between consecutive limit-setting points of the same segment
+    mr_ok = fix[:, 1:] & fix[:, :-1] & ~is_start[:, 1:]
+    mr = np.abs(np.diff(y, axis=1))[mr_ok]
+    g_mr = g[:, 1:][mr_ok]
+    n_mr = np.bincount(g_mr, minlength=n_groups)
+    amr = np.full(n_groups, np.nan)
+    has_mr = n_mr > 0
+    amr[has_mr] = np.bincount(g_mr, weights=mr, minlength=n_groups)[has_mr] / n_mr[has_mr]
+    if screen_outliers and mr.size:
+        a = amr[g_mr]
+        keep = ~(a > 0) | (mr < XMR_SCREEN * a)
+        n_keep = np.bincount(g_mr[keep], minlength=n_groups)
+        s_keep = np.bincount(g_mr[keep], weights=mr[keep], minlength=n_groups)
+        ok = n_keep > 0
+        amr = np.where(ok, s_keep / np.maximum(n_keep, 1), np.nan)
+    degenerate = ~(amr > 0)
+    half = np.where(amr == 0, 0.0, XMR_LIMIT * amr)  # NaN stays NaN (no moving range)
+    upper_g = mean + half
+    lower_g = mean - half
+
+    centre = mean[g]
+    upper = upper_g[g]
+    lower = lower_g[g]
+    code = np.full((n_series, n), 2, dtype=np.int8)
+
+    # the rules run over the non-missing points of each segment, in order (flat, row-major)
+    yf = y[valid]
+    gf = g[valid]
+    m = yf.shape[0]
+    if m:
+        cf = centre[valid]
+        has_centre = ~np.isnan(cf)
+        rtm = np.where(has_centre, np.sign(np.where(has_centre, yf - cf, 0.0)), 0).astype(np.int8)
+        degen_f = degenerate[gf]
+        with np.errstate(invalid="ignore"):
+            outside = ~degen_f & ((yf > upper[valid]) | (yf < lower[valid]))
+            near = XMR_LIMIT * 2.0 / 3.0 * amr[gf]
+            close = ~degen_f & ~outside & ((yf < cf - near) | (yf > cf + near))
+        new_group = np.ones(m, dtype=bool)
+        new_group[1:] = gf[1:] != gf[:-1]
+        # run of 7 on one side of the mean (0 = on the mean breaks it)
+        run_end = (_run_lengths(rtm, new_group) >= XMR_RUN) & (rtm != 0)
+        run_part = _mark_runs(run_end)
+        # trend of 7 points: 6 consecutive steps of the same strict sign within a segment
+        step = np.zeros(m, dtype=np.int8)
+        step[1:] = np.sign(yf[1:] - yf[:-1]).astype(np.int8)
+        step[new_group] = 0
+        trend_end = (_run_lengths(step, new_group) >= XMR_RUN - 1) & (step != 0)
+        trend_part = _mark_runs(trend_end)
+        # 2 of 3 near a limit: windows of 3 within a segment, >= 2 near, all 3 same side
+        two_part = np.zeros(m, dtype=bool)
+        if m >= 3:
+            c8 = close.astype(np.int8)
+            wc = c8[:-2] + c8[1:-1] + c8[2:]
+            wr = rtm[:-2].astype(np.int16) + rtm[1:-1] + rtm[2:]
+            win = (wc >= 2) & (np.abs(wr) == 3) & (gf[:-2] == gf[2:])
+            inwin = np.zeros(m, dtype=bool)
+            inwin[:-2] |= win
+            inwin[1:-1] |= win
+            inwin[2:] |= win
+            two_part = inwin & close
+        # direction of a trend point: the step out of it when the next point is also part of
+        # the trend (so a trend's first point takes the trend's direction), else the step in
+        next_part = np.zeros(m, dtype=bool)
+        next_part[:-1] = trend_part[1:] & ~new_group[1:]
+        step_out = np.zeros(m, dtype=np.int8)
+        step_out[:-1] = step[1:]
+        sdy = np.where(next_part & trend_part, step_out, step)
+        trend_dir = np.where(sdy == 1, 1, -1)
+        side = np.where(rtm > 0, 1, -1)
+        direction = np.where(
+            outside,
+            np.where(rtm == 1, 1, -1),
+            np.where(trend_part, trend_dir, np.where(two_part | run_part, side, 0)),
+        ).astype(np.int8)
+        if improvement_sign != 0:
+            direction = direction * np.int8(improvement_sign)
+        code[valid] = direction
+
+    series_of = np.repeat(np.arange(n_series), seg_per_series)
+    start_cols = np.flatnonzero(is_start.ravel()) % n
+    stop_cols = np.where(
+        np.concatenate((series_of[1:] != series_of[:-1], [True])),
+        n,
+        np.concatenate((start_cols[1:], [n])),
+    )
+    seg = {
+        "series": series_of,
+        "start": start_cols,
+        "stop": stop_cols,
+        "n_fix": n_fix,
+        "centre": mean,
+        "upper": upper_g,
+        "lower": lower_g,
+        "amr": amr,
+        "degenerate": degenerate,
+    }
+    return centre, upper, lower, code, seg
 
 
 def _labels(code: np.ndarray, improvement_sign: int) -> np.ndarray:
@@ -385,21 +388,36 @@ def xmr(
         index = pd.RangeIndex(y.shape[0])
     sign = _IMPROVEMENT_SIGN[improvement]
     starts = _segment_starts(y.shape[0], index, rebase)
-    centre, upper, lower, code, segments = _xmr_arrays(
-        y, starts, sign, screen_outliers, baseline
+    centre, upper, lower, code, seg = _xmr_core(
+        y[None, :], [starts], sign, screen_outliers, baseline
     )
+    code = code[0]
     df = pd.DataFrame(
         {
             "value": y,
-            "centre": centre,
-            "upper": upper,
-            "lower": lower,
+            "centre": centre[0],
+            "upper": upper[0],
+            "lower": lower[0],
             "point_type": _labels(code, sign),
         },
         index=index,
     )
     present = np.flatnonzero(code != _MISSING_CODE)
     variation = df["point_type"].iat[int(present[-1])] if present.size else None
+    segments = [
+        {
+            "start": int(seg["start"][k]),
+            "stop": int(seg["stop"][k]),
+            "n_limit_points": int(seg["n_fix"][k]),
+            "centre": float(seg["centre"][k]),
+            "upper": float(seg["upper"][k]),
+            "lower": float(seg["lower"][k]),
+            "mean_moving_range": float(seg["amr"][k]),
+            "degenerate": bool(seg["degenerate"][k]),
+            "provisional": bool(seg["n_fix"][k] < XMR_MIN_POINTS),
+        }
+        for k in range(len(seg["start"]))
+    ]
     last = segments[-1] if segments else None
     provisional = bool(last is None or last["provisional"])
     assurance = (
@@ -423,19 +441,37 @@ def xmr(
     return df
 
 
-def xmr_point_types_batch(
+def _batch_starts(n_series: int, n: int, rebase: Any) -> list[list[int]]:
+    if rebase is None or isinstance(rebase, int | np.integer):
+        per: list[Any] = [rebase] * n_series
+    else:
+        per = list(rebase)
+        if len(per) != n_series:
+            raise ValueError("rebase needs one entry per series")
+    out: list[list[int]] = []
+    for r in per:
+        rs = [] if r is None else ([r] if isinstance(r, int | np.integer) else list(r))
+        out.append([0] + sorted({int(p) for p in rs if 0 < int(p) < n}))
+    return out
+
+
+def xmr_batch(
     values: np.ndarray | pd.DataFrame,
     improvement: str = "increase",
     screen_outliers: bool = True,
     baseline: int | None = None,
-    rebase: Sequence[int | None] | int | None = None,
-) -> np.ndarray:
-    """Point types for many series at once (rows = series, columns = months), no DataFrames.
+    rebase: Any = None,
+    target: float | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`xmr` for many series at once (rows = series, columns = months), no DataFrames.
 
     ``values`` is a 2-D float array (or a DataFrame, used as its values) with NaN for missing
-    months; ``rebase`` is None, one row position for all series, or a sequence with one
-    position (or None) per series. Returns a 2-D object array of point-type strings (None
-    where the value is missing), the same shape as ``values``; same rules as :func:`xmr`.
+    months. ``rebase`` is None, one column position for every series, or a sequence with one
+    entry per series (None, a position, or a list of positions). Returns a dict of arrays:
+    ``centre``, ``upper``, ``lower`` (float, shaped like ``values``, in the values' units),
+    ``point_type`` (object, point-type strings or None where the value is missing), and per
+    series (1-D): ``variation`` (last non-missing point's type or None), ``provisional`` (bool:
+    fewer than 12 points set the last segment's limits) and ``assurance`` (verdict or None).
     """
     arr = np.asarray(values.to_numpy() if isinstance(values, pd.DataFrame) else values,
                      dtype=float)
@@ -443,17 +479,54 @@ def xmr_point_types_batch(
         raise ValueError("values must be 2-D: one row per series")
     if improvement not in _IMPROVEMENT_SIGN:
         raise ValueError(f"improvement must be one of {sorted(_IMPROVEMENT_SIGN)}")
+    if baseline is not None and baseline < 1:
+        raise ValueError("baseline must be a positive number of points or None")
     sign = _IMPROVEMENT_SIGN[improvement]
     n_series, n = arr.shape
-    if rebase is None or isinstance(rebase, int | np.integer):
-        per_series: list[int | None] = [None if rebase is None else int(rebase)] * n_series
-    else:
-        per_series = [None if r is None else int(r) for r in rebase]
-        if len(per_series) != n_series:
-            raise ValueError("rebase needs one entry per series")
-    codes = np.empty(arr.shape, dtype=np.int8)
+    starts = _batch_starts(n_series, n, rebase)
+    centre, upper, lower, code, seg = _xmr_core(arr, starts, sign, screen_outliers, baseline)
+    types = _labels(code, sign)
+    present = code != _MISSING_CODE
+    any_present = present.any(axis=1)
+    last_col = n - 1 - np.argmax(present[:, ::-1], axis=1) if n else np.zeros(n_series, int)
+    variation = np.full(n_series, None, dtype=object)
+    rows = np.flatnonzero(any_present)
+    variation[rows] = types[rows, last_col[rows]]
+    last_seg = np.full(n_series, -1)
+    if len(seg["series"]):
+        last_seg[seg["series"]] = np.arange(len(seg["series"]))  # last write wins
+    provisional = np.ones(n_series, dtype=bool)
+    assurance = np.full(n_series, None, dtype=object)
     for i in range(n_series):
-        r = per_series[i]
-        starts = [0] + ([r] if r is not None and 0 < r < n else [])
-        codes[i] = _xmr_arrays(arr[i], starts, sign, screen_outliers, baseline)[3]
-    return _labels(codes, sign)
+        k = last_seg[i]
+        if k < 0:
+            continue
+        provisional[i] = seg["n_fix"][k] < XMR_MIN_POINTS
+        if target is not None:
+            assurance[i] = assurance_type(
+                target, float(seg["upper"][k]), float(seg["lower"][k]), improvement
+            )
+    return {
+        "centre": centre,
+        "upper": upper,
+        "lower": lower,
+        "point_type": types,
+        "variation": variation,
+        "provisional": provisional,
+        "assurance": assurance,
+    }
+
+
+def xmr_point_types_batch(
+    values: np.ndarray | pd.DataFrame,
+    improvement: str = "increase",
+    screen_outliers: bool = True,
+    baseline: int | None = None,
+    rebase: Any = None,
+) -> np.ndarray:
+    """Point types for many series at once (rows = series, columns = months).
+
+    Same arguments as :func:`xmr_batch`; returns only its ``point_type``: a 2-D object array of
+    point-type strings (None where the value is missing), shaped like ``values``.
+    """
+    return xmr_batch(values, improvement, screen_outliers, baseline, rebase)["point_type"]

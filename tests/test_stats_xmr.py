@@ -21,8 +21,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from metrics.stats import xmr, xmr_point_types_batch
+from metrics.stats import POINT_TYPES, xmr, xmr_batch, xmr_point_types_batch
 
 CC = "common_cause"
 IMP = "special_cause_improvement"
@@ -313,3 +315,122 @@ def test_batch_matches_single_series() -> None:
     plain = xmr_point_types_batch(arr)
     assert plain.shape == (20, 36)
     assert list(plain[4]) == list(xmr(arr[4])["point_type"])
+    full = xmr_batch(arr, improvement="decrease", rebase=rebase, target=0.5, baseline=10)
+    for i in range(20):
+        single = xmr(arr[i], improvement="decrease", rebase=rebase[i], target=0.5, baseline=10)
+        np.testing.assert_array_equal(full["upper"][i], single["upper"].to_numpy())
+        np.testing.assert_array_equal(full["centre"][i], single["centre"].to_numpy())
+        assert full["variation"][i] == single.attrs["variation"]
+        assert full["assurance"][i] == single.attrs["assurance"]
+        assert full["provisional"][i] == single.attrs["provisional"] is True  # 10-point baseline
+
+
+# --- a literal translation of NHSRplotthedots' R rules, as an independent reference ---------
+# R/ptd_spc_standard.R and R/ptd_calculate_point_type.R (ptd_seven_point_one_side_mean,
+# ptd_part_of_seven_trend, ptd_seven_point_trend, ptd_two_in_three, ptd_part_of_two_in_three,
+# ptd_special_cause_type, ptd_point_type), loops and all, for series without gaps or rebases.
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def reference_point_types(y: list[float], improvement: int, screen: bool,
+                          fix_after: int | None) -> list[str]:
+    n = len(y)
+    fix_y = [v for i, v in enumerate(y) if fix_after is None or i < fix_after]
+    mean = sum(fix_y) / len(fix_y)
+    mr = [abs(fix_y[i] - fix_y[i - 1]) for i in range(1, len(fix_y))]
+    amr = sum(mr) / len(mr)
+    if screen:
+        mr = [m for m in mr if m < 3.267 * amr]
+        amr = sum(mr) / len(mr)
+    lpl, upl = mean - 2.66 * amr, mean + 2.66 * amr
+    nlpl, nupl = mean - 2 * (2.66 / 3) * amr, mean + 2 * (2.66 / 3) * amr
+    outside = [v > upl or v < lpl for v in y]
+    rtm = [_sign(v - mean) for v in y]
+    close = [not o and (v < nlpl or v > nupl) for v, o in zip(y, outside, strict=True)]
+
+    def seven_one_side(v: list[int]) -> list[int]:
+        vp = [0] * 6 + v
+        return [int(all(vp[i] == vp[i - k] for k in range(1, 7)) and vp[i] != 0)
+                for i in range(6, n + 6)]
+
+    def part_of_seven(v: list[int]) -> list[int]:
+        vp = v + [0] * 6
+        return [int(any(abs(vp[i + k]) == 1 for k in range(7))) for i in range(n)]
+
+    def seven_trend(v: list[float]) -> list[int]:
+        if n < 7:
+            return [0] * n
+        out = [0] * 6
+        for i in range(6, n):
+            d = [_sign(v[i - k] - v[i - k - 1]) for k in range(6)]
+            out.append(1 if all(x == 1 for x in d) else -1 if all(x == -1 for x in d) else 0)
+        return out
+
+    def two_in_three(v: list[int], r: list[int]) -> list[int]:
+        vp, rp = [0, 0] + v + [0, 0], [0, 0] + r + [0, 0]
+        return [int(any(sum(vp[i + a:i + a + 3]) >= 2 and abs(sum(rp[i + a:i + a + 3])) == 3
+                        for a in range(3))) for i in range(n)]
+
+    trend = part_of_seven(seven_trend(y))
+    two = [int(t == 1 and c) for t, c in zip(two_in_three([int(c) for c in close], rtm), close,
+                                            strict=True)]
+    side = part_of_seven(seven_one_side(rtm))
+    sdy = [_sign(y[i + 1] - y[i]) for i in range(n - 1)]
+    nxt = trend[1:] + [0]
+    sdy = [(sdy + sdy[-1:])[i] if (nxt[i] and trend[i]) else ([0] + sdy)[i] for i in range(n)]
+    types = []
+    for i in range(n):
+        if outside[i]:
+            v = 1 if rtm[i] == 1 else -1
+        elif trend[i]:
+            v = 1 if sdy[i] == 1 else -1
+        elif two[i] or side[i]:
+            v = 1 if rtm[i] > 0 else -1
+        else:
+            v = 0
+        if improvement == 0:
+            types.append({1: HIGH, -1: LOW, 0: CC}[v])
+        else:
+            types.append({1: IMP, -1: CON, 0: CC}[v * improvement])
+    return types
+
+
+@given(
+    y=st.lists(st.integers(0, 6), min_size=2, max_size=40),
+    improvement=st.sampled_from(["increase", "decrease", "neutral"]),
+    screen=st.booleans(),
+    fix_after=st.one_of(st.none(), st.integers(2, 30)),
+)
+@settings(max_examples=400, deadline=None)
+def test_matches_literal_translation_of_nhsrplotthedots(
+    y: list[int], improvement: str, screen: bool, fix_after: int | None
+) -> None:
+    fix_y = y if fix_after is None else y[:fix_after]
+    assume(len(set(fix_y)) > 1)  # mean moving range 0 is our documented divergence
+    sign = {"increase": 1, "decrease": -1, "neutral": 0}[improvement]
+    expected = reference_point_types([float(v) for v in y], sign, screen, fix_after)
+    got = xmr([float(v) for v in y], improvement=improvement, screen_outliers=screen,
+              baseline=fix_after)
+    assert list(got["point_type"]) == expected
+
+
+@given(
+    y=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))), max_size=40),
+    rebase=st.lists(st.integers(0, 45), max_size=3),
+    baseline=st.one_of(st.none(), st.integers(1, 20)),
+)
+@settings(max_examples=200, deadline=None)
+def test_limits_symmetric_and_rows_kept(y: list[float], rebase: list[int],
+                                        baseline: int | None) -> None:
+    df = xmr(y, rebase=rebase, baseline=baseline)
+    assert len(df) == len(y)
+    ok = df["upper"].notna()
+    np.testing.assert_allclose((df["upper"] - df["centre"])[ok], (df["centre"] - df["lower"])[ok],
+                               rtol=1e-9, atol=1e-6)
+    assert (df["upper"][ok] >= df["lower"][ok]).all()
+    missing = df["value"].isna()
+    assert df["point_type"][missing].isna().all()
+    assert set(df["point_type"][~missing]) <= set(POINT_TYPES)
