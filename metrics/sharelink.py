@@ -129,9 +129,12 @@ def _b64decode(text: str) -> bytes:
     if not text or not _B64.match(text):
         raise MalformedLink("The link is not in the expected format.")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise MalformedLink("The link is not in the expected format.") from exc
+    if _b64encode(raw) != text:  # only the canonical encoding: one token per scope
+        raise MalformedLink("The link is not in the expected format.")
+    return raw
 
 
 def _key(secret: str) -> bytes:
