@@ -19,23 +19,48 @@ UK_TZ = "Europe/London"
 _DAY_NS = 86_400 * 10**9
 
 
+def _as_ns(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Naive dates/timestamps as a ``datetime64[ns]`` numpy array (no copy when already so)."""
+    if isinstance(values, np.ndarray) and values.dtype == "datetime64[ns]":
+        return values
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype != "datetime64[ns]":
+        series = pd.to_datetime(series)
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert(UK_TZ).dt.tz_localize(None)
+    return series.to_numpy(dtype="datetime64[ns]")
+
+
+def _days_int(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whole days since 1970-01-01 as int64, mask of missing values)."""
+    raw = _as_ns(values).view(np.int64)
+    missing = raw == np.iinfo(np.int64).min
+    return raw // _DAY_NS, missing
+
+
 def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
     """Month index (months since 1970-01) of each date; ``NO_MONTH`` where the date is missing.
 
-    Accepts naive ``datetime64`` dates (already UK local dates).
+    Accepts naive dates (already UK local dates). Uses a day -> month lookup table over the
+    span of the data, which is much faster than a ``datetime64[M]`` cast.
     """
-    arr = np.asarray(values, dtype="datetime64[ns]")
-    months = arr.astype("datetime64[M]").astype(np.int64)
-    months[np.isnat(arr)] = NO_MONTH
+    days, missing = _days_int(values)
+    months = np.full(days.shape, NO_MONTH, dtype=np.int64)
+    if missing.all():
+        return months
+    present = days[~missing]
+    lo, hi = int(present.min()), int(present.max())
+    lut = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    months[~missing] = lut[present - lo]
     return months
 
 
 def day_number(values: pd.Series | np.ndarray) -> np.ndarray:
     """Whole days since 1970-01-01 of each naive date, as float64 (NaN where missing)."""
-    arr = np.asarray(values, dtype="datetime64[ns]")
-    days = arr.astype("datetime64[D]").astype(np.int64).astype(np.float64)
-    days[np.isnat(arr)] = np.nan
-    return days
+    days, missing = _days_int(values)
+    out = days.astype(np.float64)
+    out[missing] = np.nan
+    return out
 
 
 def uk_local(ts: pd.Series) -> pd.Series:
@@ -159,9 +184,9 @@ def group_medians(keys: np.ndarray, values: np.ndarray, n_keys: int,
     """Median of ``values`` within each group ``0 .. n_keys-1`` (items with NaN value or a key
     outside the range are dropped), by one sort.
 
-    ``rank_ci(n) -> (lo_rank, hi_rank)`` gives, for a group of size n, the 1-based (possibly
-    fractional, linearly interpolated) positions of the median's interval ends among the sorted
-    values; NaN for none. Returns ``(median, count, ci_low, ci_high)`` arrays of length
+    ``rank_ci(sizes) -> (lo_ranks, hi_ranks)`` gives, for an array of group sizes, the 1-based
+    (possibly fractional, linearly interpolated) positions of the median's interval ends among
+    the sorted values; NaN for none. Returns ``(median, count, ci_low, ci_high)`` arrays of length
     ``n_keys``, in the units of ``values``.
     """
     keep = (keys >= 0) & (keys < n_keys) & ~np.isnan(values)
@@ -179,16 +204,10 @@ def group_medians(keys: np.ndarray, values: np.ndarray, n_keys: int,
     ci_low = np.full(n_keys, np.nan)
     ci_high = np.full(n_keys, np.nan)
     if rank_ci is not None and has.any():
-        sizes = np.unique(counts[has])
-        lo_rank = {}
-        hi_rank = {}
-        for size in sizes.tolist():
-            lo_rank[size], hi_rank[size] = rank_ci(int(size))
         idx = np.flatnonzero(has)
-        lo_r = np.array([lo_rank[c] for c in counts[idx].tolist()], dtype=np.float64)
-        hi_r = np.array([hi_rank[c] for c in counts[idx].tolist()], dtype=np.float64)
-        ci_low[idx] = _at_rank(sv, starts[idx], counts[idx], lo_r)
-        ci_high[idx] = _at_rank(sv, starts[idx], counts[idx], hi_r)
+        lo_r, hi_r = rank_ci(counts[idx])
+        ci_low[idx] = _at_rank(sv, starts[idx], counts[idx], np.asarray(lo_r, dtype=np.float64))
+        ci_high[idx] = _at_rank(sv, starts[idx], counts[idx], np.asarray(hi_r, dtype=np.float64))
     return med, counts.astype(np.float64), ci_low, ci_high
 
 

@@ -22,9 +22,11 @@ Decisions (also in the module docstring of ``metrics.kpis``):
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +53,52 @@ DEVICE_RETURN_HOURS = 24.0
 NEEDS_ASSESSMENT_DAYS = 7
 CASELOAD_LIMIT = 15
 SURVEY_AGREE = (4, 5)
+
+
+_CACHE: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}
+
+
+def dataset_cache(table: pd.DataFrame) -> dict[str, Any]:
+    """A scratch dict tied to one loaded table's lifetime, for derived arrays that depend on
+    the export only (string-id factorisations, repeat-suspect flags), so repeated KPI calls on
+    the same loaded Dataset (every Streamlit rerun) do not hash a million ids again.
+
+    Loaded tables are read-only by contract (``metrics.dataset``); the entry is dropped when
+    the table is garbage-collected.
+    """
+    key = id(table)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is table:
+        return hit[1]
+    store: dict[str, Any] = {}
+    _CACHE[key] = (weakref.ref(table, lambda _r, key=key: _CACHE.pop(key, None)), store)
+    return store
+
+
+def cached(table: pd.DataFrame, key: Any, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per loaded table and ``key`` (see :func:`dataset_cache`)."""
+    store = dataset_cache(table)
+    if key not in store:
+        store[key] = make()
+    return store[key]
+
+
+def months_of(table: pd.DataFrame, column: str) -> np.ndarray:
+    """Month index of each date in ``table[column]`` (cached per loaded table)."""
+    store = dataset_cache(table)
+    key = ("months", column)
+    if key not in store:
+        store[key] = A.month_index(table[column])
+    return store[key]
+
+
+def days_of(table: pd.DataFrame, column: str) -> np.ndarray:
+    """Day number (float, NaN if missing) of each date in ``table[column]`` (cached)."""
+    store = dataset_cache(table)
+    key = ("days", column)
+    if key not in store:
+        store[key] = A.day_number(table[column])
+    return store[key]
 
 
 class KpiInputError(ValueError):
@@ -141,7 +189,12 @@ class _Context:
         return t
 
     def force_codes(self, table: pd.DataFrame) -> np.ndarray:
-        return A.codes_for(table["force"], self.forces)
+        """Position of each row's force in ``self.forces`` (cached per table and force list)."""
+        store = dataset_cache(table)
+        key = ("force_codes", tuple(self.forces))
+        if key not in store:
+            store[key] = A.codes_for(table["force"], self.forces)
+        return store[key]
 
     @cached_property
     def cases(self) -> pd.DataFrame:
@@ -152,19 +205,12 @@ class _Context:
         return self.force_codes(self.cases)
 
     def case_month(self, column: str) -> np.ndarray:
-        return self._case_months(column)
-
-    def _case_months(self, column: str) -> np.ndarray:
-        cache = self.__dict__.setdefault("_month_cache", {})
-        if column not in cache:
-            cache[column] = A.month_index(self.cases[column])
-        return cache[column]
+        """Month index of a cases date column (cached per loaded table; do not modify)."""
+        return months_of(self.cases, column)
 
     def case_days(self, column: str) -> np.ndarray:
-        cache = self.__dict__.setdefault("_day_cache", {})
-        if column not in cache:
-            cache[column] = A.day_number(self.cases[column])
-        return cache[column]
+        """Day numbers of a cases date column (cached per loaded table; do not modify)."""
+        return days_of(self.cases, column)
 
     @cached_property
     def has_outcome(self) -> np.ndarray:
@@ -224,27 +270,30 @@ class _Context:
                      ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
 
 
-def _median_rank_ci() -> Callable[[int], tuple[float, float]] | None:
-    """Ranks of the median's 95% CI ends, from ``metrics.stats.median_ci`` when it exists.
-
-    ``median_ci`` is applied to the values 1..n, whose order statistics are their own ranks, so
-    any interval built from (interpolated) order statistics maps back to ranks exactly.
+def median_ci_ranks(sizes: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """1-based ranks (low, high) of the order-statistic interval for a median, for each group
+    size in ``sizes``: the rule of ``metrics.stats.median_ci`` (l is the largest rank with
+    P(B <= l - 1) <= (1 - confidence)/2, B ~ Binomial(n, 1/2); high = n - l + 1), vectorised
+    over sizes. NaN where n is too small to reach the confidence.
     """
+    from scipy.stats import binom
+
+    n = np.asarray(sizes, dtype=np.float64)
+    tail = (1.0 - confidence) / 2.0
+    c = binom.ppf(tail, n, 0.5)
+    lm1 = np.where(binom.cdf(c, n, 0.5) <= tail, c, c - 1)
+    low = lm1 + 1
+    bad = (low < 1) | (n <= 0) | np.isnan(low)
+    high = n - low + 1
+    return np.where(bad, np.nan, low), np.where(bad, np.nan, high)
+
+
+def _median_rank_ci() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+    """The rank rule for median CIs, once ``metrics.stats.median_ci`` exists (else None)."""
     from metrics import stats
 
-    median_ci = getattr(stats, "median_ci", None)
-    if median_ci is None:
-        return None
-
-    def ranks(n: int) -> tuple[float, float]:
-        try:
-            result = median_ci(np.arange(1, n + 1, dtype=np.float64))
-        except (ValueError, ZeroDivisionError):
-            return (np.nan, np.nan)
-        low, high = result[-2], result[-1]
-        return (float(low), float(high))
-
-    return ranks
+    return median_ci_ranks if hasattr(stats, "median_ci") else None
 
 
 # -- the KPIs -----------------------------------------------------------------------------------
@@ -273,8 +322,9 @@ def _early_advice_days(c: _Context) -> Cells:
 
 def _suspect_arrest_rate(c: _Context) -> Cells:
     arrested = c.cases["suspect_arrested"]
-    return c.proportion(c.case_force, c.rec_month, arrested.fillna(False).to_numpy(dtype=bool),
-                        arrested.notna().to_numpy())
+    yes, known = cached(c.cases, "arrested", lambda: (
+        arrested.fillna(False).to_numpy(dtype=bool), arrested.notna().to_numpy()))
+    return c.proportion(c.case_force, c.rec_month, yes, known)
 
 
 def repeat_suspect_flags(suspect_id: pd.Series, recorded_date: pd.Series,
@@ -302,8 +352,9 @@ def repeat_suspect_flags(suspect_id: pd.Series, recorded_date: pd.Series,
 
 def _repeat_suspect_share(c: _Context) -> Cells:
     sid = c.cases["suspect_id"]
-    flags = repeat_suspect_flags(sid, c.cases["recorded_date"])
-    return c.proportion(c.case_force, c.rec_month, flags, sid.notna().to_numpy())
+    flags, named = cached(c.cases, "repeat_flags", lambda: (
+        repeat_suspect_flags(sid, c.cases["recorded_date"]), sid.notna().to_numpy()))
+    return c.proportion(c.case_force, c.rec_month, flags, named)
 
 
 def _orders_granted(c: _Context) -> Cells:
@@ -311,7 +362,7 @@ def _orders_granted(c: _Context) -> Cells:
     if t is None:
         return c.missing()
     types = t["order_type"].astype(object).isin(PROTECTIVE_ORDER_TYPES).to_numpy()
-    return c.count(c.force_codes(t), A.month_index(t["granted_date"]), types)
+    return c.count(c.force_codes(t), months_of(t, "granted_date"), types)
 
 
 def _breach_action_rate(c: _Context) -> Cells:
@@ -319,7 +370,7 @@ def _breach_action_rate(c: _Context) -> Cells:
     if t is None:
         return c.missing()
     acted = t["action"].astype(object).isin(("arrest", "charge")).to_numpy()
-    return c.proportion(c.force_codes(t), A.month_index(t["breach_date"]), acted)
+    return c.proportion(c.force_codes(t), months_of(t, "breach_date"), acted)
 
 
 def _s63g_applications(c: _Context) -> Cells:
@@ -340,12 +391,41 @@ def _needs_assessment_7d(c: _Context) -> Cells:
     return c.proportion(c.case_force, c.rec_month, within)
 
 
+def case_index(cases: pd.DataFrame) -> pd.Index:
+    """``cases.case_id`` as an Index (its hash table is built once per loaded table)."""
+    store = dataset_cache(cases)
+    if "case_index" not in store:
+        store["case_index"] = pd.Index(cases["case_id"])
+    return store["case_index"]
+
+
+def update_case_rows(cases: pd.DataFrame, updates: pd.DataFrame,
+                     select: np.ndarray | None = None) -> np.ndarray:
+    """Row position in ``cases`` of each victim update's case (-1 if none); with ``select``
+    (positions), only of those updates.
+
+    When most updates are needed, the whole mapping is computed once and cached per
+    (cases, victim_updates) pair; a small selection (one window's last 28 days) is looked
+    up directly through the cached case-id index.
+    """
+    store = dataset_cache(updates)
+    hit = store.get("case_rows")
+    if hit is not None and hit[0]() is cases:
+        return hit[1] if select is None else hit[1][select]
+    index = case_index(cases)
+    if select is not None and len(select) < len(updates) // 4:
+        return index.get_indexer(updates["case_id"].iloc[select]).astype(np.int64)
+    rows = index.get_indexer(updates["case_id"]).astype(np.int64)
+    store["case_rows"] = (weakref.ref(cases), rows)
+    return rows if select is None else rows[select]
+
+
 def _victim_updated_28d(c: _Context) -> Cells:
     t = c.table("victim_updates", "case_id", "contact_date")
     if t is None:
         return c.missing()
-    contact = A.day_number(t["contact_date"])
-    month = A.month_index(t["contact_date"])
+    contact = days_of(t, "contact_date")
+    month = months_of(t, "contact_date")
     rel = month - c.m0
     inside = (rel >= 0) & (rel < c.M)
     rel_safe = np.where(inside, rel, 0)
@@ -355,14 +435,20 @@ def _victim_updated_28d(c: _Context) -> Cells:
     if c.by == "window":
         near_end &= rel == c.M - 1
     sel = np.flatnonzero(near_end)
-    row = pd.Index(c.cases["case_id"]).get_indexer(t["case_id"].iloc[sel])
+    row = update_case_rows(c.cases, t, sel)
     found = row >= 0
     row = row[found]
     w = rel[sel][found]
     open_then = (c.rec_month[row] <= c.m0 + w) & (c.close_month[row] > c.m0 + w)
     row, w = row[open_then], w[open_then]
-    pair = np.unique(row.astype(np.int64) * c.M + w)
-    row, w = pair // c.M, pair % c.M
+    # de-duplicate (case, month end) pairs with a flag array rather than a sort
+    width = c.M if c.by == "month" else 1
+    w_key = w if c.by == "month" else np.zeros_like(w)
+    seen = np.zeros(len(c.cases) * width, dtype=bool)
+    seen[row.astype(np.int64) * width + w_key] = True
+    pair = np.flatnonzero(seen)
+    row = pair // width
+    w = pair % width if c.by == "month" else np.full(len(pair), c.M - 1)
     num = c.at_end(A.panel(c.case_force[row], c.m0 + w, c.F, c.m0, c.M))
     den = c.at_end(c.open_stock)
     return Cells(num, den, den.copy())
@@ -370,7 +456,8 @@ def _victim_updated_28d(c: _Context) -> Cells:
 
 def _nfa_explained_in_person(c: _Context) -> Cells:
     nfa = np.isin(c.outcome_code, NFA_CODES)
-    explained = c.cases["nfa_explained_in_person"].fillna(False).to_numpy(dtype=bool)
+    explained = cached(c.cases, "nfa_explained", lambda: c.cases["nfa_explained_in_person"]
+                       .fillna(False).to_numpy(dtype=bool))
     return c.proportion(c.case_force, c.case_month("outcome_date"), explained, nfa)
 
 
@@ -385,7 +472,7 @@ def _workforce(c: _Context, num_col: str, den_col: str, stock: bool,
     if t is None:
         return c.missing()
     f = c.force_codes(t)
-    m = A.month_index(t["month"])
+    m = months_of(t, "month")
     num_v = t[num_col].fillna(0).to_numpy(dtype=np.float64)
     den_v = t[den_col].fillna(0).to_numpy(dtype=np.float64)
     if complement:  # e.g. vacancy = establishment - in post
@@ -403,8 +490,11 @@ def _caseload(c: _Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cache = c.__dict__.setdefault("_caseload", None)
     if cache is not None:
         return cache
-    inv = c.cases["investigator_id"]
-    codes, uniques = pd.factorize(inv, use_na_sentinel=True)
+    store = dataset_cache(c.cases)
+    if "investigator_codes" not in store:
+        store["investigator_codes"] = pd.factorize(c.cases["investigator_id"],
+                                                   use_na_sentinel=True)
+    codes, uniques = store["investigator_codes"]
     has = (codes >= 0) & (c.case_force >= 0) & (c.rec_month != A.NO_MONTH)
     # pair key (force, investigator) -> dense id
     pair = c.case_force[has].astype(np.int64) * (len(uniques) + 1) + codes[has]
@@ -446,9 +536,10 @@ def _investigators_over_15(c: _Context) -> Cells:
 
 def _victim_demographics_complete(c: _Context) -> Cells:
     cs = c.cases
-    complete = (cs["victim_sex"].notna() & cs["victim_age_band"].notna()
-                & cs["victim_ethnicity"].notna()
-                & (cs["victim_ethnicity"].astype(object) != "not_stated")).to_numpy(dtype=bool)
+    complete = cached(cs, "demographics_complete", lambda: (
+        cs["victim_sex"].notna() & cs["victim_age_band"].notna()
+        & cs["victim_ethnicity"].notna()
+        & (cs["victim_ethnicity"].astype(object) != "not_stated")).to_numpy(dtype=bool))
     return c.proportion(c.case_force, c.rec_month, complete)
 
 
@@ -461,16 +552,17 @@ class _Devices:
 
 
 def _devices(c: _Context) -> tuple[pd.DataFrame, _Devices] | None:
+    """The devices table and its derived arrays (UK local seizure dates cached per table)."""
     t = c.table("devices", "force", "owner", "seized_at")
     if t is None:
         return None
-    cache = c.__dict__.get("_devices")
-    if cache is None:
+    store = dataset_cache(t)
+    if "seized_local" not in store:
         local = A.local_date(t["seized_at"])
-        cache = (t, _Devices(c.force_codes(t), t["owner"].astype(object).to_numpy(),
-                             A.day_number(local), A.month_index(local)))
-        c.__dict__["_devices"] = cache
-    return cache
+        store["seized_local"] = (A.day_number(local), A.month_index(local),
+                                 t["owner"].astype(object).to_numpy())
+    seized_day, seized_month, owner = store["seized_local"]
+    return t, _Devices(c.force_codes(t), owner, seized_day, seized_month)
 
 
 def _victim_device_24h(c: _Context) -> Cells:
@@ -478,7 +570,8 @@ def _victim_device_24h(c: _Context) -> Cells:
     if got is None or "returned_at" not in got[0].columns:
         return c.missing()
     t, d = got
-    hours = A.elapsed_hours(t["returned_at"], t["seized_at"])
+    hours = cached(t, "hours_to_return",
+                   lambda: A.elapsed_hours(t["returned_at"], t["seized_at"]))
     with np.errstate(invalid="ignore"):
         quick = hours <= DEVICE_RETURN_HOURS
     return c.proportion(d.force, d.seized_month, quick, d.owner == "victim")
@@ -489,10 +582,9 @@ def _suspect_device_days(c: _Context) -> Cells:
     if got is None or "examination_completed_date" not in got[0].columns:
         return c.missing()
     t, d = got
-    done = t["examination_completed_date"]
-    days = A.day_number(done) - d.seized_day
+    days = days_of(t, "examination_completed_date") - d.seized_day
     days[d.owner != "suspect"] = np.nan
-    return c.median(d.force, A.month_index(done), days)
+    return c.median(d.force, months_of(t, "examination_completed_date"), days)
 
 
 def _device_backlog(c: _Context) -> Cells:
@@ -500,7 +592,7 @@ def _device_backlog(c: _Context) -> Cells:
     if got is None or "examination_completed_date" not in got[0].columns:
         return c.missing()
     t, d = got
-    stop = A.month_index(t["examination_completed_date"])
+    stop = months_of(t, "examination_completed_date")
     stop[stop == A.NO_MONTH] = np.iinfo(np.int64).max // 2
     mask = (d.owner == "suspect") & (d.seized_month != A.NO_MONTH)
     num = c.at_end(A.stock_panel(d.force, d.seized_month, stop, c.F, c.m0, c.M, mask=mask))
@@ -518,7 +610,7 @@ def _survey(column: str) -> Callable[[_Context], Cells]:
             agree = answers.fillna(False).to_numpy(dtype=bool)
         else:
             agree = answers.isin(SURVEY_AGREE).fillna(False).to_numpy(dtype=bool)
-        return c.proportion(c.force_codes(t), A.month_index(t["response_date"]), agree, answered)
+        return c.proportion(c.force_codes(t), months_of(t, "response_date"), agree, answered)
 
     return compute
 

@@ -1,0 +1,156 @@
+"""``python -m metrics kpis DATA_DIR --from YYYY-MM --to YYYY-MM [...]``: the KPI table.
+
+Writes one row per KPI x force (x month with ``--by month``) to stdout as CSV (default) or
+JSON (a list of objects), with the columns ``kpi_id, force, window_start, window_end, value,
+numerator, denominator, n, ci_low, ci_high, status`` (+ ``spc`` with ``--by month``).
+Proportions are fractions in [0, 1], days are floats, dates are ISO ``YYYY-MM-DD``; ``value``,
+``ci_low`` and ``ci_high`` are empty (CSV) or null (JSON) unless ``status`` is ``ok``.
+
+Exit codes: 0 success; 1 the export is unusable (validation errors: each is printed on
+stderr, one line per problem); 2 a bad argument (unknown force or KPI id, bad month, ``--from``
+after ``--to``, unreadable folder, panel audience unavailable), as one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from metrics.kpis import KpiInputError, compute_kpis, to_period
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+class KpisCliError(Exception):
+    """A user error: one line on stderr, exit code 2."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``kpis`` subcommand; sets ``func`` to :func:`run`."""
+    p = subparsers.add_parser(
+        "kpis", help="compute every KPI per force (and All forces) for a window or by month",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder holding the Parquet export")
+    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM",
+                   help="first whole month of the window")
+    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
+                   help="last whole month of the window")
+    p.add_argument("--force", action="append", metavar="NAME",
+                   help="only this force (repeatable; 'All forces' allowed); default every force")
+    p.add_argument("--by", choices=("window", "month"), default="window",
+                   help="one window (default) or one row per month with SPC point types")
+    p.add_argument("--audience", choices=("internal", "panel"), default="internal",
+                   help="panel applies the disclosure control rules")
+    p.add_argument("--kpi", metavar="ID[,ID...]",
+                   help="only these KPI ids (comma-separated); default every KPI")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command; returns the exit code (0, 1 or 2). Never raises for user errors."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        return _run(args, out, err)
+    except (KpisCliError, KpiInputError) as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    start, end = to_period(args.start), to_period(args.end)
+    if start > end:
+        raise KpisCliError(f"--from {start} is after --to {end}")
+    kpi_ids = None
+    if args.kpi is not None:
+        kpi_ids = [k.strip() for k in args.kpi.split(",") if k.strip()]
+        if not kpi_ids:
+            raise KpisCliError("--kpi needs at least one KPI id")
+    apply_panel = _panel_rules() if args.audience == "panel" else None
+
+    folder = Path(args.data_dir)
+    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+        raise KpisCliError(f"cannot read the data folder {str(folder)!r}")
+    try:
+        from metrics.load import load_dataset
+    except ImportError as exc:  # the loader is another issue's work
+        raise KpisCliError("the data loader (metrics.load) is not available") from exc
+    try:
+        dataset = load_dataset(folder)
+    except OSError as exc:
+        raise KpisCliError(f"cannot read the data folder {str(folder)!r}: {exc}") from exc
+    if not dataset.report.usable:
+        errors = dataset.report.errors
+        print(f"the export in {str(folder)!r} is not usable ({len(errors)} error(s)):", file=err)
+        for p in errors[:MAX_PROBLEMS_SHOWN]:
+            where = p.file + (f" {p.column}" if p.column else "")
+            print(f"  {where}: {p.message}", file=err)
+        if len(errors) > MAX_PROBLEMS_SHOWN:
+            print(f"  ... and {len(errors) - MAX_PROBLEMS_SHOWN} more", file=err)
+        return 1
+
+    table = compute_kpis(dataset, start, end, by=args.by, forces=args.force, kpi_ids=kpi_ids)
+    if apply_panel is not None:
+        table = apply_panel(table)
+    write_table(table, out, args.format)
+    return 0
+
+
+def _panel_rules() -> Any:
+    """``metrics.disclosure.apply_panel``, or a KpisCliError when it does not exist yet."""
+    try:
+        from metrics.disclosure import apply_panel
+    except ImportError as exc:
+        raise KpisCliError(
+            "--audience panel is not available: disclosure control (metrics.disclosure) "
+            "is not installed; use --audience internal"
+        ) from exc
+    return apply_panel
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as printed: ISO date strings, and value/CIs blank unless status is ok."""
+    shown = table.copy()
+    for col in ("window_start", "window_end"):
+        shown[col] = pd.to_datetime(shown[col]).dt.strftime("%Y-%m-%d")
+    not_ok = shown["status"] != "ok"
+    for col in ("value", "ci_low", "ci_high"):
+        if col in shown.columns:
+            shown[col] = shown[col].astype("float64").where(~not_ok)
+    return shown
+
+
+def write_table(table: pd.DataFrame, out: TextIO, fmt: str) -> None:
+    """Write the KPI table to ``out`` as CSV (empty cells for missing) or a JSON array."""
+    shown = format_table(table)
+    if fmt == "csv":
+        shown.to_csv(out, index=False, lineterminator="\n")
+        return
+    records = []
+    columns = list(shown.columns)
+    for row in shown.itertuples(index=False, name=None):
+        records.append({c: _json_value(v) for c, v in zip(columns, row, strict=True)})
+    json.dump(records, out, indent=1)
+    out.write("\n")
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float):
+        return None if math.isnan(v) else v
+    if hasattr(v, "item"):  # numpy scalar
+        v = v.item()
+        if isinstance(v, float) and math.isnan(v):
+            return None
+    return v
