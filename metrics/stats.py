@@ -530,3 +530,474 @@ def xmr_point_types_batch(
     point-type strings (None where the value is missing), shaped like ``values``.
     """
     return xmr_batch(values, improvement, screen_outliers, baseline, rebase)["point_type"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Funnel plots for proportions (Spiegelhalter 2005; NHS-R FunnelPlotR for overdispersion)
+# ---------------------------------------------------------------------------------------------
+
+#: Position labels of a unit on a funnel plot (with the default 95% and 99.8% levels).
+FUNNEL_OUTSIDE = "outside_998"
+FUNNEL_BETWEEN = "between_95_998"
+FUNNEL_INSIDE = "inside_95"
+
+
+def _exact_binomial_limit(theta: float, n: np.ndarray, p: float) -> np.ndarray:
+    """Spiegelhalter (2005, appendix) interpolated binomial p-quantile, as a proportion.
+
+    r_p is the smallest count r with P(R <= r) >= p for R ~ Binomial(n, theta); the limit is
+    (r_p - a) / n with a = (P(R <= r_p) - p) / (P(R <= r_p) - P(R <= r_p - 1)), which moves the
+    step function of integer counts onto a smooth curve. Clipped to [0, 1].
+    """
+    from scipy.stats import binom
+
+    n = np.asarray(n, dtype=float)
+    rp = binom.ppf(p, n, theta)
+    f_rp = binom.cdf(rp, n, theta)
+    f_below = binom.cdf(rp - 1, n, theta)
+    step = f_rp - f_below
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(step > 0, (f_rp - p) / np.where(step > 0, step, 1.0), 0.0)
+        limit = (rp - a) / n
+    return np.clip(limit, 0.0, 1.0)
+
+
+def funnel_limits(
+    target: float,
+    n: float | Iterable[float] | np.ndarray,
+    levels: Sequence[float] = (0.95, 0.998),
+    method: str = "exact",
+    tau2: float = 0.0,
+) -> pd.DataFrame:
+    """Funnel-plot control limits for a proportion around ``target`` at each denominator ``n``.
+
+    ``method="exact"`` (default): binomial limits with Spiegelhalter's (2005) interpolation
+    between integer counts. ``method="normal"``: target ± z × sqrt(target (1 - target) / n).
+    With ``tau2 > 0`` (from :func:`funnel_overdispersion`) the limits are overdispersed, on the
+    arcsine-square-root scale as in FunnelPlotR: sin²(asin(√target) ± z × √(1/(4n) + tau2)),
+    whatever ``method`` says. ``levels`` are two-sided coverages (0.95 puts 2.5% in each tail).
+
+    Returns a DataFrame with one row per n and level (n-major order) and the columns ``n``,
+    ``level``, ``lower``, ``upper``: limits are proportions in [0, 1] (NaN where n <= 0).
+    """
+    if not 0.0 <= target <= 1.0:
+        raise ValueError("target must be a proportion in [0, 1]")
+    if method not in ("exact", "normal"):
+        raise ValueError("method must be 'exact' or 'normal'")
+    ns = np.atleast_1d(np.asarray(n, dtype=float)).ravel()
+    lv = np.asarray(list(levels), dtype=float)
+    if np.any((lv <= 0) | (lv >= 1)):
+        raise ValueError("levels must be in (0, 1)")
+    pos = ns > 0
+    safe_n = np.where(pos, ns, 1.0)
+    lows, highs = [], []
+    for level in lv:
+        tail = (1.0 - level) / 2.0
+        z = float(norm.ppf(1.0 - tail))
+        if tau2 > 0:
+            centre = math.asin(math.sqrt(target))
+            half = z * np.sqrt(1.0 / (4.0 * safe_n) + tau2)
+            lo = np.sin(np.clip(centre - half, 0.0, math.pi / 2)) ** 2
+            hi = np.sin(np.clip(centre + half, 0.0, math.pi / 2)) ** 2
+        elif method == "normal":
+            half = z * np.sqrt(target * (1.0 - target) / safe_n)
+            lo = np.clip(target - half, 0.0, 1.0)
+            hi = np.clip(target + half, 0.0, 1.0)
+        else:
+            lo = _exact_binomial_limit(target, safe_n, tail)
+            hi = _exact_binomial_limit(target, safe_n, 1.0 - tail)
+        lows.append(np.where(pos, lo, np.nan))
+        highs.append(np.where(pos, hi, np.nan))
+    lower = np.stack(lows, axis=1).ravel()  # n-major: for each n, every level
+    upper = np.stack(highs, axis=1).ravel()
+    return pd.DataFrame(
+        {
+            "n": np.repeat(ns, lv.size),
+            "level": np.tile(lv, ns.size),
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+
+
+def funnel_overdispersion(
+    successes: Iterable[float] | np.ndarray,
+    n: Iterable[float] | np.ndarray,
+    target: float | None = None,
+    trim: float = 0.1,
+) -> dict[str, Any]:
+    """Overdispersion of proportions around a target (Spiegelhalter 2005; FunnelPlotR "PR").
+
+    Each unit's z-score is taken on the arcsine-square-root scale,
+    z = (asin(√(y/n)) − asin(√target)) / (1 / (2√n)); z-scores are winsorised at the ``trim``
+    and 1 − ``trim`` quantiles (10%/90% by default; linear interpolation, R's type 7); the
+    dispersion ratio is phi = mean(z_w²); with k units and weights w = 4n, the additive
+    between-unit variance is tau2 = max(0, (k·phi − (k − 1)) / (Σw − Σw²/Σw)), and 0 when
+    k·phi < k − 1. ``target`` defaults to the pooled proportion Σy / Σn. Units with n <= 0 or
+    missing values are left out.
+
+    Returns a dict: ``phi`` (dispersion ratio, 1 = as chance predicts), ``tau2`` (between-unit
+    variance on the arcsine scale; 0 = no overdispersion adjustment), ``k`` (units used),
+    ``target`` (proportion), ``overdispersed`` (True when tau2 > 0), ``z`` and ``z_winsorised``
+    (arrays aligned with the input; NaN for units left out).
+    """
+    y = np.asarray(list(successes) if not isinstance(successes, np.ndarray) else successes,
+                   dtype=float)
+    d = np.asarray(list(n) if not isinstance(n, np.ndarray) else n, dtype=float)
+    if y.shape != d.shape:
+        raise ValueError("successes and n must have the same length")
+    use = ~np.isnan(y) & ~np.isnan(d) & (d > 0)
+    k = int(use.sum())
+    if target is None:
+        target = float(y[use].sum() / d[use].sum()) if k and d[use].sum() > 0 else math.nan
+    z = np.full(y.shape, np.nan)
+    zw = np.full(y.shape, np.nan)
+    result: dict[str, Any] = {"phi": math.nan, "tau2": 0.0, "k": k, "target": target,
+                              "overdispersed": False, "z": z, "z_winsorised": zw}
+    if k == 0 or math.isnan(target):
+        return result
+    p = np.clip(y[use] / d[use], 0.0, 1.0)
+    s = 1.0 / (2.0 * np.sqrt(d[use]))
+    zu = (np.arcsin(np.sqrt(p)) - math.asin(math.sqrt(target))) / s
+    lo, hi = np.quantile(zu, [trim, 1.0 - trim])
+    zwu = np.clip(zu, lo, hi)
+    z[use] = zu
+    zw[use] = zwu
+    phi = float(np.mean(zwu**2))
+    w = 1.0 / s**2
+    denom = float(w.sum() - (w**2).sum() / w.sum())
+    if k * phi < k - 1 or denom <= 0:
+        tau2 = 0.0
+    else:
+        tau2 = max(0.0, (k * phi - (k - 1)) / denom)
+    result.update({"phi": phi, "tau2": tau2, "overdispersed": tau2 > 0})
+    return result
+
+
+def funnel_flags(
+    successes: Iterable[float] | np.ndarray | pd.Series,
+    n: Iterable[float] | np.ndarray | pd.Series,
+    target: float | None = None,
+    levels: Sequence[float] = (0.95, 0.998),
+    method: str = "exact",
+    overdispersion: bool | str = "auto",
+) -> pd.DataFrame:
+    """Each unit's position on a funnel plot: flag only outside the outer (99.8%) limits.
+
+    ``target`` defaults to the pooled proportion Σsuccesses / Σn. ``overdispersion``: False
+    uses the plain limits, True the overdispersed limits (tau2 from
+    :func:`funnel_overdispersion`), "auto" (default) the overdispersed ones only when tau2 > 0.
+    ``levels`` = (inner, outer) coverages.
+
+    Returns a DataFrame indexed like ``successes`` (when it is a Series) with the columns
+    ``successes``, ``n``, ``proportion`` (fraction), ``inner_lower``, ``inner_upper``,
+    ``outer_lower``, ``outer_upper`` (limits as fractions at the unit's n), ``position``
+    (``outside_998`` = flagged, ``between_95_998`` = worth a look, ``inside_95``; None when
+    n <= 0) and ``side`` (``high`` / ``low`` outside the inner limits, else None). A point
+    exactly on a limit counts as inside it. ``attrs`` holds target, tau2, phi, levels, method.
+    """
+    index = successes.index if isinstance(successes, pd.Series) else None
+    y = np.asarray(successes, dtype=float)
+    d = np.asarray(n, dtype=float)
+    if y.shape != d.shape:
+        raise ValueError("successes and n must have the same length")
+    if len(levels) != 2 or not levels[0] < levels[1]:
+        raise ValueError("levels must be (inner, outer) with inner < outer")
+    od = funnel_overdispersion(y, d, target)
+    theta = od["target"]
+    use_od = overdispersion is True or (overdispersion == "auto" and od["tau2"] > 0)
+    tau2 = od["tau2"] if use_od else 0.0
+    if math.isnan(theta):
+        lim = np.full((y.size, 4), np.nan)
+    else:
+        fl = funnel_limits(theta, d, levels, method=method, tau2=tau2)
+        lim = np.column_stack(
+            [
+                fl["lower"].to_numpy()[0::2],
+                fl["upper"].to_numpy()[0::2],
+                fl["lower"].to_numpy()[1::2],
+                fl["upper"].to_numpy()[1::2],
+            ]
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prop = np.where(d > 0, y / np.where(d > 0, d, 1.0), np.nan)
+    outer_out = (prop < lim[:, 2]) | (prop > lim[:, 3])
+    inner_out = (prop < lim[:, 0]) | (prop > lim[:, 1])
+    valid = ~np.isnan(prop) & ~np.isnan(lim[:, 0])
+    position = np.where(
+        outer_out, FUNNEL_OUTSIDE, np.where(inner_out, FUNNEL_BETWEEN, FUNNEL_INSIDE)
+    ).astype(object)
+    position[~valid] = None
+    side = np.where(prop > lim[:, 1], "high", np.where(prop < lim[:, 0], "low", None))
+    side = side.astype(object)
+    side[~valid | ~inner_out] = None
+    df = pd.DataFrame(
+        {
+            "successes": y,
+            "n": d,
+            "proportion": prop,
+            "inner_lower": lim[:, 0],
+            "inner_upper": lim[:, 1],
+            "outer_lower": lim[:, 2],
+            "outer_upper": lim[:, 3],
+            "position": position,
+            "side": side,
+        },
+        index=index,
+    )
+    df.attrs.update({"target": theta, "tau2": tau2, "phi": od["phi"],
+                     "levels": tuple(levels), "method": method,
+                     "overdispersion_used": bool(use_od)})
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# Intervals and tests
+# ---------------------------------------------------------------------------------------------
+
+
+def median_ci(
+    values: Iterable[float] | np.ndarray, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Distribution-free interval for a median from order statistics (binomial based).
+
+    With the n non-missing values sorted x(1) <= ... <= x(n), the interval is [x(l), x(n−l+1)]
+    where l is the largest rank with P(B <= l − 1) <= (1 − confidence)/2, B ~ Binomial(n, ½);
+    its actual coverage, 1 − 2·P(B <= l − 1), is at least ``confidence``. No interpolation:
+    the ends are observed values, in the values' units (e.g. days).
+
+    Returns (low, high); (nan, nan) when n is too small to reach the confidence (fewer than 6
+    values for 95%).
+    """
+    from scipy.stats import binom
+
+    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = np.sort(x[~np.isnan(x)])
+    n = x.size
+    if n == 0:
+        return (math.nan, math.nan)
+    tail = (1.0 - confidence) / 2.0
+    c = int(binom.ppf(tail, n, 0.5))  # smallest c with P(B <= c) >= tail
+    # largest l - 1 with P(B <= l - 1) <= tail
+    l_minus_1 = c if binom.cdf(c, n, 0.5) <= tail else c - 1
+    rank_low = l_minus_1 + 1
+    if rank_low < 1:
+        return (math.nan, math.nan)
+    rank_high = n - rank_low + 1
+    return (float(x[rank_low - 1]), float(x[rank_high - 1]))
+
+
+def newcomb_diff(
+    x1: float, n1: float, x2: float, n2: float, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Difference of two independent proportions, p1 − p2, with Newcombe's hybrid score interval.
+
+    Newcombe (1998) method 10: with Wilson intervals (l1, u1) and (l2, u2),
+    low = d − √((p1 − l1)² + (u2 − p2)²), high = d + √((u1 − p1)² + (p2 − l2)²), d = p1 − p2.
+    The direction is first minus second: for before/after pass the after group first.
+
+    Returns (diff, low, high) as differences of fractions in [−1, 1]; all NaN when n1 or n2
+    is 0.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return (math.nan, math.nan, math.nan)
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson(x1, n1, confidence)
+    l2, u2 = wilson(x2, n2, confidence)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return (d, max(-1.0, low), min(1.0, high))
+
+
+def two_proportion_p(x1: float, n1: float, x2: float, n2: float) -> tuple[float, str]:
+    """Two-sided p-value for H0: p1 = p2 (independent groups).
+
+    Uses Fisher's exact test when any expected cell count of the 2×2 table is below 5, else
+    the pooled two-proportion z-test (the same as Pearson's chi-squared without continuity
+    correction). Counts are rounded to integers for Fisher's test.
+
+    Returns (p_value, test) with test ``"fisher"`` or ``"z"``; (nan, "none") when n1 or n2
+    is 0.
+    """
+    from scipy.stats import fisher_exact
+
+    if n1 <= 0 or n2 <= 0:
+        return (math.nan, "none")
+    pooled = (x1 + x2) / (n1 + n2)
+    expected = [n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled)]
+    if min(expected) < 5:
+        table = [[round(x1), round(n1 - x1)], [round(x2), round(n2 - x2)]]
+        return (float(fisher_exact(table, alternative="two-sided").pvalue), "fisher")
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return (1.0, "z")
+    zval = (x1 / n1 - x2 / n2) / se
+    return (float(2 * norm.sf(abs(zval))), "z")
+
+
+def benjamini_hochberg(
+    pvalues: Iterable[float] | np.ndarray, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Benjamini–Hochberg false discovery rate control over many tests.
+
+    Adjusted p-values q(i) = min over j >= i of p(j)·m/j (sorted ascending), capped at 1;
+    a test is rejected (a "discovery") when q <= ``alpha``, which keeps the expected share of
+    false discoveries among them at or below ``alpha``. Missing p-values stay NaN, are never
+    rejected and do not count in m.
+
+    Returns (adjusted, reject): a float array of adjusted p-values and a bool array, in the
+    input order.
+    """
+    p = np.asarray(list(pvalues) if not isinstance(pvalues, np.ndarray) else pvalues,
+                   dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m:
+        pv = p[ok]
+        order = np.argsort(pv, kind="mergesort")
+        ranked = pv[order] * m / np.arange(1, m + 1)
+        q = np.minimum.accumulate(ranked[::-1])[::-1]
+        q = np.minimum(q, 1.0)
+        out = np.empty(m)
+        out[order] = q
+        adjusted[ok] = out
+    reject = ok & (np.nan_to_num(adjusted, nan=2.0) <= alpha)
+    return adjusted, reject
+
+
+def hodges_lehmann(
+    before: Iterable[float] | np.ndarray,
+    after: Iterable[float] | np.ndarray,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """Hodges–Lehmann shift (after − before) with its distribution-free (Moses) interval.
+
+    The estimate is the median of all m·n pairwise differences after_j − before_i; the
+    interval runs from the k-th smallest to the k-th largest difference, with
+    k = floor(m·n/2 − z·√(m·n·(m + n + 1)/12)) (the normal approximation to the Mann–Whitney
+    distribution; no bootstrap). Units are those of the values (e.g. days).
+
+    Returns (shift, low, high); (nan, nan, nan) if either side is empty, and NaN ends when
+    the samples are too small for the confidence (k < 1).
+    """
+    a = np.asarray(list(before) if not isinstance(before, np.ndarray) else before, dtype=float)
+    b = np.asarray(list(after) if not isinstance(after, np.ndarray) else after, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    m, n = a.size, b.size
+    if m == 0 or n == 0:
+        return (math.nan, math.nan, math.nan)
+    diffs = (b[None, :] - a[:, None]).ravel()
+    shift = float(np.median(diffs))
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    k = int(math.floor(m * n / 2 - z * math.sqrt(m * n * (m + n + 1) / 12)))
+    if k < 1:
+        return (shift, math.nan, math.nan)
+    total = diffs.size
+    part = np.partition(diffs, [k - 1, total - k])
+    return (shift, float(part[k - 1]), float(part[total - k]))
+
+
+def proportion_change(
+    x_before: float, n_before: float, x_after: float, n_after: float,
+    confidence: float = 0.95, min_n: int = 1,
+) -> dict[str, Any]:
+    """Before/after comparison of a proportion.
+
+    Returns a dict: ``before``, ``after`` (fractions), ``diff`` (after − before, a difference
+    of fractions), ``low``, ``high`` (Newcombe hybrid score interval), ``p_value`` and ``test``
+    (see :func:`two_proportion_p`), ``n_before``, ``n_after`` and ``status``: ``ok``, or
+    ``insufficient`` when either side has fewer than ``min_n`` in its denominator (then the
+    estimates are NaN but the counts are kept).
+    """
+    out: dict[str, Any] = {"kind": "proportion", "n_before": n_before, "n_after": n_after,
+                           "x_before": x_before, "x_after": x_after}
+    if n_before < max(min_n, 1) or n_after < max(min_n, 1):
+        out.update({"before": math.nan, "after": math.nan, "diff": math.nan, "low": math.nan,
+                    "high": math.nan, "p_value": math.nan, "test": "none",
+                    "status": "insufficient"})
+        return out
+    diff, low, high = newcomb_diff(x_after, n_after, x_before, n_before, confidence)
+    p, test = two_proportion_p(x_after, n_after, x_before, n_before)
+    out.update({"before": x_before / n_before, "after": x_after / n_after, "diff": diff,
+                "low": low, "high": high, "p_value": p, "test": test, "status": "ok"})
+    return out
+
+
+def median_change(
+    before: Iterable[float] | np.ndarray,
+    after: Iterable[float] | np.ndarray,
+    confidence: float = 0.95,
+    min_n: int = 1,
+) -> dict[str, Any]:
+    """Before/after comparison of a typical value (e.g. days to charge).
+
+    Returns a dict: ``before``, ``after`` (medians), ``diff`` (Hodges–Lehmann shift,
+    after − before, in the values' units), ``low``, ``high`` (its distribution-free interval,
+    see :func:`hodges_lehmann`), ``p_value`` (two-sided Mann–Whitney U), ``test``
+    (``"mann_whitney"``), ``n_before``, ``n_after``, ``status`` (``ok`` or ``insufficient``
+    when either side has fewer than ``min_n`` values).
+    """
+    from scipy.stats import mannwhitneyu
+
+    a = np.asarray(list(before) if not isinstance(before, np.ndarray) else before, dtype=float)
+    b = np.asarray(list(after) if not isinstance(after, np.ndarray) else after, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    out: dict[str, Any] = {"kind": "median", "n_before": int(a.size), "n_after": int(b.size)}
+    if a.size < max(min_n, 1) or b.size < max(min_n, 1):
+        out.update({"before": math.nan, "after": math.nan, "diff": math.nan, "low": math.nan,
+                    "high": math.nan, "p_value": math.nan, "test": "none",
+                    "status": "insufficient"})
+        return out
+    shift, low, high = hodges_lehmann(a, b, confidence)
+    p = float(mannwhitneyu(b, a, alternative="two-sided").pvalue)
+    out.update({"before": float(np.median(a)), "after": float(np.median(b)), "diff": shift,
+                "low": low, "high": high, "p_value": p, "test": "mann_whitney",
+                "status": "ok"})
+    return out
+
+
+def before_after(
+    dates: Iterable[Any] | pd.Series,
+    values: Iterable[float] | pd.Series,
+    at: Any,
+    kind: str = "proportion",
+    months: int | None = None,
+    confidence: float = 0.95,
+    min_n: int = 1,
+) -> dict[str, Any]:
+    """Compare records dated before ``at`` with those dated on or after it.
+
+    ``dates`` and ``values`` are aligned per record (e.g. one row per case or survey answer).
+    ``kind="proportion"``: values are 1/0 (or True/False) outcomes, missing ones ignored, and
+    the result is :func:`proportion_change`. ``kind="median"``: values are numbers (e.g.
+    days) and the result is :func:`median_change`. ``months`` restricts both sides to that
+    many calendar months either side of ``at`` (before: [at − months, at); after:
+    [at, at + months)); None uses everything. ``min_n`` is the gate on each side (30 for survey
+    items). The returned dict also carries ``at`` (a Timestamp) and ``months``.
+    """
+    when = pd.to_datetime(pd.Series(list(dates) if not isinstance(dates, pd.Series) else dates)
+                          .reset_index(drop=True))
+    vals = pd.to_numeric(pd.Series(list(values) if not isinstance(values, pd.Series) else values)
+                         .reset_index(drop=True).astype("float64"), errors="coerce")
+    if len(when) != len(vals):
+        raise ValueError("dates and values must have the same length")
+    cut = pd.Timestamp(at)
+    keep = when.notna() & vals.notna()
+    if months is not None:
+        keep &= (when >= cut - pd.DateOffset(months=months)) & (
+            when < cut + pd.DateOffset(months=months))
+    is_after = (when >= cut) & keep
+    is_before = (when < cut) & keep
+    if kind == "proportion":
+        xb, nb = float(vals[is_before].sum()), float(is_before.sum())
+        xa, na = float(vals[is_after].sum()), float(is_after.sum())
+        out = proportion_change(xb, nb, xa, na, confidence, min_n)
+    elif kind == "median":
+        out = median_change(vals[is_before].to_numpy(), vals[is_after].to_numpy(), confidence,
+                            min_n)
+    else:
+        raise ValueError("kind must be 'proportion' or 'median'")
+    out.update({"at": cut, "months": months})
+    return out
