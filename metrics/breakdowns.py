@@ -75,3 +75,49 @@ def compute_breakdown(
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+def disclose_breakdown(table: pd.DataFrame, kpis: dict) -> pd.DataFrame:
+    """A breakdown table as a scrutiny panel may see it, through ``metrics.disclosure``.
+
+    Per KPI, the group numerators and denominators each go through
+    ``disclosure.suppress_breakdown`` (counts 1-7 hidden, secondary suppression against the
+    total, the rest rounded to 5); proportions are recomputed from the rounded counts with
+    their Wilson interval; a median over 1-7 items is hidden. Hidden cells get status
+    ``suppressed`` and no value.
+    """
+    from metrics import disclosure, stats
+
+    if table.empty:
+        return table
+    out = []
+    for kpi_id, block in table.groupby("kpi_id", sort=False):
+        kpi = kpis[kpi_id]
+        block = block.set_index("group").copy()
+        num = disclosure.suppress_breakdown(block["numerator"].fillna(0.0), totals=True)
+        num = num.drop(index=disclosure.TOTAL, errors="ignore").iloc[:, 0]
+        den = disclosure.suppress_breakdown(block["denominator"].fillna(0.0), totals=True)
+        den = den.drop(index=disclosure.TOTAL, errors="ignore").iloc[:, 0]
+        hidden = num.isna() | den.isna() if kpi.unit == "proportion" else num.isna()
+        if kpi.unit == "days":
+            n = block["n"].fillna(0.0)
+            hidden = (n >= 1) & (n <= 7)
+            block["n"] = n.where(hidden, n.map(disclosure.round5))
+            block["numerator"] = block["numerator"].where(hidden, float("nan"))
+            block["denominator"] = block["n"]
+        else:
+            block["numerator"], block["denominator"] = num, den
+            block["n"] = den if kpi.unit == "proportion" else num
+        if kpi.unit == "proportion":
+            ok = ~hidden & (block["status"] == "ok") & (den > 0)
+            block.loc[ok, "value"] = num[ok] / den[ok]
+            cis = [stats.wilson(x, d) for x, d in zip(num[ok], den[ok], strict=True)]
+            block.loc[ok, "ci_low"] = [c[0] for c in cis]
+            block.loc[ok, "ci_high"] = [c[1] for c in cis]
+        elif kpi.unit == "count":
+            block["value"] = block["value"].where(~hidden, float("nan"))
+            block.loc[~hidden & (block["status"] == "ok"), "value"] = num
+        block.loc[hidden, ["value", "ci_low", "ci_high"]] = float("nan")
+        block.loc[hidden, "status"] = "suppressed"
+        out.append(block.reset_index())
+    return pd.concat(out, ignore_index=True)[table.columns]

@@ -10,11 +10,11 @@ from ui.tiles import escape_md, render_tile
 
 ctx = shell.context()
 force = ctx.view.force
-st.title(f"Flight deck: {escape_md(force)}", anchor=False)
+st.header(f"Flight deck: {escape_md(force)}", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
 st.caption(
-    f"**{ctx.window_text}** compared with the {escape_md(ctx.compare_text.lower())} · "
-    f"data as at **{as_at}** · values with 95% intervals; SPC verdicts from monthly XmR charts"
+    f"**{ctx.window_text}**, changes against the {escape_md(ctx.compare_text)} · "
+    f"data as at **{as_at}** · 95% intervals · SPC verdict of the window's last month"
 )
 
 with st.spinner("Computing the KPIs…"):

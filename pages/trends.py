@@ -1,8 +1,55 @@
-"""trends (placeholder while the page is built)."""
+"""Trends: the monthly SPC chart of one KPI for the chosen force, and its breakdowns."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-from ui import shell
+from metrics.breakdowns import BREAKDOWN_KPIS, DIMENSIONS
+from ui import charts, shell, views
+from ui import data as ui_data
+from ui.tiles import escape_md
 
 ctx = shell.context()
-st.title("trends", anchor=False)
+force = ctx.view.force
+st.header(f"Trends: {escape_md(force)}", anchor=False)
+kpi = views.kpi_picker(ctx, ctx.kpis, default="charge_rate")
+st.caption(escape_md(kpi.definition))
+
+adoption = ui_data.adoption_month(ctx.dataset, force)
+with st.spinner("Computing the monthly series…"):
+    monthly = ctx.kpi_table(ctx.choices.first_month, ctx.end, by="month", forces=[force],
+                            kpi_ids=[kpi.id])
+    chart = views.spc_frame(monthly, kpi, adoption)
+st.plotly_chart(
+    charts.spc_chart(chart, unit=kpi.unit, title=f"{kpi.name}, monthly", adoption=adoption),
+    width="stretch", config={"displaylogo": False},
+)
+adopted = f"Soteria adopted {adoption.strftime('%B %Y')}; limits rebased there. " \
+    if adoption is not None else "No adoption date for this selection (limits not rebased). "
+st.caption(adopted + views.verdict_words(chart) + " Points: ● common cause, ▲ improvement, "
+           "◆ concern, ■ unusual (neutral measures).")
+
+st.subheader(f"Breakdowns, {ctx.window_text}", anchor=False)
+if kpi.id not in BREAKDOWN_KPIS:
+    st.info("This KPI is not broken down by case fields: it comes from another table, or a "
+            "case's group would change its meaning (repeat suspects, caseloads).")
+else:
+    tabs = st.tabs(list(DIMENSIONS.values()))
+    for tab, dimension in zip(tabs, DIMENSIONS, strict=True):
+        with tab:
+            table = ui_data.breakdown_table(ctx.loaded, ctx.start, ctx.end, dimension, force,
+                                            kpi_ids=[kpi.id])
+            if ctx.is_panel:
+                from metrics.breakdowns import disclose_breakdown
+
+                table = disclose_breakdown(table, {kpi.id: kpi})
+            if table.empty:
+                st.write("No cases recorded in this window.")
+                continue
+            left, right = st.columns([3, 2])
+            left.plotly_chart(charts.breakdown_chart(table, unit=kpi.unit),
+                              width="stretch", config={"displaylogo": False},
+                              key=f"breakdown_{dimension}")
+            shown = views.display_table(table, {kpi.id: kpi}, "group")
+            right.dataframe(shown, hide_index=True, width="stretch")
+            views.downloads(ctx, shown, f"{kpi.id}_by_{dimension}")

@@ -229,3 +229,21 @@ def breakdown_chart(
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(**_y_axis(unit))
     return _layout(fig, title=title, height=height or max(220, 40 * len(frame) + 80))
+
+
+def survey_trend_chart(trend: pd.DataFrame, *, height: int = 380) -> go.Figure:
+    """One line per survey item over quarters (gated quarters are gaps), distinct markers."""
+    palette = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple", "vermillion",
+                                      "sky_blue", "black")]
+    symbols = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross"]
+    fig = go.Figure()
+    for i, (item, block) in enumerate(trend.groupby("item", sort=False)):
+        fig.add_trace(go.Scatter(
+            x=_x(block["quarter"]), y=block["value"], mode="lines+markers", name=str(item),
+            line=dict(color=palette[i % len(palette)], width=2),
+            marker=dict(symbol=symbols[i % len(symbols)], size=8),
+            connectgaps=False,
+            hovertemplate="%{x|%b %Y} quarter: %{y:.1%}<extra>" + str(item) + "</extra>",
+        ))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return _layout(fig, title=None, height=height)

@@ -143,7 +143,7 @@ def render_tile(tile: Tile) -> None:
             st.metric(
                 escape_md(tile.name), tile.value_text, delta=delta,
                 delta_color=CHANGE_COLOUR[tile.change.judgement],  # type: ignore[arg-type]
-                delta_description=_change_words(tile) if delta is not None else None,
+                delta_description=(_change_words(tile) or None) if delta is not None else None,
                 help=escape_md(tile.help), chart_data=spark if has_spark else None,
                 chart_type="line",
             )
@@ -162,5 +162,5 @@ def render_tile(tile: Tile) -> None:
 
 
 def _change_words(tile: Tile) -> str:
-    judged = {"better": " (better)", "worse": " (worse)"}.get(tile.change.judgement, "")
-    return f"vs {tile.compare_label.lower()}{judged}"
+    """The delta's words: better or worse (never colour alone); empty when not judged."""
+    return {"better": "better", "worse": "worse"}.get(tile.change.judgement, "")
