@@ -45,10 +45,17 @@ def _dates(s: pd.Series) -> pd.Series:
 
 
 def _uk(s: pd.Series) -> pd.Series:
-    ts = pd.to_datetime(s)
-    if ts.dt.tz is None:
-        ts = ts.dt.tz_localize("Europe/London", ambiguous="raise", nonexistent="raise")
-    return ts.dt.tz_convert("Europe/London")
+    """Each value as a Europe/London timestamp: naive values are UK wall-clock time,
+    tz-aware ones are converted."""
+    def one(v):
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return pd.NaT
+        ts = pd.Timestamp(v)
+        if ts.tzinfo is None:
+            return ts.tz_localize("Europe/London", ambiguous="raise", nonexistent="raise")
+        return ts.tz_convert("Europe/London")
+
+    return pd.Series([one(v) for v in s], index=s.index, dtype="datetime64[ns, Europe/London]")
 
 
 def cases_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -125,8 +132,8 @@ def workforce(rows: list[dict[str, Any]]) -> pd.DataFrame:
         base.update(r)
         full.append(base)
     df = frame(full, dates=("month",), categories=("force", "team"), columns=cols)
-    for c in WORKFORCE_NUMBERS:
-        df[c] = df[c].astype("float64")
+    for c in WORKFORCE_NUMBERS:  # the loader's dtypes: FTE float64, counts Int64
+        df[c] = df[c].astype("float64" if c.endswith("_fte") else "Int64")
     return df
 
 
