@@ -58,7 +58,6 @@ from reportlab.platypus import (
     Frame,
     Image,
     KeepInFrame,
-    KeepTogether,
     PageBreak,
     PageTemplate,
     Paragraph,
@@ -456,6 +455,8 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
 # --------------------------------------------------------------------------------------------
 
 CHART_FONT_SIZE = 18  # px at the export size: about 8 pt once scaled onto the page
+SPC_PX = (720, 430)  # SPC and survey charts, pixels before the 2x scale
+FUNNEL_PX = (1000, 500)
 
 
 def browser_path() -> str | None:
@@ -478,6 +479,8 @@ def render_figures(figures: dict[str, Any], *, width: int, height: int, scale: f
                    ) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes for each figure, rendered in ONE kaleido session (kaleido starts slowly).
 
+    ``figures`` maps a key to a Plotly figure, or to ``(figure, width, height)`` for a size
+    other than the default ``width`` x ``height`` pixels.
     Returns ``(images, note)``: ``note`` is None on success, else a plain sentence saying why
     charts were left out (no browser, kaleido missing, export failed). Never raises.
     """
@@ -491,12 +494,12 @@ def render_figures(figures: dict[str, Any], *, width: int, height: int, scale: f
         return {}, "Charts were left out: the kaleido chart exporter is not installed."
     with tempfile.TemporaryDirectory(prefix="boardpack-") as tmp:
         jobs, paths = [], {}
-        for i, (key, fig) in enumerate(figures.items()):
+        for i, (key, item) in enumerate(figures.items()):
+            fig, w, h = item if isinstance(item, tuple) else (item, width, height)
             path = Path(tmp) / f"chart{i:03d}.png"
             paths[key] = path
             jobs.append({"fig": fig, "path": path,
-                         "opts": {"format": "png", "width": width, "height": height,
-                                  "scale": scale}})
+                         "opts": {"format": "png", "width": w, "height": h, "scale": scale}})
         try:
             kaleido.write_fig_from_object_sync(jobs, kopts={"n": 1, "timeout": 120})
         except Exception as exc:  # noqa: BLE001 - any exporter failure: build without charts
@@ -518,7 +521,7 @@ def _print_layout(fig: Any, title: str | None = None) -> Any:
     return fig
 
 
-def build_figures(data: PackData) -> dict[str, Any]:
+def build_figures(data: PackData, funnels: list[Funnel] | None = None) -> dict[str, Any]:
     """Plotly figures for the pack, keyed ``spc:<kpi_id>``, ``funnel:<kpi_id>``, ``survey``."""
     try:
         from ui import charts
@@ -536,17 +539,21 @@ def build_figures(data: PackData) -> dict[str, Any]:
         fig = charts.spc_chart(frame, unit=kpi.unit, title=kpi.name, adoption=adoption)
         figures[f"spc:{kpi.id}"] = _print_layout(fig, kpi.name)
     survey = _survey_frame(data)
-    if not survey.empty:
+    if not survey.empty and survey["status"].eq("ok").any():
         fig = charts.breakdown_chart(survey, unit="proportion", title=None)
         fig.update_xaxes(range=[0, 1])
         figures["survey"] = _print_layout(fig)
-    for kpi_id, points, limits, target in _funnels(data):
-        kpi = data.kpi(kpi_id)
-        fig = charts.funnel_chart(points, limits, target=target, title=kpi.name)
-        fig.update_layout(showlegend=True)
+    for funnel in funnels if funnels is not None else _funnels(data):
+        kpi = data.kpi(funnel.kpi_id)
+        fig = charts.funnel_chart(funnel.points, funnel.limits, target=funnel.target,
+                                  title=kpi.name)
         fig = _print_layout(fig, kpi.name)
-        fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.12))
-        figures[f"funnel:{kpi_id}"] = fig
+        fig.update_layout(showlegend=True, margin=dict(l=10, r=30, t=80, b=10),
+                          legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1,
+                                      xanchor="right"))
+        fig.update_traces(textfont=dict(size=CHART_FONT_SIZE - 5),
+                          selector=dict(mode="markers+text"))
+        figures[f"funnel:{funnel.kpi_id}"] = (fig, FUNNEL_PX[0], FUNNEL_PX[1])
     return figures
 
 
@@ -562,34 +569,52 @@ def _survey_frame(data: PackData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _funnels(data: PackData) -> list[tuple[str, pd.DataFrame, pd.DataFrame, float]]:
-    """(kpi_id, points, limits, target) for each funnel KPI with enough forces to compare."""
-    try:
-        from metrics.stats import funnel_limits
-    except ImportError:
-        return []
+@dataclass
+class Funnel:
+    """One funnel plot: points per force (``force``, ``n``, ``value``, ``flag``, ``side``),
+    the limits to draw, the all-forces target and whether limits allow for overdispersion."""
+
+    kpi_id: str
+    points: pd.DataFrame
+    limits: pd.DataFrame
+    target: float
+    overdispersed: bool
+
+
+_FLAG = {"outside_998": "outside", "between_95_998": "worth_a_look", "inside_95": "within"}
+
+
+def _funnels(data: PackData) -> list[Funnel]:
+    """A funnel per ``FUNNEL_KPIS`` entry with at least three forces to compare.
+
+    Uses the window's (panel: disclosure-controlled) numerators and denominators, the pooled
+    rate as target and ``metrics.stats.funnel_flags`` (overdispersion allowed for when the
+    forces vary more than chance allows).
+    """
+    from metrics.stats import funnel_flags, funnel_limits
+
     out = []
     table = data.forces_window
     for kpi_id in FUNNEL_KPIS:
         rows = table[(table["kpi_id"] == kpi_id) & (table["force"] != ALL_FORCES)
                      & (table["status"] == "ok")]
-        pooled = table[(table["kpi_id"] == kpi_id) & (table["force"] == ALL_FORCES)]
-        if len(rows) < 3 or pooled.empty or pooled.iloc[0]["status"] != "ok":
+        if len(rows) < 3:
             continue
-        den = rows["denominator"].astype(float)
-        num = rows["numerator"].astype(float)
-        target = float(num.sum() / den.sum()) if data.audience == "panel" \
-            else float(pooled.iloc[0]["value"])
-        points = pd.DataFrame({"force": rows["force"].astype(str).to_numpy(),
-                               "n": den.to_numpy(), "value": (num / den).to_numpy()})
-        grid = sorted({int(x) for x in _grid(1, float(den.max()) * 1.1)})
-        try:
-            limits = funnel_limits(target, grid)
-            points["flag"] = _flags(points, target)
-        except (ValueError, TypeError) as exc:
-            data.notes.append(f"{kpi_id} funnel left out ({exc})")
+        num = rows["numerator"].astype(float).to_numpy()
+        den = rows["denominator"].astype(float).to_numpy()
+        flags = funnel_flags(num, den)
+        target = float(flags.attrs["target"])
+        if math.isnan(target):
             continue
-        out.append((kpi_id, points, limits, target))
+        points = pd.DataFrame({
+            "force": rows["force"].astype(str).to_numpy(), "n": den,
+            "value": flags["proportion"].to_numpy(),
+            "flag": [_FLAG.get(p, "within") for p in flags["position"]],
+            "side": flags["side"].to_numpy(),
+        })
+        grid = _grid(max(1.0, float(den.min()) * 0.5), float(den.max()) * 1.1)
+        limits = funnel_limits(target, grid, tau2=float(flags.attrs["tau2"]))
+        out.append(Funnel(kpi_id, points, limits, target, bool(flags.attrs["tau2"] > 0)))
     return out
 
 
@@ -597,30 +622,6 @@ def _grid(lo: float, hi: float, steps: int = 120) -> list[float]:
     lo, hi = max(lo, 1.0), max(hi, 2.0)
     ratio = (hi / lo) ** (1 / (steps - 1))
     return [lo * ratio**i for i in range(steps)]
-
-
-def _flags(points: pd.DataFrame, target: float) -> list[str]:
-    """``within``, ``worth_a_look`` or ``outside`` for each force (``metrics.stats``)."""
-    from metrics import stats
-
-    if hasattr(stats, "funnel_flags"):
-        flags = stats.funnel_flags(target, points["n"].to_numpy(), points["value"].to_numpy())
-        if isinstance(flags, pd.DataFrame):
-            flags = flags["flag"]
-        return [str(f) for f in flags]
-    limits = stats.funnel_limits(target, list(points["n"]))
-    out = []
-    for n, v in zip(points["n"], points["value"], strict=True):
-        lim = limits[limits["n"] == n]
-        hi = lim[lim["level"].round(4) == 0.998]
-        mid = lim[lim["level"].round(4) == 0.95]
-        if not hi.empty and not hi["lower"].iloc[0] <= v <= hi["upper"].iloc[0]:
-            out.append("outside")
-        elif not mid.empty and not mid["lower"].iloc[0] <= v <= mid["upper"].iloc[0]:
-            out.append("worth_a_look")
-        else:
-            out.append("within")
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -965,12 +966,12 @@ class _Builder:
                 self.p(_esc(kpi_value_text(kpi, row) if row is not None else "No data"),
                        self.s.cell_b),
                 self.p(_esc(format_interval(row["ci_low"], row["ci_high"], kpi.unit)
-                            if ok else ""), self.s.cell),
+                            .replace("95% CI ", "") if ok else ""), self.s.cell),
                 self.p(_esc(format_n(row["n"]) if ok else ""), self.s.cell),
                 self.p(_esc(change_text(kpi, row, prev)), self.s.cell),
                 self.p(_esc(d.last_verdict(kpi.id)), self.s.cell),
             ])
-        table = _table(rows, [70 * mm, 32 * mm, 50 * mm, 22 * mm, 36 * mm, 32 * mm])
+        table = _table(rows, [66 * mm, 40 * mm, 40 * mm, 24 * mm, 36 * mm, 32 * mm])
         img = self.image("survey", 95 * mm, 95 * mm * 0.75)
         if img is not None and self.width > 250 * mm + 95 * mm:
             flow.append(Table([[table, img]], colWidths=[self.width - 97 * mm, 97 * mm]))
@@ -983,49 +984,58 @@ class _Builder:
         flow.append(PageBreak())
         return flow
 
-    def compare_forces(self, funnels: list[tuple[str, pd.DataFrame, pd.DataFrame, float]]
-                       ) -> list[Any]:
+    def compare_forces(self, funnels: list[Funnel]) -> list[Any]:
         d = self.data
         flow: list[Any] = [self.p("Compare forces", self.s.h1), self.p(_esc(
             f"Funnel plots for {d.window_label}: each force's rate against its denominator, with "
-            "95% and 99.8% limits around the rate for all forces. A force is flagged only "
-            "outside the 99.8% limits; between 95% and 99.8% it is worth a look. Forces are not "
-            "ranked: a league table would mostly rank noise."), self.s.body), Spacer(1, 3 * mm)]
+            "95% and 99.8% limits around the rate for all forces together. A force is flagged "
+            "only outside the 99.8% limits; between 95% and 99.8% it is worth a look. Forces are "
+            "not ranked: a league table would mostly rank noise."), self.s.body),
+            Spacer(1, 3 * mm)]
         if not funnels:
             flow.append(self.p("No funnel plot: fewer than three forces have a value for the "
                                "compared KPIs in this window.", self.s.body))
         flow += self.charts_missing_note()
-        for kpi_id, points, _limits, target in funnels:
-            kpi = d.kpi(kpi_id)
-            labels = {"outside": "Outside 99.8%: flagged",
-                      "worth_a_look": "95% to 99.8%: worth a look"}
+        labels = {"outside": "Outside 99.8%: flagged",
+                  "worth_a_look": "95% to 99.8%: worth a look"}
+        side_w = 128 * mm
+        for funnel in funnels:
+            kpi = d.kpi(funnel.kpi_id)
+            points = funnel.points
             notable = points[points["flag"].isin(list(labels))].sort_values("force")
             rows = [self.head("Force", "Rate", "Denominator", "Position")]
             for _, r in notable.iterrows():
-                side = "above" if r["value"] > target else "below"
+                where = "above" if r["value"] > funnel.target else "below"
                 rows.append([self.p(_esc(r["force"]), self.s.cell),
                              self.p(_esc(format_value(r["value"], "proportion")), self.s.cell),
-                             self.p(_esc(f"{r['n']:,.0f}"), self.s.cell),
-                             self.p(_esc(f"{labels[r['flag']]} ({side})"), self.s.cell)])
+                             self.p(_esc(f"n = {r['n']:,.0f}"), self.s.cell),
+                             self.p(_esc(f"{labels[r['flag']]}, {where}"), self.s.cell)])
+            side: list[Any] = [self.p(_esc(
+                f"{kpi.name}: all forces {format_value(funnel.target, 'proportion')}"),
+                self.s.h2)]
             this = points[points["force"] == d.force]
-            intro = [self.p(_esc(f"{kpi.name}: all forces {format_value(target, 'proportion')}"),
-                            self.s.h2)]
             if not this.empty:
-                flag = str(this.iloc[0]["flag"])
                 where = {"outside": "outside the 99.8% limits (flagged)",
                          "worth_a_look": "between the 95% and 99.8% limits (worth a look)",
-                         "within": "within the 95% limits"}.get(flag, flag)
-                intro.append(self.p(_esc(f"{d.force} is {where}."), self.s.body))
-            side: list[Any] = intro
+                         "within": "within the 95% limits"}[str(this.iloc[0]["flag"])]
+                side.append(self.p(_esc(f"{d.force} is {where}."), self.s.body))
+            if funnel.overdispersed:
+                side.append(self.p(_esc(
+                    "The forces vary more than chance alone allows (overdispersion), so the "
+                    "limits are widened (Spiegelhalter's additive random effects)."),
+                    self.s.small))
+            side.append(Spacer(1, 2 * mm))
             if len(rows) > 1:
-                side.append(_table(rows, [55 * mm, 20 * mm, 22 * mm, 45 * mm]))
+                side.append(_table(rows, [42 * mm, 16 * mm, 22 * mm, side_w - 82 * mm]))
             else:
-                side.append(self.p("No force lies outside the 95% limits.", self.s.body))
-            img = self.image(f"funnel:{kpi_id}", self.width - 150 * mm,
-                             (self.width - 150 * mm) * 0.62)
-            block = Table([[img or "", side]], colWidths=[self.width - 146 * mm, 146 * mm])
-            block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-            flow += [KeepTogether([block]), Spacer(1, 4 * mm)]
+                side.append(self.p("Every force lies within the 95% limits.", self.s.body))
+            img_w = self.width - side_w - 4 * mm
+            img_h = img_w * FUNNEL_PX[1] / FUNNEL_PX[0]
+            img = self.image(f"funnel:{funnel.kpi_id}", img_w, img_h)
+            block = Table([[img or "", side]], colWidths=[img_w + 4 * mm, side_w])
+            block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                       ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+            flow += [CondPageBreak(img_h + 10), block, Spacer(1, 3 * mm)]
         flow += self.suppressed_note()
         flow.append(PageBreak())
         return flow
@@ -1120,12 +1130,12 @@ def build_boardpack(
     note: str | None = None
     funnels = _funnels(data)
     if charts:
-        figures = build_figures(data)
+        figures = build_figures(data, funnels)
         if not figures:
             note = "Charts were left out: the chart builders are not available."
         else:
             tick(0.3, f"Drawing {len(figures)} charts")
-            images, note = render_figures(figures, width=720, height=430, scale=2.0)
+            images, note = render_figures(figures, width=SPC_PX[0], height=SPC_PX[1], scale=2.0)
     else:
         note = "Charts were left out of this pack on request."
     tick(0.85, "Laying out the pages")
