@@ -64,6 +64,8 @@ class _Report:
     problems: list[Problem] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_excluded: dict[str, int] = field(default_factory=dict)
+    keys: dict[tuple[str, str], tuple[str, int, np.ndarray] | None] = field(
+        default_factory=dict)  # integer id keys, cached between foreign-key checks
 
     def add(self, severity: str, file: str, column: str | None, rule: str, rows: int,
             message: str, examples: tuple[str, ...] = ()) -> None:
@@ -249,22 +251,13 @@ def _local_naive(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.local_timestamp(arr.cast(pa.timestamp(t.unit, tz=UK_TZ)))
 
 
-def _ns(arr: pa.ChunkedArray, scale: int) -> np.ndarray:
-    """int64 Arrow values times ``scale`` as datetime64[ns] numpy, NaT where null."""
-    vals = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(np.int64) * scale
-    out = vals.view("datetime64[ns]")
-    if arr.null_count:
-        out[pc.is_null(arr).to_numpy(zero_copy_only=False)] = np.datetime64("NaT")
-    return out
-
-
 def _to_dates(arr: pa.ChunkedArray) -> pd.Series:
     """A date or timestamp column as naive datetime64[ns] at midnight of the UK local date."""
     if pa.types.is_timestamp(arr.type):
-        local = pc.floor_temporal(_local_naive(arr), unit="day")
-        return pd.Series(_ns(local.cast(pa.timestamp("s")).cast(pa.int64()), 1_000_000_000))
-    days = arr.cast(pa.date32()).cast(pa.int32()).cast(pa.int64())
-    return pd.Series(_ns(days, 86_400_000_000_000))
+        arr = pc.floor_temporal(_local_naive(arr), unit="day")
+    elif pa.types.is_date64(arr.type):
+        arr = arr.cast(pa.date32())
+    return pd.Series(arr.cast(pa.timestamp("ns")).to_pandas())
 
 
 def _to_timestamps(arr: pa.ChunkedArray) -> tuple[pd.Series, int]:
@@ -276,19 +269,19 @@ def _to_timestamps(arr: pa.ChunkedArray) -> tuple[pd.Series, int]:
     """
     if pa.types.is_date(arr.type):
         arr = arr.cast(pa.date32()).cast(pa.timestamp("s"))
-    unit = arr.type.unit
     odd = 0
     if arr.type.tz is None:
         early = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="earliest",
-                                   nonexistent="latest")
+                                   nonexistent="earliest")
         late = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="latest",
                                   nonexistent="latest")
         odd = int(pc.sum(pc.not_equal(early, late)).as_py() or 0)
-        arr = early
-    scale = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
-    ns = _ns(arr.cast(pa.timestamp(unit, tz="UTC")).cast(pa.int64()), scale)
-    idx = pd.DatetimeIndex(ns).tz_localize("UTC").tz_convert(UK_TZ)
-    return pd.Series(idx), odd
+        if odd:
+            arr = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="earliest",
+                                     nonexistent="latest")
+        else:
+            arr = early
+    return pd.Series(arr.cast(pa.timestamp("ns", tz=UK_TZ)).to_pandas()), odd
 
 
 def _convert(col: Column, arr: pa.ChunkedArray, name: str, rep: _Report
@@ -423,7 +416,9 @@ def _load_table(spec: Table, arrow: pa.Table, rep: _Report) -> pd.DataFrame | No
             f = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
             bad = ~np.isnan(f) & ((f < SURVEY_SCALE[0]) | (f > SURVEY_SCALE[1])
                                   | (np.floor(f) != f))
-            f[bad] = np.nan
+            if bad.any():
+                f = f.copy()
+                f[bad] = np.nan
             cols[item] = pd.Series(pd.array(f, dtype="Float64").astype("Int64"))
             if bad.any():
                 # examples come from the response ids, available once the frame exists
@@ -543,57 +538,81 @@ def _as_local_date(s: pd.Series) -> pd.Series:
 # ids: duplicates and foreign keys
 
 
-def _int_keys(*series: pd.Series) -> list[np.ndarray] | None:
-    """Integer keys for id columns shaped ``<PREFIX><digits>`` with one prefix and width.
+def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
+    """Integer keys for a null-free id column shaped ``<PREFIX><digits>`` (one prefix, one
+    width), read straight from the Arrow buffers.
 
-    Equal strings map to equal integers and different strings to different integers, so
-    membership and duplicate tests on the keys are exact. Returns None when the shape does not
-    hold (then the caller compares strings). Nulls must already be absent.
+    Returns ``(prefix, width, keys)``: within one shape, equal strings map to equal integers
+    and different strings to different integers, so membership and duplicate tests on the keys
+    are exact (two columns are comparable only when prefix and width agree). Returns None when
+    the shape does not hold or the column has nulls (the caller then compares strings).
     """
-    arrays = [_arrow(s) for s in series]
-    first = next((a for a in arrays if len(a)), None)
-    if first is None:
-        return [np.zeros(0, dtype=np.int64) for _ in arrays]
-    sample = first[0].as_py()
-    digits_at = len(sample) - len(sample.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-    prefix, width = sample[:digits_at], len(sample)
-    if width - digits_at < 1 or width - digits_at > 18:
+    arr = _arrow(s)
+    if arr is None or arr.null_count:
         return None
+    if len(arr) == 0:
+        return ("", 0, np.zeros(0, dtype=np.int64))
+    first = arr.chunk(next(i for i in range(arr.num_chunks) if len(arr.chunk(i))))[0].as_py()
+    digits_at = len(first) - len(first.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    width = len(first.encode())
+    n_digits = width - digits_at
+    if not 1 <= n_digits <= 18 or width != len(first):
+        return None
+    prefix = np.frombuffer(first[:digits_at].encode(), dtype=np.uint8)
+    powers = 10 ** np.arange(n_digits - 1, -1, -1, dtype=np.int64)
     out = []
-    for a in arrays:
-        if not len(a):
-            out.append(np.zeros(0, dtype=np.int64))
+    for chunk in arr.chunks:
+        n = len(chunk)
+        if n == 0:
             continue
-        lengths = pc.binary_length(a)
-        if pc.min(lengths).as_py() != width or pc.max(lengths).as_py() != width:
+        bufs = chunk.buffers()
+        off_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(bufs[1], dtype=off_type)[chunk.offset:chunk.offset + n + 1]
+        if offsets[-1] - offsets[0] != n * width or (np.diff(offsets) != width).any():
             return None
-        if prefix and not pc.all(pc.starts_with(a, prefix)).as_py():
+        block = np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+        if digits_at and (block[:, :digits_at] != prefix).any():
             return None
-        tail = pc.utf8_slice_codeunits(a, digits_at)
-        if not pc.all(pc.ascii_is_decimal(tail)).as_py():
+        digits = block[:, digits_at:] - np.uint8(48)  # wraps below '0' to > 9
+        if (digits > 9).any():
             return None
-        out.append(tail.cast(pa.int64()).to_numpy(zero_copy_only=False))
-    return out
+        out.append(digits.astype(np.int64) @ powers)
+    return first[:digits_at], width, np.concatenate(out)
 
 
-def _arrow(s: pd.Series) -> pa.ChunkedArray:
-    """The Arrow array behind a string/categorical series, nulls dropped."""
+def _arrow(s: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow string array behind a pandas string series (None for other dtypes)."""
     arr = getattr(s.array, "_pa_array", None)
-    if arr is None:
-        arr = pa.chunked_array([pa.array(s.astype(object).to_numpy(), type=pa.string())])
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    return pc.drop_null(arr)
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    return arr
+
+
+_MAX_DENSE = 200_000_000  # largest integer key looked up through a dense presence table
+
+
+def _presence(keys: np.ndarray) -> np.ndarray | None:
+    """A boolean table indexed by key (True where present), or None if the keys are too big."""
+    if len(keys) == 0:
+        return np.zeros(1, dtype=bool)
+    hi = int(keys.max())
+    if hi > _MAX_DENSE or int(keys.min()) < 0:
+        return None
+    table = np.zeros(hi + 1, dtype=bool)
+    table[keys] = True
+    return table
 
 
 def _duplicates(s: pd.Series) -> tuple[int, tuple[str, ...]] | None:
     """(rows sharing an id with another row, example ids) or None when all ids are unique."""
-    keys = _int_keys(s) if not isinstance(s.dtype, pd.CategoricalDtype) else None
-    if keys is not None:
-        k = np.sort(keys[0])
-        if not (k[1:] == k[:-1]).any():
+    shaped = _int_keys(s) if not isinstance(s.dtype, pd.CategoricalDtype) else None
+    if shaped is not None:
+        keys = shaped[2]
+        table = _presence(keys)
+        if table is not None:
+            if int(np.count_nonzero(table)) == len(keys):
+                return None
+        elif len(np.unique(keys)) == len(keys):
             return None
     elif s.dropna().is_unique:
         return None
@@ -602,21 +621,31 @@ def _duplicates(s: pd.Series) -> tuple[int, tuple[str, ...]] | None:
     return int(dup.sum()), ex
 
 
-def _missing_from(child: pd.Series, parent: pd.Series) -> np.ndarray:
-    """Boolean mask: rows of ``child`` whose (non-null) id is not among ``parent``'s ids."""
-    notna = child.notna().to_numpy()
-    keys = _int_keys(child[notna], parent[parent.notna()])
-    if keys is not None:
-        ck, pk = keys
+def _missing_from(child: pd.Series, parent: pd.Series,
+                  parent_keys: Callable[[], tuple[str, int, np.ndarray] | None]) -> np.ndarray:
+    """Boolean mask: rows of ``child`` whose id is not among ``parent``'s ids (nulls: False).
+    ``parent_keys`` returns the parent's integer keys (cached between foreign keys)."""
+    c_shaped = _int_keys(child)
+    p_shaped = parent_keys() if c_shaped is not None else None
+    if c_shaped is not None and p_shaped is not None and (
+            len(c_shaped[2]) == 0 or len(p_shaped[2]) == 0 or c_shaped[:2] == p_shaped[:2]):
+        ck, pk = c_shaped[2], p_shaped[2]
+        table = _presence(pk)
+        if table is not None:
+            inside = (ck >= 0) & (ck < len(table))
+            missing = ~inside
+            missing[inside] = ~table[ck[inside]]
+            return missing
         pk = np.unique(pk)
         pos = np.searchsorted(pk, ck).clip(0, max(len(pk) - 1, 0))
-        found = (pk[pos] == ck) if len(pk) else np.zeros(len(ck), dtype=bool)
-    else:
-        found = pc.is_in(_arrow(child[notna]), value_set=_arrow(parent).combine_chunks()
-                         ).to_numpy(zero_copy_only=False)
-    out = np.zeros(len(child), dtype=bool)
-    out[np.flatnonzero(notna)[~found]] = True
-    return out
+        return ~(pk[pos] == ck) if len(pk) else np.ones(len(ck), dtype=bool)
+    c = pa.chunked_array([pa.array(child.astype(object).to_numpy(), type=pa.string())]
+                         ) if _arrow(child) is None else _arrow(child)
+    p = pa.chunked_array([pa.array(parent.astype(object).to_numpy(), type=pa.string())]
+                         ) if _arrow(parent) is None else _arrow(parent)
+    found = pc.fill_null(pc.is_in(c, value_set=pc.drop_null(p).combine_chunks()), False).to_numpy(
+        zero_copy_only=False)
+    return ~found & child.notna().to_numpy()
 
 
 def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFrame],
@@ -626,7 +655,16 @@ def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFra
     for fk in FOREIGN_KEYS:
         if fk.table != spec.name or fk.ref_table not in loaded:
             continue
-        mask = _missing_from(frame[fk.column], loaded[fk.ref_table][fk.ref_column])
+        parent = loaded[fk.ref_table][fk.ref_column]
+        cache_key = (fk.ref_table, fk.ref_column)
+
+        def parent_keys(parent: pd.Series = parent, cache_key: tuple[str, str] = cache_key
+                        ) -> tuple[str, int, np.ndarray] | None:
+            if cache_key not in rep.keys:
+                rep.keys[cache_key] = _int_keys(parent)
+            return rep.keys[cache_key]
+
+        mask = _missing_from(frame[fk.column], parent, parent_keys)
         ref_file = f"{fk.ref_table}.parquet"
         if _flag(rep, frame, spec, fk.column, "dangling_foreign_key", mask,
                  f"a {fk.column} that is not in {ref_file} (or was excluded there)", fk.action):
