@@ -221,7 +221,8 @@ TABLES: tuple[Table, ...] = (
                  "null = not yet."),
               _c("cohort", "category", "Adoption cohort.", required=True, allowed=COHORTS),
           )),
-    Table("workforce", "One row per team per month.", key="team", columns=(
+    Table("workforce", "One row per team per month. All numbers load as float64 (a count may "
+          "be written as an integer; sickness may be in part days).", key="team", columns=(
         _c("force", "category", "Force name.", required=True, nullable=False),
         _c("team", "category", "Team name.", required=True, nullable=False),
         _c("month", "date", "First day of the month.", required=True, nullable=False,
@@ -231,7 +232,7 @@ TABLES: tuple[Table, ...] = (
             ("in_post_fte", "Posts filled (FTE)."),
             ("trainee_fte", "Of those in post, trainees (FTE)."),
         )),
-        *(_c(name, "int", desc, minimum=0) for name, desc in (
+        *(_c(name, "float", desc, minimum=0) for name, desc in (
             ("headcount", "People in post."),
             ("specialist_trained_headcount", "Of them, with specialist RASSO training."),
             ("sickness_days", "Working days lost to sickness in the month."),
@@ -294,7 +295,7 @@ SEVERITY_POLICY: tuple[tuple[str, str, str], ...] = (
     ("unknown category / value out of range", "warning",
      "rows excluded where the column is non-nullable (and outcome_code); otherwise the value "
      "is treated as not recorded"),
-    ("date order broken", "warning", "see the date-order rules below"),
+    ("date order broken", "warning", "see Row rules above"),
     ("outcome_code without outcome_date", "warning", "rows excluded"),
     ("dangling foreign key", "warning", "rows excluded (also rows whose case or order was "
      "excluded)"),

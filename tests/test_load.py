@@ -56,7 +56,7 @@ def test_valid_export_loads_with_contract_dtypes(tmp_path: Path) -> None:
     d = ds.get("devices")
     assert str(d["seized_at"].dtype) == "datetime64[ns, Europe/London]"
     assert str(ds.get("workforce")["in_post_fte"].dtype) == "float64"
-    assert str(ds.get("workforce")["headcount"].dtype) == "Int64"
+    assert str(ds.get("workforce")["headcount"].dtype) == "float64"
     s = ds.get("survey_responses")
     assert str(s["q_kept_informed"].dtype) == "Int64"
     assert str(s["q_closure_met_in_person"].dtype) == "boolean"
