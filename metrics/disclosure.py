@@ -128,9 +128,12 @@ def _units(kpi_ids: Iterable[str]) -> dict[str, str]:
     return units
 
 
-def _apply(kpi_table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The panel table and a boolean mask (same index, columns value/numerator/denominator/n/
-    ci_low/ci_high) of the cells hidden by the rule."""
+    ci_low/ci_high) of the cells hidden by the rule. ``also_hide`` (boolean, columns
+    numerator/denominator/n) adds cells to hide, e.g. secondary suppressions in a breakdown:
+    they are treated exactly like counts of 1 to 7."""
     table = kpi_table.copy()
     index = table.index
     hidden = pd.DataFrame(False, index=index,
@@ -151,6 +154,11 @@ def _apply(kpi_table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     high = table["ci_high"].to_numpy(dtype=np.float64).copy()
 
     small_num, small_den, small_n = _small_array(num), _small_array(den), _small_array(n)
+    if also_hide is not None:
+        extra = also_hide.reindex(index=index, fill_value=False)
+        small_num = small_num | extra["numerator"].to_numpy(dtype=bool)
+        small_den = small_den | extra["denominator"].to_numpy(dtype=bool)
+        small_n = small_n | extra["n"].to_numpy(dtype=bool)
     r_num = np.where(small_num, np.nan, _round5_array(num))
     r_den = np.where(small_den, np.nan, _round5_array(den))
     r_n = np.where(small_n, np.nan, _round5_array(n))
@@ -381,3 +389,34 @@ def suppress_breakdown(
         out = out.astype(object)
         out[hidden] = SYMBOL
     return out
+
+
+def apply_panel_breakdown(kpi_table: pd.DataFrame, *, group_col: str = "group") -> pd.DataFrame:
+    """:func:`apply_panel` for a KPI table broken down by a group (offence group, age band...).
+
+    ``kpi_table``: the KPI long table plus ``group_col``; within each KPI x force x window the
+    groups are taken to partition the whole (include a "Not recorded" group), so their
+    numerators, denominators and ``n`` add up to the overall KPI that other pages show.
+    Before the row rules, each of those three counts gets primary and secondary suppression
+    across the groups against their total (as :func:`suppress_breakdown`), so a hidden group
+    count cannot be worked out from the overall figure and the other groups. Then every row
+    follows :func:`apply_panel` (rates from rounded counts, medians of 1-7 items hidden, ...).
+    Returns the same columns; hidden rows have status ``suppressed``.
+    """
+    if kpi_table.empty:
+        return apply_panel(kpi_table)
+    if group_col not in kpi_table.columns:
+        raise KeyError(f"no {group_col!r} column in the breakdown table")
+    table = kpi_table.reset_index(drop=True)
+    hide = pd.DataFrame(False, index=table.index, columns=list(_COUNT_COLUMNS))
+    keys = [c for c in ("kpi_id", "force", "window_start", "window_end") if c in table.columns]
+    for _, block in table.groupby(keys, sort=False, dropna=False):
+        for col in _COUNT_COLUMNS:
+            values = block[col].to_numpy(dtype=np.float64)
+            if np.isnan(values).all():
+                continue
+            sizes = np.abs(np.nan_to_num(values, nan=0.0))
+            column = np.append(sizes, sizes.sum()).reshape(-1, 1)
+            hidden = _secondary(column, _small_array(column), True, False)
+            hide.loc[block.index, col] = hidden[:-1, 0]
+    return _apply(table, hide)[0]

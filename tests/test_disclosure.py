@@ -318,3 +318,71 @@ def test_breakdown_no_small_cell_no_unrounded_cell_no_recovery(grid):
     assert not (hidden & (values == 0)).any()  # 0 stays 0, even as a complementary cell
     assert hidden[(values >= 1) & (values <= 7)].all()  # primary suppression, margins too
     assert recoverable(values, hidden, row_total=True, col_total=col_total) == []
+
+
+# --------------------------------------------------------------------------- KPI breakdowns
+
+
+def breakdown(kpi_id: str, groups: dict[str, tuple[float, float, float]], status="ok"):
+    rows = []
+    for group, (num, den, n) in groups.items():
+        r = row(kpi_id, num, den, n, status=status)
+        r["group"] = group
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def test_breakdown_of_a_rate_hides_a_second_group_so_the_first_cannot_be_recovered():
+    t = breakdown("charge_rate", {"Rape": (40, 200, 200), "Other": (3, 60, 60),
+                                  "Not recorded": (12, 30, 30)})
+    out = disclosure.apply_panel_breakdown(t)
+    assert list(out.columns) == list(t.columns)
+    assert out["status"].tolist() == ["ok", "suppressed", "suppressed"]
+    assert math.isnan(out.loc[1, "numerator"]) and math.isnan(out.loc[2, "numerator"])
+    assert out.loc[0, "value"] == pytest.approx(40 / 200)
+    assert out.loc[1, "denominator"] == 60  # denominators are all large: shown, rounded
+
+
+def test_breakdown_of_a_median_hides_small_groups_and_a_complement():
+    t = breakdown("days_to_charge", {"a": (math.nan, 30, 30), "b": (math.nan, 5, 5),
+                                     "c": (math.nan, 9, 9)})
+    out = disclosure.apply_panel_breakdown(t)
+    assert out["status"].tolist() == ["ok", "suppressed", "suppressed"]
+    assert pd.isna(out.loc[1, "n"]) and pd.isna(out.loc[2, "n"]) and out.loc[0, "n"] == 30
+
+
+def test_breakdown_needs_the_group_column():
+    with pytest.raises(KeyError):
+        disclosure.apply_panel_breakdown(table(row("charge_rate", 10, 20, 20)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kpi_id=st.sampled_from(["charge_rate", "orders_granted", "days_to_charge"]),
+       data=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1,
+                     max_size=7))
+def test_breakdown_counts_are_safe_and_not_recoverable_from_the_total(kpi_id, data):
+    u = unit(kpi_id)
+    groups = {}
+    for i, (a, b) in enumerate(data):
+        if u == "proportion":
+            groups[f"g{i}"] = (min(a, b), max(a, b), max(a, b))
+        elif u == "count":
+            groups[f"g{i}"] = (a, math.nan, a)
+        else:
+            groups[f"g{i}"] = (math.nan, a, a)
+    t = breakdown(kpi_id, groups)
+    out = disclosure.apply_panel_breakdown(t)
+    for col in COUNT_COLUMNS:
+        assert all(_is_safe_count(x) for x in out[col]), col
+        true = t[col].to_numpy(dtype=float)
+        if np.isnan(true).all():
+            continue
+        values = np.append(true, true.sum()).reshape(-1, 1)
+        # the overall total is published elsewhere: known exactly unless it is itself 1-7
+        total_hidden = disclosure.is_small(true.sum())
+        hidden = np.append(out[col].isna().to_numpy(), total_hidden).reshape(-1, 1)
+        assert recoverable(values, hidden, row_total=True, col_total=False) == []
+    shown = out["status"] == "ok"
+    if u == "proportion":
+        assert np.allclose(out.loc[shown, "value"],
+                           out.loc[shown, "numerator"] / out.loc[shown, "denominator"])

@@ -137,14 +137,24 @@ class Access:
 
     def disclose(self, kpi_table: pd.DataFrame) -> pd.DataFrame:
         """The KPI table as this audience may see it: unchanged for internal users; for a
-        panel, only the scope's force and months, with ``metrics.disclosure.apply_panel``."""
+        panel, only rows of the scope's force whose window lies inside the scope's months
+        (so comparison windows and history before the scope come back empty), with
+        ``metrics.disclosure.apply_panel`` applied."""
         if not self.is_panel:
             return kpi_table
         from metrics import disclosure  # imported lazily: keeps this module light
 
         table = kpi_table
-        if self.scope is not None and "force" in table.columns:
-            table = table[table["force"].astype(str) == self.scope.force]
+        if self.scope is not None:
+            keep = pd.Series(True, index=table.index)
+            if "force" in table.columns:
+                keep &= table["force"].astype(str) == self.scope.force
+            if "window_start" in table.columns and "window_end" in table.columns:
+                first = pd.Period(self.scope.start, freq="M").start_time.normalize()
+                last = pd.Period(self.scope.end, freq="M").end_time.normalize()
+                keep &= (pd.to_datetime(table["window_start"]) >= first) & (
+                    pd.to_datetime(table["window_end"]) <= last)
+            table = table[keep]
         return disclosure.apply_panel(table)
 
     def audit(self, action: str, *, force: str | None = None, window: str | None = None,
