@@ -1,0 +1,120 @@
+"""The engine's vectorised building blocks against scalar references and brute force."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import binomtest
+
+from metrics.kpis import _arrays as A
+from metrics.kpis import compute_kpis, repeat_suspect_flags
+from metrics.kpis.engine import median_ci_ranks
+from metrics.kpis.spc import rebase_positions
+from metrics.stats import median_ci, wilson
+from tests.kpi_fixtures import case, dataset, frame
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (7, 29),
+                                      (15, 30), (693, 11586)])
+def test_wilson_arrays_match_scalar_and_scipy(k, n):
+    low, high = A.wilson_arrays(np.array([k]), np.array([n]))
+    ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert low[0] == pytest.approx(ref.low, abs=1e-12)
+    assert high[0] == pytest.approx(ref.high, abs=1e-12)
+    assert (low[0], high[0]) == pytest.approx(wilson(k, n))
+
+
+def test_wilson_arrays_undefined_cells():
+    low, high = A.wilson_arrays(np.array([0.0, 5.0, -1.0]), np.array([0.0, 4.0, 4.0]))
+    assert np.isnan(low).all() and np.isnan(high).all()
+
+
+def test_month_index_and_day_number():
+    dates = pd.Series(pd.to_datetime(["1970-01-01", "2024-02-29", None, "1969-12-31"]))
+    assert A.month_index(dates).tolist() == [0, 649, A.NO_MONTH, -1]
+    days = A.day_number(dates)
+    assert days[:2].tolist() == [0.0, 19782.0] and math.isnan(days[2]) and days[3] == -1
+
+
+def test_panel_and_stock_panel():
+    force = np.array([0, 0, 1, 1, -1])
+    month = np.array([10, 12, 11, 99, 10])
+    got = A.panel(force, month, 2, 10, 3)
+    assert got.tolist() == [[1, 0, 1], [0, 1, 0]]
+    # item in stock at month-end w when start <= w < stop
+    start = np.array([5, 11, 10, 12])
+    stop = np.array([11, 10**9, 10, 13])
+    got = A.stock_panel(np.array([0, 0, 1, 1]), start, stop, 2, 10, 3)
+    assert got.tolist() == [[1, 1, 1], [0, 0, 1]]
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(-5, 40)), max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_group_medians_match_numpy(items):
+    keys = np.array([k for k, _ in items], dtype=np.int64)
+    values = np.array([v for _, v in items], dtype=np.float64)
+    med, count, low, high = A.group_medians(keys, values, 3, median_ci_ranks)
+    for g in range(3):
+        vals = values[keys == g]
+        assert count[g] == len(vals)
+        if len(vals) == 0:
+            assert math.isnan(med[g])
+            continue
+        assert med[g] == np.median(vals)
+        ref = median_ci(vals)
+        assert (low[g], high[g]) == pytest.approx(ref, nan_ok=True)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 3000)),
+                max_size=25))
+@settings(max_examples=80, deadline=None)
+def test_repeat_flags_match_brute_force(items):
+    sid = pd.Series([s for s, _ in items], dtype="string")
+    dates = pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta([d for _, d in items],
+                                                                   unit="D"))
+    got = repeat_suspect_flags(sid, dates)
+    for i, (s, d) in enumerate(items):
+        want = s is not None and any(
+            j != i and t == s and abs(e - d) <= 1095 for j, (t, e) in enumerate(items))
+        assert got[i] == want
+
+
+def test_rebase_positions():
+    first = pd.Period("2021-01", "M")
+    adoption = {"A": pd.Period("2021-07", "M"), "B": pd.Period("2020-01", "M"),
+                "C": pd.Period("2021-01", "M"), "D": pd.Period("2030-01", "M")}
+    assert rebase_positions(["A", "B", "C", "D", "E"], first, 12, adoption) == [
+        6, None, None, None, None]
+
+
+def test_spc_rebased_at_adoption_and_empty_for_gated_months():
+    # Alpha: 12 months alternating 10%/15%, then 12 alternating 50%/55% (adoption in month
+    # 13); 20 outcomes a month
+    rows = []
+    for m in range(24):
+        month = pd.Period("2022-01", "M") + m
+        charged = (2 if m < 12 else 10) + m % 2
+        for i in range(20):
+            rows.append(case(recorded="2021-01-01", outcome_code=1 if i < charged else 14,
+                             outcome_date=f"{month}-15"))
+    rows.append(case(force="Beta", recorded="2021-01-01", outcome_code=1,
+                     outcome_date="2022-01-10"))
+    forces = frame([{"force": "Alpha", "soteria_adoption_date": "2023-01-01",
+                     "cohort": "pathfinder"}],
+                   dates=("soteria_adoption_date",), categories=("force", "cohort"))
+    ds = dataset(rows, forces=forces)
+    table = compute_kpis(ds, "2022-01", "2023-12", by="month", kpi_ids=["charge_rate"])
+    alpha = table[table["force"] == "Alpha"]
+    # rebased: each segment only alternates, so every point is common cause in its limits
+    assert set(alpha["spc"]) == {"common_cause"}
+    everyone = table[table["force"] == "All forces"]
+    # without a rebase the step up shows as special cause improvement after it
+    assert (everyone["spc"].iloc[12:] == "special_cause_improvement").all()
+    beta = table[table["force"] == "Beta"]
+    assert beta["spc"].isna().all()  # gated (n = 1) or no data: no point type
+    assert set(beta["status"]) == {"insufficient", "no_data"}
