@@ -94,6 +94,22 @@ SUPPRESSED_NOTE = ("* Suppressed: based on 1 to 7 items, held back so that no vi
                    "computed from the rounded counts.")
 
 ProgressFn = Callable[[float, str], None]
+#: The pack's sections, in order (the cover and the appendix are always included).
+SECTIONS: tuple[str, ...] = ("flight_deck", "pillars", "victim_voice", "compare_forces")
+
+
+def sections_for(pages: Sequence[str] | None) -> tuple[str, ...]:
+    """The sections a reader allowed ``pages`` (app page ids) may see; None: all of them."""
+    if pages is None:
+        return SECTIONS
+    allowed = set(pages)
+    out = []
+    if "flight_deck" in allowed:
+        out.append("flight_deck")
+    if allowed & {"flight_deck", "trends"}:
+        out.append("pillars")
+    out += [s for s in ("victim_voice", "compare_forces") if s in allowed]
+    return tuple(out)
 
 
 class BoardpackError(ValueError):
@@ -223,6 +239,8 @@ def spc_frame(monthly: pd.DataFrame, kpi: KPI, adoption: pd.Period | None) -> pd
     """
     cols = ["month", "value", "centre", "upper", "lower", "point_type"]
     rows = monthly.sort_values("window_start")
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
     months = pd.PeriodIndex(pd.to_datetime(rows["window_start"]), freq="M")
     values = rows["value"].astype(float).where(rows["status"].eq("ok").to_numpy())
     out = pd.DataFrame({"month": list(months), "value": values.to_numpy()})
@@ -407,8 +425,14 @@ def first_data_month(dataset: Dataset) -> pd.Period | None:
 
 def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
                       end: str | pd.Period, *, audience: str = "internal",
-                      comparison: str = "previous") -> PackData:
-    """Compute (and, for the panel, disclosure-control) every table the pack prints."""
+                      comparison: str = "previous",
+                      disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                      ) -> PackData:
+    """Compute (and, for the panel, disclosure-control) every table the pack prints.
+
+    ``disclose`` replaces ``apply_panel`` for the panel audience (the app passes
+    ``Access.disclose``, which also keeps only a share link's force and months).
+    """
     if audience not in AUDIENCES:
         raise BoardpackError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     if comparison not in COMPARISONS:
@@ -435,7 +459,8 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     except KpiInputError as exc:
         raise BoardpackError(str(exc)) from exc
     if audience == "panel":
-        window_all, previous, monthly = _panel(window_all), _panel(previous), _panel(monthly)
+        rule = disclose or _panel
+        window_all, previous, monthly = rule(window_all), rule(previous), rule(monthly)
     kpis = registry.all_kpis(survey_items(dataset))
     current = window_all[window_all["force"] == force].set_index("kpi_id")
     data = PackData(
@@ -521,14 +546,16 @@ def _print_layout(fig: Any, title: str | None = None) -> Any:
     return fig
 
 
-def build_figures(data: PackData, funnels: list[Funnel] | None = None) -> dict[str, Any]:
+def build_figures(data: PackData, funnels: list[Funnel] | None = None,
+                  sections: Sequence[str] = ("pillars", "victim_voice", "compare_forces")
+                  ) -> dict[str, Any]:
     """Plotly figures for the pack, keyed ``spc:<kpi_id>``, ``funnel:<kpi_id>``, ``survey``."""
     try:
         from ui import charts
     except ImportError:
         return {}
     figures: dict[str, Any] = {}
-    for kpi in data.kpis:
+    for kpi in data.kpis if "pillars" in sections else ():
         if kpi.source == "survey_responses":
             continue
         frame = data.spc.get(kpi.id)
@@ -539,10 +566,12 @@ def build_figures(data: PackData, funnels: list[Funnel] | None = None) -> dict[s
         fig = charts.spc_chart(frame, unit=kpi.unit, title=kpi.name, adoption=adoption)
         figures[f"spc:{kpi.id}"] = _print_layout(fig, kpi.name)
     survey = _survey_frame(data)
-    if not survey.empty and survey["status"].eq("ok").any():
+    if "victim_voice" in sections and not survey.empty and survey["status"].eq("ok").any():
         fig = charts.breakdown_chart(survey, unit="proportion", title=None)
         fig.update_xaxes(range=[0, 1])
         figures["survey"] = _print_layout(fig)
+    if "compare_forces" not in sections:
+        funnels = []
     for funnel in funnels if funnels is not None else _funnels(data):
         kpi = data.kpi(funnel.kpi_id)
         fig = charts.funnel_chart(funnel.points, funnel.limits, target=funnel.target,
@@ -752,9 +781,10 @@ def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True,
 class _Builder:
     """Lays out the pack's pages from a PackData and rendered chart images."""
 
-    def __init__(self, data: PackData, images: dict[str, bytes], chart_note: str | None
-                 ) -> None:
+    def __init__(self, data: PackData, images: dict[str, bytes], chart_note: str | None,
+                 sections: Sequence[str] = SECTIONS) -> None:
         self.data = data
+        self.sections = tuple(sections)
         self.images = images
         self.chart_note = chart_note
         self.s = _Styles()
@@ -777,7 +807,11 @@ class _Builder:
     def suppressed_note(self) -> list[Any]:
         if self.data.audience != "panel":
             return []
-        return [Spacer(1, 4), self.p(_esc(SUPPRESSED_NOTE), self.s.small)]
+        try:
+            from metrics.disclosure import FOOTNOTE as note
+        except ImportError:
+            note = SUPPRESSED_NOTE
+        return [Spacer(1, 4), self.p(_esc(note), self.s.small)]
 
     def charts_missing_note(self) -> list[Any]:
         if not self.chart_note:
@@ -806,9 +840,17 @@ class _Builder:
                                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, GREY_RULE),
                                    ("TOPPADDING", (0, 0), (-1, -1), 5),
                                    ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
-        contents = ["Flight deck: the six pillars, quantitative and qualitative side by side"]
-        contents += [f"Pillar {i}: {name}" for i, name in PILLARS.items()]
-        contents += ["Victim voice", "Compare forces", "Appendix: definitions and methods"]
+        contents = []
+        if "flight_deck" in self.sections:
+            contents.append("Flight deck: the six pillars, quantitative and qualitative side "
+                            "by side")
+        if "pillars" in self.sections:
+            contents += [f"Pillar {i}: {name}" for i, name in PILLARS.items()]
+        if "victim_voice" in self.sections:
+            contents.append("Victim voice")
+        if "compare_forces" in self.sections:
+            contents.append("Compare forces")
+        contents.append("Appendix: definitions and methods")
         flow: list[Any] = [
             Spacer(1, 18 * mm),
             self.p("Operation Soteria: RASSO flight deck", self.s.title),
@@ -1108,6 +1150,8 @@ def build_boardpack(
     comparison: str = "previous",
     progress: ProgressFn | None = None,
     charts: bool = True,
+    disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    pages: Sequence[str] | None = None,
 ) -> bytes:
     """The board pack PDF for ``force`` (or ``"All forces"``) over ``start``..``end``.
 
@@ -1115,6 +1159,13 @@ def build_boardpack(
     ``comparison``: ``previous`` (the same number of months just before) or ``year_ago``.
     ``progress(fraction, message)`` is called as the work advances (for a progress bar).
     ``charts=False`` skips chart rendering (tables only; the pack says so).
+    ``disclose``: for the panel audience, the function every KPI table goes through instead of
+    ``metrics.disclosure.apply_panel`` (the app passes ``Access.disclose``, so the pack shows
+    exactly the rows and rules of the screen).
+    ``pages``: the app page ids the reader may see (a share link's pages); the pack then holds
+    only the matching sections (``flight_deck`` -> flight deck; ``flight_deck`` or ``trends`` ->
+    pillar pages; ``victim_voice``; ``compare_forces``). The cover and the appendix of
+    definitions are always included. None: every section.
     Raises ``BoardpackError`` for bad arguments and ``UnusableDataError`` for an export that
     failed validation.
     """
@@ -1122,15 +1173,16 @@ def build_boardpack(
         if progress is not None:
             progress(min(max(fraction, 0.0), 1.0), message)
 
+    sections = sections_for(pages)
     tick(0.02, "Computing KPIs")
     data = collect_pack_data(dataset, force, start, end, audience=audience,
-                             comparison=comparison)
+                             comparison=comparison, disclose=disclose)
     tick(0.25, "Preparing charts")
     images: dict[str, bytes] = {}
     note: str | None = None
-    funnels = _funnels(data)
+    funnels = _funnels(data) if "compare_forces" in sections else []
     if charts:
-        figures = build_figures(data, funnels)
+        figures = build_figures(data, funnels, sections)
         if not figures:
             note = "Charts were left out: the chart builders are not available."
         else:
@@ -1140,13 +1192,17 @@ def build_boardpack(
         note = "Charts were left out of this pack on request."
     tick(0.85, "Laying out the pages")
     _register_fonts()
-    builder = _Builder(data, images, note)
+    builder = _Builder(data, images, note, sections)
     story: list[Any] = []
     story += builder.cover()
-    story += builder.flight_deck()
-    story += builder.pillar_pages()
-    story += builder.victim_voice()
-    story += builder.compare_forces(funnels)
+    if "flight_deck" in sections:
+        story += builder.flight_deck()
+    if "pillars" in sections:
+        story += builder.pillar_pages()
+    if "victim_voice" in sections:
+        story += builder.victim_voice()
+    if "compare_forces" in sections:
+        story += builder.compare_forces(funnels)
     story += builder.appendix()
     buffer = io.BytesIO()
     doc = _doc(buffer, data)
