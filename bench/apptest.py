@@ -25,6 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Filters to flip, in order of preference: (words in key or label, query-param name).
 FILTER_HINTS: tuple[tuple[str, ...], ...] = (("compare", "comparison"), ("window",))
+# URL values of the filters' options, in the widgets' order (docs/TEAM-NOTES.md).
+PARAM_VALUES: dict[str, tuple[str, ...]] = {
+    "compare": ("previous", "year_ago"),
+    "window": ("last_month", "last_quarter", "last_12_months"),
+}
 WIDGET_KINDS: tuple[str, ...] = ("selectbox", "radio", "segmented_control", "pills",
                                  "select_slider")
 
@@ -104,25 +109,38 @@ def run(data: Path, repeat: int, timeout: float) -> dict[str, Any]:
         out["error"] = "no compare/window filter widget found"
         return out
     out["widget"], widget = found
+    param = next((h for h in ("compare", "window")
+                  if h in f"{widget.key} {widget.label}".lower()), "compare")
     start = current_index(widget)
     other = 1 if start == 0 else 0
+    values = [PARAM_VALUES[param][start], PARAM_VALUES[param][other]]
     choose(widget, other)
     t0 = time.perf_counter()
     at.run()
     out["first_change"] = time.perf_counter() - t0
+    if errors(at):
+        out["error"] = f"exception after the change: {errors(at)[0]}"
+        return out
     indices = [start, other]
+    methods: set[str] = set()
     for i in range(repeat):
         found = find_filter(at)
-        if found is None:
-            out["error"] = "filter widget disappeared after a rerun"
-            break
-        choose(found[1], indices[i % 2])
+        if found is not None:
+            choose(found[1], indices[i % 2])
+            methods.add("widget")
+        else:
+            # AppTest sometimes omits the sidebar after a rerun; the URL is the other way a
+            # view changes (a copied link), and the app reads it on every run.
+            at.query_params[param] = values[i % 2]
+            methods.add(f"query param {param}")
         t0 = time.perf_counter()
         at.run()
         out["warm"].append(time.perf_counter() - t0)
         if errors(at):
             out["error"] = f"exception on rerun: {errors(at)[0]}"
             break
+    out["warm_method"] = " / ".join(sorted(methods))
+    out["values"] = [str(v) for v in values]
     return out
 
 

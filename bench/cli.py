@@ -109,27 +109,20 @@ def run_child(module: str, args: Sequence[str], name: str, timeout: float) -> di
 
 
 def boardpack_step(data: Path, repeat: int = 3) -> dict[str, Any] | None:
-    """Time a 12-month All-forces board pack on ``data`` if metrics.boardpack offers a builder.
+    """Time a 12-month All-forces board pack on ``data`` (``metrics.boardpack.build_boardpack``).
 
-    Looks for ``build_boardpack`` / ``build_board_pack`` / ``render_pdf`` taking
-    (dataset, start, end, force=...) and returning bytes. None when the module is absent.
+    None when the module or the builder is absent (it is optional for the benchmark).
     """
     try:
         import metrics.boardpack as bp
     except ImportError:
         return None
+    fn = getattr(bp, "build_boardpack", None)
+    if not callable(fn):
+        return None
+    from bench.core import months
     from metrics.load import load_dataset
 
-    from bench.core import months
-
-    fn = None
-    for name in ("build_boardpack", "build_board_pack", "boardpack_pdf", "render_pdf",
-                 "build_pdf", "make_boardpack"):
-        fn = getattr(bp, name, None)
-        if callable(fn):
-            break
-    if fn is None:
-        return {"error": "no builder function found in metrics.boardpack"}
     ds = load_dataset(data)
     start, end = months(ds.as_at, 12)
     seconds: list[float] = []
@@ -137,28 +130,13 @@ def boardpack_step(data: Path, repeat: int = 3) -> dict[str, Any] | None:
     try:
         for _ in range(repeat):
             t0 = time.perf_counter()
-            out = _call_boardpack(fn, ds, start, end)
+            pdf = fn(ds, "All forces", start, end)
             seconds.append(time.perf_counter() - t0)
-            size = len(out) if isinstance(out, bytes | bytearray) else \
-                (Path(out).stat().st_size if isinstance(out, str | Path) else None)
+            size = len(pdf)
     except Exception as exc:
-        return {"error": f"{fn.__name__}: {type(exc).__name__}: {exc}"[:200]}
-    return {"seconds": seconds, "bytes": size, "function": fn.__name__}
-
-
-def _call_boardpack(fn: Any, ds: Any, start: str, end: str) -> Any:
-    """Call a board pack builder with the keywords its signature accepts."""
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    kwargs: dict[str, Any] = {}
-    if "force" in params:
-        kwargs["force"] = "All forces"
-    args: list[Any] = [ds]
-    names = list(params)
-    if "start" in params or len(names) >= 3:
-        args += [start, end]
-    return fn(*args, **kwargs)
+        return {"error": f"build_boardpack: {type(exc).__name__}: {exc}"[:200]}
+    return {"seconds": seconds, "bytes": size, "window": [start, end],
+            "data": str(data.relative_to(REPO)) if data.is_relative_to(REPO) else str(data)}
 
 
 def write_markdown(results: dict[str, Any], figures: list[report.Figure], command: str) -> str:
