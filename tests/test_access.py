@@ -106,6 +106,16 @@ def test_local_mode_refuses_remote_connections(audit_file, monkeypatch):
     assert lines(audit_file)[-1]["reason"] == "remote_without_sign_in"
 
 
+def test_local_mode_refuses_requests_through_a_reverse_proxy(audit_file, monkeypatch):
+    from streamlit.runtime.context import ContextProxy, StreamlitHeaders
+
+    headers = StreamlitHeaders([("X-Forwarded-For", "198.51.100.7"), ("Host", "example")])
+    monkeypatch.setattr(ContextProxy, "headers", property(lambda self: headers))
+    at = app().run()
+    assert not shown_data(at)
+    assert lines(audit_file)[-1]["reason"] == "remote_without_sign_in"
+
+
 @pytest.mark.parametrize("query", [
     {"audience": "internal"}, {"role": "admin"}, {"audience": "internal", "role": "admin"},
 ])
@@ -344,3 +354,33 @@ def test_unknown_page_id_is_a_programming_error():
     at = app("admin").run()
     assert at.exception
     assert not shown_data(at)
+
+
+def test_panel_disclose_keeps_only_the_scope_and_applies_the_rules():
+    import pandas as pd
+
+    from ui.access import Access
+
+    _, scope = link()
+
+    def r(force, start, end, num, den):
+        return dict(kpi_id="charge_rate", force=force, window_start=pd.Timestamp(start),
+                    window_end=pd.Timestamp(end), value=num / den, numerator=num,
+                    denominator=den, n=den, ci_low=0.1, ci_high=0.9, status="ok")
+
+    table = pd.DataFrame([
+        r("Avon", "2025-01-01", "2025-03-31", 13, 52),   # the scope
+        r("Avon", "2025-02-01", "2025-02-28", 5, 20),    # a month inside it
+        r("Avon", "2024-10-01", "2024-12-31", 40, 90),   # comparison window: outside
+        r("Kent", "2025-01-01", "2025-03-31", 40, 90),   # another force
+    ])
+    panel = Access(audience="panel", user=scope.link_id, page_id="flight_deck", mode="link",
+                   scope=scope)
+    out = panel.disclose(table)
+    assert out["force"].tolist() == ["Avon", "Avon"]
+    assert out["numerator"].tolist()[0] == 15 and out["status"].tolist() == ["ok", "suppressed"]
+    internal = Access(audience="internal", user="local user", page_id="flight_deck",
+                      mode="local")
+    assert internal.disclose(table) is table
+    assert internal.locked_filters() == {} and internal.allows("data_quality")
+    assert not panel.allows("data_quality") and panel.allows("trends")

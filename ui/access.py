@@ -18,7 +18,8 @@ Resolution, on every rerun (nothing is trusted from an earlier run except a shar
    ``[flightdeck.roles]``; the mapping is read again on every rerun, so removing someone
    takes effect at once even though their login cookie is still valid.
 3. Else local mode: one local internal user, with a banner, and only for connections from
-   this machine (``st.context.ip_address`` is None for localhost).
+   this machine (``st.context.ip_address`` is None for localhost) that did not come through a
+   reverse proxy (no ``X-Forwarded-For``/``Forwarded``/``X-Real-IP`` header).
 
 A URL parameter never grants anything: ``?audience=internal`` or ``?role=admin`` is ignored.
 """
@@ -382,13 +383,28 @@ def _signed_in_access(page_id: str) -> Access:
     return Access(audience="internal", user=str(email), page_id=page_id, mode="signed_in")
 
 
+_PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host")
+
+
+def _via_proxy() -> bool:
+    """True when the request came through a reverse proxy (forwarding headers present)."""
+    try:
+        headers = st.context.headers
+        return any(isinstance(headers.get(name), str) and headers.get(name)
+                   for name in _PROXY_HEADERS)
+    except Exception:  # noqa: BLE001 - no headers available (e.g. AppTest)
+        return False
+
+
 def _local_access(page_id: str) -> Access:
     try:
         remote = st.context.ip_address
     except Exception:  # noqa: BLE001
         remote = None
     # Only a real address string counts (AppTest's mocked runtime returns a mock object).
-    if isinstance(remote, str) and remote:
+    # A proxy on this machine makes remote visitors look local: its forwarding headers give
+    # it away, so local mode refuses those requests too.
+    if (isinstance(remote, str) and remote) or _via_proxy():
         _safe_log("access_refused", user=str(remote), audience="none", page=page_id,
                   reason="remote_without_sign_in")
         _refuse("Access refused", "remote_without_sign_in")
