@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import charts, funnel, shell, views
 
-ctx = shell.context()
+ctx = shell.page_setup("compare_forces")
 st.header("Compare forces", anchor=False)
 proportions = [k for k in ctx.kpis if k.is_proportion]
 kpi = views.kpi_picker(ctx, proportions, with_pillar=False, default="charge_rate")

@@ -7,7 +7,7 @@ import streamlit as st
 from ui import quality, shell, views
 from ui.tiles import escape_md
 
-ctx = shell.context()
+ctx = shell.page_setup("data_quality")
 st.header("Data quality", anchor=False)
 loaded = ctx.loaded
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"

@@ -10,7 +10,7 @@ import streamlit as st
 from metrics.registry import PILLARS
 from ui import shell
 
-ctx = shell.context()
+ctx = shell.page_setup("definitions")
 st.header("Definitions and methods", anchor=False)
 st.write("Every KPI on the flight deck, as declared once in the KPI registry "
          "(`metrics/registry.py`); the app, the command line and the board pack all read it.")

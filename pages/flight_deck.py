@@ -8,7 +8,7 @@ from metrics.registry import PILLARS
 from ui import deck, shell
 from ui.tiles import escape_md, render_tile
 
-ctx = shell.context()
+ctx = shell.page_setup("flight_deck")
 force = ctx.view.force
 st.header(f"Flight deck: {escape_md(force)}", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"

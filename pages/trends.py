@@ -9,7 +9,7 @@ from ui import charts, shell, views
 from ui import data as ui_data
 from ui.tiles import escape_md
 
-ctx = shell.context()
+ctx = shell.page_setup("trends")
 force = ctx.view.force
 st.header(f"Trends: {escape_md(force)}", anchor=False)
 kpi = views.kpi_picker(ctx, ctx.kpis, default="charge_rate")

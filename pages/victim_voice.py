@@ -8,7 +8,7 @@ from ui import charts, shell, survey
 from ui import data as ui_data
 from ui.tiles import escape_md
 
-ctx = shell.context()
+ctx = shell.page_setup("victim_voice")
 force = ctx.view.force
 st.header(f"Victim voice: {escape_md(force)}", anchor=False)
 st.markdown(

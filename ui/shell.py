@@ -1,4 +1,4 @@
-"""The app's frame, run by ``app.py`` before every page: access, data, sidebar, URL state.
+"""The app's frame, run first by every page: access, data, sidebar, URL state.
 
 Order on every rerun (deny by default):
 
@@ -9,7 +9,7 @@ Order on every rerun (deny by default):
 4. the sidebar: page links (carrying the view, so a page switch keeps it) and the filters;
 5. the view is written back to the URL (only this module's keys; ``share`` is left alone).
 
-Pages then call :func:`context` to get the :class:`PageContext` and stay thin.
+Every page calls :func:`page_setup` first (its page id) and stays thin.
 """
 
 from __future__ import annotations
@@ -47,6 +47,32 @@ _WRITTEN = "_fd_url_written"
 _CTX = "_fd_context"
 W_FORCE, W_WINDOW, W_FROM, W_TO, W_COMPARE = (
     "fd_force", "fd_window", "fd_from", "fd_to", "fd_compare")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page: its id (TEAM-NOTES), file, title, icon and navigation section."""
+
+    id: str
+    path: str
+    title: str
+    icon: str
+    section: str
+
+
+PAGE_SPECS: tuple[PageSpec, ...] = (
+    PageSpec("flight_deck", "pages/flight_deck.py", "Flight deck", ":material/dashboard:",
+             "Meeting"),
+    PageSpec("trends", "pages/trends.py", "Trends", ":material/show_chart:", "Explore"),
+    PageSpec("victim_voice", "pages/victim_voice.py", "Victim voice",
+             ":material/record_voice_over:", "Explore"),
+    PageSpec("compare_forces", "pages/compare_forces.py", "Compare forces",
+             ":material/filter_alt:", "Explore"),
+    PageSpec("data_quality", "pages/data_quality.py", "Data quality", ":material/fact_check:",
+             "About the data"),
+    PageSpec("definitions", "pages/definitions.py", "Definitions and methods",
+             ":material/menu_book:", "About the data"),
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +134,7 @@ class PageContext:
 
 
 def context() -> PageContext:
-    """The context ``app.py`` prepared for this run's page."""
+    """The context :func:`page_setup` prepared for this run's page."""
     ctx = st.session_state.get(_CTX)
     if ctx is None:
         st.error("Open the app through app.py (streamlit run app.py).")
@@ -184,8 +210,12 @@ def _on_filter_change() -> None:
 
 
 def _sync_widget(key: str, value: object) -> None:
-    if st.session_state.get(key) != value:
-        st.session_state[key] = value
+    """Set a widget's value from the view before it is drawn.
+
+    Always assigned: widget identities are per page, so a page switch would otherwise draw
+    the widget at its default and overwrite the view.
+    """
+    st.session_state[key] = value
 
 
 def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str]) -> ViewState:
@@ -219,20 +249,22 @@ def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str
     return view
 
 
-def _page_links(pages: Mapping[str, Sequence[tuple[str, object]]], allowed: Sequence[str],
-                view: ViewState, target: object = None) -> None:
+def _page_links(allowed: Sequence[str], view: ViewState, target: object = None) -> None:
+    """Sidebar links to the allowed pages, carrying the view (and a share token) in the URL."""
     params = encode(view)
     share = st.query_params.get("share")
     if share:
         params["share"] = share
-    for section, entries in pages.items():
-        visible = [(pid, page) for pid, page in entries if pid in allowed]
-        if not visible:
+    where = target or st.sidebar
+    section = None
+    for spec in PAGE_SPECS:
+        if spec.id not in allowed:
             continue
-        where = target or st.sidebar
-        where.caption(section)  # type: ignore[attr-defined]
-        for _, page in visible:
-            where.page_link(page, query_params=params)  # type: ignore[attr-defined]
+        if spec.section != section:
+            section = spec.section
+            where.caption(section)  # type: ignore[attr-defined]
+        where.page_link(spec.path, label=spec.title, icon=spec.icon,  # type: ignore[attr-defined]
+                        query_params=params)
 
 
 def validation_report(loaded: ui_data.Loaded) -> None:
@@ -273,8 +305,12 @@ _CSS = """<style>
 </style>"""
 
 
-def frame(page_id: str, pages: Mapping[str, Sequence[tuple[str, object]]]) -> PageContext:
-    """Run the shared frame for ``page_id`` and return the page's context (or stop)."""
+def page_setup(page_id: str) -> PageContext:
+    """The shared frame every page runs first; returns the page's context (or stops).
+
+    Access is checked before anything else (``ui.access.require_access``), then the export
+    is loaded, the view resolved from the URL, the sidebar drawn and the URL written back.
+    """
     from ui.access import require_access
 
     st.session_state.pop(_CTX, None)
@@ -282,7 +318,7 @@ def frame(page_id: str, pages: Mapping[str, Sequence[tuple[str, object]]]) -> Pa
     access = require_access(page_id)
     with st.spinner("Loading the export…"):
         loaded = ui_data.load()
-    allowed = list(getattr(access, "allowed_pages", [pid for e in pages.values() for pid, _ in e]))
+    allowed = list(getattr(access, "allowed_pages", [spec.id for spec in PAGE_SPECS]))
     if loaded.stale:
         when = loaded.loaded_at.strftime("%d %b %Y %H:%M UTC") if loaded.loaded_at else "earlier"
         st.warning(
@@ -291,7 +327,7 @@ def frame(page_id: str, pages: Mapping[str, Sequence[tuple[str, object]]]) -> Pa
         )
     choices = _choices(loaded.dataset) if loaded.dataset is not None else None
     if loaded.dataset is None or choices is None:
-        _page_links(pages, allowed, ViewState())
+        _page_links(allowed, ViewState())
         ctx = PageContext(page_id, access, loaded, ViewState(), None)
         st.session_state[_CTX] = ctx
         if page_id != "definitions":
@@ -310,7 +346,7 @@ def frame(page_id: str, pages: Mapping[str, Sequence[tuple[str, object]]]) -> Pa
     start, end = window_bounds(view, choices.last_month)
     cmp_start, cmp_end = comparison_bounds(start, end, view.compare)
     _write_url(view)
-    _page_links(pages, allowed, view, nav)
+    _page_links(allowed, view, nav)
     ctx = PageContext(page_id, access, loaded, view, choices, start, end, cmp_start, cmp_end)
     st.session_state[_CTX] = ctx
     return ctx

@@ -1,0 +1,50 @@
+"""Shared fixtures: small synthetic exports and an AppTest factory for the app.
+
+Exports come from the project's own generator (``metrics.generate``): synthetic data only.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+
+
+@pytest.fixture(scope="session")
+def small_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic export (8,000 cases, nine forces), generated once per session."""
+    from metrics.generate import generate
+
+    out = tmp_path_factory.mktemp("export") / "small"
+    generate(out, cases=8000, seed=3)
+    return out
+
+
+@pytest.fixture
+def export_copy(small_export: Path, tmp_path: Path) -> Path:
+    """A private copy of the small export that a test may break."""
+    target = tmp_path / "export"
+    shutil.copytree(small_export, target)
+    return target
+
+
+@pytest.fixture
+def app_test(monkeypatch: pytest.MonkeyPatch, small_export: Path) -> Callable:
+    """``app_test(data=None, **query)`` -> an AppTest of app.py on the small export."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("FLIGHTDECK_SECRET", raising=False)
+
+    def make(data: Path | None = None, **query: str):
+        monkeypatch.setenv("FLIGHTDECK_DATA", str(data or small_export))
+        at = AppTest.from_file(APP, default_timeout=120)
+        for key, value in query.items():
+            at.query_params[key] = value
+        return at
+
+    return make

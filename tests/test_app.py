@@ -1,0 +1,202 @@
+"""The Streamlit app through AppTest: every page, filters, URL state, broken exports.
+
+Runs ``app.py`` (navigation, access, shared frame) on a small synthetic export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metrics.kpis import compute_kpis
+from metrics.load import load_dataset
+from metrics.registry import PILLARS, all_kpis
+from ui.format import format_value, gate_text
+from ui.state import latest_complete_month
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = ["flight_deck", "trends", "victim_voice", "compare_forces", "data_quality",
+         "definitions"]
+
+
+def _open(at, page: str):
+    at.run()
+    if page != "flight_deck":
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def _tiles(at) -> dict[str, str]:
+    """Tile label -> the value or gate it shows."""
+    out = {}
+    for metric in at.metric:
+        label = metric.label.replace("\\", "")
+        out[label] = metric.value
+    return out
+
+
+def _expected_tiles(export: Path, force: str, start: str, end: str) -> dict[str, str]:
+    dataset = load_dataset(export)
+    table = compute_kpis(dataset, start, end, forces=[force])
+    survey = [c for c in dataset.get("survey_responses").columns if c.startswith("q_")]
+    kpis = {k.id: k for k in all_kpis(survey)}
+    out = {}
+    for row in table.itertuples():
+        kpi = kpis[row.kpi_id]
+        out[kpi.name] = format_value(row.value, kpi.unit) if row.status == "ok" else "–"
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_an_exception(app_test, page: str) -> None:
+    at = _open(app_test(), page)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.header[0].value  # the page drew its heading
+
+
+def test_flight_deck_shows_all_six_pillars_and_the_as_at_date(app_test) -> None:
+    at = _open(app_test(), "flight_deck")
+    headings = [s.value for s in at.subheader]
+    for number, name in PILLARS.items():
+        assert f"{number} · {name}" in headings
+    assert any("data as at **30 September 2026**" in c.value for c in at.caption)
+
+
+def test_flight_deck_tiles_match_the_engine_for_the_default_view(app_test, small_export):
+    at = _open(app_test(), "flight_deck")
+    last = latest_complete_month(load_dataset(small_export).as_at)
+    expected = _expected_tiles(small_export, "All forces", str(last - 2), str(last))
+    assert _tiles(at) == expected
+
+
+def test_changing_force_and_window_changes_the_numbers_to_the_engines(app_test, small_export):
+    at = _open(app_test(), "flight_deck")
+    before = _tiles(at)
+    at.selectbox(key="fd_force").select("Durham Constabulary")
+    at.selectbox(key="fd_window").select("last_month")
+    at.run()
+    assert not at.exception
+    assert at.header[0].value == "Flight deck: Durham Constabulary"
+    last = str(latest_complete_month(load_dataset(small_export).as_at))
+    after = _tiles(at)
+    assert after == _expected_tiles(small_export, "Durham Constabulary", last, last)
+    assert after != before
+
+
+def test_tile_values_agree_with_the_cli(app_test, small_export) -> None:
+    at = _open(app_test(force="Kent Police", window="custom", **{"from": "2025-01",
+                                                                 "to": "2025-12"}),
+               "flight_deck")
+    result = subprocess.run(
+        [sys.executable, "-m", "metrics", "kpis", str(small_export), "--from", "2025-01",
+         "--to", "2025-12", "--force", "Kent Police", "--kpi",
+         "charge_rate,days_to_charge,orders_granted", "--format", "csv"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    rows = {r["kpi_id"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    tiles = _tiles(at)
+    assert tiles["Charge rate"] == format_value(float(rows["charge_rate"]["value"]), "proportion")
+    assert tiles["Days to charge"] == format_value(float(rows["days_to_charge"]["value"]), "days")
+    assert tiles["Protective orders granted"] == format_value(
+        float(rows["orders_granted"]["value"]), "count")
+
+
+def test_a_gated_tile_says_how_far_it_is_from_its_gate(app_test, small_export) -> None:
+    at = _open(app_test(force="Gwent Police", window="last_month"), "flight_deck")
+    dataset = load_dataset(small_export)
+    last = str(latest_complete_month(dataset.as_at))
+    table = compute_kpis(dataset, last, last, forces=["Gwent Police"])
+    gated = table[table["status"] == "insufficient"]
+    assert not gated.empty, "the small export should gate something for one month"
+    survey = [c for c in dataset.get("survey_responses").columns if c.startswith("q_")]
+    kpis = {k.id: k for k in all_kpis(survey)}
+    shown = {m.value.replace("\\", "") for m in at.markdown}
+    for row in gated.itertuples():
+        assert f"**{gate_text(row.n, kpis[row.kpi_id].min_n)}**" in shown
+
+
+def test_query_params_restore_the_whole_view(app_test) -> None:
+    params = {"force": "South Wales Police", "window": "custom", "from": "2024-04",
+              "to": "2024-09", "compare": "year_ago", "pillar": "6", "kpi": "device_backlog"}
+    at = _open(app_test(**params), "trends")
+    assert not at.exception
+    assert at.header[0].value == "Trends: South Wales Police"
+    assert at.selectbox(key="fd_force").value == "South Wales Police"
+    assert at.selectbox(key="fd_window").value == "custom"
+    assert (at.selectbox(key="fd_from").value, at.selectbox(key="fd_to").value) == (
+        "2024-04", "2024-09")
+    assert at.selectbox(key="fd_compare").value == "year_ago"
+    assert at.selectbox(key="fd_pillar").value == 6
+    assert at.selectbox(key="fd_kpi").value == "device_backlog"
+    assert not at.warning  # nothing was ignored
+    assert {k: at.query_params[k] for k in params} == params
+
+
+def test_bad_and_stale_query_params_fall_back_with_a_visible_note(app_test) -> None:
+    at = _open(app_test(force="Atlantis Police", window="custom", **{"from": "2031-01",
+                                                                   "to": "2031-03"}),
+               "flight_deck")
+    assert not at.exception
+    notes = " ".join(w.value.replace("\\", "") for w in at.warning)
+    assert "Atlantis Police" in notes and "must lie between" in notes
+    assert at.header[0].value == "Flight deck: All forces"
+    assert at.query_params["window"] == "last_quarter"
+    assert "from" not in at.query_params
+
+
+def test_a_broken_export_shows_the_validation_report_not_a_traceback(app_test, export_copy):
+    (export_copy / "cases.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    at = app_test(export_copy)
+    at.run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+    assert at.title[0].value == "The export cannot be shown"
+    report = at.dataframe[0].value
+    assert "cases.parquet" in set(report["file"])
+
+
+def test_a_missing_export_folder_shows_a_report(app_test, tmp_path) -> None:
+    at = app_test(tmp_path / "nowhere")
+    at.run()
+    assert not at.exception
+    assert at.error and at.title[0].value == "The export cannot be shown"
+
+
+def test_last_good_data_is_served_when_the_export_breaks_after_a_good_load(
+    app_test, export_copy
+) -> None:
+    at = app_test(export_copy)
+    at.run()
+    good = _tiles(at)
+    assert good and not at.warning
+    cases = export_copy / "cases.parquet"
+    cases.write_bytes(cases.read_bytes()[: len(cases.read_bytes()) // 2])  # half-written
+    at.run()
+    assert not at.exception
+    banner = " ".join(w.value.replace("\\", "") for w in at.warning)
+    assert "last good data, loaded at" in banner and "cases.parquet" in banner
+    assert _tiles(at) == good
+
+
+def test_definitions_page_lists_every_registry_kpi(app_test, small_export) -> None:
+    at = _open(app_test(), "definitions")
+    table = at.dataframe[0].value
+    survey = [c for c in load_dataset(small_export).get("survey_responses").columns
+              if c.startswith("q_")]
+    assert list(table["id"]) == [k.id for k in all_kpis(survey)]
+
+
+def test_compare_forces_flags_only_outside_the_998_limits(app_test) -> None:
+    at = _open(app_test(kpi="charge_rate", window="last_12_months"), "compare_forces")
+    table: pd.DataFrame = at.dataframe[0].value
+    assert set(table["position"]) <= {"within limits", "worth a look",
+                                      "flagged (outside 99.8%)"}
+    assert len(table) == 9
