@@ -9,9 +9,10 @@ Published series come from the NHS-R community's NHSRplotthedots package
   snapshots: the values (``y``), ``mean``, ``lpl``, ``upl`` and ``point_type`` below are copied
   from them at full double precision.
 * ``tests/testthat/test-ptd_spc_standard.R`` / ``_snaps/ptd_spc_standard.md`` and
-  ``_snaps/ptd_spc.md``: ``set.seed(123); rnorm(20)`` gives mean 0.142, limits -3.01 and 3.29
-  (printed to 3 significant figures) and 20 common-cause points; the same test file checks that
-  2 points near the limits on opposite sides of the mean are not special cause.
+  ``test-ptd_spc.R`` / ``_snaps/ptd_spc.md``: ``set.seed(123); rnorm(20)`` gives mean 0.142,
+  limits -3.01 and 3.29 (printed to 3 significant figures) and 20 common-cause points, and split
+  into two facets of 10 the limits printed in the summary snapshot; the same test file checks
+  that 2 points near the limits on opposite sides of the mean are not special cause.
 """
 
 from __future__ import annotations
@@ -119,6 +120,20 @@ def test_published_rnorm_seed_123() -> None:
     assert round(df["upper"].iat[0], 2) == 3.29
     assert set(df["point_type"]) == {CC}
     assert df.attrs["variation"] == CC
+
+
+def test_published_rnorm_seed_123_two_facets_as_rebase() -> None:
+    # _snaps/ptd_spc.md (test-ptd_spc.R, facet = rep(c(0, 1), each = 10)): facet 0 has mean
+    # 0.0746, limits -2.60 and 2.75; facet 1 mean 0.209, limits -3.28 and 3.70. Our
+    # rebase at row 10 splits the series the same way (each facet is its own limit group).
+    df = xmr(RNORM_123, rebase=10)
+    first, second = df.attrs["segments"]
+    assert (round(first["centre"], 4), round(first["lower"], 2), round(first["upper"], 2)) == (
+        0.0746, -2.60, 2.75)
+    assert (round(second["centre"], 3), round(second["lower"], 2), round(second["upper"], 2)) == (
+        0.209, -3.28, 3.70)
+    assert set(df["point_type"]) == {CC}
+    assert df.attrs["provisional"] is True  # 10 points: NHSRplotthedots warns 'n < 12'
 
 
 def test_published_two_near_limits_on_opposite_sides_are_common_cause() -> None:
@@ -245,6 +260,13 @@ def test_degenerate_zero_moving_range() -> None:
         assert set(df["point_type"]) == {CC}
         assert df.attrs["segments"][0]["degenerate"] is True
     assert jump["point_type"].iat[-1] == CC  # no limit-based signal
+    # screening can leave only zero moving ranges: 1, 0, 0, 0, 0 has MRs 1, 0, 0, 0 (mean 0.25);
+    # 1 >= 3.267 x 0.25 is screened out, leaving a mean moving range of 0
+    screened = xmr([1.0, 0.0, 0.0, 0.0, 0.0])
+    assert screened.attrs["segments"][0]["degenerate"] is True
+    assert list(screened["upper"]) == [0.2] * 5 and set(screened["point_type"]) == {CC}
+    unscreened = xmr([1.0, 0.0, 0.0, 0.0, 0.0], screen_outliers=False)
+    assert unscreened["upper"].iat[0] == pytest.approx(0.2 + 2.66 * 0.25)
     assert list(run["point_type"]) == [CC] * 12 + [IMP] * 7  # the run rule still applies
 
 
@@ -336,7 +358,8 @@ def _sign(x: float) -> int:
 
 
 def reference_point_types(y: list[float], improvement: int, screen: bool,
-                          fix_after: int | None) -> list[str]:
+                          fix_after: int | None) -> list[str] | None:
+    """The R rules' point types, or None when the mean moving range is 0 (our divergence)."""
     n = len(y)
     fix_y = [v for i, v in enumerate(y) if fix_after is None or i < fix_after]
     mean = sum(fix_y) / len(fix_y)
@@ -344,7 +367,9 @@ def reference_point_types(y: list[float], improvement: int, screen: bool,
     amr = sum(mr) / len(mr)
     if screen:
         mr = [m for m in mr if m < 3.267 * amr]
-        amr = sum(mr) / len(mr)
+        amr = sum(mr) / len(mr) if mr else 0.0
+    if amr == 0:
+        return None
     lpl, upl = mean - 2.66 * amr, mean + 2.66 * amr
     nlpl, nupl = mean - 2 * (2.66 / 3) * amr, mean + 2 * (2.66 / 3) * amr
     outside = [v > upl or v < lpl for v in y]
@@ -409,9 +434,10 @@ def test_matches_literal_translation_of_nhsrplotthedots(
     y: list[int], improvement: str, screen: bool, fix_after: int | None
 ) -> None:
     fix_y = y if fix_after is None else y[:fix_after]
-    assume(len(set(fix_y)) > 1)  # mean moving range 0 is our documented divergence
+    assume(len(set(fix_y)) > 1)
     sign = {"increase": 1, "decrease": -1, "neutral": 0}[improvement]
     expected = reference_point_types([float(v) for v in y], sign, screen, fix_after)
+    assume(expected is not None)  # mean moving range 0 is our documented divergence
     got = xmr([float(v) for v in y], improvement=improvement, screen_outliers=screen,
               baseline=fix_after)
     assert list(got["point_type"]) == expected
