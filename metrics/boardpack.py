@@ -994,7 +994,7 @@ class _Builder:
             f"What victims told the force in survey responses dated {d.window_label}, and the "
             "qualitative measures of how victims are kept informed. A survey item is shown "
             f"once {registry.SURVEY_MIN_N} victims have answered it: below that the pack says "
-            f"how many answered (n = 17 of {registry.SURVEY_MIN_N} needed). Percentages are "
+            "how many answered and how many are needed. Percentages are "
             "the share agreeing (4 or 5 out of 5) or answering yes."), self.s.body),
             Spacer(1, 3 * mm)]
         kpis = [k for k in d.kpis if k.pillar == 3 and k.kind == "qualitative"]

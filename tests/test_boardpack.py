@@ -1,0 +1,295 @@
+"""The board pack PDF: built from the synthetic sample export, read back with pypdf.
+
+Most packs here are built with ``charts=False`` (tables only) to keep the run short; one test
+renders real charts through kaleido when a Chromium is installed, and one checks that a
+missing browser leaves the charts out with a note instead of failing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from metrics import boardpack as bp
+from metrics.__main__ import main as cli
+from metrics.disclosure import apply_panel
+from metrics.kpis import compute_kpis
+from metrics.load import load_dataset
+from metrics.registry import PILLARS, all_kpis, get_kpi
+from ui.format import format_interval, format_value, gate_text
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+FORCE = "Durham Constabulary"  # a small force: its monthly counts include 1 to 7
+START, END = "2025-10", "2026-09"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    dataset = load_dataset(SAMPLE)
+    assert dataset.report.usable, dataset.report.errors
+    return dataset
+
+
+def _pages(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _flat(text: str) -> str:
+    """Page text with every run of whitespace as one space (cells wrap across lines)."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def internal_pack(sample) -> bytes:
+    return bp.build_boardpack(sample, FORCE, START, END, charts=False)
+
+
+@pytest.fixture(scope="module")
+def panel_pack(sample) -> bytes:
+    return bp.build_boardpack(sample, FORCE, START, END, audience="panel", charts=False)
+
+
+def _survey_items(dataset) -> list[str]:
+    return [c for c in dataset.get("survey_responses").columns if c.startswith("q_")]
+
+
+def test_pack_pages_marking_and_numbering(internal_pack: bytes) -> None:
+    pages = _pages(internal_pack)
+    total = len(pages)
+    # cover, flight deck, at least one page per pillar, victim voice, compare forces, appendix
+    assert total >= 1 + 1 + 6 + 1 + 1 + 1
+    for number, text in enumerate(pages, 1):
+        assert text.count("OFFICIAL-SENSITIVE") >= 2, f"page {number} lacks the marking"
+        assert f"Page {number} of {total}" in text
+    reader = PdfReader(io.BytesIO(internal_pack))
+    width, height = (float(v) for v in reader.pages[0].mediabox.upper_right)
+    assert width > height  # landscape
+    assert abs(width - 841.89) < 1 and abs(height - 595.28) < 1  # A4
+    assert reader.metadata.subject == "OFFICIAL-SENSITIVE"
+
+
+def test_cover_says_force_window_comparison_as_at_and_audience(sample, internal_pack) -> None:
+    cover = _flat(_pages(internal_pack)[0])
+    assert f"Board pack for {FORCE}" in cover
+    assert "Window Oct 2025 to Sep 2026" in cover
+    assert "Compared with Oct 2024 to Sep 2025 (previous window)" in cover
+    assert f"Data as at {sample.as_at.strftime('%d %B %Y')}" in cover
+    assert "Audience Internal" in cover
+    assert "Charts were left out of this pack on request" in cover
+
+
+def test_sections_in_order(internal_pack: bytes) -> None:
+    text = _flat(" ".join(_pages(internal_pack)))
+    headings = ["Flight deck: Durham Constabulary"]
+    headings += [f"Pillar {i}: {name}" for i, name in PILLARS.items()]
+    headings += ["Victim voice", "Compare forces", "Appendix: definitions and methods"]
+    positions = [text.find(h, text.find("Flight deck: Durham")) for h in headings]
+    assert all(p >= 0 for p in positions), dict(zip(headings, positions, strict=True))
+    assert positions == sorted(positions)
+
+
+def test_every_kpi_name_and_definition_is_printed(sample, internal_pack: bytes) -> None:
+    pages = _pages(internal_pack)
+    deck = _flat(pages[1])
+    appendix = _flat(" ".join(pages[-2:]))
+    for kpi in all_kpis(_survey_items(sample)):
+        assert kpi.name in deck, kpi.name
+        assert kpi.id in appendix.replace(" ", "") or kpi.id in appendix, kpi.id
+        assert _flat(kpi.definition)[:60] in appendix, kpi.id
+
+
+def _kpis_cli_csv(capsys, *extra: str) -> pd.DataFrame:
+    code = cli(["kpis", str(SAMPLE), "--from", START, "--to", END, "--force", FORCE,
+                "--format", "csv", *extra])
+    out = capsys.readouterr().out
+    assert code == 0
+    return pd.read_csv(io.StringIO(out))
+
+
+def _expected_cell(kpi, row) -> str:
+    """The flight deck's value (and interval) text for one CLI row, formatted as the pack does."""
+    if row["status"] == "ok":
+        text = format_value(row["value"], kpi.unit)
+        interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit)
+        return f"{text} {interval.replace('95% CI ', '')}".strip()
+    if row["status"] == "insufficient":
+        return gate_text(row["n"], kpi.min_n)
+    if row["status"] == "suppressed":
+        return "Suppressed*"
+    return "No data"
+
+
+def test_flight_deck_values_match_the_kpis_command(sample, internal_pack, capsys) -> None:
+    table = _kpis_cli_csv(capsys)
+    deck = _flat(_pages(internal_pack)[1])
+    items = _survey_items(sample)
+    checked = 0
+    for _, row in table.iterrows():
+        kpi = get_kpi(row["kpi_id"], items)
+        expected = f"{_flat(kpi.name)} {_expected_cell(kpi, row)}"
+        assert expected in deck, expected
+        checked += 1
+    assert checked == len(all_kpis(items))
+    assert (table["status"] == "ok").sum() >= 20  # the sample has values for most KPIs
+    assert (table["status"] == "insufficient").any()  # and at least one gate to show
+
+
+def test_pillar_pages_print_n_from_the_engine(sample, internal_pack) -> None:
+    table = compute_kpis(sample, START, END, forces=[FORCE]).set_index("kpi_id")
+    text = _flat(" ".join(_pages(internal_pack)[2:]))
+    row = table.loc["charge_rate"]
+    assert f"n = {row['n']:,.0f}" in text
+    assert f"Charge rate quantitative {format_value(row['value'], 'proportion')}" in text
+
+
+def test_panel_pack_has_no_count_from_1_to_7(sample, internal_pack, panel_pack) -> None:
+    def counts(pdf: bytes) -> list[int]:
+        text = _flat(" ".join(_pages(pdf)))
+        found = [int(m.replace(",", "")) for m in re.findall(r"\bn = (\d[\d,]*)", text)]
+        for kpi_id in ("orders_granted", "s63g_applications", "device_backlog"):
+            name = re.escape(get_kpi(kpi_id).name)
+            found += [int(m.replace(",", ""))
+                      for m in re.findall(name + r" (?:quantitative )?(\d[\d,]*)\b", text)]
+        return found
+
+    # The internal pack of this small force does print small counts, so the check has teeth:
+    internal_month = bp.build_boardpack(sample, FORCE, "2026-09", "2026-09", charts=False)
+    assert any(1 <= c <= 7 for c in counts(internal_month))
+    panel_month = bp.build_boardpack(sample, FORCE, "2026-09", "2026-09", audience="panel",
+                                     charts=False)
+    for pdf in (panel_month, panel_pack):
+        found = counts(pdf)
+        assert found, "no counts parsed"
+        assert not [c for c in found if 1 <= c <= 7]
+        assert all(c % 5 == 0 for c in found), sorted(set(found))
+    panel_text = _flat(" ".join(_pages(panel_month)))
+    assert "Scrutiny panel: disclosure-controlled" in panel_text
+    assert "Suppressed*" in panel_text
+
+
+def test_panel_pack_numbers_come_from_apply_panel(sample, panel_pack) -> None:
+    table = apply_panel(compute_kpis(sample, START, END, forces=[FORCE])).set_index("kpi_id")
+    deck = _flat(_pages(panel_pack)[1])
+    items = _survey_items(sample)
+    for kpi_id, row in table.iterrows():
+        kpi = get_kpi(kpi_id, items)
+        assert f"{_flat(kpi.name)} {_expected_cell(kpi, row)}" in deck, kpi_id
+
+
+def test_pack_uses_the_given_disclose_function_and_pages(sample) -> None:
+    seen: list[int] = []
+
+    def only_force(table: pd.DataFrame) -> pd.DataFrame:
+        seen.append(len(table))
+        return apply_panel(table[table["force"] == FORCE])
+
+    pdf = bp.build_boardpack(sample, FORCE, START, END, audience="panel", charts=False,
+                             disclose=only_force, pages=["victim_voice"])
+    text = _flat(" ".join(_pages(pdf)))
+    assert len(seen) == 3  # window, comparison window, monthly history
+    assert "Victim voice What victims told" in text
+    for absent in ("Flight deck: Durham", "Pillar 1: Suspect-focused investigation KPI",
+                   "Compare forces Funnel"):
+        assert absent not in text
+    trends = _flat(" ".join(_pages(bp.build_boardpack(
+        sample, FORCE, START, END, charts=False, pages=["trends"]))))
+    assert "Pillar 6: Digital forensics KPI" in trends and "Flight deck: Durham" not in trends
+
+
+def test_comparison_year_ago_and_all_forces(sample) -> None:
+    pdf = bp.build_boardpack(sample, bp.ALL_FORCES, "2026-07", "2026-09",
+                             comparison="year_ago", charts=False)
+    cover = _flat(_pages(pdf)[0])
+    assert "Compared with Jul 2025 to Sep 2025 (same window a year earlier)" in cover
+    assert "Board pack for All forces" in cover
+
+
+def test_progress_is_reported_in_order(sample) -> None:
+    calls: list[tuple[float, str]] = []
+    bp.build_boardpack(sample, FORCE, "2026-09", "2026-09", charts=False,
+                       progress=lambda f, m: calls.append((f, m)))
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(calls) >= 3
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"force": "Atlantis Police"}, "unknown force"),
+    ({"start": "2025-13"}, "YYYY-MM"),
+    ({"start": "2026-10", "end": "2026-09"}, "after it ends"),
+    ({"audience": "public"}, "audience"),
+    ({"comparison": "last_year"}, "comparison"),
+])
+def test_bad_arguments_raise_boardpack_error(sample, kwargs, message) -> None:
+    args = {"force": FORCE, "start": START, "end": END} | kwargs
+    extra = {k: args.pop(k) for k in ("audience", "comparison") if k in args}
+    with pytest.raises(bp.BoardpackError, match=message):
+        bp.build_boardpack(sample, args["force"], args["start"], args["end"], charts=False,
+                           **extra)
+
+
+def test_special_cause_sentence_for_a_run_since_adoption() -> None:
+    kpi = get_kpi("charge_rate")
+    months = pd.period_range("2024-01", periods=20, freq="M")
+    values = [0.10, 0.11, 0.09, 0.10, 0.12, 0.08, 0.10, 0.11, 0.09, 0.10, 0.11, 0.09,
+              0.16, 0.17, 0.16, 0.18, 0.17, 0.16, 0.17, 0.18]
+    frame = pd.DataFrame({"month": list(months), "value": values, "centre": 0.10,
+                          "upper": 0.20, "lower": 0.0,
+                          "point_type": ["common_cause"] * 12
+                          + ["special_cause_improvement"] * 8})
+    sentences = bp.special_cause_sentences(kpi, frame, adoption=pd.Period("2025-01", "M"))
+    assert sentences == ["Charge rate: 8 months above the mean since adoption: improvement"]
+    outside = frame.assign(point_type=["common_cause"] * 19 + ["special_cause_concern"],
+                           value=values[:19] + [0.25])
+    assert bp.special_cause_sentences(get_kpi("victim_withdrawal_rate"), outside) == [
+        "Victim withdrawal rate: 1 month above the upper process limit (Aug 2025): concern"]
+
+
+def test_spc_frames_agree_with_the_engine_spc_column(sample) -> None:
+    data = bp.collect_pack_data(sample, FORCE, START, END)
+    monthly = data.monthly
+    compared = 0
+    for kpi_id in ("charge_rate", "victim_withdrawal_rate", "needs_assessment_7d"):
+        rows = monthly[monthly["kpi_id"] == kpi_id].sort_values("window_start")
+        frame = data.spc[kpi_id]
+        engine = [p if isinstance(p, str) else None for p in rows["spc"]]
+        mine = [p if isinstance(p, str) else None for p in frame["point_type"]]
+        assert mine == engine
+        compared += sum(p is not None for p in mine)
+    assert compared > 50
+
+
+def test_pack_without_a_browser_says_charts_were_left_out(sample, monkeypatch) -> None:
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    pdf = bp.build_boardpack(sample, FORCE, "2026-09", "2026-09", pages=["compare_forces"])
+    text = _flat(" ".join(_pages(pdf)))
+    assert "Charts were left out: no Chrome or Chromium browser was found" in text
+    assert "Compare forces" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="needs Debian's chromium for Plotly's image export (make chromium)")
+def test_pack_with_charts_embeds_images(sample, monkeypatch) -> None:
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    # Only the compare-forces section: two funnel charts keep the kaleido run short.
+    pdf = bp.build_boardpack(sample, FORCE, START, END, pages=["compare_forces"])
+    reader = PdfReader(io.BytesIO(pdf))
+    images = [img for page in reader.pages for img in page.images]
+    assert len(images) == len(bp.FUNNEL_KPIS)
+    text = _flat(" ".join(p.extract_text() for p in reader.pages))
+    assert "Charts were left out" not in text
+    assert "Charge rate: all forces" in text
+
+
+def test_benchmark_function_reports_time_size_and_pages(tmp_path) -> None:
+    result = bp.benchmark(SAMPLE, months=1, charts=False, out=str(tmp_path / "b.pdf"))
+    assert result["bytes"] == (tmp_path / "b.pdf").stat().st_size
+    assert result["pages"] >= 11 and result["seconds"] > 0
+    assert result["start"] == result["end"] and result["force"] == bp.ALL_FORCES
