@@ -116,7 +116,7 @@ def _rebase_position(item: Any, index: pd.Index) -> int | None:
         return pos if pos < len(index) else None
     if isinstance(index, pd.DatetimeIndex):
         try:
-            ts = pd.Timestamp(item)
+            ts = item.start_time if isinstance(item, pd.Period) else pd.Timestamp(item)
         except (TypeError, ValueError):
             return None
         pos = int(index.searchsorted(ts))

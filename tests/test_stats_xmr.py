@@ -318,6 +318,16 @@ def test_round_trips_index_and_accepts_plain_sequences() -> None:
     df = xmr(pd.Series(BASE, index=idx, name="charge_rate"))
     assert df.index.equals(idx)
     assert xmr(np.array(BASE)).index.equals(pd.RangeIndex(12))
+    # rebase labels on a DatetimeIndex: a Period means its first day; a date the first row on
+    # or after it; dates outside the series are ignored
+    s = pd.Series(BASE * 2, index=pd.date_range("2023-01-01", periods=24, freq="MS"))
+    for label, start in [(pd.Period("2024-03", "M"), 14), ("2024-03-01", 14),
+                         (pd.Timestamp("2024-03-15"), 15), ("2030-01-01", None)]:
+        starts = [seg["start"] for seg in xmr(s, rebase=label).attrs["segments"]]
+        assert starts == ([0] if start is None else [0, start])
+    # on a PeriodIndex a date maps to the month containing it
+    p = pd.Series(BASE * 2, index=pd.period_range("2023-01", periods=24, freq="M"))
+    assert [seg["start"] for seg in xmr(p, rebase="2024-03-15").attrs["segments"]] == [0, 14]
     assert xmr([]).empty
     with pytest.raises(ValueError):
         xmr(BASE, improvement="up")
