@@ -416,10 +416,9 @@ def _load_table(spec: Table, arrow: pa.Table, rep: _Report) -> pd.DataFrame | No
             f = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
             bad = ~np.isnan(f) & ((f < SURVEY_SCALE[0]) | (f > SURVEY_SCALE[1])
                                   | (np.floor(f) != f))
-            if bad.any():
-                f = f.copy()
-                f[bad] = np.nan
-            cols[item] = pd.Series(pd.array(f, dtype="Float64").astype("Int64"))
+            missing = bad | np.isnan(f)
+            ints = pa.array(np.where(missing, 0, f).astype(np.int64), mask=missing)
+            cols[item] = pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
             if bad.any():
                 # examples come from the response ids, available once the frame exists
                 cols[f"__bad__{item}"] = pd.Series(bad)
@@ -428,7 +427,10 @@ def _load_table(spec: Table, arrow: pa.Table, rep: _Report) -> pd.DataFrame | No
     # uniqueness is structural: a duplicate id refuses the file
     for c in spec.columns:
         if c.unique and c.name in arrow.column_names:
-            dup = _duplicates(cols[c.name])
+            shaped = (_int_keys(cols[c.name])
+                      if not isinstance(cols[c.name].dtype, pd.CategoricalDtype) else None)
+            rep.keys[(spec.name, c.name)] = shaped  # reused by foreign keys if no row drops
+            dup = _duplicates(cols[c.name], shaped)
             if dup is not None:
                 count, ex = dup
                 rep.add("error", name, c.name, "duplicate_id", count,
@@ -492,6 +494,8 @@ def _load_table(spec: Table, arrow: pa.Table, rep: _Report) -> pd.DataFrame | No
                 frame[d.target] = _blank(frame[d.target], mask)
     if drop.any():
         frame = frame.loc[~drop].reset_index(drop=True)
+        for key in [k for k in rep.keys if k[0] == spec.name]:
+            del rep.keys[key]  # computed before the exclusions
     rep.rows_excluded[spec.name] = int(drop.sum())
     return frame
 
@@ -558,8 +562,7 @@ def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
     n_digits = width - digits_at
     if not 1 <= n_digits <= 18 or width != len(first):
         return None
-    prefix = np.frombuffer(first[:digits_at].encode(), dtype=np.uint8)
-    powers = 10 ** np.arange(n_digits - 1, -1, -1, dtype=np.int64)
+    prefix = first[:digits_at].encode()
     out = []
     for chunk in arr.chunks:
         n = len(chunk)
@@ -571,12 +574,17 @@ def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
         if offsets[-1] - offsets[0] != n * width or (np.diff(offsets) != width).any():
             return None
         block = np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
-        if digits_at and (block[:, :digits_at] != prefix).any():
-            return None
-        digits = block[:, digits_at:] - np.uint8(48)  # wraps below '0' to > 9
-        if (digits > 9).any():
-            return None
-        out.append(digits.astype(np.int64) @ powers)
+        for j, byte in enumerate(prefix):
+            if (block[:, j] != byte).any():
+                return None
+        key = np.zeros(n, dtype=np.int64)
+        for j in range(digits_at, width):  # one byte column at a time: cheap strided passes
+            digit = block[:, j] - np.uint8(48)  # bytes below '0' wrap round to > 9
+            if (digit > 9).any():
+                return None
+            key *= 10
+            key += digit
+        out.append(key)
     return first[:digits_at], width, np.concatenate(out)
 
 
@@ -603,9 +611,10 @@ def _presence(keys: np.ndarray) -> np.ndarray | None:
     return table
 
 
-def _duplicates(s: pd.Series) -> tuple[int, tuple[str, ...]] | None:
-    """(rows sharing an id with another row, example ids) or None when all ids are unique."""
-    shaped = _int_keys(s) if not isinstance(s.dtype, pd.CategoricalDtype) else None
+def _duplicates(s: pd.Series, shaped: tuple[str, int, np.ndarray] | None
+                ) -> tuple[int, tuple[str, ...]] | None:
+    """(rows sharing an id with another row, example ids) or None when all ids are unique.
+    ``shaped`` is ``_int_keys(s)`` (None for irregular ids or categoricals)."""
     if shaped is not None:
         keys = shaped[2]
         table = _presence(keys)
