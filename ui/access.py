@@ -311,8 +311,8 @@ def render_panel_banner(access: Access) -> None:
     st.info(
         f"**Scrutiny panel view** of {escape_md(scope.force)}, "
         f"{escape_md(_window_words(scope))}, shared by {escape_md(scope.created_by)}. "
-        f"Read-only aggregates: counts are rounded to the nearest 5 and counts of 1 to 7 are "
-        f"shown as \\*. This link expires on {expiry} "
+        "Read-only aggregates: counts are rounded to the nearest 5, and counts from 1 to 7 "
+        f"are not shown (marked \\* or suppressed). This link expires on {expiry} "
         f"({'less than a day' if days == 0 else f'{days} day' + ('s' if days > 1 else '')} "
         "left).",
         icon=":material/groups:",

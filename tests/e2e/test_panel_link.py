@@ -1,0 +1,215 @@
+"""A scrutiny panel link in a real browser (Chromium via Playwright) against `streamlit run`.
+
+Opens a signed panel link for one force and quarter of the sample export and checks: the
+panel banner, the fixed filters, a suppressed tile (a count from 1 to 7 internally) and a
+rounded count; then that editing the URL to another force, or tampering with the token, gets
+the refusal page; and that the audit file holds the expected lines and no data values.
+Screenshots go to ``test-output/e2e/``.
+
+Starts its own server (free port, 127.0.0.1) so it does not depend on other fixtures.
+Skips, with the reason, only when no Chromium can be found (``make chromium`` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # this folder has no __init__.py: make `metrics` importable
+    sys.path.insert(0, str(ROOT))
+
+from metrics import sharelink  # noqa: E402
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SECRET = "e2e-panel-link-secret-0123456789"
+FORCE = "Gwent Police"
+START, END = "2025-01", "2025-03"
+DATA = ROOT / "data" / "sample"
+OUT = ROOT / "test-output" / "e2e"
+LOAD_TIMEOUT_MS = 120_000
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def panel_server(tmp_path_factory) -> Iterator[dict]:
+    """`streamlit run app.py` on a free port with a link secret and a fresh audit file."""
+    if _chromium() is None:
+        pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
+    audit_log = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    port = _free_port()
+    env = dict(os.environ, FLIGHTDECK_SECRET=SECRET, FLIGHTDECK_AUDIT_LOG=str(audit_log),
+               FLIGHTDECK_DATA=str(DATA))
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                    if resp.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield {"base": base, "audit": audit_log, "log": log_path}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(panel_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict:
+    """What the panel must see, from the engine and the disclosure rules directly."""
+    from metrics.disclosure import apply_panel
+    from metrics.kpis import compute_kpis
+    from metrics.load import load_dataset
+    from metrics.registry import STATIC_KPIS
+
+    raw = compute_kpis(load_dataset(DATA), START, END, forces=[FORCE])
+    panel = apply_panel(raw).set_index("kpi_id")
+    raw = raw.set_index("kpi_id")
+    counts = [k for k, kpi in STATIC_KPIS.items() if kpi.unit == "count"]
+    suppressed = [k for k in counts if panel.loc[k, "status"] == "suppressed"]
+    rounded = [k for k in counts if panel.loc[k, "status"] == "ok"
+               and raw.loc[k, "value"] % 5 != 0]
+    if not suppressed or not rounded:
+        pytest.fail(f"the sample no longer has a small and an unrounded count for {FORCE}")
+    return {
+        "suppressed": STATIC_KPIS[suppressed[0]].name,
+        "suppressed_raw": int(raw.loc[suppressed[0], "value"]),
+        "rounded": STATIC_KPIS[rounded[0]].name,
+        "rounded_raw": int(raw.loc[rounded[0], "value"]),
+        "rounded_panel": int(panel.loc[rounded[0], "value"]),
+    }
+
+
+def _link_url(base: str, token: str, **overrides: str) -> str:
+    query = {"share": token, "force": FORCE, "window": "custom", "from": START, "to": END}
+    query.update(overrides)
+    return f"{base}/?{urlencode(query)}"
+
+
+def _tile(page, name: str):
+    """The bordered tile whose metric label is ``name`` (the innermost block holding it)."""
+    metric = page.locator('[data-testid="stMetric"]', has_text=name).first
+    metric.wait_for(timeout=LOAD_TIMEOUT_MS)
+    return metric.locator('xpath=ancestor::div[@data-testid="stVerticalBlock"][1]')
+
+
+def _events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_panel_link_in_chromium(panel_server, browser, expected):
+    OUT.mkdir(parents=True, exist_ok=True)
+    token, scope = sharelink.create(SECRET, force=FORCE, start=START, end=END,
+                                    pages=["flight_deck", "trends"],
+                                    created_by="e2e@example.police.uk")
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+
+    # 1. A valid link: banner, fixed filters, suppressed and rounded tiles.
+    page.goto(_link_url(panel_server["base"], token))
+    banner = page.get_by_text("Scrutiny panel view")
+    banner.wait_for(timeout=LOAD_TIMEOUT_MS)
+    banner_text = page.locator('[data-testid="stAlert"]', has_text="Scrutiny panel view") \
+        .first.inner_text()
+    assert FORCE in banner_text and "January 2025 to March 2025" in banner_text
+    assert f"{scope.expires:%d %B %Y}" in banner_text and "expires" in banner_text
+    assert "OFFICIAL-SENSITIVE" in page.inner_text("body")
+
+    suppressed = _tile(page, expected["suppressed"]).inner_text()
+    assert "Suppressed" in suppressed or "*" in suppressed, suppressed
+    assert str(expected["suppressed_raw"]) not in suppressed.replace(
+        expected["suppressed"], "")
+
+    rounded = _tile(page, expected["rounded"])
+    rounded.locator('[data-testid="stMetricValue"]').wait_for(timeout=LOAD_TIMEOUT_MS)
+    value = rounded.locator('[data-testid="stMetricValue"]').inner_text()
+    assert value.strip().split()[0] == str(expected["rounded_panel"]), value
+    assert value.strip().split()[0] != str(expected["rounded_raw"])
+
+    force_box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]',
+                             has_text="Force").first
+    assert force_box.locator("input").first.is_disabled()
+    assert page.get_by_text("Data quality", exact=True).count() == 0  # not in the navigation
+    page.screenshot(path=str(OUT / "panel_link_flight_deck.png"))
+
+    # 2. The URL edited to another force: refused, nothing of either force shown.
+    page.goto(_link_url(panel_server["base"], token, force="Kent Police"))
+    page.get_by_text("This link cannot be opened").wait_for(timeout=LOAD_TIMEOUT_MS)
+    body = page.inner_text("body")
+    assert "another force" in body and "Flight deck:" not in body
+    page.screenshot(path=str(OUT / "panel_link_refused_force.png"))
+
+    # 3. A tampered token: refused.
+    payload, signature = token.split(".")
+    forged = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + signature
+    page.goto(_link_url(panel_server["base"], forged))
+    page.get_by_text("This link cannot be opened").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert "Flight deck:" not in page.inner_text("body")
+    page.close()
+
+    # 4. The audit trail: a page view by the link, two refusals, and no data values.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(_events(panel_server["audit"])) < 3:
+        time.sleep(0.2)
+    events = _events(panel_server["audit"])
+    views = [e for e in events if e["action"] == "page_view"]
+    refused = [e for e in events if e["action"] == "link_refused"]
+    assert views and all(e["user"] == scope.link_id and e["audience"] == "panel"
+                         for e in views)
+    assert views[0]["force"] == FORCE and views[0]["window"] == f"{START}..{END}"
+    assert sorted(e["reason"] for e in refused) == ["bad_signature", "force_not_in_scope"]
+    allowed = {"time", "user", "audience", "force", "window", "page", "action", "reason"}
+    for event in events:
+        assert set(event) == allowed  # who/what/where only: no value or count fields
+        assert all(v is None or (isinstance(v, str) and not v.strip().isdigit())
+                   for v in event.values())
+    assert "Traceback" not in panel_server["log"].read_text()
