@@ -580,3 +580,23 @@ def test_periods_are_accepted():
     a = compute_kpis(mixed_dataset(), pd.Period("2024-01", "M"), pd.Period("2024-03", "M"))
     b = compute_kpis(mixed_dataset(), START, END)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_victim_updated_28d_same_with_arrow_backed_ids_and_after_prepare():
+    from metrics.kpis import prepare
+
+    rows = [case(case_id=f"K{i}", recorded="2024-01-01") for i in range(12)]
+    contacts = [(f"K{i}", "2024-03-15") for i in range(0, 12, 2)] + [("K1", "2024-02-02"),
+                                                                       ("missing", "2024-03-20")]
+    plain = dataset(rows, victim_updates=victim_updates(contacts))
+    arrow_cases = plain.cases.astype({"case_id": "string[pyarrow]"})
+    arrow_updates = victim_updates(contacts).astype({"case_id": "string[pyarrow]"})
+    arrow = dataset(arrow_cases, victim_updates=arrow_updates)
+    prepare(arrow)
+    for ds in (plain, arrow):
+        for by in ("window", "month"):
+            table = compute_kpis(ds, START, END, by=by, kpi_ids=["victim_updated_28d"])
+            alpha = table[table["force"] == "Alpha"]
+            assert alpha["numerator"].iloc[-1] == 6 and alpha["denominator"].iloc[-1] == 12
+    monthly = compute_kpis(arrow, START, END, by="month", kpi_ids=["victim_updated_28d"])
+    assert monthly[monthly["force"] == "Alpha"]["numerator"].tolist() == [0, 1, 6]

@@ -391,12 +391,24 @@ def _needs_assessment_7d(c: _Context) -> Cells:
     return c.proportion(c.case_force, c.rec_month, within)
 
 
-def case_index(cases: pd.DataFrame) -> pd.Index:
-    """``cases.case_id`` as an Index (its hash table is built once per loaded table)."""
-    store = dataset_cache(cases)
-    if "case_index" not in store:
-        store["case_index"] = pd.Index(cases["case_id"])
-    return store["case_index"]
+def _lookup_rows(cases: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Row position in ``cases`` of each case id in ``ids`` (-1 where absent).
+
+    Arrow-backed string columns (what ``metrics.load`` gives) are matched with Arrow's
+    ``index_in`` (about twice as fast as a pandas Index lookup, which converts to Python
+    strings); other dtypes use a pandas Index, cached per loaded cases table.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    case_ids, wanted = cases["case_id"], ids
+    if hasattr(case_ids.array, "__arrow_array__") and hasattr(wanted.array, "__arrow_array__"):
+        value_set = cached(cases, "case_id_arrow",
+                           lambda: pa.chunked_array(pa.array(case_ids.array)).combine_chunks())
+        found = pc.index_in(pa.array(wanted.array), value_set=value_set)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    index = cached(cases, "case_index", lambda: pd.Index(case_ids))
+    return index.get_indexer(wanted).astype(np.int64)
 
 
 def update_case_rows(cases: pd.DataFrame, updates: pd.DataFrame,
@@ -406,34 +418,62 @@ def update_case_rows(cases: pd.DataFrame, updates: pd.DataFrame,
 
     When most updates are needed, the whole mapping is computed once and cached per
     (cases, victim_updates) pair; a small selection (one window's last 28 days) is looked
-    up directly through the cached case-id index.
+    up directly.
     """
     store = dataset_cache(updates)
     hit = store.get("case_rows")
     if hit is not None and hit[0]() is cases:
         return hit[1] if select is None else hit[1][select]
-    index = case_index(cases)
     if select is not None and len(select) < len(updates) // 4:
-        return index.get_indexer(updates["case_id"].iloc[select]).astype(np.int64)
-    rows = index.get_indexer(updates["case_id"]).astype(np.int64)
+        return _lookup_rows(cases, updates["case_id"].iloc[select])
+    rows = _lookup_rows(cases, updates["case_id"])
     store["case_rows"] = (weakref.ref(cases), rows)
     return rows if select is None else rows[select]
+
+
+def prepare(dataset: Dataset) -> None:
+    """Compute and cache, once, the derived arrays that depend only on the export (id joins,
+    repeat-suspect flags, month keys, UK local seizure dates), so the first ``compute_kpis``
+    call after loading is as fast as later ones. Call it where the loaded Dataset is cached.
+    Returns nothing; safe to call more than once.
+    """
+    updates = dataset.get("victim_updates")
+    if updates is not None and "case_id" in updates.columns:
+        update_case_rows(dataset.cases, updates)
+    last = dataset.as_at
+    month = pd.Period(last, freq="M") if last is not None else pd.Period("2000-01", freq="M")
+    compute_kpis(dataset, month, month)
+
+
+def _in_last_days(day: np.ndarray, month: np.ndarray, n_days: int) -> np.ndarray:
+    """True where a date (day number; its month index) is within the ``n_days`` days ending
+    on its month's last day, inclusive."""
+    ok = month != A.NO_MONTH
+    if not ok.any():
+        return np.zeros(len(day), dtype=bool)
+    lo, hi = int(month[ok].min()), int(month[ok].max())
+    ends = (np.arange(lo + 1, hi + 2).astype("datetime64[M]").astype("datetime64[D]")
+            .astype(np.int64) - 1).astype(np.float64)
+    end_day = np.full(len(day), np.nan)
+    end_day[ok] = ends[month[ok] - lo]
+    with np.errstate(invalid="ignore"):
+        return ok & (day >= end_day - (n_days - 1))
 
 
 def _victim_updated_28d(c: _Context) -> Cells:
     t = c.table("victim_updates", "case_id", "contact_date")
     if t is None:
         return c.missing()
-    contact = days_of(t, "contact_date")
     month = months_of(t, "contact_date")
+    last28 = cached(t, "in_last_28_days_of_month", lambda: _in_last_days(
+        days_of(t, "contact_date"), month, UPDATE_WINDOW_DAYS))
     rel = month - c.m0
-    inside = (rel >= 0) & (rel < c.M)
-    rel_safe = np.where(inside, rel, 0)
     # an update counts for the end of its own month when it is in the 28 days ending there
     # (every month has at least 28 days, so it can count for no other month end)
-    near_end = inside & (contact >= c.month_end_day[rel_safe] - (UPDATE_WINDOW_DAYS - 1))
     if c.by == "window":
-        near_end &= rel == c.M - 1
+        near_end = last28 & (rel == c.M - 1)
+    else:
+        near_end = last28 & (rel >= 0) & (rel < c.M)
     sel = np.flatnonzero(near_end)
     row = update_case_rows(c.cases, t, sel)
     found = row >= 0
