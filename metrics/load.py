@@ -101,10 +101,16 @@ def load_dataset(path: str | Path) -> Dataset:
         arrow = _read(file, spec, rep)
         if arrow is None:
             continue
-        frame = _load_table(spec, arrow, rep)
-        if frame is None:
+        try:
+            frame = _load_table(spec, arrow, rep)
+            if frame is None:
+                continue
+            frame = _foreign_keys(spec, frame, tables, rep)
+        except Exception as exc:  # noqa: BLE001 - a last resort: bad data never raises
+            rep.add("error", spec.file, None, "unreadable", 0,
+                    f"{spec.file} could not be checked ({_short(exc)}); the file cannot be "
+                    "used.")
             continue
-        frame = _foreign_keys(spec, frame, tables, rep)
         tables[spec.name] = frame
     cases = tables.get("cases")
     if cases is not None and len(cases) == 0:
@@ -251,6 +257,29 @@ def _local_naive(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.local_timestamp(arr.cast(pa.timestamp(t.unit, tz=UK_TZ)))
 
 
+_EARLIEST, _LATEST = "1900-01-01", "2199-12-31"  # plausible dates; also inside datetime64[ns]
+
+
+def _clip_far_dates(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
+    """``arr`` (date or timestamp) with values outside 1900-2199 set null, and their count."""
+    if pa.types.is_timestamp(arr.type):
+        unit = arr.type.unit
+        per_s = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+        raw = arr.cast(pa.int64())
+        lo = np.datetime64(_EARLIEST, "s").astype(np.int64) * per_s
+        hi = (np.datetime64(_LATEST, "s").astype(np.int64) + 2 * 86_400) * per_s
+    else:
+        raw = arr.cast(pa.date32()).cast(pa.int32()).cast(pa.int64())
+        lo = np.datetime64(_EARLIEST, "D").astype(np.int64)
+        hi = np.datetime64(_LATEST, "D").astype(np.int64)
+    lo_v, hi_v = pc.min_max(raw).values()
+    if lo_v.as_py() is None or (lo_v.as_py() >= lo and hi_v.as_py() <= hi):
+        return arr, 0
+    far = pc.or_(pc.less(raw, lo), pc.greater(raw, hi))
+    count = int(pc.sum(far).as_py() or 0)
+    return pc.if_else(far, pa.scalar(None, arr.type), arr), count
+
+
 def _to_dates(arr: pa.ChunkedArray) -> pd.Series:
     """A date or timestamp column as naive datetime64[ns] at midnight of the UK local date."""
     if pa.types.is_timestamp(arr.type):
@@ -328,6 +357,11 @@ def _convert(col: Column, arr: pa.ChunkedArray, name: str, rep: _Report
         return pd.Series(arr.cast(pa.float64()).to_numpy())
     if kind == "bool":
         return pd.Series(arr.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
+    arr, far = _clip_far_dates(arr)
+    if far:
+        rep.add("warning", name, col.name, "date_out_of_range", far,
+                f"{name} column {col.name}: {far:,} rows hold a date before "
+                f"{_EARLIEST} or after {_LATEST}; treated as not recorded.")
     if kind == "date":
         return _to_dates(arr)
     series, odd = _to_timestamps(arr)
@@ -397,6 +431,8 @@ def _load_table(spec: Table, arrow: pa.Table, rep: _Report) -> pd.DataFrame | No
     for c in spec.columns:
         if c.name not in arrow.column_names:
             cols[c.name] = _empty_series(c.kind, n)
+            if c.kind == "category" and c.allowed is not None:
+                cols[c.name] = cols[c.name].cat.set_categories(list(c.allowed))
             continue
         s = _convert(c, arrow.column(c.name), name, rep)
         if s is None:

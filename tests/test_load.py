@@ -496,3 +496,28 @@ def test_export_fingerprint(tmp_path: Path) -> None:
     pq.write_table(tables()["devices"], folder / "devices.parquet")
     assert export_fingerprint(folder) != fp
     assert export_fingerprint(tmp_path / "missing")[1] == ()
+
+
+def test_far_dates_are_blanked_not_a_traceback(tmp_path: Path) -> None:
+    cases = replace_column(tables()["cases"], "needs_assessment_date",
+                           pa.array([D(1, 1, 1), D(2024, 2, 20), D(9999, 12, 31), None]))
+    ds = load_dataset(write_export(tmp_path / "x", cases=cases))
+    p = only(ds.report, "date_out_of_range")
+    assert (p.severity, p.rows) == ("warning", 2)
+    assert ds.cases["needs_assessment_date"].isna().tolist() == [True, False, True, True]
+
+
+def test_far_timestamps_are_blanked(tmp_path: Path) -> None:
+    devices = replace_column(tables()["devices"], "returned_at",
+                             pa.array([datetime(2024, 1, 7, 9), datetime(3000, 1, 1)],
+                                      pa.timestamp("us")))
+    ds = load_dataset(write_export(tmp_path / "x", devices=devices))
+    assert only(ds.report, "date_out_of_range").rows == 1
+    assert ds.get("devices")["returned_at"].isna().tolist() == [False, True]
+
+
+def test_absent_category_column_keeps_allowed_categories(tmp_path: Path) -> None:
+    cases = tables()["cases"].drop_columns(["victim_sex"])
+    ds = load_dataset(write_export(tmp_path / "x", cases=cases))
+    assert list(ds.cases["victim_sex"].cat.categories) == ["female", "male", "other"]
+    assert ds.cases["victim_sex"].isna().all()
