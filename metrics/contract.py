@@ -303,6 +303,8 @@ SEVERITY_POLICY: tuple[tuple[str, str, str], ...] = (
      "the answer is treated as not given"),
     ("negative workforce number; month not the first of a month", "warning",
      "value treated as not recorded; row excluded"),
+    ("date or timestamp before 1900 or after 2199", "warning",
+     "treated as not recorded (such values are typos or placeholders)"),
     ("naive timestamp in the repeated or skipped clock-change hour", "warning",
      "repeated hour (October): the first occurrence (BST) is used; skipped hour (March): the "
      "instant the clocks went forward (02:00 BST) is used; nothing is excluded"),
