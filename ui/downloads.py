@@ -279,7 +279,7 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
     from metrics.boardpack import BoardpackError, UnusableDataError, boardpack_filename
 
     aud = _audience(access, audience)
-    view = (force, str(start), str(end), aud, comparison, id(dataset))
+    view = (force, str(start), str(end), aud, comparison, _data_key(dataset))
     stored = st.session_state.get(f"{_SESSION_KEY}_{key}")
     pdf: bytes | None = stored[1] if stored and stored[0] == view else None
     if pdf is None:
@@ -308,6 +308,19 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
                        kwargs={"reason": "board_pack_pdf", "force": force,
                                "window": f"{start}..{end}"})
     return pdf
+
+
+def _data_key(dataset: Any) -> tuple:
+    """Which export a pack was built from: its files' identity, so a new export rebuilds."""
+    source = getattr(dataset, "source", None)
+    if source is not None:
+        try:
+            from metrics.load import export_fingerprint
+
+            return (str(source), export_fingerprint(source))
+        except (ImportError, OSError):
+            return (str(source), getattr(dataset, "as_at", None))
+    return (id(dataset),)
 
 
 def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, comparison: str,
