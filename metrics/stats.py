@@ -381,7 +381,10 @@ def xmr(
         raise ValueError("baseline must be a positive number of points or None")
     if isinstance(values, pd.Series):
         index = values.index
-        y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if values.dtype == np.float64:
+            y = values.to_numpy(copy=True)
+        else:
+            y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     else:
         y = np.asarray(list(values) if not isinstance(values, np.ndarray) else values,
                        dtype=float)
@@ -392,18 +395,20 @@ def xmr(
         y[None, :], [starts], sign, screen_outliers, baseline
     )
     code = code[0]
+    labels = _labels(code, sign)
     df = pd.DataFrame(
         {
             "value": y,
             "centre": centre[0],
             "upper": upper[0],
             "lower": lower[0],
-            "point_type": _labels(code, sign),
+            "point_type": labels,
         },
         index=index,
+        copy=False,
     )
     present = np.flatnonzero(code != _MISSING_CODE)
-    variation = df["point_type"].iat[int(present[-1])] if present.size else None
+    variation = labels[int(present[-1])] if present.size else None
     segments = [
         {
             "start": int(seg["start"][k]),
