@@ -331,7 +331,7 @@ def generate(out: str | Path, cases: int = 60_000, seed: int = 1,
     # --- investigators and teams -------------------------------------------------------------
     counts_f = np.bincount(fi, minlength=n_forces)
     n_teams = np.clip(np.rint(np.array([s.weight for s in specs]) * 1.6), 1, 14).astype(np.int64)
-    n_inv = np.maximum(4, np.rint(counts_f / 90)).astype(np.int64)
+    n_inv = np.maximum(4, np.rint(counts_f / 140)).astype(np.int64)  # ~12 open cases each
     inv_offset = np.r_[0, np.cumsum(n_inv)[:-1]]
     inv_local = (rng.random(n) * n_inv[fi]).astype(np.int64)
     inv_num = inv_offset[fi] + inv_local + 1
