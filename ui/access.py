@@ -291,6 +291,7 @@ def render_marking(*, sidebar: bool = False) -> None:
 
 def _refuse(title: str, reason: str, *, detail: str | None = None) -> None:
     """Render a refusal page and stop the script. Shows no data."""
+    render_marking(sidebar=True)
     render_marking()
     st.title(title)
     st.error(REFUSALS.get(reason, "Access refused."))
@@ -431,6 +432,7 @@ def require_access(page_id: str) -> Access:
         access = _signed_in_access(page_id)
     else:
         access = _local_access(page_id)
+    render_marking(sidebar=True)  # always in view, whatever the page layout does
     render_marking()
     if access.is_panel:
         render_panel_banner(access)

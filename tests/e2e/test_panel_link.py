@@ -162,7 +162,13 @@ def test_panel_link_in_chromium(panel_server, browser, expected):
         .first.inner_text()
     assert FORCE in banner_text and "January 2025 to March 2025" in banner_text
     assert f"{scope.expires:%d %B %Y}" in banner_text and "expires" in banner_text
-    assert "OFFICIAL-SENSITIVE" in page.inner_text("body")
+    marking = page.locator('[data-testid="stSidebar"]').get_by_text("OFFICIAL-SENSITIVE")
+    box = marking.bounding_box()
+    assert box is not None
+    on_top = page.evaluate(  # the marking is what a viewer sees there, not covered by a header
+        "([x, y]) => document.elementFromPoint(x, y)?.textContent ?? ''",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    assert "OFFICIAL-SENSITIVE" in on_top
 
     suppressed = _tile(page, expected["suppressed"]).inner_text()
     assert "Suppressed" in suppressed or "*" in suppressed, suppressed
