@@ -577,7 +577,8 @@ def funnel_limits(
     """Funnel-plot control limits for a proportion around ``target`` at each denominator ``n``.
 
     ``method="exact"`` (default): binomial limits with Spiegelhalter's (2005) interpolation
-    between integer counts. ``method="normal"``: target ± z × sqrt(target (1 - target) / n).
+    between integer counts (a fractional n is rounded to the nearest whole number of cases).
+    ``method="normal"``: target ± z × sqrt(target (1 - target) / n).
     With ``tau2 > 0`` (from :func:`funnel_overdispersion`) the limits are overdispersed, on the
     arcsine-square-root scale as in FunnelPlotR: sin²(asin(√target) ± z × √(1/(4n) + tau2)),
     whatever ``method`` says. ``levels`` are two-sided coverages (0.95 puts 2.5% in each tail).
@@ -608,9 +609,10 @@ def funnel_limits(
             half = z * np.sqrt(target * (1.0 - target) / safe_n)
             lo = np.clip(target - half, 0.0, 1.0)
             hi = np.clip(target + half, 0.0, 1.0)
-        else:
-            lo = _exact_binomial_limit(target, safe_n, tail)
-            hi = _exact_binomial_limit(target, safe_n, 1.0 - tail)
+        else:  # the binomial needs whole numbers of cases: fractional n is rounded
+            whole = np.maximum(np.round(safe_n), 1.0)
+            lo = _exact_binomial_limit(target, whole, tail)
+            hi = _exact_binomial_limit(target, whole, 1.0 - tail)
         lows.append(np.where(pos, lo, np.nan))
         highs.append(np.where(pos, hi, np.nan))
     lower = np.stack(lows, axis=1).ravel()  # n-major: for each n, every level

@@ -64,6 +64,9 @@ def test_vector_n_rows_and_normal_method() -> None:
     f = funnel_limits(0.3, [50, 200, 0], levels=(0.95, 0.998))
     assert list(f["n"]) == [50, 50, 200, 200, 0, 0]
     assert f.iloc[4:][["lower", "upper"]].isna().all().all()
+    # fractional n (e.g. rounded panel counts) is rounded for the exact binomial
+    np.testing.assert_array_equal(funnel_limits(0.3, 99.6)["upper"],
+                                  funnel_limits(0.3, 100)["upper"])
     nf = funnel_limits(0.3, 100, levels=(0.95,), method="normal")
     half = norm.ppf(0.975) * math.sqrt(0.3 * 0.7 / 100)
     assert nf["lower"].iat[0] == pytest.approx(0.3 - half)

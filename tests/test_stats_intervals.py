@@ -173,6 +173,18 @@ def test_hodges_lehmann_by_hand() -> None:
     assert low <= shift <= high
 
 
+@given(st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=60),
+       st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=60))
+@settings(max_examples=150, deadline=None)
+def test_hodges_lehmann_interval_contains_shift(before: list[float], after: list[float]) -> None:
+    shift, low, high = hodges_lehmann(before, after)
+    if not math.isnan(low):
+        assert low <= shift <= high
+    # shifting every after value by a constant shifts the estimate by that constant
+    moved, _, _ = hodges_lehmann(before, [a + 100.0 for a in after])
+    assert moved == pytest.approx(shift + 100.0, abs=1e-6)
+
+
 def test_median_change_and_proportion_change() -> None:
     res = median_change([10, 12, 15, 20, 22, 30], [5, 6, 8, 9, 12, 14])
     assert res["before"] == 17.5 and res["after"] == 8.5 and res["status"] == "ok"
