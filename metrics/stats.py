@@ -365,8 +365,9 @@ def xmr(
     DataFrame indexed like the input with columns ``value``, ``centre``, ``upper``, ``lower``
     (all in the value's units; limits are NaN when fewer than two consecutive limit-setting
     points exist, and equal the centre when the mean moving range is 0, in which case no
-    limit-based rule fires) and ``point_type`` (one of ``POINT_TYPES``, or None for a missing
-    value). ``attrs`` holds:
+    limit-based rule fires; a segment whose limit-setting rows are all missing has no centre
+    and its points are common cause) and ``point_type`` (one of ``POINT_TYPES``, or None for a
+    missing value). ``attrs`` holds:
 
     - ``variation``: the point type of the last non-missing point (the chart's verdict), or None;
     - ``assurance``: ``consistent_pass`` / ``consistent_fail`` / ``inconsistent`` from the last
