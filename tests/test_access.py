@@ -384,3 +384,30 @@ def test_panel_disclose_keeps_only_the_scope_and_applies_the_rules():
     assert internal.disclose(table) is table
     assert internal.locked_filters() == {} and internal.allows("data_quality")
     assert not panel.allows("data_quality") and panel.allows("trends")
+
+
+def audit_page(page_id: str = "data_quality") -> None:
+    import streamlit as st
+
+    from ui.access import render_audit_trail, require_access
+
+    render_audit_trail(require_access(page_id))
+    st.markdown("PAGE-END")
+
+
+def test_recent_activity_is_shown_to_internal_users_only(audit_file):
+    at = AppTest.from_function(audit_page, default_timeout=20)
+    at.secrets["flightdeck"] = {"roles": {}, "link_secret": SECRET}
+    at.run()
+    assert not at.exception
+    assert at.subheader[0].value == "Recent activity"
+    shown = at.dataframe[0].value
+    assert shown["action"].tolist() == ["page_view"] and shown["user"].tolist() == ["local user"]
+
+    token, _ = link(pages=["trends"])
+    panel = AppTest.from_function(audit_page, kwargs={"page_id": "trends"}, default_timeout=20)
+    panel.secrets["flightdeck"] = {"link_secret": SECRET}
+    panel.query_params["share"] = token
+    panel.run()
+    assert "PAGE-END" in text(panel)  # the page ran for the panel...
+    assert not panel.dataframe and not panel.subheader  # ...without the audit trail

@@ -49,6 +49,7 @@ __all__ = [
     "auth_configured",
     "resolve_role",
     "log_export",
+    "render_audit_trail",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -513,3 +514,25 @@ def _link_url(token: str, scope: Scope) -> str:
     except Exception:  # noqa: BLE001
         base = ""
     return f"{base}?{query}"
+
+
+# --------------------------------------------------------------------------- audit trail UI
+
+
+def render_audit_trail(access: Access, *, limit: int = 50) -> None:
+    """"Recent activity" from the audit trail, for internal users only (a panel gets nothing).
+    Call it on the Data quality page (or an admin page)."""
+    if not access.is_internal:
+        return
+    st.subheader("Recent activity", anchor=False)
+    try:
+        frame = audit.read_audit(limit=limit)
+    except OSError as exc:
+        st.warning(f"The audit trail cannot be read: {escape_md(exc.strerror or exc)}")
+        return
+    if frame.empty:
+        st.caption("No activity recorded yet.")
+        return
+    st.dataframe(frame, hide_index=True, width="stretch")  # cells are shown as plain text
+    st.caption(f"The latest {len(frame)} events, newest first: page views, panel links created "
+               "and refused, exports and refused sign-ins. No figures are recorded.")
