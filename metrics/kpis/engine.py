@@ -214,19 +214,24 @@ class _Context:
 
     @cached_property
     def has_outcome(self) -> np.ndarray:
-        return self.cases["outcome_code"].notna().to_numpy()
+        return cached(self.cases, "has_outcome",
+                      lambda: self.cases["outcome_code"].notna().to_numpy())
 
     @cached_property
     def outcome_code(self) -> np.ndarray:
-        """Outcome codes as int64 (-1 where null)."""
-        return self.cases["outcome_code"].fillna(-1).to_numpy(dtype=np.int64)
+        """Outcome codes as int64 (-1 where null), cached per loaded table."""
+        return cached(self.cases, "outcome_code",
+                      lambda: self.cases["outcome_code"].fillna(-1).to_numpy(dtype=np.int64))
 
     @cached_property
     def close_month(self) -> np.ndarray:
         """Month a case stopped being open (its outcome month); huge when still open."""
-        m = self.case_month("outcome_date").copy()
-        m[~self.has_outcome | (m == A.NO_MONTH)] = np.iinfo(np.int64).max // 2
-        return m
+        def make() -> np.ndarray:
+            m = self.case_month("outcome_date").copy()
+            m[~self.has_outcome | (m == A.NO_MONTH)] = np.iinfo(np.int64).max // 2
+            return m
+
+        return cached(self.cases, "close_month", make)
 
     @cached_property
     def rec_month(self) -> np.ndarray:
@@ -238,17 +243,39 @@ class _Context:
         return A.stock_panel(self.case_force, self.rec_month, self.close_month, self.F, self.m0,
                              self.M, mask=self.rec_month != A.NO_MONTH)
 
+    def cell_key(self, force: np.ndarray, month: np.ndarray) -> np.ndarray:
+        """Per item, its (force, month) cell number ``force * M + month offset``, or -1 when it
+        has no force or falls outside the range. Computed once per call for each (force,
+        month) pair of arrays (those are cached per table, so their identity is stable)."""
+        cache = self.__dict__.setdefault("_keys", {})
+        ident = (id(force), id(month))
+        hit = cache.get(ident)
+        if hit is not None and hit[0] is force and hit[1] is month:
+            return hit[2]
+        rel = month - self.m0
+        inside = (force >= 0) & (rel >= 0) & (rel < self.M)
+        key = np.where(inside, force * self.M + rel, -1)
+        cache[ident] = (force, month, key)
+        return key
+
+    def _bincount(self, key: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """(F, M) counts of items with ``key >= 0`` (and ``mask``)."""
+        keep = key >= 0 if mask is None else (key >= 0) & mask
+        counts = np.bincount(key[keep], minlength=self.F * self.M)
+        return counts.astype(np.float64).reshape(self.F, self.M)
+
     # -- generic KPI shapes ----------------------------------------------------------------------
     def proportion(self, force: np.ndarray, month: np.ndarray, success: np.ndarray,
                    eligible: np.ndarray | None = None) -> Cells:
         """Share of eligible events (dated by ``month``) that are successes, with Wilson CIs."""
-        den = self.flow(A.panel(force, month, self.F, self.m0, self.M, mask=eligible))
+        key = self.cell_key(force, month)
+        den = self.flow(self._bincount(key, eligible))
         ok = success if eligible is None else success & eligible
-        num = self.flow(A.panel(force, month, self.F, self.m0, self.M, mask=ok))
+        num = self.flow(self._bincount(key, ok))
         return Cells(num, den, den.copy())
 
     def count(self, force: np.ndarray, month: np.ndarray, mask: np.ndarray | None) -> Cells:
-        num = self.flow(A.panel(force, month, self.F, self.m0, self.M, mask=mask))
+        num = self.flow(self._bincount(self.cell_key(force, month), mask))
         return Cells(num, self.empty(), num.copy(), value=num.copy())
 
     def median(self, force: np.ndarray, month: np.ndarray, values: np.ndarray) -> Cells:
@@ -380,7 +407,7 @@ def _s63g_applications(c: _Context) -> Cells:
 
 
 def _victim_withdrawal_rate(c: _Context) -> Cells:
-    withdrawn = np.isin(c.outcome_code, WITHDRAWAL_CODES)
+    withdrawn = cached(c.cases, "withdrawn", lambda: np.isin(c.outcome_code, WITHDRAWAL_CODES))
     return c.proportion(c.case_force, c.case_month("outcome_date"), withdrawn, c.has_outcome)
 
 
@@ -495,7 +522,7 @@ def _victim_updated_28d(c: _Context) -> Cells:
 
 
 def _nfa_explained_in_person(c: _Context) -> Cells:
-    nfa = np.isin(c.outcome_code, NFA_CODES)
+    nfa = cached(c.cases, "nfa", lambda: np.isin(c.outcome_code, NFA_CODES))
     explained = cached(c.cases, "nfa_explained", lambda: c.cases["nfa_explained_in_person"]
                        .fillna(False).to_numpy(dtype=bool))
     return c.proportion(c.case_force, c.case_month("outcome_date"), explained, nfa)
