@@ -921,7 +921,8 @@ def proportion_change(
     """
     out: dict[str, Any] = {"kind": "proportion", "n_before": n_before, "n_after": n_after,
                            "x_before": x_before, "x_after": x_after}
-    if n_before < max(min_n, 1) or n_after < max(min_n, 1):
+    gate = max(min_n, 1)
+    if not (n_before >= gate and n_after >= gate):  # also catches missing (NaN) counts
         out.update({"before": math.nan, "after": math.nan, "diff": math.nan, "low": math.nan,
                     "high": math.nan, "p_value": math.nan, "test": "none",
                     "status": "insufficient"})

@@ -203,6 +203,7 @@ def test_survey_gate_29_versus_30() -> None:
     assert gated["status"] == "insufficient" and math.isnan(gated["diff"])
     assert gated["n_before"] == 29 and gated["n_after"] == 30
     assert proportion_change(20, 30, 25, 30, min_n=30)["status"] == "ok"
+    assert proportion_change(float("nan"), float("nan"), 25, 30)["status"] == "insufficient"
 
 
 def test_before_after_records_split_at_date() -> None:
