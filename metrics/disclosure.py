@@ -51,7 +51,6 @@ import numpy as np
 import pandas as pd
 
 from metrics import registry
-from metrics.stats import wilson
 
 SYMBOL = "*"
 FOOTNOTE = (
@@ -105,6 +104,18 @@ def disclose_count(count: float) -> float:
 def _round5_array(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     return np.sign(values) * np.floor(np.abs(values) / ROUND_BASE + 0.5) * ROUND_BASE
+
+
+def _wilson(successes: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score intervals, vectorised (the same formula as ``metrics.stats.wilson``)."""
+    if successes.size == 0:
+        return successes.copy(), successes.copy()
+    z = 1.959963984540054  # norm.ppf(0.975)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
 
 
 def _small_array(values: np.ndarray) -> np.ndarray:
@@ -183,23 +194,17 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
     show = was_ok & ~hide_value
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = r_num / r_den
-    for i in np.flatnonzero(show):
-        if is_prop[i]:
-            if r_den[i] > 0 and not math.isnan(ratio[i]):
-                new_value[i] = ratio[i]
-                if 0 <= r_num[i] <= r_den[i]:
-                    new_low[i], new_high[i] = wilson(r_num[i], r_den[i])
-            else:  # rounded denominator is 0 (cannot happen for a count >= 8)
-                hide_value[i] = True
-        elif is_cases[i]:
-            if r_den[i] > 0:
-                new_value[i] = ratio[i]
-            else:
-                hide_value[i] = True
-        elif is_count[i]:
-            new_value[i] = round5(value[i]) if not math.isnan(value[i]) else r_num[i]
-        elif is_days[i]:
-            new_value[i], new_low[i], new_high[i] = value[i], low[i], high[i]
+    den_ok = np.nan_to_num(r_den, nan=0.0) > 0
+    hide_value |= show & (is_prop | is_cases) & ~den_ok  # cannot happen for counts >= 8
+    shown_ratio = show & (is_prop | is_cases) & den_ok
+    new_value[shown_ratio] = ratio[shown_ratio]
+    with_ci = shown_ratio & is_prop & (r_num >= 0) & (r_num <= r_den)
+    new_low[with_ci], new_high[with_ci] = _wilson(r_num[with_ci], r_den[with_ci])
+    counts = show & is_count
+    new_value[counts] = np.where(np.isnan(value[counts]), r_num[counts],
+                                 _round5_array(value[counts]))
+    days = show & is_days
+    new_value[days], new_low[days], new_high[days] = value[days], low[days], high[days]
 
     # Status: ok rows whose value is hidden become suppressed; so does any row whose n is 1-7
     # (unless n only counts workforce rows).
