@@ -447,14 +447,17 @@ def update_case_rows(cases: pd.DataFrame, updates: pd.DataFrame,
     (cases, victim_updates) pair; a small selection (one window's last 28 days) is looked
     up directly.
     """
-    store = dataset_cache(updates)
-    hit = store.get("case_rows")
+    joins: dict[int, tuple[weakref.ref, np.ndarray]] = dataset_cache(updates).setdefault(
+        "case_rows", {})
+    hit = joins.get(id(cases))
     if hit is not None and hit[0]() is cases:
         return hit[1] if select is None else hit[1][select]
     if select is not None and len(select) < len(updates) // 4:
         return _lookup_rows(cases, updates["case_id"].iloc[select])
     rows = _lookup_rows(cases, updates["case_id"])
-    store["case_rows"] = (weakref.ref(cases), rows)
+    for key in [k for k, (ref, _) in joins.items() if ref() is None]:
+        del joins[key]  # joins with case tables that no longer exist
+    joins[id(cases)] = (weakref.ref(cases), rows)
     return rows if select is None else rows[select]
 
 
