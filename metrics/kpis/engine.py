@@ -4,20 +4,44 @@ or per month, in one vectorised pass per KPI.
 How it stays fast (issue 8): each event gets its month index once; events are counted into a
 (force x month) panel with one ``bincount``; windows are sums of monthly panels; "All forces"
 is the sum over forces; stock measures ("at window end") come from a cumulative sum of
-+1/-1 events over months; medians come from one sort per KPI. Nothing loops over rows or over
-force x month cells; the only Python loop is over KPIs.
++1/-1 events over months; medians (and their order-statistic CIs) come from one sort per KPI;
+the repeat-suspect flag comes from one sort by (suspect, date) and neighbour gaps. Nothing
+loops over rows or over force x month cells; the only Python loop is over KPIs.
+Derived arrays that depend only on the export (month keys, id joins, flags) are cached per
+loaded table (``dataset_cache``; tables are read-only by contract), so a second call on the
+same Dataset skips them; ``prepare(dataset)`` fills that cache up front.
 
-Decisions (also in the module docstring of ``metrics.kpis``):
+Decisions:
+- Windows are whole calendar months, boundaries inclusive: ``window_start`` is the first day
+  of the first month, ``window_end`` the last day of the last month.
 - Forces: the union of force names found in cases and in the other tables' own ``force``
   columns (a device, order, breach, survey response or workforce row belongs to the force in
-  its own ``force`` column; a breach's force is ``breaches.force``). "All forces" pools every
-  force in the export, whatever ``forces`` selects for output.
+  its own ``force`` column; a breach's force is ``breaches.force``, not its order's). "All
+  forces" pools every force in the export, whatever ``forces`` selects for output.
 - A case "has an outcome" when ``outcome_code`` is not null; it is open at a day ``e`` when
   ``recorded_date <= e`` and (no outcome, or ``outcome_date > e``).
-- Investigators are keyed by (force, investigator_id).
-- Proportion n is the denominator; median n is the number of items; workforce n is the
-  number of team-month rows used; count KPIs' n is the count itself.
-- ``ci_low``/``ci_high`` and ``value`` are empty unless status is ``ok``.
+- Repeat suspects: another case with the same ``suspect_id``, any force, anywhere in the export
+  (also outside the window), recorded at most 1,095 days before or after (same day counts).
+- ``needs_assessment_7d``: assessment date minus recorded date <= 7 days (an assessment dated
+  before recording counts as within 7 days); no assessment counts as not within.
+- Median KPIs skip items whose start date is missing (e.g. advice received, never requested).
+- Investigators are keyed by (force, investigator_id); only open cases with an investigator
+  count; ``investigators_over_15`` is > 15 open cases (15 is not over).
+- Devices: seizure month/date is the UK local date of ``seized_at``; "within 24 hours" is real
+  elapsed time ``returned_at - seized_at <= 24 h`` (exactly 24 h counts), across clock changes.
+- Workforce stock ratios use the rows of the window's last month; flow ratios sum the
+  window's months. ``vacancy_rate``'s numerator is establishment minus in post (negative
+  when over-established: then no Wilson interval).
+- n: a proportion's n is its denominator; a median's n is its number of items (also shown as
+  the denominator, numerator empty); workforce n is the number of team-month rows used; a
+  count's n is the count itself (min n 0, so a zero count is a value, status ok).
+- Status: ``no_data`` when the source table or column is missing, or the denominator is 0
+  (for medians: no items); else ``insufficient`` when n < the KPI's ``min_n``; else ``ok``.
+  ``value``, ``ci_low`` and ``ci_high`` are NaN unless status is ``ok``; numerator,
+  denominator and n are always filled where they exist.
+- Proportions carry 95% Wilson intervals (``_arrays.wilson_arrays``, the vectorised form of
+  ``metrics.stats.wilson``, also for workforce ratios of days/FTE); medians carry the
+  order-statistic interval of ``metrics.stats.median_ci``; caseload (a mean) carries none.
 """
 
 from __future__ import annotations
