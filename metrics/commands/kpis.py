@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from metrics.kpis import KpiInputError, compute_kpis, to_period
+from metrics.kpis import COLUMNS, KpiInputError, compute_kpis, to_period
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -36,7 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``kpis`` subcommand; sets ``func`` to :func:`run`."""
     p = subparsers.add_parser(
         "kpis", help="compute every KPI per force (and All forces) for a window or by month",
-        description=__doc__.splitlines()[0],
+        description="Compute every KPI (or those named) for each force and All forces, over "
+                    "whole calendar months, and write one row per KPI x force (x month).",
+        epilog="Output columns: " + ", ".join(COLUMNS) + " (+ spc with --by month). "
+               "Proportions are fractions, days floats, dates ISO; value is empty unless "
+               "status is ok. Exit codes: 0 done; 1 the export is unusable (problems listed); "
+               "2 a bad argument (unknown force or KPI, bad month, unreadable folder).",
     )
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder holding the Parquet export")
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM",

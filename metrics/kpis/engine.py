@@ -770,7 +770,8 @@ def kpis_for(dataset: Dataset, kpi_ids: Iterable[str] | None = None) -> list[KPI
     catalogue = registry.all_kpis(survey_items(dataset))
     if kpi_ids is None:
         return catalogue
-    wanted = [k.strip() for k in kpi_ids if k and k.strip()]
+    ids = [kpi_ids] if isinstance(kpi_ids, str) else kpi_ids
+    wanted = [k.strip() for k in ids if k and k.strip()]
     known = {k.id for k in catalogue}
     unknown = [k for k in wanted if k not in known]
     if unknown:
@@ -800,8 +801,9 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     ``start``/``end``: first and last whole calendar months ("YYYY-MM" or ``pd.Period``).
     ``by="window"``: one window from the first day of ``start`` to the last day of ``end``;
     ``by="month"``: one row per month, plus an ``spc`` column (SPC point type or None).
-    ``forces``: force names to return (``"All forces"`` may be listed); None returns every
-    force and All forces. All forces always pools the whole export.
+    ``forces``: force names to return (``"All forces"`` may be listed; one name may be given
+    as a plain string); None returns every force and All forces. All forces always pools the
+    whole export. ``kpi_ids``: KPI ids to compute (registry order is kept); None for all.
 
     Returns a long DataFrame, one row per KPI x force (x month), columns ``COLUMNS``:
     ``window_start``/``window_end`` are ``datetime64[ns]`` dates; ``value`` is a fraction in
@@ -822,7 +824,7 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     if forces is None:
         rows = np.arange(len(names))
     else:
-        wanted = list(dict.fromkeys(forces))
+        wanted = list(dict.fromkeys([forces] if isinstance(forces, str) else forces))
         pos = {name: i for i, name in enumerate(names)}
         unknown = [f for f in wanted if f not in pos]
         if unknown:
