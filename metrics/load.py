@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,33 +92,53 @@ def load_dataset(path: str | Path) -> Dataset:
                 f"The data folder {folder} {what}.")
         return Dataset({}, rep.freeze(), folder)
     tables: dict[str, pd.DataFrame] = {}
-    for spec in TABLES:
-        file = folder / spec.file
-        if not file.exists():
-            if spec.required:
-                rep.add("error", spec.file, None, "file_missing", 0,
-                        f"{spec.file} is missing from {folder}; it is the one required file.")
-            continue
-        arrow = _read(file, spec, rep)
-        if arrow is None:
-            continue
-        try:
-            frame = _load_table(spec, arrow, rep)
-            if frame is None:
-                continue
-            frame = _foreign_keys(spec, frame, tables, rep)
-        except Exception as exc:  # noqa: BLE001 - a last resort: bad data never raises
-            rep.add("error", spec.file, None, "unreadable", 0,
-                    f"{spec.file} could not be checked ({_short(exc)}); the file cannot be "
-                    "used.")
-            continue
-        tables[spec.name] = frame
+    # Files are read in background threads (Parquet decoding releases the GIL) while earlier
+    # files are checked; findings are merged in contract order, so the report is stable.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reads = {spec.name: pool.submit(_read_alone, folder / spec.file, spec)
+                 for spec in TABLES if (folder / spec.file).exists()}
+        for spec in TABLES:
+            _check_one(spec, folder, reads.get(spec.name), tables, rep)
     cases = tables.get("cases")
     if cases is not None and len(cases) == 0:
         rep.add("error", "cases.parquet", None, "no_rows", 0,
                 "cases.parquet has no usable rows, so there is nothing to show.")
         del tables["cases"]
     return Dataset(tables, rep.freeze(), folder)
+
+
+def _read_alone(file: Path, spec: Table) -> tuple[pa.Table | None, list[Problem]]:
+    """``_read`` with its own findings list (safe to run in a worker thread)."""
+    sub = _Report()
+    return _read(file, spec, sub), sub.problems
+
+
+def _check_one(spec: Table, folder: Path, read: Future | None,
+               tables: dict[str, pd.DataFrame], rep: _Report) -> None:
+    """Check one file's read result and, when usable, add its frame to ``tables``."""
+    if read is None:
+        if spec.required:
+            rep.add("error", spec.file, None, "file_missing", 0,
+                    f"{spec.file} is missing from {folder}; it is the one required file.")
+        return
+    try:
+        arrow, found = read.result()
+    except Exception as exc:  # noqa: BLE001 - _read reports its own failures; a last resort
+        arrow, found = None, [Problem("error", spec.file, None, "unreadable", 0,
+                                      f"{spec.file} could not be read ({_short(exc)}).")]
+    rep.problems.extend(found)
+    if arrow is None:
+        return
+    try:
+        frame = _load_table(spec, arrow, rep)
+        if frame is None:
+            return
+        frame = _foreign_keys(spec, frame, tables, rep)
+    except Exception as exc:  # noqa: BLE001 - a last resort: bad data never raises
+        rep.add("error", spec.file, None, "unreadable", 0,
+                f"{spec.file} could not be checked ({_short(exc)}); the file cannot be used.")
+        return
+    tables[spec.name] = frame
 
 
 # ---------------------------------------------------------------------------------------------
