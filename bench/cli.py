@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_boardpack:
         try:
-            bp = boardpack_step(SAMPLE)
+            bp = boardpack_step(SAMPLE, repeat=1)
         except Exception as exc:
             bp = {"error": f"{type(exc).__name__}: {exc}"[:200]}
         if bp is not None:

@@ -79,7 +79,7 @@ async def open_session(port: int, timeout: float, query_string: str = "") -> tup
     try:
         async with asyncio.timeout(timeout):
             ws = await connect(url, subprotocols=["streamlit"], max_size=None,
-                               open_timeout=timeout, ping_interval=None)
+                               open_timeout=timeout, ping_interval=None, close_timeout=2)
             await ws.send(rerun_message(query_string))
             while True:
                 data = await ws.recv()
@@ -110,6 +110,27 @@ async def open_session(port: int, timeout: float, query_string: str = "") -> tup
     return res, ws
 
 
+async def close_all(sockets: Sequence[Any], timeout: float = 10.0) -> None:
+    """Close the sockets concurrently, giving up (aborting) after ``timeout`` seconds."""
+    async def close(ws: Any) -> None:
+        try:
+            await ws.close()
+        except Exception:
+            pass
+
+    live = [ws for ws in sockets if ws is not None]
+    if not live:
+        return
+    done, pending = await asyncio.wait([asyncio.create_task(close(ws)) for ws in live],
+                                       timeout=timeout)
+    for task in pending:
+        task.cancel()
+    for ws in live:
+        transport = getattr(ws, "transport", None)
+        if transport is not None:
+            transport.abort()
+
+
 async def _sample_rss(proc: psutil.Process, stop: asyncio.Event, peak: list[int]) -> None:
     """Record the process's peak RSS every 100 ms until ``stop`` is set."""
     while not stop.is_set():
@@ -133,12 +154,7 @@ async def run_level(port: int, proc: psutil.Process, n: int, timeout: float) -> 
     pairs = await asyncio.gather(*(open_session(port, timeout) for _ in range(n)))
     wall = time.perf_counter() - t0
     peak[0] = max(peak[0], proc.memory_info().rss)
-    for _, ws in pairs:
-        if ws is not None:
-            try:
-                await ws.close()
-            except Exception:
-                pass
+    await close_all([ws for _, ws in pairs])
     await asyncio.sleep(2.0)  # let the server drop the sessions
     stop.set()
     await sampler
@@ -200,7 +216,8 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def run(data: Path, levels: Sequence[int] = (10, 25, 50), timeout: float = 60.0,
-        log_path: Path | None = None, app: Path = REPO / "app.py") -> dict[str, Any]:
+        log_path: Path | None = None, app: Path = REPO / "app.py",
+        log: Any = print) -> dict[str, Any]:
     """Start a server on ``data``, warm it with one session, then open each level at once."""
     port = free_port()
     log_path = log_path or REPO / "bench" / "data" / "streamlit-server.log"
@@ -212,9 +229,10 @@ def run(data: Path, levels: Sequence[int] = (10, 25, 50), timeout: float = 60.0,
         out["rss_idle"] = ps.memory_info().rss
 
         async def scenario() -> None:
+            log("  first session (loads the export into the server's cache)...")
             first, ws = await open_session(port, max(timeout, 120.0))
-            if ws is not None:
-                await ws.close()
+            await close_all([ws])
+            log(f"    {first.seconds if first.seconds is not None else first.dropped_reason}")
             out["first_session"] = first.seconds
             if first.seconds is None:
                 out["error"] = f"first session dropped: {first.dropped_reason}"
@@ -224,9 +242,13 @@ def run(data: Path, levels: Sequence[int] = (10, 25, 50), timeout: float = 60.0,
             await asyncio.sleep(1.0)
             out["rss_baseline"] = ps.memory_info().rss
             for n in levels:
-                out["levels"][str(n)] = await run_level(port, ps, n, timeout)
+                log(f"  {n} sessions at once...")
+                lv = await run_level(port, ps, n, timeout)
+                out["levels"][str(n)] = lv
+                log(f"    finished {len(lv['times'])}, dropped {lv['dropped']}, "
+                    f"wall {lv['wall']:.1f} s {lv['dropped_reasons'] or ''}")
 
-        asyncio.run(scenario())
+        asyncio.run(asyncio.wait_for(scenario(), 120 + len(levels) * (timeout + 60)))
     except Exception as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:

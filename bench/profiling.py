@@ -16,15 +16,23 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _synthetic(frame: Any) -> bool:
+    """pyinstrument's bookkeeping frames ("[self]", "[await]", ...), which are not functions."""
+    return str(getattr(frame, "identifier", getattr(frame, "function", ""))).startswith("[")
+
+
 def self_times(frame: Any) -> dict[str, float]:
-    """Own (self) seconds per function over a pyinstrument frame tree, keyed "func (file:line)"."""
+    """Own (self) seconds per function over a pyinstrument frame tree, keyed "func (file:line)".
+
+    A synthetic "[self]" child's time is its parent's own time.
+    """
     totals: dict[str, float] = defaultdict(float)
     stack = [frame]
     while stack:
         f = stack.pop()
-        children = list(getattr(f, "children", []) or [])
+        children = [c for c in (getattr(f, "children", []) or []) if not _synthetic(c)]
         own = f.time - sum(c.time for c in children)
-        if own > 0:
+        if own > 0 and not _synthetic(f):
             path = str(getattr(f, "file_path_short", "") or getattr(f, "file_path", "") or "")
             key = f"{f.function} ({path}:{getattr(f, 'line_no', '')})"
             totals[key] += own
@@ -40,11 +48,11 @@ def top(times: dict[str, float], total: float, n: int = 15) -> list[tuple[str, f
 
 def profile(data: Path, out_dir: Path) -> dict[str, Any]:
     """Profile one load and the two KPI computations; returns timings and hotspots."""
-    from metrics.load import load_dataset
     from pyinstrument import Profiler
 
     from bench.core import months
     from metrics.kpis import compute_kpis
+    from metrics.load import load_dataset
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {}

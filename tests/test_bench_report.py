@@ -184,8 +184,9 @@ def test_months_and_floor_columns(tmp_path: Path) -> None:
 def test_profile_self_times_and_top() -> None:
     leaf = SimpleNamespace(function="leaf", file_path_short="a.py", line_no=1, time=2.0,
                            children=[])
+    own = SimpleNamespace(identifier="[self]", function="[self]", time=1.0, children=[])
     mid = SimpleNamespace(function="mid", file_path_short="a.py", line_no=5, time=3.0,
-                          children=[leaf])
+                          children=[leaf, own])
     root = SimpleNamespace(function="root", file_path_short="b.py", line_no=1, time=4.0,
                            children=[mid])
     times = self_times(root)
