@@ -399,7 +399,8 @@ def suppress_breakdown(
 def apply_panel_breakdown(kpi_table: pd.DataFrame, *, group_col: str = "group") -> pd.DataFrame:
     """:func:`apply_panel` for a KPI table broken down by a group (offence group, age band...).
 
-    ``kpi_table``: the KPI long table plus ``group_col``; within each KPI x force x window the
+    ``kpi_table``: the KPI long table plus ``group_col`` (and optionally ``dimension``, when
+    several breakdowns share one table); within each KPI x dimension x force x window the
     groups are taken to partition the whole (include a "Not recorded" group), so their
     numerators, denominators and ``n`` add up to the overall KPI that other pages show.
     Before the row rules, each of those three counts gets primary and secondary suppression
@@ -414,7 +415,8 @@ def apply_panel_breakdown(kpi_table: pd.DataFrame, *, group_col: str = "group") 
         raise KeyError(f"no {group_col!r} column in the breakdown table")
     table = kpi_table.reset_index(drop=True)
     hide = pd.DataFrame(False, index=table.index, columns=list(_COUNT_COLUMNS))
-    keys = [c for c in ("kpi_id", "force", "window_start", "window_end") if c in table.columns]
+    keys = [c for c in ("kpi_id", "dimension", "force", "window_start", "window_end")
+            if c in table.columns]
     for _, block in table.groupby(keys, sort=False, dropna=False):
         for col in _COUNT_COLUMNS:
             values = block[col].to_numpy(dtype=np.float64)

@@ -377,8 +377,18 @@ def test_panel_disclose_keeps_only_the_scope_and_applies_the_rules():
     panel = Access(audience="panel", user=scope.link_id, page_id="flight_deck", mode="link",
                    scope=scope)
     out = panel.disclose(table)
-    assert out["force"].tolist() == ["Avon", "Avon"]
-    assert out["numerator"].tolist()[0] == 15 and out["status"].tolist() == ["ok", "suppressed"]
+    assert out["force"].tolist() == ["Avon", "Avon", "Avon", "Kent"]
+    assert out["status"].tolist() == ["ok", "suppressed", "no_data", "no_data"]
+    assert out["numerator"].tolist()[0] == 15
+    outside = out.iloc[2:]
+    assert outside[["value", "numerator", "denominator", "ci_low"]].isna().all().all()
+    assert outside["n"].isna().all()
+    groups = pd.DataFrame([r("Avon", "2025-01-01", "2025-03-31", 13, 52),
+                           r("Avon", "2025-01-01", "2025-03-31", 5, 20),
+                           r("Avon", "2025-01-01", "2025-03-31", 30, 60)])
+    grouped = panel.disclose(groups.assign(group=["a", "b", "c"]))
+    # b is 1-7; a, the next smallest numerator, is hidden too so b cannot be worked out
+    assert grouped["status"].tolist() == ["suppressed", "suppressed", "ok"]
     internal = Access(audience="internal", user="local user", page_id="flight_deck",
                       mode="local")
     assert internal.disclose(table) is table

@@ -138,26 +138,42 @@ class Access:
         return self.scope.window_label if self.scope is not None else None
 
     def disclose(self, kpi_table: pd.DataFrame) -> pd.DataFrame:
-        """The KPI table as this audience may see it: unchanged for internal users; for a
-        panel, only rows of the scope's force whose window lies inside the scope's months
-        (so comparison windows and history before the scope come back empty), with
-        ``metrics.disclosure.apply_panel`` applied."""
+        """The KPI table as this audience may see it: unchanged for internal users.
+
+        For a panel: ``metrics.disclosure.apply_panel`` (or ``apply_panel_breakdown`` when the
+        table has a ``group`` column), and every row outside the link's scope (another force,
+        or a window not inside the link's months: comparison windows, history before the
+        window, before/after periods) is blanked to status ``no_data``. Rows are blanked
+        rather than dropped so that pages looking a KPI up still find a row.
+        """
         if not self.is_panel:
             return kpi_table
         from metrics import disclosure  # imported lazily: keeps this module light
 
-        table = kpi_table
-        if self.scope is not None:
-            keep = pd.Series(True, index=table.index)
-            if "force" in table.columns:
-                keep &= table["force"].astype(str) == self.scope.force
-            if "window_start" in table.columns and "window_end" in table.columns:
-                first = pd.Period(self.scope.start, freq="M").start_time.normalize()
-                last = pd.Period(self.scope.end, freq="M").end_time.normalize()
-                keep &= (pd.to_datetime(table["window_start"]) >= first) & (
-                    pd.to_datetime(table["window_end"]) <= last)
-            table = table[keep]
-        return disclosure.apply_panel(table)
+        if "group" in kpi_table.columns:
+            out = disclosure.apply_panel_breakdown(kpi_table, group_col="group")
+        else:
+            out = disclosure.apply_panel(kpi_table)
+        if self.scope is None or out.empty:
+            return out
+        inside = pd.Series(True, index=out.index)
+        if "force" in out.columns:
+            inside &= out["force"].astype(str) == self.scope.force
+        if "window_start" in out.columns and "window_end" in out.columns:
+            first = pd.Period(self.scope.start, freq="M").start_time.normalize()
+            last = pd.Period(self.scope.end, freq="M").end_time.normalize()
+            inside &= (pd.to_datetime(out["window_start"]) >= first) & (
+                pd.to_datetime(out["window_end"]) <= last)
+        outside = ~inside.to_numpy()
+        if outside.any():
+            out = out.copy()
+            for col in ("value", "numerator", "denominator", "n", "ci_low", "ci_high"):
+                if col in out.columns:
+                    out.loc[outside, col] = pd.NA if col == "n" else float("nan")
+            out.loc[outside, "status"] = "no_data"
+            if "spc" in out.columns:
+                out["spc"] = out["spc"].where(~outside, None)
+        return out
 
     def audit(self, action: str, *, force: str | None = None, window: str | None = None,
               page: str | None = None, reason: str | None = None) -> None:
