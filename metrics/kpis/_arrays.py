@@ -45,13 +45,17 @@ def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
     span of the data, which is much faster than a ``datetime64[M]`` cast.
     """
     days, missing = _days_int(values)
-    months = np.full(days.shape, NO_MONTH, dtype=np.int64)
     if missing.all():
-        return months
-    present = days[~missing]
-    lo, hi = int(present.min()), int(present.max())
+        return np.full(days.shape, NO_MONTH, dtype=np.int64)
+    any_missing = bool(missing.any())
+    if any_missing:
+        days[missing] = days[~missing][0]  # any present day; overwritten below
+    lo, hi = int(days.min()), int(days.max())
     lut = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    months[~missing] = lut[present - lo]
+    days -= lo
+    months = lut.take(days)
+    if any_missing:
+        months[missing] = NO_MONTH
     return months
 
 
