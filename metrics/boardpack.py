@@ -84,11 +84,17 @@ COMPARISONS: dict[str, str] = {
     "previous": "previous window",
     "year_ago": "same window a year earlier",
 }
-#: Months of history drawn on each SPC chart (ending at the window's last month).
+#: Months of history drawn on each SPC chart (ending at the window's last month); for a force
+#: the chart reaches back to 12 months before its Soteria adoption, up to SPC_MAX_MONTHS, so the
+#: limits rebased at adoption and the change since then are on the page.
 SPC_HISTORY_MONTHS = 36
+SPC_MAX_MONTHS = 84
+SPC_BEFORE_ADOPTION = 12
 #: Proportion KPIs shown as funnel plots on the compare-forces page.
 FUNNEL_KPIS: tuple[str, ...] = ("charge_rate", "victim_withdrawal_rate")
 SUPPRESSED_TEXT = "Suppressed*"
+#: Special-cause sentences printed per KPI (the most recent ones).
+SENTENCES_PER_KPI = 2
 SUPPRESSED_NOTE = ("* Suppressed: based on 1 to 7 items, held back so that no victim can be "
                    "identified. Other counts are rounded to the nearest 5 and rates are "
                    "computed from the rounded counts.")
@@ -300,6 +306,11 @@ def special_cause_sentences(kpi: KPI, spc: pd.DataFrame, adoption: pd.Period | N
 
 def _describe_run(kpi: KPI, seg: pd.DataFrame, point_type: str,
                   adoption: pd.Period | None) -> str:
+    """One sentence for a run of consecutive special-cause months of one type.
+
+    A run can mix rules (a trend that becomes a shift, with points beyond a limit), so the
+    sentence names the plainest rule that covers every month, and otherwise counts them.
+    """
     count = len(seg)
     months = list(seg["month"])
     first, last = months[0], months[-1]
@@ -308,31 +319,44 @@ def _describe_run(kpi: KPI, seg: pd.DataFrame, point_type: str,
     upper = seg["upper"].astype(float).to_numpy()
     lower = seg["lower"].astype(float).to_numpy()
     word = _VERDICT_WORD[point_type]
-    outside_hi = [v > u for v, u in zip(values, upper, strict=True) if not _missing(u)]
-    outside_lo = [v < lo for v, lo in zip(values, lower, strict=True) if not _missing(lo)]
-    above = all(v > c for v, c in zip(values, centre, strict=True)) if count else False
-    below = all(v < c for v, c in zip(values, centre, strict=True)) if count else False
+    n_above = int(sum(v > c for v, c in zip(values, centre, strict=True)))
+    n_below = int(sum(v < c for v, c in zip(values, centre, strict=True)))
+    n_high = int(sum(v > u for v, u in zip(values, upper, strict=True) if not _missing(u)))
+    n_low = int(sum(v < lo for v, lo in zip(values, lower, strict=True) if not _missing(lo)))
     since = ("since adoption" if adoption is not None and first == adoption
              else f"since {first.strftime('%b %Y')}")
     span = (first.strftime("%b %Y") if count == 1
             else f"{first.strftime('%b %Y')} to {last.strftime('%b %Y')}")
-    if count >= 7 and (above or below):
-        side = "above" if above else "below"
+
+    def months_word(k: int) -> str:
+        return f"{k} month" if k == 1 else f"{k} months"
+
+    beyond = []
+    if n_high:
+        beyond.append(f"{n_high} above the upper process limit")
+    if n_low:
+        beyond.append(f"{n_low} below the lower process limit")
+    if count >= 7 and (n_above == count or n_below == count):
+        side = "above" if n_above == count else "below"
         what = f"{count} months {side} the mean {since}"
+        if beyond:
+            what += f", {' and '.join(beyond)}"
     elif count >= 7 and _monotonic(values):
-        what = f"{count} months {'rising' if values[-1] > values[0] else 'falling'} in a row " \
-               f"({span})"
-    elif any(outside_hi) or any(outside_lo):
-        side = "above the upper" if any(outside_hi) else "below the lower"
-        n_out = sum(outside_hi) + sum(outside_lo)
-        noun = "month" if n_out == 1 else "months"
-        what = f"{n_out} {noun} {side} process limit ({span})"
-    elif above or below:
-        noun = "month" if count == 1 else "months"
-        what = f"{count} {noun} close to the {'upper' if above else 'lower'} limit ({span})"
+        direction = "rising" if values[-1] > values[0] else "falling"
+        what = f"{count} months {direction} in a row ({span})"
+    elif count >= 7:
+        side, n_side = ("above", n_above) if n_above >= n_below else ("below", n_below)
+        what = (f"{count} months of special cause variation {since}, {n_side} of them "
+                f"{side} the mean" + (f" and {' and '.join(beyond)}" if beyond else ""))
+    elif beyond and n_high + n_low == count:
+        what = f"{' and '.join(beyond)} ({span})".replace(
+            f"{n_high} above", f"{months_word(n_high)} above", 1).replace(
+            f"{n_low} below", f"{months_word(n_low)} below", 1)
+    elif beyond:
+        what = f"{months_word(count)} of special cause variation ({span}), {' and '.join(beyond)}"
     else:
-        noun = "month" if count == 1 else "months"
-        what = f"{count} {noun} of special cause variation ({span})"
+        side = "upper" if n_above >= n_below else "lower"
+        what = f"{months_word(count)} close to the {side} process limit ({span})"
     return f"{kpi.name}: {what}: {word}"
 
 
@@ -451,7 +475,11 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     from metrics.kpis import KpiInputError, survey_items
 
     first = first_data_month(dataset) or p0
-    h0 = max(min(first, p0), p1 - (SPC_HISTORY_MONTHS - 1))
+    h0 = p1 - (SPC_HISTORY_MONTHS - 1)
+    adoption = _adoption_month(dataset, force)
+    if adoption is not None and adoption <= p1:
+        h0 = min(h0, max(adoption - SPC_BEFORE_ADOPTION, p1 - (SPC_MAX_MONTHS - 1)))
+    h0 = max(min(first, p0), h0)
     try:
         window_all = _compute(dataset, p0, p1)
         previous = _compute(dataset, c0, c1, forces=[force])
@@ -467,7 +495,7 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         force=force, start=p0, end=p1, comp_start=c0, comp_end=c1, audience=audience,
         comparison=comparison, as_at=dataset.as_at, kpis=kpis, current=current,
         previous=previous.set_index("kpi_id"), forces_window=window_all, monthly=monthly,
-        adoption=_adoption_month(dataset, force),
+        adoption=adoption,
     )
     for kpi in kpis:
         rows = monthly[monthly["kpi_id"] == kpi.id]
@@ -480,7 +508,7 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
 # --------------------------------------------------------------------------------------------
 
 CHART_FONT_SIZE = 18  # px at the export size: about 8 pt once scaled onto the page
-SPC_PX = (720, 430)  # SPC and survey charts, pixels before the 2x scale
+SPC_PX = (720, 430)  # SPC and survey charts, pixels before the 1.5x scale
 FUNNEL_PX = (1000, 500)
 
 
@@ -707,6 +735,7 @@ class _Styles:
         self.cell_b = ParagraphStyle("cellb", fontName=bold, fontSize=8.5, leading=10.5)
         self.deck = ParagraphStyle("deck", fontName=reg, fontSize=7, leading=8.2)
         self.deck_b = ParagraphStyle("deckb", fontName=bold, fontSize=7.4, leading=8.4)
+        self.card = ParagraphStyle("card", fontName=reg, fontSize=7.2, leading=8.8)
         self.cell_small = ParagraphStyle("cells", fontName=reg, fontSize=6.8, leading=8.2,
                                          textColor=colors.HexColor("#333333"))
         self.head = ParagraphStyle("head", fontName=bold, fontSize=8, leading=10,
@@ -931,29 +960,40 @@ class _Builder:
         # One page, whatever the number of survey items: shrink to fit when needed.
         return [KeepInFrame(self.width, self.height - 2, flow, mode="shrink"), PageBreak()]
 
+    def _sentences(self, kpi: KPI) -> list[str]:
+        """What a KPI's chart shows: a sentence per special cause (or why there is none)."""
+        d = self.data
+        frame = d.spc.get(kpi.id)
+        months = 0 if frame is None else int(frame["value"].notna().sum())
+        sentences = special_cause_sentences(kpi, frame if frame is not None else
+                                            pd.DataFrame(), d.adoption, limit=SENTENCES_PER_KPI)
+        if not sentences:
+            sentences = [f"{kpi.name}: no special cause; common cause variation only."
+                         if months >= 2 else f"{kpi.name}: too few months with a value to "
+                                             "chart."]
+        if months >= 2 and frame is not None and frame.attrs.get("provisional"):
+            sentences.append("Limits are provisional: fewer than 12 months set them.")
+        return sentences
+
     def pillar_pages(self) -> list[Any]:
+        """Per pillar: a table of its KPIs, then one card per KPI (its SPC chart with the
+        sentences under it), three to a row. Without charts the sentences join the table."""
         d = self.data
         flow: list[Any] = []
-        chart_w = (self.width - 8 * mm) / 3
-        chart_h = chart_w * 0.6
+        gap = 3 * mm
+        chart_w = (self.width - 2 * gap) / 3
+        chart_h = chart_w * SPC_PX[1] / SPC_PX[0]
         for number, name in PILLARS.items():
             kpis = [k for k in d.kpis if k.pillar == number and k.source != "survey_responses"]
+            cards = {k.id: self.image(f"spc:{k.id}", chart_w, chart_h) for k in kpis}
+            with_charts = any(c is not None for c in cards.values())
             flow.append(self.p(_esc(f"Pillar {number}: {name}"), self.s.h1))
-            rows = [self.head("KPI", "Kind", "Value", "95% interval", "n", "Change",
-                              "SPC verdict", "What the chart shows")]
+            head = ["KPI", "Kind", "Value", "95% interval", "n", "Change", "SPC verdict"]
+            rows = [self.head(*head, *([] if with_charts else ["What the chart shows"]))]
             for kpi in kpis:
                 row, prev = self._rows(kpi)
                 ok = row is not None and _get(row, "status") == "ok"
-                sentences = special_cause_sentences(kpi, d.spc.get(kpi.id, pd.DataFrame()),
-                                                    d.adoption)
-                frame = d.spc.get(kpi.id)
-                months = 0 if frame is None else int(frame["value"].notna().sum())
-                if not sentences:
-                    sentences = ["No special cause: common cause variation only."
-                                 if months >= 2 else "Too few months with a value to chart."]
-                if months >= 2 and frame is not None and frame.attrs.get("provisional"):
-                    sentences.append("Limits are provisional: fewer than 12 months set them.")
-                rows.append([
+                cells = [
                     self.p(_esc(kpi.name), self.s.cell),
                     self.p(_esc(kpi.kind), self.s.cell),
                     self.p(_esc(kpi_value_text(kpi, row) if row is not None else "No data"),
@@ -963,26 +1003,38 @@ class _Builder:
                     self.p(_esc(format_n(row["n"]) if ok else ""), self.s.cell),
                     self.p(_esc(change_text(kpi, row, prev)), self.s.cell),
                     self.p(_esc(d.last_verdict(kpi.id)), self.s.cell),
-                    [self.p(_esc(s), self.s.cell) for s in sentences],
-                ])
-            widths = [40 * mm, 20 * mm, 22 * mm, 30 * mm, 18 * mm, 26 * mm, 26 * mm]
-            flow.append(_table(rows, widths + [self.width - sum(widths)]))
-            flow.append(Spacer(1, 3 * mm))
+                ]
+                if not with_charts:
+                    cells.append([self.p(_esc(s), self.s.cell) for s in self._sentences(kpi)])
+                rows.append(cells)
+            widths = [52 * mm, 22 * mm, 24 * mm, 34 * mm, 22 * mm, 32 * mm, 30 * mm]
+            if with_charts:
+                widths[0] += self.width - sum(widths)
+            else:
+                widths = [40 * mm, 20 * mm, 22 * mm, 30 * mm, 18 * mm, 26 * mm, 26 * mm]
+                widths.append(self.width - sum(widths))
+            flow.append(_table(rows, widths))
+            flow.append(Spacer(1, 2 * mm))
             flow += self.charts_missing_note()
-            cells = [self.image(f"spc:{k.id}", chart_w, chart_h) for k in kpis]
-            cells = [c for c in cells if c is not None]
-            if cells:
+            if with_charts:
                 flow.append(self.p(_esc(
                     "Key: ● common cause, ▲ improvement, ◆ concern, ■ unusually high or low; "
                     "solid line the mean, dashed lines the process limits; dotted vertical "
                     "line: Soteria adopted, limits rebased."), self.s.small))
-                grid = [cells[i:i + 3] for i in range(0, len(cells), 3)]
-                for line in grid:
+                items = []
+                for kpi in kpis:
+                    img = cards[kpi.id]
+                    text = [self.p(_esc(s), self.s.card) for s in self._sentences(kpi)]
+                    items.append([img, *text] if img is not None else
+                                 [self.p(f"<b>{_esc(kpi.name)}</b>", self.s.cell), *text])
+                for i in range(0, len(items), 3):
+                    line = items[i:i + 3]
                     line += [""] * (3 - len(line))
-                    t = Table([line], colWidths=[chart_w + 2.6 * mm] * 3)
+                    t = Table([line], colWidths=[chart_w + gap] * 2 + [chart_w])
                     t.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                           ("TOPPADDING", (0, 0), (-1, -1), 2)]))
-                    flow.append(CondPageBreak(chart_h + 6))
+                                           ("RIGHTPADDING", (0, 0), (-1, -1), gap),
+                                           ("TOPPADDING", (0, 0), (-1, -1), 3),
+                                           ("VALIGN", (0, 0), (-1, -1), "TOP")]))
                     flow.append(t)
             flow += self.suppressed_note()
             flow.append(PageBreak())
@@ -1187,7 +1239,7 @@ def build_boardpack(
             note = "Charts were left out: the chart builders are not available."
         else:
             tick(0.3, f"Drawing {len(figures)} charts")
-            images, note = render_figures(figures, width=SPC_PX[0], height=SPC_PX[1], scale=2.0)
+            images, note = render_figures(figures, width=SPC_PX[0], height=SPC_PX[1], scale=1.5)
     else:
         note = "Charts were left out of this pack on request."
     tick(0.85, "Laying out the pages")
