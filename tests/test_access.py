@@ -137,6 +137,15 @@ def test_signed_out_user_gets_the_login_prompt_and_no_data(audit_file):
     assert lines(audit_file) == []
 
 
+def test_login_prompt_says_when_sign_in_packages_are_missing(monkeypatch):
+    import ui.access
+
+    monkeypatch.setattr(ui.access, "_missing_auth_packages", lambda: ["httpx"])
+    at = app(secrets={"auth": AUTH}, user={"is_logged_in": False}).run()
+    assert "httpx" in at.error[0].value
+    assert not shown_data(at)
+
+
 def test_user_without_login_flag_is_treated_as_signed_out():
     at = app(secrets={"auth": AUTH}, user={"email": "someone@example.police.uk"}).run()
     assert not shown_data(at)

@@ -378,6 +378,13 @@ def _panel_access(page_id: str, token: str) -> Access:
                   scope=scope)
 
 
+def _missing_auth_packages() -> list[str]:
+    """Packages Streamlit's OIDC sign-in needs at run time (its ``auth`` extra) that are absent."""
+    import importlib.util
+
+    return [name for name in ("authlib", "httpx") if importlib.util.find_spec(name) is None]
+
+
 def _signed_in_access(page_id: str) -> Access:
     info = _user_info()
     if not info.get("is_logged_in"):
@@ -385,6 +392,12 @@ def _signed_in_access(page_id: str) -> Access:
         st.title("Sign in to the Soteria flight deck")
         st.write("This service shows OFFICIAL-SENSITIVE performance information. Sign in with "
                  "your organisation account to continue.")
+        missing = _missing_auth_packages()
+        if missing:
+            _LOG.error("sign-in is configured but %s is not installed", ", ".join(missing))
+            st.error("Sign-in cannot complete on this server: the package(s) "
+                     f"{', '.join(missing)} needed by Streamlit's sign-in are not installed. "
+                     "Ask the administrator to install them (pip install httpx).")
         st.button("Sign in", type="primary", on_click=st.login, args=(_login_provider(),),
                   key="_flightdeck_sign_in")
         st.stop()
