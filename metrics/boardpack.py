@@ -1314,3 +1314,10 @@ __all__ = [
     "kpi_detail_text", "kpi_value_text", "render_figures", "special_cause_sentences",
     "spc_frame", "verdict_text",
 ]
+
+
+if __name__ == "__main__":  # python -m metrics.boardpack [DATA_DIR]: the benchmark, as JSON
+    import json
+    import sys
+
+    print(json.dumps(benchmark(sys.argv[1] if len(sys.argv) > 1 else "data/sample")))
