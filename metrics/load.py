@@ -634,7 +634,7 @@ def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
         for j, byte in enumerate(prefix):
             if (block[:, j] != byte).any():
                 return None
-        key = np.zeros(n, dtype=np.int64)
+        key = np.zeros(n, dtype=np.int32 if n_digits <= 9 else np.int64)
         for j in range(digits_at, width):  # one byte column at a time: cheap strided passes
             digit = block[:, j] - np.uint8(48)  # bytes below '0' wrap round to > 9
             if (digit > 9).any():

@@ -40,7 +40,7 @@ def test_duplicates_match_string_semantics(values: list[str]) -> None:
     else:
         assert got is not None
         assert got[0] == sum(values.count(v) for v in repeated)
-        assert set(got[1]) == repeated
+        assert set(got[1]) <= repeated and len(got[1]) == min(5, len(repeated))
 
 
 def test_regular_ids_take_the_integer_path() -> None:
