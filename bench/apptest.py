@@ -90,6 +90,43 @@ def errors(at: Any) -> list[str]:
     return [str(getattr(e, "message", e))[:200] for e in at.exception]
 
 
+def profile_reruns(at: Any, runs: int = 2, top: int = 12) -> list[tuple[str, float]]:
+    """Per-rerun cumulative seconds of the repo's functions over ``runs`` warm reruns.
+
+    AppTest runs the script in its own thread, so cProfile is switched on inside
+    ``ScriptRunner._run_script`` for the duration of each run.
+    """
+    import cProfile
+    import pstats
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    prof = cProfile.Profile()
+    original = script_runner.ScriptRunner._run_script
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        prof.enable()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            prof.disable()
+
+    script_runner.ScriptRunner._run_script = wrapped
+    try:
+        for _ in range(runs):
+            at.run()
+    finally:
+        script_runner.ScriptRunner._run_script = original
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    rows: list[tuple[str, float]] = []
+    for (file, line, func), (_cc, _nc, _tt, ct, _callers) in stats.items():
+        if str(REPO) in file and "/.venv/" not in file and "/bench/" not in file:
+            rel = Path(file).relative_to(REPO)
+            rows.append((f"{func} ({rel}:{line})", ct / runs))
+    rows.sort(key=lambda r: r[1], reverse=True)
+    return rows[:top]
+
+
 def run(data: Path, repeat: int, timeout: float) -> dict[str, Any]:
     """Cold, first-change and warm timings of the flight deck page."""
     from streamlit.testing.v1 import AppTest
@@ -140,6 +177,8 @@ def run(data: Path, repeat: int, timeout: float) -> dict[str, Any]:
             out["error"] = f"exception on rerun: {errors(at)[0]}"
             break
     out["warm_method"] = " / ".join(sorted(methods))
+    if "error" not in out:
+        out["warm_profile"] = profile_reruns(at)
     out["values"] = [str(v) for v in values]
     return out
 

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT = REPO / "bench" / "data"
 RESULTS_MD = REPO / "bench" / "results.md"
 SAMPLE = REPO / "data" / "sample"
+NOTES = REPO / "bench" / "notes.md"  # hand-written analysis, appended to results.md
 
 DEFAULT_SIZES = (250_000, 500_000, 1_000_000)
 QUICK_SIZES = (25_000, 50_000, 100_000)
@@ -214,12 +215,23 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
                 f"{lv.get('messages_per_session')} messages / "
                 f"{(lv.get('bytes_per_session') or 0) / 1024:.0f} KiB per session")
     if results.get("boardpack"):
-        lines.append(f"- Board pack: {results['boardpack']}")
+        bp = results["boardpack"]
+        lines.append(f"- Board pack (`metrics.boardpack.build_boardpack`, All forces, "
+                     f"{bp.get('window')}, {bp.get('data')}, charts on): runs "
+                     f"{_fmt_list(bp.get('seconds'))} s, {bp.get('bytes')} bytes"
+                     + (f"; {bp['error']}" if bp.get("error") else ""))
+    if app.get("warm_profile"):
+        lines += ["", "## Where a warm flight deck rerun goes (cProfile, repo functions)", "",
+                  "Cumulative seconds per rerun, nested calls counted in each caller:", ""]
+        lines += [f"- {s:.3f} s `{name}`" for name, s in app["warm_profile"]]
+        lines.append("")
     prof = results.get("profile")
     if prof:
         label = report.size_label(int(results.get("main_size") or report.MAIN_SIZE))
         lines += ["", f"## Profile ({label} cases, steps 2-4)", ""]
         lines.append(prof["text"] if "text" in prof else f"error: {prof.get('error')}")
+    if NOTES.exists():
+        lines += ["", NOTES.read_text().strip()]
     return "\n".join(lines) + "\n"
 
 
