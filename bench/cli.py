@@ -109,34 +109,32 @@ def run_child(module: str, args: Sequence[str], name: str, timeout: float) -> di
         return {"error": f"no result ({tail[0][:200] if tail else 'no output'})"}
 
 
-def boardpack_step(data: Path, repeat: int = 3) -> dict[str, Any] | None:
-    """Time a 12-month All-forces board pack on ``data`` (``metrics.boardpack.build_boardpack``).
+def boardpack_step(data: Path, timeout: float = 600.0) -> dict[str, Any] | None:
+    """A 12-month All-forces board pack on ``data``, timed by ``metrics.boardpack.benchmark``.
 
-    None when the module or the builder is absent (it is optional for the benchmark).
+    Runs ``python -m metrics.boardpack DATA`` in a fresh process (it prints the benchmark as
+    JSON: seconds for ``build_boardpack`` alone, bytes, pages, window). None when the board pack
+    module has no ``benchmark`` (it is optional for this harness).
     """
     try:
         import metrics.boardpack as bp
     except ImportError:
         return None
-    fn = getattr(bp, "build_boardpack", None)
-    if not callable(fn):
+    if not callable(getattr(bp, "benchmark", None)):
         return None
-    from bench.core import months
-    from metrics.load import load_dataset
-
-    ds = load_dataset(data)
-    start, end = months(ds.as_at, 12)
-    seconds: list[float] = []
-    size = None
     try:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            pdf = fn(ds, "All forces", start, end)
-            seconds.append(time.perf_counter() - t0)
-            size = len(pdf)
-    except Exception as exc:
-        return {"error": f"build_boardpack: {type(exc).__name__}: {exc}"[:200]}
-    return {"seconds": seconds, "bytes": size, "window": [start, end],
+        proc = subprocess.run([sys.executable, "-m", "metrics.boardpack", str(data)], cwd=REPO,
+                              env=_env(), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s"}
+    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"exit {proc.returncode}: {tail[0][:200]}"}
+    out = json.loads(lines[-1])
+    return {"seconds": [out.get("seconds")], "bytes": out.get("bytes"),
+            "pages": out.get("pages"), "window": [out.get("start"), out.get("end")],
+            "load_seconds": out.get("load_seconds"),
             "data": str(data.relative_to(REPO)) if data.is_relative_to(REPO) else str(data)}
 
 
@@ -217,8 +215,9 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
     if results.get("boardpack"):
         bp = results["boardpack"]
         lines.append(f"- Board pack (`metrics.boardpack.build_boardpack`, All forces, "
-                     f"{bp.get('window')}, {bp.get('data')}, charts on): runs "
-                     f"{_fmt_list(bp.get('seconds'))} s, {bp.get('bytes')} bytes"
+                     f"{bp.get('window')}, {bp.get('data')}, charts on): "
+                     f"{_fmt_list(bp.get('seconds'))} s, {bp.get('bytes')} bytes, "
+                     f"{bp.get('pages')} pages"
                      + (f"; {bp['error']}" if bp.get("error") else ""))
     if app.get("warm_profile"):
         lines += ["", "## Where a warm flight deck rerun goes (cProfile, repo functions)", "",
@@ -306,12 +305,14 @@ def main(argv: list[str] | None = None) -> int:
             print(prof["text"], flush=True)
 
     if not args.skip_boardpack:
+        print("board pack: 12 months, All forces, sample data...", flush=True)
         try:
-            bp = boardpack_step(SAMPLE, repeat=1)
+            bp = boardpack_step(SAMPLE)
         except Exception as exc:
             bp = {"error": f"{type(exc).__name__}: {exc}"[:200]}
         if bp is not None:
             results["boardpack"] = bp
+            print(f"  {bp}", flush=True)
 
     if not args.skip_concurrency:
         from bench import concurrency
