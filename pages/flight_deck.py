@@ -23,14 +23,15 @@ with st.spinner("Computing the KPIs…"):
 
 for pillar, name in PILLARS.items():
     quant, qual = pillars[pillar]["quantitative"], pillars[pillar]["qualitative"]
-    n_quant, n_qual = deck.per_row(len(quant), len(qual))
+    n_quant, n_qual = deck.per_row(len(quant), len(qual), deck.GRID)
     sides = [(label, tiles, width) for label, tiles, width in
              (("Quantitative", quant, n_quant), ("Qualitative", qual, n_qual)) if tiles]
+    spare = deck.GRID - sum(width for _, _, width in sides)
     with st.container(border=True):
         st.subheader(f"{pillar} · {name}", anchor=False)
-        for column, (label, tiles, width) in zip(
-            st.columns([w for _, _, w in sides], gap="medium"), sides, strict=True
-        ):
+        columns = st.columns([w for _, _, w in sides] + ([spare] if spare else []),
+                             gap="medium")
+        for column, (label, tiles, width) in zip(columns, sides, strict=False):
             with column:
                 st.caption(label)
                 for i in range(0, len(tiles), width):

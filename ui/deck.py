@@ -15,6 +15,7 @@ from metrics.registry import KPI, PILLARS
 from ui.tiles import Tile, build_tile
 
 SPARK_MONTHS = 24
+GRID = 6  # tile slots per pillar row: every tile is 1/6 of the pillar wide
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def per_row(n_quant: int, n_qual: int, width: int = 6) -> tuple[int, int]:
     Both sides share ``width`` slots; a side with tiles gets at least one slot.
     """
     if n_quant == 0 or n_qual == 0:
-        return min(n_quant, width - 1), min(n_qual, width - 1)
+        return min(n_quant, width), min(n_qual, width)
     qual = min(n_qual, max(2, width - n_quant))
     quant = min(n_quant, width - qual)
     return quant, qual

@@ -83,7 +83,8 @@ def format_change(current: float | None, previous: float | None, unit: str, bett
     elif unit == "cases":
         rounded, text = round(diff, 1), f"{abs(diff):,.1f} cases"
     elif unit == "days":
-        rounded, text = round(diff), f"{abs(diff):,.0f} days"
+        rounded = round(diff)
+        text = f"{abs(diff):,.0f} day" if abs(rounded) == 1 else f"{abs(diff):,.0f} days"
     else:
         rounded, text = round(diff), f"{abs(diff):,.0f}"
     if rounded == 0:

@@ -298,10 +298,14 @@ def validation_report(loaded: ui_data.Loaded) -> None:
 
 # Static styling only (no data in it): denser tiles so the deck reads on a 1280x720 projector.
 _CSS = """<style>
-.block-container {padding-top: 2.2rem; padding-bottom: 2rem;}
-[data-testid="stMetricValue"] {font-size: 1.75rem; line-height: 1.2;}
-[data-testid="stMetricLabel"] p {font-size: 0.95rem; font-weight: 600;}
-[data-testid="stMetricDelta"] {font-size: 0.9rem;}
+[data-testid="stMainBlockContainer"] {padding: 4.2rem 1.5rem 2rem 1.5rem; max-width: none;}
+[data-testid="stMain"] h3 {font-size: 1.3rem; padding: 0.1rem 0 0.2rem 0;}
+[data-testid="stMetricValue"] {font-size: 1.5rem; line-height: 1.2;}
+[data-testid="stMetricLabel"] p {font-size: 0.9rem; font-weight: 600; line-height: 1.25;}
+[data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] * {
+  white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important;}
+[data-testid="stMetricDelta"] {font-size: 0.9rem; flex-wrap: wrap;}
 </style>"""
 
 
