@@ -304,7 +304,13 @@ def _clip_far_dates(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
 def _to_dates(arr: pa.ChunkedArray) -> pd.Series:
     """A date or timestamp column as naive datetime64[ns] at midnight of the UK local date."""
     if pa.types.is_timestamp(arr.type):
-        arr = pc.floor_temporal(_local_naive(arr), unit="day")
+        try:
+            arr = pc.floor_temporal(_local_naive(arr), unit="day")
+        except pa.ArrowException:  # no time-zone database for Arrow: pandas has its own
+            s = pd.Series(arr.cast(pa.timestamp("ns", tz=arr.type.tz)).to_pandas())
+            if arr.type.tz is not None:
+                s = s.dt.tz_convert(UK_TZ).dt.tz_localize(None)
+            return s.dt.normalize()
     elif pa.types.is_date64(arr.type):
         arr = arr.cast(pa.date32())
     return pd.Series(arr.cast(pa.timestamp("ns")).to_pandas())
@@ -319,19 +325,31 @@ def _to_timestamps(arr: pa.ChunkedArray) -> tuple[pd.Series, int]:
     """
     if pa.types.is_date(arr.type):
         arr = arr.cast(pa.date32()).cast(pa.timestamp("s"))
-    odd = 0
-    if arr.type.tz is None:
+    if arr.type.tz is not None:
+        return pd.Series(arr.cast(pa.timestamp("ns", tz=UK_TZ)).to_pandas()), 0
+    try:
         early = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="earliest",
                                    nonexistent="earliest")
         late = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="latest",
                                   nonexistent="latest")
         odd = int(pc.sum(pc.not_equal(early, late)).as_py() or 0)
         if odd:
-            arr = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="earliest",
-                                     nonexistent="latest")
-        else:
-            arr = early
-    return pd.Series(arr.cast(pa.timestamp("ns", tz=UK_TZ)).to_pandas()), odd
+            early = pc.assume_timezone(arr, timezone=UK_TZ, ambiguous="earliest",
+                                       nonexistent="latest")
+        return pd.Series(early.cast(pa.timestamp("ns", tz=UK_TZ)).to_pandas()), odd
+    except pa.ArrowException:  # no time-zone database for Arrow: pandas has its own
+        return _naive_uk_pandas(arr)
+
+
+def _naive_uk_pandas(arr: pa.ChunkedArray) -> tuple[pd.Series, int]:
+    """``_to_timestamps`` for naive values, done by pandas (same rules, slower)."""
+    local = pd.DatetimeIndex(arr.cast(pa.timestamp("ns")).to_pandas())
+    n = len(local)
+    first = local.tz_localize(UK_TZ, ambiguous=np.ones(n, dtype=bool),
+                              nonexistent="shift_forward")
+    second = local.tz_localize(UK_TZ, ambiguous=np.zeros(n, dtype=bool), nonexistent="NaT")
+    odd = int(((first != second) & local.notna()).sum())
+    return pd.Series(first), odd
 
 
 def _convert(col: Column, arr: pa.ChunkedArray, name: str, rep: _Report

@@ -521,3 +521,33 @@ def test_absent_category_column_keeps_allowed_categories(tmp_path: Path) -> None
     ds = load_dataset(write_export(tmp_path / "x", cases=cases))
     assert list(ds.cases["victim_sex"].cat.categories) == ["female", "male", "other"]
     assert ds.cases["victim_sex"].isna().all()
+
+
+def test_without_arrow_time_zone_database_pandas_gives_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine without a system tz database Arrow's tz functions fail; pandas (with the
+    tzdata package) takes over with the same rules."""
+    naive = pa.timestamp("us")
+    devices = _device_table(
+        pa.array([datetime(2024, 10, 27, 1, 30), datetime(2024, 3, 31, 1, 30)], naive),
+        pa.array([datetime(2024, 10, 27, 3, 0), datetime(2024, 3, 31, 12)], naive))
+    updates = replace_column(tables()["victim_updates"], "contact_date",
+                             pa.array([datetime(2024, 6, 30, 23, 30, tzinfo=UTC)] * 3,
+                                      pa.timestamp("us", tz="UTC")))
+    folder = write_export(tmp_path / "x", devices=devices, victim_updates=updates)
+    with_arrow = load_dataset(folder)
+
+    def no_tzdb(*args: object, **kwargs: object) -> None:
+        raise pa.ArrowInvalid("Cannot locate timezone 'Europe/London'")
+
+    monkeypatch.setattr("pyarrow.compute.assume_timezone", no_tzdb)
+    monkeypatch.setattr("pyarrow.compute.local_timestamp", no_tzdb)
+    with_pandas = load_dataset(folder)
+    for name in ("devices", "victim_updates"):
+        pd.testing.assert_frame_equal(with_arrow.get(name), with_pandas.get(name))
+    assert with_arrow.report == with_pandas.report
+    assert only(with_pandas.report, "clock_change_hour").rows == 2
+    assert with_pandas.get("victim_updates")["contact_date"][0] == pd.Timestamp("2024-07-01")
+    seized = with_pandas.get("devices")["seized_at"].dt.tz_convert("UTC").tolist()
+    assert seized == [pd.Timestamp("2024-10-27 00:30", tz="UTC"),
+                      pd.Timestamp("2024-03-31 01:00", tz="UTC")]
