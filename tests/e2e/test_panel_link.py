@@ -56,8 +56,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def panel_server(tmp_path_factory) -> Iterator[dict]:
+def _serve(tmp_path_factory, *extra: str) -> Iterator[dict]:
     """`streamlit run app.py` on a free port with a link secret and a fresh audit file."""
     if _chromium() is None:
         pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
@@ -69,7 +68,7 @@ def panel_server(tmp_path_factory) -> Iterator[dict]:
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *extra],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
@@ -92,6 +91,29 @@ def panel_server(tmp_path_factory) -> Iterator[dict]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def panel_server(tmp_path_factory) -> Iterator[dict]:
+    """Local mode (no [auth], whatever a developer's own .streamlit/secrets.toml says)."""
+    secrets = tmp_path_factory.mktemp("secrets") / "secrets.toml"
+    secrets.write_text("# no [auth]: local mode\n")
+    yield from _serve(tmp_path_factory, "--secrets.files", str(secrets))
+
+
+@pytest.fixture(scope="module")
+def signin_server(tmp_path_factory) -> Iterator[dict]:
+    """Sign-in configured through a secrets file outside the repository (fake provider)."""
+    secrets = tmp_path_factory.mktemp("secrets") / "secrets.toml"
+    secrets.write_text(
+        '[flightdeck.roles]\n"@example.police.uk" = "internal"\n\n'
+        '[auth]\nredirect_uri = "http://127.0.0.1:9/oauth2callback"\n'
+        f'cookie_secret = "{"c" * 32}"\n\n'
+        '[auth.microsoft]\nclient_id = "00000000-0000-0000-0000-000000000000"\n'
+        'client_secret = "not-a-secret"\n'
+        'server_metadata_url = "https://login.invalid/v2.0/.well-known/openid-configuration"\n'
+    )
+    yield from _serve(tmp_path_factory, "--secrets.files", str(secrets))
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +241,16 @@ def test_panel_link_in_chromium(panel_server, browser, expected):
         assert all(v is None or (isinstance(v, str) and not v.strip().isdigit())
                    for v in event.values())
     assert "Traceback" not in panel_server["log"].read_text()
+
+
+def test_signed_out_visitor_gets_the_sign_in_page_and_no_data(signin_server, browser):
+    OUT.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{signin_server['base']}/?audience=internal&role=admin&force={FORCE}")
+    page.get_by_text("Sign in to the Soteria flight deck").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert page.get_by_role("button", name="Sign in").is_visible()
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    assert "Flight deck:" not in page.inner_text("body")
+    page.screenshot(path=str(OUT / "sign_in.png"))
+    page.close()
+    assert not [e for e in _events(signin_server["audit"]) if e["action"] == "page_view"]
