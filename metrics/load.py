@@ -200,7 +200,8 @@ def _read(file: Path, spec: Table, rep: _Report) -> pa.Table | None:
                     cols.append(n)
                 else:
                     rep.add("warning", name, n, "survey_item_type", 0,
-                            f"{name} column {n} holds {t} rather than 1-5 or true/false; it "
+                            f"{name} column {n} holds {_type_words(t)} rather than 1-5 or "
+                            "true/false; it "
                             "is not a survey item and was not loaded.")
     try:
         table = pq.read_table(file, columns=cols)
@@ -253,21 +254,23 @@ def _accepts(kind: str, t: pa.DataType) -> bool:
 
 
 def _empty_series(kind: str, n: int) -> pd.Series:
-    """An all-missing column of ``kind``'s loaded dtype."""
+    """An all-missing column of ``kind``'s loaded dtype, ``n`` rows long."""
     if kind == "id":
-        return pd.Series(pd.array([None] * n, dtype=_STRING_DTYPE))
+        return pd.Series(pa.nulls(n, pa.large_string()).to_pandas(
+            types_mapper={pa.large_string(): _STRING_DTYPE}.get))
     if kind == "category":
-        return pd.Series(pd.Categorical([None] * n))
+        return pd.Series(pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=[]))
     if kind == "int":
-        return pd.Series(pd.array([None] * n, dtype="Int64"))
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64),
+                                                np.ones(n, dtype=bool)))
     if kind == "float":
         return pd.Series(np.full(n, np.nan))
     if kind == "bool":
-        return pd.Series(pd.array([None] * n, dtype="boolean"))
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)))
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if kind == "date":
-        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
-    return pd.Series(pd.DatetimeIndex(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-                                      tz=UK_TZ))
+        return pd.Series(nat)
+    return pd.Series(pd.DatetimeIndex(nat).tz_localize(UK_TZ))
 
 
 def _local_naive(arr: pa.ChunkedArray) -> pa.ChunkedArray:
