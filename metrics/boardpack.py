@@ -389,6 +389,7 @@ class PackData:
     adoption: pd.Period | None
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
 
     @property
     def window_label(self) -> str:
@@ -500,7 +501,52 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     for kpi in kpis:
         rows = monthly[monthly["kpi_id"] == kpi.id]
         data.spc[kpi.id] = spc_frame(rows, kpi, data.adoption)
+    survey = [k for k in kpis if k.source == "survey_responses"]
+    if adoption is not None and survey:
+        ids = [k.id for k in survey]
+        before = _compute(dataset, adoption - 12, adoption - 1, forces=[force], kpi_ids=ids)
+        after = _compute(dataset, adoption, adoption + 11, forces=[force], kpi_ids=ids)
+        if audience == "panel":
+            rule = disclose or _panel
+            before, after = rule(before), rule(after)
+        data.before_after = survey_before_after(survey, before, after)
     return data
+
+
+def survey_before_after(items: Sequence[KPI], before: pd.DataFrame, after: pd.DataFrame
+                        ) -> pd.DataFrame:
+    """Each survey item 12 months before adoption against the 12 months from it.
+
+    Counts from the two KPI tables (``compute_kpis``, disclosure-controlled for a panel);
+    ``metrics.stats.proportion_change`` (Newcombe interval, gate of the item's minimum n on each
+    side) and Benjamini-Hochberg across the items. Columns: ``kpi_id``, ``status``, ``before``,
+    ``after``, ``n_before``, ``n_after``, ``diff``, ``low``, ``high``, ``q`` (adjusted p),
+    ``real`` (a discovery at a 5% false discovery rate) and each side's engine ``value_*`` and
+    ``status_*`` (what the pack prints for that side).
+    """
+    from metrics.stats import benjamini_hochberg, proportion_change
+
+    b, a = before.set_index("kpi_id"), after.set_index("kpi_id")
+
+    def count(table: pd.DataFrame, kpi_id: str, col: str) -> float:
+        value = table[col].get(kpi_id) if kpi_id in table.index else None
+        return math.nan if _missing(value) else float(value)  # type: ignore[arg-type]
+
+    rows = []
+    for kpi in items:
+        result = proportion_change(count(b, kpi.id, "numerator"), count(b, kpi.id, "denominator"),
+                                   count(a, kpi.id, "numerator"), count(a, kpi.id, "denominator"),
+                                   min_n=kpi.min_n)
+        rows.append({"kpi_id": kpi.id, **{k: result[k] for k in (
+            "status", "before", "after", "n_before", "n_after", "diff", "low", "high",
+            "p_value")},
+            **{f"{col}_{side}": (table[col].get(kpi.id) if kpi.id in table.index else None)
+               for side, table in (("before", b), ("after", a))
+               for col in ("value", "status")}})
+    frame = pd.DataFrame(rows)
+    q, real = benjamini_hochberg(frame["p_value"].to_numpy(dtype=float))
+    frame["q"], frame["real"] = q, real
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -788,7 +834,7 @@ GREY_RULE = colors.HexColor("#999999")
 
 def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True,
            zebra: bool = True, extra: list[tuple] | None = None) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
     style: list[tuple] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 3),
@@ -1066,6 +1112,7 @@ class _Builder:
                 self.p(_esc(d.last_verdict(kpi.id)), self.s.cell),
             ])
         table = _table(rows, [66 * mm, 40 * mm, 40 * mm, 24 * mm, 36 * mm, 32 * mm])
+        ba = self.before_after_table()
         img = self.image("survey", 95 * mm, 95 * mm * 0.75)
         if img is not None and self.width > 250 * mm + 95 * mm:
             flow.append(Table([[table, img]], colWidths=[self.width - 97 * mm, 97 * mm]))
@@ -1074,8 +1121,45 @@ class _Builder:
             flow += self.charts_missing_note()
             if img is not None:
                 flow += [Spacer(1, 3 * mm), img]
+        flow += ba
         flow += self.suppressed_note()
         flow.append(PageBreak())
+        return flow
+
+    def before_after_table(self) -> list[Any]:
+        """Survey items 12 months before adoption against the 12 months from it."""
+        d = self.data
+        frame = d.before_after
+        if frame is None or frame.empty or d.adoption is None:
+            return []
+        adopted = d.adoption.strftime("%b %Y")
+        flow: list[Any] = [Spacer(1, 4 * mm), self.p(_esc(
+            f"Before and after adoption ({adopted}): 12 months either side"), self.s.h2),
+            self.p(_esc(
+                "Difference after minus before with a 95% Newcombe interval; p-values adjusted "
+                "for testing every item at once (Benjamini-Hochberg, 5% false discovery rate)."),
+                self.s.small), Spacer(1, 1.5 * mm)]
+        rows = [self.head("Survey item", "Before", "After", "Difference (95% interval)",
+                          "Adjusted p", "Verdict")]
+        for _, r in frame.iterrows():
+            kpi = d.kpi(r["kpi_id"])
+            ok = r["status"] == "ok"
+            before = kpi_value_text(kpi, {"status": r["status_before"], "value": r["value_before"],
+                                          "n": r["n_before"]})
+            after = kpi_value_text(kpi, {"status": r["status_after"], "value": r["value_after"],
+                                         "n": r["n_after"]})
+            diff = (f"{r['diff'] * 100:+.1f} pts ({r['low'] * 100:+.1f} to "
+                    f"{r['high'] * 100:+.1f})") if ok else ""
+            verdict_words = (("likely real" if r["real"] else "could be chance") if ok
+                             else "too few answers")
+            rows.append([self.p(_esc(kpi.name.removeprefix("Survey: ").capitalize()),
+                                self.s.cell),
+                         self.p(_esc(before), self.s.cell),
+                         self.p(_esc(after), self.s.cell),
+                         self.p(_esc(diff.replace("-", "−")), self.s.cell),
+                         self.p("" if _missing(r["q"]) else f"{r['q']:.3f}", self.s.cell),
+                         self.p(_esc(verdict_words), self.s.cell)])
+        flow.append(_table(rows, [66 * mm, 34 * mm, 34 * mm, 56 * mm, 24 * mm, 36 * mm]))
         return flow
 
     def compare_forces(self, funnels: list[Funnel]) -> list[Any]:
@@ -1096,14 +1180,22 @@ class _Builder:
         for funnel in funnels:
             kpi = d.kpi(funnel.kpi_id)
             points = funnel.points
-            notable = points[points["flag"].isin(list(labels))].sort_values("force")
+            img_w = self.width - side_w - 4 * mm
+            img_h = img_w * FUNNEL_PX[1] / FUNNEL_PX[0]
+            img = self.image(f"funnel:{funnel.kpi_id}", img_w, img_h)
+            # With the chart, list the forces outside 95%; without it, every force
+            # (alphabetically: positions, not ranks).
+            shown = points if img is None else points[points["flag"].isin(list(labels))]
             rows = [self.head("Force", "Rate", "Denominator", "Position")]
-            for _, r in notable.iterrows():
+            for _, r in shown.sort_values("force").iterrows():
                 where = "above" if r["value"] > funnel.target else "below"
-                rows.append([self.p(_esc(r["force"]), self.s.cell),
-                             self.p(_esc(format_value(r["value"], "proportion")), self.s.cell),
-                             self.p(_esc(f"n = {r['n']:,.0f}"), self.s.cell),
-                             self.p(_esc(f"{labels[r['flag']]}, {where}"), self.s.cell)])
+                position = (f"{labels[r['flag']]}, {where}" if r["flag"] in labels
+                            else "Within 95%")
+                style = self.s.cell_b if r["flag"] == "outside" else self.s.cell
+                rows.append([self.p(_esc(r["force"]), style),
+                             self.p(_esc(format_value(r["value"], "proportion")), style),
+                             self.p(_esc(f"n = {r['n']:,.0f}"), style),
+                             self.p(_esc(position), style)])
             side: list[Any] = [self.p(_esc(
                 f"{kpi.name}: all forces {format_value(funnel.target, 'proportion')}"),
                 self.s.h2)]
@@ -1120,13 +1212,13 @@ class _Builder:
                     self.s.small))
             side.append(Spacer(1, 2 * mm))
             if len(rows) > 1:
-                side.append(_table(rows, [42 * mm, 16 * mm, 22 * mm, side_w - 82 * mm]))
+                side.append(_table(rows, [48 * mm, 16 * mm, 24 * mm, side_w - 88 * mm]))
             else:
                 side.append(self.p("Every force lies within the 95% limits.", self.s.body))
-            img_w = self.width - side_w - 4 * mm
-            img_h = img_w * FUNNEL_PX[1] / FUNNEL_PX[0]
-            img = self.image(f"funnel:{funnel.kpi_id}", img_w, img_h)
-            block = Table([[img or "", side]], colWidths=[img_w + 4 * mm, side_w])
+            if img is None:
+                flow += side + [Spacer(1, 4 * mm)]
+                continue
+            block = Table([[img, side]], colWidths=[img_w + 4 * mm, side_w])
             block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                        ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
             flow += [CondPageBreak(img_h + 10), block, Spacer(1, 3 * mm)]

@@ -193,7 +193,7 @@ def test_pack_uses_the_given_disclose_function_and_pages(sample) -> None:
     pdf = bp.build_boardpack(sample, FORCE, START, END, audience="panel", charts=False,
                              disclose=only_force, pages=["victim_voice"])
     text = _flat(" ".join(_pages(pdf)))
-    assert len(seen) == 3  # window, comparison window, monthly history
+    assert len(seen) == 5  # window, comparison, monthly history, before and after adoption
     assert "Victim voice What victims told" in text
     for absent in ("Flight deck: Durham", "Pillar 1: Suspect-focused investigation KPI",
                    "Compare forces Funnel"):
