@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.registry import PILLARS
-from ui import deck, shell
+from ui import deck, shell, views
 from ui.tiles import escape_md, render_tile
 
 ctx = shell.page_setup("flight_deck")
@@ -38,3 +38,9 @@ for pillar, name in PILLARS.items():
                     for slot, tile in zip(st.columns(width), tiles[i:i + width], strict=False):
                         with slot:
                             render_tile(tile)
+
+with st.sidebar:
+    st.divider()
+    st.subheader("Share and export", anchor=False)
+    views.boardpack(ctx, force)
+    views.share_link(ctx)

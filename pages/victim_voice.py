@@ -34,17 +34,25 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("Trend by quarter", anchor=False)
 st.caption("Each point is one quarter; quarters below the gate are left as gaps.")
-st.plotly_chart(charts.survey_trend_chart(trend), width="stretch",
-                config={"displaylogo": False})
+if trend["value"].notna().any():
+    st.plotly_chart(charts.survey_trend_chart(trend), width="stretch",
+                    config={"displaylogo": False})
+else:
+    st.info("Every quarter is below the 30-answer gate for this force, so no quarterly trend "
+            "can be shown. Choose All forces or a larger force.")
 
 st.subheader("Before and after Soteria", anchor=False)
 if adoption is None:
     st.info("Choose a force with an adoption date to compare before and after adoption.")
 else:
     st.caption(
-        f"12 months before {adoption.strftime('%B %Y')} against the 12 months from it. "
+        f"Up to {survey.BEFORE_AFTER_MONTHS} months before {adoption.strftime('%B %Y')} "
+        f"against up to {survey.BEFORE_AFTER_MONTHS} months from it. "
         "Difference with its 95% Newcombe interval; each side needs 30 answers. With several "
         "items tested at once, p-values are adjusted for the false discovery rate "
         "(Benjamini–Hochberg); 'likely real' means an adjusted p below 0.05."
     )
-    st.dataframe(before_after, hide_index=True, width="stretch")
+    if before_after.empty:
+        st.info("The export does not cover both sides of the adoption date.")
+    else:
+        st.dataframe(before_after, hide_index=True, width="stretch")

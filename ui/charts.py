@@ -116,12 +116,15 @@ def spc_chart(
         x=x, y=spc["value"], mode="lines", line=dict(color="#9a9a9a", width=1.5),
         hoverinfo="skip", showlegend=False,
     ))
+    floor = 0.0 if unit in ("proportion", "days", "count", "cases") else None
     for name, col, dash in (("Mean", "centre", "solid"), ("Process limits", "upper", "dash"),
                             (None, "lower", "dash")):
         if col not in spc:
             continue
+        # a limit below zero is drawn at zero: these measures cannot be negative
+        y = spc[col].clip(lower=floor) if floor is not None else spc[col]
         fig.add_trace(go.Scatter(
-            x=x, y=spc[col], mode="lines", name=name or "Process limits",
+            x=x, y=y, mode="lines", name=name or "Process limits",
             line=dict(color=OKABE_ITO["black"] if col == "centre" else OKABE_ITO["grey"],
                       width=1.5, dash=dash, shape="hv"),
             showlegend=name is not None, legendgroup=col if col == "centre" else "limits",
@@ -192,7 +195,7 @@ def funnel_chart(
             customdata=[[format_value(v, "proportion"), label] for v in sub["value"]],
             hovertemplate="%{text}: %{customdata[0]} of %{x:,} (%{customdata[1]})<extra></extra>",
         ))
-    fig.update_xaxes(title="Denominator (cases)", rangemode="tozero")
+    fig.update_xaxes(title="Denominator (log scale)", type="log")
     fig.update_yaxes(title=None, tickformat=".0%")
     return _layout(fig, title=title, height=height)
 

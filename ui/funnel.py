@@ -41,8 +41,9 @@ def funnel(kpi_table: pd.DataFrame) -> Funnel | None:
                                forces["denominator"].to_numpy(float), target=target)
     tau2 = float(flags.attrs.get("tau2", 0.0) or 0.0)
     phi = float(flags.attrs.get("phi", float("nan")))
-    n_max = float(forces["denominator"].max()) * 1.1
-    grid = np.unique(np.concatenate([np.geomspace(5, n_max, 120), [n_max]]))
+    n_max = float(forces["denominator"].max()) * 1.3
+    n_min = max(1.0, float(forces["denominator"].min()) / 2)
+    grid = np.unique(np.concatenate([np.geomspace(n_min, n_max, 120), [n_max]]))
     limits = stats.funnel_limits(target, grid, tau2=tau2)
     flag = [FLAGS.get(p, "within") for p in flags["position"]]
     points = pd.DataFrame({"force": forces["force"].astype(str).to_numpy(),

@@ -18,6 +18,7 @@ from ui.format import format_interval, format_value
 from ui.views import value_text
 
 TREND_QUARTERS = 12
+BEFORE_AFTER_MONTHS = 24
 
 
 def item_table(ctx, force: str, items: Sequence[KPI]) -> pd.DataFrame:
@@ -73,12 +74,17 @@ def quarterly_trend(ctx, force: str, items: Sequence[KPI]) -> pd.DataFrame:
 
 def before_after_table(ctx, force: str, items: Sequence[KPI],
                        adoption: pd.Period | None) -> pd.DataFrame:
-    """Per item: 12 months before adoption against 12 months from it (gate 30 each side)."""
+    """Per item: 24 months before adoption against 24 months from it (gate 30 each side)."""
     if adoption is None:
         return pd.DataFrame()
     ids = [k.id for k in items]
-    before = ctx.kpi_table(adoption - 12, adoption - 1, forces=[force], kpi_ids=ids)
-    after = ctx.kpi_table(adoption, adoption + 11, forces=[force], kpi_ids=ids)
+    months = BEFORE_AFTER_MONTHS
+    first = max(adoption - months, ctx.choices.first_month)
+    last = min(adoption + (months - 1), ctx.choices.last_month)
+    if first >= adoption or last < adoption:
+        return pd.DataFrame()
+    before = ctx.kpi_table(first, adoption - 1, forces=[force], kpi_ids=ids)
+    after = ctx.kpi_table(adoption, last, forces=[force], kpi_ids=ids)
     before, after = before.set_index("kpi_id"), after.set_index("kpi_id")
     results = []
     for kpi in items:

@@ -127,3 +127,24 @@ def downloads(ctx: shell.PageContext, table: pd.DataFrame, name: str) -> None:
 def safe(text: object) -> str:
     """Text from the data, escaped for Markdown."""
     return escape_md(text)
+
+
+def boardpack(ctx: shell.PageContext, force: str) -> None:
+    """The board pack button for this view (``ui.downloads.boardpack_button``), if present."""
+    try:
+        from ui.downloads import boardpack_button
+    except ImportError:
+        return
+    audience = "panel" if ctx.is_panel else "internal"
+    boardpack_button(ctx.dataset, force, ctx.start, ctx.end, audience,
+                     comparison=ctx.view.compare, access=ctx.access)
+
+
+def share_link(ctx: shell.PageContext) -> None:
+    """The "Create panel link" widget for internal users (``ui.access.share_link_panel``)."""
+    try:
+        from ui.access import share_link_panel
+    except ImportError:
+        return
+    share_link_panel(ctx.access, {"force": ctx.view.force, "from": str(ctx.start),
+                                  "to": str(ctx.end), "page": ctx.page_id})
