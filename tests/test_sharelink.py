@@ -192,3 +192,22 @@ def test_any_single_character_change_is_refused(position, char):
     # Non-canonical base64 (e.g. changed unused low bits of the last character) is refused too.
     with pytest.raises(LinkError):
         sharelink.verify(changed, SECRET, now=NOW)
+
+
+@settings(max_examples=100, deadline=None)
+@given(force=st.text(min_size=1, max_size=60).filter(lambda s: s.strip()),
+       creator=st.text(max_size=60),
+       months=st.tuples(st.integers(2000, 2099), st.integers(1, 12), st.integers(0, 30)),
+       pages=st.lists(st.sampled_from(sharelink.PANEL_PAGES), min_size=1, unique=True),
+       days=st.integers(1, 92))
+def test_any_scope_round_trips(force, creator, months, pages, days):
+    year, month, length = months
+    start = f"{year}-{month:02d}"
+    last = (year * 12 + month - 1) + length
+    end = f"{min(last // 12, 9999)}-{last % 12 + 1:02d}"
+    token, scope = sharelink.create(SECRET, force=force, start=start, end=end, pages=pages,
+                                    created_by=creator, expires_in=timedelta(days=days),
+                                    now=NOW)
+    assert sharelink.verify(token, SECRET, now=NOW) == scope
+    assert (scope.force, scope.created_by, scope.pages) == (force, creator, tuple(pages))
+    assert all(c.isalnum() or c in "-_." for c in token)  # URL-safe as it is
