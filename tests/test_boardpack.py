@@ -293,3 +293,30 @@ def test_benchmark_function_reports_time_size_and_pages(tmp_path) -> None:
     assert result["bytes"] == (tmp_path / "b.pdf").stat().st_size
     assert result["pages"] >= 11 and result["seconds"] > 0
     assert result["start"] == result["end"] and result["force"] == bp.ALL_FORCES
+
+
+def test_victim_voice_before_after_adoption_uses_engine_counts(sample) -> None:
+    from metrics.stats import proportion_change
+
+    force, adoption = "Kent Police", pd.Period("2022-04", "M")  # adoption in the sample
+    pdf = bp.build_boardpack(sample, force, START, END, charts=False, pages=["victim_voice"])
+    items = _survey_items(sample)
+    ids = [f"survey_{c.removeprefix('q_')}" for c in items]
+    before = compute_kpis(sample, adoption - 12, adoption - 1, forces=[force], kpi_ids=ids)
+    after = compute_kpis(sample, adoption, adoption + 11, forces=[force], kpi_ids=ids)
+    text = _flat(" ".join(_pages(pdf)))
+    start = text.index("Before and after adoption (Apr 2022)")
+    section = text[start:text.index("Page", start)]
+    b, a = before.set_index("kpi_id"), after.set_index("kpi_id")
+    compared = 0
+    for kpi_id in ids:
+        kpi = get_kpi(kpi_id, items)
+        label = kpi.name.removeprefix("Survey: ").capitalize()
+        rb, ra = b.loc[kpi_id], a.loc[kpi_id]
+        assert f"{label} {_expected_cell(kpi, rb).split(' ')[0]}" in section
+        result = proportion_change(rb["numerator"], rb["denominator"], ra["numerator"],
+                                   ra["denominator"], min_n=kpi.min_n)
+        if result["status"] == "ok":
+            assert f"{result['diff'] * 100:+.1f} pts".replace("-", "−") in section
+            compared += 1
+    assert compared >= 3
