@@ -58,6 +58,11 @@ MARKING = "OFFICIAL-SENSITIVE"
 SHARE_PARAM = "share"
 LOCAL_USER = "local user"
 ROLES = ("internal", "panel", "none")
+PAGE_TITLES: dict[str, str] = {
+    "flight_deck": "Flight deck", "trends": "Trends", "victim_voice": "Victim voice",
+    "compare_forces": "Compare forces", "data_quality": "Data quality",
+    "definitions": "Definitions and methods",
+}
 _TOKEN_KEY = "_flightdeck_share_token"
 _LAST_VIEW_KEY = "_flightdeck_last_view"
 _MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:")
@@ -506,6 +511,7 @@ def share_link_panel(access: Access, current_view: Mapping[str, str | None]) -> 
         st.caption(f"Shares {escape_md(force)}, {escape_md(start)} to {escape_md(end)}, with "
                    "disclosure control (rounded counts, small numbers hidden).")
         pages = st.multiselect("Pages", options=list(PANEL_PAGES), default=list(PANEL_PAGES),
+                               format_func=lambda pid: PAGE_TITLES.get(pid, pid),
                                key="_flightdeck_link_pages")
         days = st.number_input("Expires after (days)", min_value=1,
                                max_value=sharelink.MAX_EXPIRY.days,

@@ -254,3 +254,31 @@ def test_signed_out_visitor_gets_the_sign_in_page_and_no_data(signin_server, bro
     page.screenshot(path=str(OUT / "sign_in.png"))
     page.close()
     assert not [e for e in _events(signin_server["audit"]) if e["action"] == "page_view"]
+
+
+def test_internal_user_creates_a_link_that_opens_the_panel_view(panel_server, browser):
+    OUT.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    query = urlencode({"force": FORCE, "window": "custom", "from": START, "to": END})
+    page.goto(f"{panel_server['base']}/?{query}")
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Create panel link").click()
+    sidebar.get_by_role("button", name="Create link").click()
+    code = sidebar.locator('[data-testid="stCode"]', has_text="share=")
+    code.wait_for(timeout=LOAD_TIMEOUT_MS)
+    url = code.inner_text().strip()
+    assert url.startswith(panel_server["base"]) and "force=Gwent+Police" in url
+    page.screenshot(path=str(OUT / "panel_link_created.png"))
+    page.close()
+
+    panel = browser.new_page(viewport={"width": 1280, "height": 720})
+    panel.goto(url)
+    panel.get_by_text("Scrutiny panel view").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert FORCE in panel.inner_text("body")
+    assert panel.locator('[data-testid="stSidebar"]').get_by_text("Create panel link").count() \
+        == 0
+    panel.close()
+    created = [e for e in _events(panel_server["audit"]) if e["action"] == "link_created"]
+    assert created and created[-1]["user"] == "local user"
+    assert created[-1]["force"] == FORCE and created[-1]["window"] == f"{START}..{END}"
