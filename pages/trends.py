@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.breakdowns import BREAKDOWN_KPIS, DIMENSIONS
+from metrics.breakdowns import BREAKDOWN_KPIS, DIMENSIONS, disclose_breakdown
 from ui import charts, shell, views
 from ui import data as ui_data
 from ui.tiles import escape_md
@@ -30,26 +30,34 @@ st.caption(adopted + views.verdict_words(chart) + " Points: ● common cause, �
            "◆ concern, ■ unusual (neutral measures).")
 
 st.subheader(f"Breakdowns, {ctx.window_text}", anchor=False)
+
+
+@st.fragment
+def breakdown_section() -> None:
+    """One breakdown at a time; changing the dimension reruns only this fragment."""
+    dimension = st.segmented_control("Break down by", list(DIMENSIONS),
+                                     format_func=DIMENSIONS.__getitem__,
+                                     default="offence_group", key="fd_breakdown")
+    dimension = dimension or "offence_group"
+    with st.spinner("Computing the breakdown…"):
+        table = ui_data.breakdown_table(ctx.loaded, ctx.start, ctx.end, dimension, force,
+                                        kpi_ids=[kpi.id])
+    if ctx.is_panel:
+        table = disclose_breakdown(table, {kpi.id: kpi})
+    if table.empty:
+        st.write("No cases recorded in this window.")
+        return
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.breakdown_chart(table, unit=kpi.unit), width="stretch",
+                      config={"displaylogo": False})
+    shown = views.display_table(table, {kpi.id: kpi}, "group")
+    right.dataframe(shown, hide_index=True, width="stretch")
+    with right:
+        views.downloads(ctx, shown, f"{kpi.id}_by_{dimension}")
+
+
 if kpi.id not in BREAKDOWN_KPIS:
     st.info("This KPI is not broken down by case fields: it comes from another table, or a "
             "case's group would change its meaning (repeat suspects, caseloads).")
 else:
-    tabs = st.tabs(list(DIMENSIONS.values()))
-    for tab, dimension in zip(tabs, DIMENSIONS, strict=True):
-        with tab:
-            table = ui_data.breakdown_table(ctx.loaded, ctx.start, ctx.end, dimension, force,
-                                            kpi_ids=[kpi.id])
-            if ctx.is_panel:
-                from metrics.breakdowns import disclose_breakdown
-
-                table = disclose_breakdown(table, {kpi.id: kpi})
-            if table.empty:
-                st.write("No cases recorded in this window.")
-                continue
-            left, right = st.columns([3, 2])
-            left.plotly_chart(charts.breakdown_chart(table, unit=kpi.unit),
-                              width="stretch", config={"displaylogo": False},
-                              key=f"breakdown_{dimension}")
-            shown = views.display_table(table, {kpi.id: kpi}, "group")
-            right.dataframe(shown, hide_index=True, width="stretch")
-            views.downloads(ctx, shown, f"{kpi.id}_by_{dimension}")
+    breakdown_section()
