@@ -287,18 +287,21 @@ _EARLIEST, _LATEST = "1900-01-01", "2199-12-31"  # plausible dates; also inside 
 def _clip_far_dates(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
     """``arr`` (date or timestamp) with values outside 1900-2199 set null, and their count."""
     if pa.types.is_timestamp(arr.type):
-        unit = arr.type.unit
-        per_s = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
-        raw = arr.cast(pa.int64())
-        lo = np.datetime64(_EARLIEST, "s").astype(np.int64) * per_s
-        hi = (np.datetime64(_LATEST, "s").astype(np.int64) + 2 * 86_400) * per_s
+        per_s = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[arr.type.unit]
+        as_int, int_type = pa.int64(), pa.int64()
+        lo = int(np.datetime64(_EARLIEST, "s").astype(np.int64)) * per_s
+        hi = (int(np.datetime64(_LATEST, "s").astype(np.int64)) + 2 * 86_400) * per_s
     else:
-        raw = arr.cast(pa.date32()).cast(pa.int32()).cast(pa.int64())
-        lo = np.datetime64(_EARLIEST, "D").astype(np.int64)
-        hi = np.datetime64(_LATEST, "D").astype(np.int64)
-    lo_v, hi_v = pc.min_max(raw).values()
-    if lo_v.as_py() is None or (lo_v.as_py() >= lo and hi_v.as_py() <= hi):
+        if pa.types.is_date64(arr.type):
+            arr = arr.cast(pa.date32())
+        as_int, int_type = pa.int32(), pa.int32()
+        lo = int(np.datetime64(_EARLIEST, "D").astype(np.int64))
+        hi = int(np.datetime64(_LATEST, "D").astype(np.int64))
+    mm = pc.min_max(arr)  # on the column itself: no full-length cast in the usual case
+    lo_v, hi_v = mm["min"], mm["max"]
+    if not lo_v.is_valid or (lo_v.cast(as_int).as_py() >= lo and hi_v.cast(as_int).as_py() <= hi):
         return arr, 0
+    raw = arr.cast(int_type)
     far = pc.or_(pc.less(raw, lo), pc.greater(raw, hi))
     count = int(pc.sum(far).as_py() or 0)
     return pc.if_else(far, pa.scalar(None, arr.type), arr), count
