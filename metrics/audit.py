@@ -121,6 +121,26 @@ def log_event(
     return event
 
 
+def _tail_lines(path: Path, limit: int, block: int = 1 << 16) -> list[str]:
+    """The last ``limit`` non-empty lines of ``path``, reading backwards in blocks (the file
+    can grow large; the reader only ever needs its end)."""
+    if limit == 0:
+        return []
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position = handle.tell()
+        data = b""
+        while position > 0 and data.count(b"\n") <= limit:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            data = handle.read(step) + data
+    lines = [x for x in data.decode("utf-8", errors="replace").splitlines() if x.strip()]
+    if position > 0:  # the first line may be cut: drop it
+        lines = lines[1:]
+    return list(deque(lines, maxlen=limit))
+
+
 def read_audit(path: str | os.PathLike[str] | None = None, limit: int = 200) -> pd.DataFrame:
     """The last ``limit`` events, newest first, as a DataFrame with ``COLUMNS``.
 
@@ -128,12 +148,7 @@ def read_audit(path: str | os.PathLike[str] | None = None, limit: int = 200) -> 
     A missing file gives an empty frame.
     """
     target = Path(path) if path is not None else audit_path()
-    tail: deque[str] = deque(maxlen=max(0, int(limit)))
-    if target.exists():
-        with target.open("r", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.strip():
-                    tail.append(line)
+    tail = _tail_lines(target, max(0, int(limit))) if target.exists() else []
     rows: list[dict[str, Any]] = []
     for line in tail:
         try:

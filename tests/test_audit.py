@@ -107,3 +107,15 @@ def test_read_audit_returns_newest_first_and_skips_torn_lines(tmp_path):
 def test_read_audit_of_missing_file_is_empty(tmp_path):
     frame = audit.read_audit(tmp_path / "none.jsonl")
     assert frame.empty and list(frame.columns) == list(audit.COLUMNS)
+
+
+def test_read_audit_reads_only_the_end_of_a_large_file(tmp_path):
+    path = tmp_path / "a.jsonl"
+    with open(path, "w") as handle:
+        for i in range(20000):
+            handle.write(json.dumps({"time": "2026-01-01T00:00:00Z", "user": f"u{i}",
+                                     "audience": "internal", "action": "page_view"}) + "\n")
+    frame = audit.read_audit(path, limit=3)
+    assert frame["user"].tolist() == ["u19999", "u19998", "u19997"]
+    assert audit.read_audit(path, limit=0).empty
+    assert len(audit.read_audit(path, limit=25000)) == 20000
