@@ -551,3 +551,18 @@ def test_without_arrow_time_zone_database_pandas_gives_the_same(
     seized = with_pandas.get("devices")["seized_at"].dt.tz_convert("UTC").tolist()
     assert seized == [pd.Timestamp("2024-10-27 00:30", tz="UTC"),
                       pd.Timestamp("2024-03-31 01:00", tz="UTC")]
+
+
+def test_optional_file_with_no_rows_is_fine(tmp_path: Path) -> None:
+    ds = load_dataset(write_export(tmp_path / "x", breaches=tables()["breaches"].slice(0, 0)))
+    assert ds.report.problems == ()
+    assert len(ds.get("breaches")) == 0
+    assert list(ds.get("breaches").columns) == ["breach_id", "order_id", "force", "breach_date",
+                                                "action"]
+
+
+def test_columns_in_contract_order_whatever_the_file_order(tmp_path: Path) -> None:
+    cases = tables()["cases"]
+    shuffled = cases.select(list(reversed(cases.column_names)))
+    ds = load_dataset(write_export(tmp_path / "x", cases=shuffled))
+    assert list(ds.cases.columns) == cases.column_names
