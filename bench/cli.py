@@ -270,20 +270,28 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             results["sizes"][str(size)] = {"error": f"generate: {exc}"[:300]}
 
-    for size in sorted(folders, reverse=True):
-        label = report.size_label(size)
-        print(f"steps 1-5 at {label} cases (fresh process)...", flush=True)
-        res = run_child("bench.core", [str(folders[size]), "--repeat", str(args.repeat),
-                                       "--floor-repeat", str(args.floor_repeat)],
-                        f"core_{size}", timeout=1800)
-        res["generated"] = datasets.read_manifest(folders[size]) or {}
-        results["sizes"][str(size)] = res
-        m = report.step_medians(res)
-        print(f"  floor {report.fmt_seconds(m['floor'])}, load {report.fmt_seconds(m['load'])}, "
-              f"window {report.fmt_seconds(m['window'])}, month "
-              f"{report.fmt_seconds(m['month'])}, peak RSS "
-              f"{report.fmt_bytes(res.get('peak_rss'))}"
-              + (f"  ERROR {res['error']}" if res.get("error") else ""), flush=True)
+    # Rounds interleave the sizes (largest first, then smallest first, ...), one fresh
+    # process per size per round, so background load on the shared machine falls on every
+    # size alike and the growth ratios are not skewed by when a size happened to run.
+    floor_per_round = max(1, -(-args.floor_repeat // args.repeat))
+    order = sorted(folders, reverse=True)
+    for rnd in range(args.repeat):
+        print(f"steps 1-5, round {rnd + 1} of {args.repeat} (a fresh process per size)...",
+              flush=True)
+        for size in order if rnd % 2 == 0 else list(reversed(order)):
+            res = run_child("bench.core", [str(folders[size]), "--repeat", "1",
+                                           "--floor-repeat", str(floor_per_round)],
+                            f"core_{size}_r{rnd + 1}", timeout=1800)
+            key = str(size)
+            results["sizes"][key] = report.merge_runs(results["sizes"].get(key), res)
+            m = report.step_medians(res)
+            print(f"  {report.size_label(size)}: floor {report.fmt_seconds(m['floor'])}, load "
+                  f"{report.fmt_seconds(m['load'])}, window {report.fmt_seconds(m['window'])}, "
+                  f"month {report.fmt_seconds(m['month'])}, peak RSS "
+                  f"{report.fmt_bytes(res.get('peak_rss'))}"
+                  + (f"  ERROR {res['error']}" if res.get("error") else ""), flush=True)
+    for size in order:
+        results["sizes"][str(size)]["generated"] = datasets.read_manifest(folders[size]) or {}
 
     if not args.skip_apptest and main_size in folders:
         print(f"step 6: flight deck through AppTest at {report.size_label(main_size)}...",

@@ -112,6 +112,38 @@ def below(value: float | None, goal: float) -> bool | None:
     return None if value is None else value < goal
 
 
+TIMED_KEYS = ("floor", "load", "window", "month")
+PEAK_KEYS = ("peak_rss", "peak_rss_floor", "rss_after_load")
+
+
+def merge_runs(acc: Mapping[str, Any] | None, run: Mapping[str, Any]) -> dict[str, Any]:
+    """Fold one core run (one fresh process) into the accumulated result for its size.
+
+    Timed lists are concatenated; peaks take the maximum; other fields keep the first
+    successful run's value. An error is kept only while no run has succeeded.
+    """
+    if acc is None:
+        return dict(run)
+    if acc.get("error") and not run.get("error"):
+        merged = dict(run)
+        for k in PEAK_KEYS:
+            merged[k] = max(v for v in (acc.get(k), run.get(k), 0) if v is not None) or None
+        return merged
+    if run.get("error"):
+        out = dict(acc)
+        out.setdefault("run_errors", []).append(run["error"])
+        return out
+    out = dict(acc)
+    for k in TIMED_KEYS:
+        out[k] = list(acc.get(k) or []) + list(run.get(k) or [])
+    for k in PEAK_KEYS:
+        values = [v for v in (acc.get(k), run.get(k)) if v is not None]
+        out[k] = max(values) if values else None
+    for k, v in run.items():
+        out.setdefault(k, v)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Formatting
 

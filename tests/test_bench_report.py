@@ -194,3 +194,17 @@ def test_profile_self_times_and_top() -> None:
     ranked = top(times, 4.0, 2)
     assert ranked[0] == ("leaf (a.py:1)", 2.0, 0.5)
     assert len(ranked) == 2
+
+
+def test_merge_runs_concatenates_times_and_keeps_peaks() -> None:
+    a = {"floor": [1.0], "load": [2.0], "window": [3.0], "month": [4.0], "peak_rss": 10,
+         "rows": {"cases": 5}}
+    b = {"floor": [1.5], "load": [2.5], "window": [3.5], "month": [4.5], "peak_rss": 7,
+         "rows": {"cases": 5}}
+    m = report.merge_runs(report.merge_runs(None, a), b)
+    assert m["load"] == [2.0, 2.5] and m["floor"] == [1.0, 1.5]
+    assert m["peak_rss"] == 10 and m["rows"] == {"cases": 5}
+    failed = report.merge_runs(m, {"error": "boom", "peak_rss": 99})
+    assert failed["load"] == [2.0, 2.5] and failed["run_errors"] == ["boom"]
+    recovered = report.merge_runs({"error": "boom", "peak_rss": 3}, a)
+    assert "error" not in recovered and recovered["peak_rss"] == 10
