@@ -600,3 +600,14 @@ def test_victim_updated_28d_same_with_arrow_backed_ids_and_after_prepare():
             assert alpha["numerator"].iloc[-1] == 6 and alpha["denominator"].iloc[-1] == 12
     monthly = compute_kpis(arrow, START, END, by="month", kpi_ids=["victim_updated_28d"])
     assert monthly[monthly["force"] == "Alpha"]["numerator"].tolist() == [0, 1, 6]
+
+
+def test_workforce_row_with_a_missing_figure_is_left_out():
+    rows = [
+        {"force": "Alpha", "month": "2024-03-01", "establishment_fte": 10.0,
+         "in_post_fte": 9.0},
+        {"force": "Alpha", "team": "T2", "month": "2024-03-01", "establishment_fte": 5.0,
+         "in_post_fte": None},
+    ]
+    row = kpi_row(dataset([case()], workforce=workforce(rows)), "vacancy_rate")
+    assert (row["numerator"], row["denominator"], row["n"]) == (1, 10, 1)

@@ -30,8 +30,9 @@ Decisions:
 - Devices: seizure month/date is the UK local date of ``seized_at``; "within 24 hours" is real
   elapsed time ``returned_at - seized_at <= 24 h`` (exactly 24 h counts), across clock changes.
 - Workforce stock ratios use the rows of the window's last month; flow ratios sum the
-  window's months. ``vacancy_rate``'s numerator is establishment minus in post (negative
-  when over-established: then no Wilson interval).
+  window's months; a team-month row with either figure missing is left out of both sums.
+  ``vacancy_rate``'s numerator is establishment minus in post (negative when
+  over-established: then no Wilson interval).
 - n: a proportion's n is its denominator; a median's n is its number of items (also shown as
   the denominator, numerator empty); workforce n is the number of team-month rows used; a
   count's n is the count itself (min n 0, so a zero count is a value, status ok).
@@ -585,14 +586,16 @@ def _workforce(c: _Context, num_col: str, den_col: str, stock: bool,
         return c.missing()
     f = c.force_codes(t)
     m = months_of(t, "month")
+    # a team-month row counts only when both of its figures are recorded
+    both = (t[num_col].notna() & t[den_col].notna()).to_numpy()
     num_v = t[num_col].fillna(0).to_numpy(dtype=np.float64)
     den_v = t[den_col].fillna(0).to_numpy(dtype=np.float64)
     if complement:  # e.g. vacancy = establishment - in post
         num_v = den_v - num_v
     reshape = c.at_end if stock else c.flow
-    num = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=num_v))
-    den = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=den_v))
-    rows = reshape(A.panel(f, m, c.F, c.m0, c.M))
+    num = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=num_v, mask=both))
+    den = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=den_v, mask=both))
+    rows = reshape(A.panel(f, m, c.F, c.m0, c.M, mask=both))
     return Cells(num, den, rows)
 
 
