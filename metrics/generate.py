@@ -59,6 +59,7 @@ class ForceSpec:
 
 
 def _f(name: str, code: str, weight: float, cohort: str, adoption: str | None) -> ForceSpec:
+    """A ForceSpec from an ISO adoption date (or None)."""
     return ForceSpec(name, code, weight, cohort, date.fromisoformat(adoption) if adoption else None)
 
 
@@ -208,6 +209,7 @@ def _improvement(days: np.ndarray, adopt_day: np.ndarray) -> np.ndarray:
 
 
 def _write(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` as zstd-compressed Parquet (deterministic bytes)."""
     pq.write_table(table, path, compression="zstd", use_dictionary=True)
 
 
@@ -224,6 +226,8 @@ def generate(out: str | Path, cases: int = 60_000, seed: int = 1,
     """
     if cases < 1:
         raise ValueError("cases must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must be 0 or more")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

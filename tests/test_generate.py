@@ -70,6 +70,8 @@ def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == sorted(
         f"{n}.parquet" for n in TABLE_NAMES)
     assert main(["generate", "--out", str(tmp_path / "y"), "--cases", "0"]) == 2
+    assert main(["generate", "--out", str(tmp_path / "y"), "--seed", "-1"]) == 2
+    assert not (tmp_path / "y").exists()
 
 
 # --- the committed sample -----------------------------------------------------------------------

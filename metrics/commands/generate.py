@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     if args.cases < 1:
         print("error: --cases must be at least 1", file=sys.stderr)
         return 2
+    if args.seed < 0:
+        print("error: --seed must be 0 or more", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     rows = generate(args.out, cases=args.cases, seed=args.seed, forces=args.forces)
     took = time.perf_counter() - t0
