@@ -90,6 +90,8 @@ COMPARISONS: dict[str, str] = {
 SPC_HISTORY_MONTHS = 36
 SPC_MAX_MONTHS = 84
 SPC_BEFORE_ADOPTION = 12
+#: Panel audience: no SPC chart when more than this share of a KPI's months is suppressed.
+PANEL_MAX_SUPPRESSED_MONTHS = 0.25
 #: Proportion KPIs shown as funnel plots on the compare-forces page.
 FUNNEL_KPIS: tuple[str, ...] = ("charge_rate", "victim_withdrawal_rate")
 SUPPRESSED_TEXT = "Suppressed*"
@@ -388,6 +390,7 @@ class PackData:
     monthly: pd.DataFrame  # month rows for this force (SPC history)
     adoption: pd.Period | None
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
+    spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
     notes: list[str] = field(default_factory=list)
     before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
 
@@ -500,6 +503,14 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     )
     for kpi in kpis:
         rows = monthly[monthly["kpi_id"] == kpi.id]
+        suppressed = float(rows["status"].eq("suppressed").mean()) if len(rows) else 0.0
+        if suppressed > PANEL_MAX_SUPPRESSED_MONTHS:
+            # The months left would be a biased selection (e.g. only the months with 0).
+            data.spc[kpi.id] = spc_frame(rows.iloc[0:0], kpi, None)
+            data.spc_notes[kpi.id] = (
+                f"{kpi.name}: no chart in the panel view: {suppressed:.0%} of the months are "
+                "suppressed (counts of 1 to 7), and the rest alone would mislead.")
+            continue
         data.spc[kpi.id] = spc_frame(rows, kpi, data.adoption)
     survey = [k for k in kpis if k.source == "survey_responses"]
     if adoption is not None and survey:
@@ -1013,6 +1024,8 @@ class _Builder:
         months = 0 if frame is None else int(frame["value"].notna().sum())
         sentences = special_cause_sentences(kpi, frame if frame is not None else
                                             pd.DataFrame(), d.adoption, limit=SENTENCES_PER_KPI)
+        if kpi.id in d.spc_notes:
+            return [d.spc_notes[kpi.id]]
         if not sentences:
             sentences = [f"{kpi.name}: no special cause; common cause variation only."
                          if months >= 2 else f"{kpi.name}: too few months with a value to "
