@@ -172,6 +172,8 @@ def test_panel_pack_has_no_count_from_1_to_7(sample, internal_pack, panel_pack) 
     panel_text = _flat(" ".join(_pages(panel_month)))
     assert "Scrutiny panel: disclosure-controlled" in panel_text
     assert "Suppressed*" in panel_text
+    # Monthly series that are mostly suppressed get no SPC chart (the rest would mislead).
+    assert "no chart in the panel view" in panel_text
 
 
 def test_panel_pack_numbers_come_from_apply_panel(sample, panel_pack) -> None:
