@@ -438,23 +438,27 @@ def _type_words(t: pa.DataType) -> str:
 # per-table rules
 
 
-def _examples(frame: pd.DataFrame, spec: Table, mask: np.ndarray) -> tuple[str, ...]:
-    """Up to five example keys (ids only) of the rows in ``mask``; row numbers if no key."""
+def _examples(frame: pd.DataFrame, spec: Table, mask: np.ndarray, column: str | None = None
+              ) -> tuple[str, ...]:
+    """Up to five example ids of the rows in ``mask``: the table's key (or ``column``, an id
+    column); row numbers when there is no key."""
     idx = np.flatnonzero(mask)[:MAX_EXAMPLES]
-    if spec.key and spec.key in frame:
-        vals = frame[spec.key].iloc[idx]
+    key = column or spec.key
+    if key and key in frame:
+        vals = frame[key].iloc[idx]
         return tuple(str(v) if not pd.isna(v) else f"row {i + 1}"
                      for v, i in zip(vals, idx, strict=True))
     return tuple(f"row {i + 1}" for i in idx)
 
 
 def _flag(rep: _Report, frame: pd.DataFrame, spec: Table, column: str, rule: str,
-          mask: np.ndarray, what: str, action: str, target: str | None = None) -> bool:
+          mask: np.ndarray, what: str, action: str, target: str | None = None,
+          example_column: str | None = None) -> bool:
     """Record a warning for the rows in ``mask``; returns whether any row was flagged."""
     count = int(mask.sum())
     if not count:
         return False
-    ex = _examples(frame, spec, mask)
+    ex = _examples(frame, spec, mask, example_column)
     if action == EXCLUDE:
         done = "excluded"
     else:
@@ -757,7 +761,9 @@ def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFra
         mask = _missing_from(frame[fk.column], parent, parent_keys)
         ref_file = f"{fk.ref_table}.parquet"
         if _flag(rep, frame, spec, fk.column, "dangling_foreign_key", mask,
-                 f"a {fk.column} that is not in {ref_file} (or was excluded there)", fk.action):
+                 f"{'an' if fk.column[0] in 'aeiou' else 'a'} {fk.column} that is not in "
+                 f"{ref_file} (or was excluded there)", fk.action,
+                 example_column=fk.column):  # quote the missing ids themselves
             drop |= mask
     if drop.any():
         frame = frame.loc[~drop].reset_index(drop=True)

@@ -315,7 +315,8 @@ def test_dangling_breach_order(tmp_path: Path) -> None:
     breaches = replace_column(tables()["breaches"], "order_id", ["O404"])
     ds = load_dataset(write_export(tmp_path / "x", breaches=breaches))
     p = only(ds.report, "dangling_foreign_key")
-    assert (p.file, p.column, p.examples) == ("breaches.parquet", "order_id", ("B001",))
+    assert (p.file, p.column, p.examples) == ("breaches.parquet", "order_id", ("O404",))
+    assert "1 row has an order_id that is not in orders.parquet" in p.message
     assert len(ds.get("breaches")) == 0
 
 
