@@ -533,36 +533,40 @@ def _in_last_days(day: np.ndarray, month: np.ndarray, n_days: int) -> np.ndarray
         return ok & (day >= end_day - (n_days - 1))
 
 
+def updated_at_month_end(cases: pd.DataFrame, updates: pd.DataFrame,
+                         close_month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (case row, month index) pairs, each once, where the case is open at the end of that
+    month and has a victim update in the 28 days ending there. Every month has at least 28
+    days, so an update can only count for the end of its own month. Export-level: cached per
+    (cases, victim_updates) pair; a KPI call only counts the pairs in its range."""
+    store = dataset_cache(updates).setdefault("updated_at_month_end", {})
+    hit = store.get(id(cases))
+    if hit is not None and hit[0]() is cases:
+        return hit[1]
+    month = months_of(updates, "contact_date")
+    last28 = _in_last_days(days_of(updates, "contact_date"), month, UPDATE_WINDOW_DAYS)
+    sel = np.flatnonzero(last28)
+    row = update_case_rows(cases, updates)[sel]
+    month = month[sel]
+    found = row >= 0
+    row, month = row[found], month[found]
+    rec = months_of(cases, "recorded_date")
+    open_then = (rec[row] <= month) & (close_month[row] > month)
+    row, month = row[open_then], month[open_then]
+    lo = int(month.min()) if len(month) else 0
+    span = (int(month.max()) - lo + 1) if len(month) else 1
+    pair = pd.unique(row.astype(np.int64) * span + (month - lo))
+    result = (pair // span, pair % span + lo)
+    store[id(cases)] = (weakref.ref(cases), result)
+    return result
+
+
 def _victim_updated_28d(c: _Context) -> Cells:
     t = c.table("victim_updates", "case_id", "contact_date")
     if t is None:
         return c.missing()
-    month = months_of(t, "contact_date")
-    last28 = cached(t, "in_last_28_days_of_month", lambda: _in_last_days(
-        days_of(t, "contact_date"), month, UPDATE_WINDOW_DAYS))
-    rel = month - c.m0
-    # an update counts for the end of its own month when it is in the 28 days ending there
-    # (every month has at least 28 days, so it can count for no other month end)
-    if c.by == "window":
-        near_end = last28 & (rel == c.M - 1)
-    else:
-        near_end = last28 & (rel >= 0) & (rel < c.M)
-    sel = np.flatnonzero(near_end)
-    row = update_case_rows(c.cases, t, sel)
-    found = row >= 0
-    row = row[found]
-    w = rel[sel][found]
-    open_then = (c.rec_month[row] <= c.m0 + w) & (c.close_month[row] > c.m0 + w)
-    row, w = row[open_then], w[open_then]
-    # de-duplicate (case, month end) pairs with a flag array rather than a sort
-    width = c.M if c.by == "month" else 1
-    w_key = w if c.by == "month" else np.zeros_like(w)
-    seen = np.zeros(len(c.cases) * width, dtype=bool)
-    seen[row.astype(np.int64) * width + w_key] = True
-    pair = np.flatnonzero(seen)
-    row = pair // width
-    w = pair % width if c.by == "month" else np.full(len(pair), c.M - 1)
-    num = c.at_end(A.panel(c.case_force[row], c.m0 + w, c.F, c.m0, c.M))
+    row, month = updated_at_month_end(c.cases, t, c.close_month)
+    num = c.at_end(A.panel(c.case_force[row], month, c.F, c.m0, c.M))
     den = c.at_end(c.open_stock)
     return Cells(num, den, den.copy())
 
