@@ -102,9 +102,10 @@ def disclose_breakdown(table: pd.DataFrame, kpis: dict) -> pd.DataFrame:
         if kpi.unit == "days":
             n = block["n"].fillna(0.0)
             hidden = (n >= 1) & (n <= 7)
-            block["n"] = n.where(hidden, n.map(disclosure.round5))
-            block["numerator"] = block["numerator"].where(hidden, float("nan"))
-            block["denominator"] = block["n"]
+            shown_n = n.map(disclosure.round5).where(~hidden)
+            block["n"] = shown_n
+            block["numerator"] = float("nan")
+            block["denominator"] = shown_n
         else:
             block["numerator"], block["denominator"] = num, den
             block["n"] = den if kpi.unit == "proportion" else num
