@@ -189,7 +189,8 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
             f"generator {gen.get('generator_version')} seed {gen.get('seed')} "
             f"({gen.get('generate_seconds')} s to generate); runs: load "
             f"{_fmt_list(res.get('load'))}, window {_fmt_list(res.get('window'))}, month "
-            f"{_fmt_list(res.get('month'))}, floor {_fmt_list(res.get('floor'))}"
+            f"{_fmt_list(res.get('month'))}, floor {_fmt_list(res.get('floor'))}; 1-minute "
+            f"load average as each process began {res.get('loadavg')}"
         )
         if res.get("problems"):
             lines.append(f"  - validation: {'; '.join(res['problems'][:5])}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import sys
 import time
@@ -100,12 +101,12 @@ def peak_rss() -> int:
 
 def run(folder: Path, repeat: int, floor_repeat: int) -> dict[str, Any]:
     """Steps 1-5 on ``folder``; every figure in seconds or bytes."""
-    from metrics.load import load_dataset
-
     from metrics.kpis import compute_kpis
+    from metrics.load import load_dataset
 
     out: dict[str, Any] = {"floor": [], "load": [], "window": [], "month": []}
     out["rss_start"] = rss_now()
+    out["loadavg"] = [round(os.getloadavg()[0], 1)]  # 1-minute load when this process began
     for _ in range(floor_repeat):
         seconds, rows = timed(lambda: read_floor(folder))
         out["floor"].append(seconds)

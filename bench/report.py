@@ -112,7 +112,7 @@ def below(value: float | None, goal: float) -> bool | None:
     return None if value is None else value < goal
 
 
-TIMED_KEYS = ("floor", "load", "window", "month")
+TIMED_KEYS = ("floor", "load", "window", "month", "loadavg")
 PEAK_KEYS = ("peak_rss", "peak_rss_floor", "rss_after_load")
 
 
