@@ -30,12 +30,15 @@ No Streamlit import here: the app (``ui/downloads.py``), the CLI
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import os
+import queue
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -451,15 +454,12 @@ def first_data_month(dataset: Dataset) -> pd.Period | None:
     return None if pd.isna(first) else pd.Timestamp(first).to_period("M")
 
 
-def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
-                      end: str | pd.Period, *, audience: str = "internal",
-                      comparison: str = "previous",
-                      disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-                      ) -> PackData:
-    """Compute (and, for the panel, disclosure-control) every table the pack prints.
+def check_arguments(dataset: Dataset, force: str, start: str | pd.Period,
+                    end: str | pd.Period, audience: str = "internal",
+                    comparison: str = "previous") -> tuple[pd.Period, pd.Period]:
+    """The window's first and last months, after checking every argument (cheap).
 
-    ``disclose`` replaces ``apply_panel`` for the panel audience (the app passes
-    ``Access.disclose``, which also keeps only a share link's force and months).
+    Raises ``BoardpackError`` for a bad argument, ``UnusableDataError`` for an unusable export.
     """
     if audience not in AUDIENCES:
         raise BoardpackError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
@@ -472,9 +472,22 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     p0, p1 = _month(start, "start"), _month(end, "end")
     if p0 > p1:
         raise BoardpackError(f"the window starts ({p0}) after it ends ({p1})")
-    known = set(dataset.forces) | {ALL_FORCES}
-    if force not in known:
+    if force not in set(dataset.forces) | {ALL_FORCES}:
         raise BoardpackError(f"unknown force {force!r}")
+    return p0, p1
+
+
+def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
+                      end: str | pd.Period, *, audience: str = "internal",
+                      comparison: str = "previous",
+                      disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                      ) -> PackData:
+    """Compute (and, for the panel, disclosure-control) every table the pack prints.
+
+    ``disclose`` replaces ``apply_panel`` for the panel audience (the app passes
+    ``Access.disclose``, which also keeps only a share link's force and months).
+    """
+    p0, p1 = check_arguments(dataset, force, start, end, audience, comparison)
     c0, c1 = comparison_window(p0, p1, comparison)
     from metrics.kpis import KpiInputError, survey_items
 
@@ -585,36 +598,106 @@ def browser_path() -> str | None:
     return None
 
 
-def render_figures(figures: dict[str, Any], *, width: int, height: int, scale: float = 2.0
-                   ) -> tuple[dict[str, bytes], str | None]:
+class ChartSession:
+    """One kaleido (Chrome) session started in a background thread, so that Chrome starts
+    while the KPIs are computed; :meth:`render` then draws every figure of the pack in it.
+
+    kaleido's own ``start_sync_server`` is a process-wide singleton that concurrent app
+    sessions could not share safely, so each pack gets its own short-lived session. Chrome is
+    closed in the background after the figures are written; :meth:`close` waits for that.
+    """
+
+    def __init__(self, timeout: float = 120.0) -> None:
+        self.timeout = timeout
+        self._jobs: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=1)
+        self._done: queue.Queue[BaseException | None] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name="boardpack-kaleido",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to the waiting caller
+            if self._done.empty():
+                self._done.put(exc)
+
+    async def _main(self) -> None:
+        import kaleido
+
+        async with kaleido.Kaleido(n=1, timeout=self.timeout) as k:
+            loop = asyncio.get_running_loop()
+            jobs = await loop.run_in_executor(None, self._jobs.get)
+            if jobs is not None:
+                await k.write_fig_from_object(jobs)
+            self._done.put(None)
+
+    def render(self, jobs: list[dict[str, Any]]) -> None:
+        """Write every job (``fig``, ``path``, ``opts``); raises what kaleido raised."""
+        self._jobs.put(jobs)
+        try:
+            result = self._done.get(timeout=self.timeout * 2)
+        except queue.Empty as exc:
+            raise TimeoutError("chart export timed out") from exc
+        if result is not None:
+            raise result
+
+    def close(self, wait: float = 15.0) -> None:
+        """Release the session (without drawing, if nothing was rendered) and wait for it."""
+        try:
+            self._jobs.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join(wait)
+
+
+def start_chart_session() -> tuple[ChartSession | None, str | None]:
+    """A started :class:`ChartSession`, or (None, why charts will be left out)."""
+    if browser_path() is None:
+        return None, "Charts were left out: no Chrome or Chromium browser was found to draw them."
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return None, "Charts were left out: the kaleido chart exporter is not installed."
+    return ChartSession(), None
+
+
+def render_figures(figures: dict[str, Any], *, width: int, height: int, scale: float = 2.0,
+                   session: ChartSession | None = None) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes for each figure, rendered in ONE kaleido session (kaleido starts slowly).
 
     ``figures`` maps a key to a Plotly figure, or to ``(figure, width, height)`` for a size
-    other than the default ``width`` x ``height`` pixels.
-    Returns ``(images, note)``: ``note`` is None on success, else a plain sentence saying why
-    charts were left out (no browser, kaleido missing, export failed). Never raises.
+    other than the default ``width`` x ``height`` pixels. ``session``: an already started
+    :class:`ChartSession` (else one is started here). Returns ``(images, note)``: ``note`` is
+    None on success, else a plain sentence saying why charts were left out (no browser,
+    kaleido missing, export failed). Never raises.
     """
     if not figures:
         return {}, None
-    if browser_path() is None:
-        return {}, "Charts were left out: no Chrome or Chromium browser was found to draw them."
+    own = session is None
+    if session is None:
+        session, why = start_chart_session()
+        if session is None:
+            return {}, why
     try:
-        import kaleido
-    except ImportError:
-        return {}, "Charts were left out: the kaleido chart exporter is not installed."
-    with tempfile.TemporaryDirectory(prefix="boardpack-") as tmp:
-        jobs, paths = [], {}
-        for i, (key, item) in enumerate(figures.items()):
-            fig, w, h = item if isinstance(item, tuple) else (item, width, height)
-            path = Path(tmp) / f"chart{i:03d}.png"
-            paths[key] = path
-            jobs.append({"fig": fig, "path": path,
-                         "opts": {"format": "png", "width": w, "height": h, "scale": scale}})
-        try:
-            kaleido.write_fig_from_object_sync(jobs, kopts={"n": 1, "timeout": 120})
-        except Exception as exc:  # noqa: BLE001 - any exporter failure: build without charts
-            return {}, f"Charts were left out: the chart export failed ({type(exc).__name__})."
-        images = {key: path.read_bytes() for key, path in paths.items() if path.exists()}
+        with tempfile.TemporaryDirectory(prefix="boardpack-") as tmp:
+            jobs, paths = [], {}
+            for i, (key, item) in enumerate(figures.items()):
+                fig, w, h = item if isinstance(item, tuple) else (item, width, height)
+                path = Path(tmp) / f"chart{i:03d}.png"
+                paths[key] = path
+                jobs.append({"fig": fig, "path": path,
+                             "opts": {"format": "png", "width": w, "height": h,
+                                      "scale": scale}})
+            try:
+                session.render(jobs)
+            except Exception as exc:  # noqa: BLE001 - any exporter failure: no charts
+                return {}, ("Charts were left out: the chart export failed "
+                            f"({type(exc).__name__}).")
+            images = {key: path.read_bytes() for key, path in paths.items() if path.exists()}
+    finally:
+        if own:
+            session.close()
     if len(images) < len(figures):
         return images, "Some charts were left out: the chart export did not draw them all."
     return images, None
@@ -1330,7 +1413,25 @@ def build_boardpack(
         if progress is not None:
             progress(min(max(fraction, 0.0), 1.0), message)
 
+    check_arguments(dataset, force, start, end, audience, comparison)
     sections = sections_for(pages)
+    session: ChartSession | None = None
+    session_note: str | None = None
+    if charts and set(sections) & {"pillars", "victim_voice", "compare_forces"}:
+        session, session_note = start_chart_session()  # Chrome starts while KPIs compute
+    try:
+        return _build(dataset, force, start, end, audience, comparison, sections, disclose,
+                      charts, session, session_note, tick)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _build(dataset: Dataset, force: str, start: str | pd.Period, end: str | pd.Period,
+           audience: str, comparison: str, sections: tuple[str, ...],
+           disclose: Callable[[pd.DataFrame], pd.DataFrame] | None, charts: bool,
+           session: ChartSession | None, session_note: str | None,
+           tick: Callable[[float, str], None]) -> bytes:
     tick(0.02, "Computing KPIs")
     data = collect_pack_data(dataset, force, start, end, audience=audience,
                              comparison=comparison, disclose=disclose)
@@ -1340,11 +1441,12 @@ def build_boardpack(
     funnels = _funnels(data) if "compare_forces" in sections else []
     if charts:
         figures = build_figures(data, funnels, sections)
-        if not figures:
-            note = "Charts were left out: the chart builders are not available."
-        else:
+        if session is None:
+            note = session_note
+        elif figures:
             tick(0.3, f"Drawing {len(figures)} charts")
-            images, note = render_figures(figures, width=SPC_PX[0], height=SPC_PX[1], scale=1.5)
+            images, note = render_figures(figures, width=SPC_PX[0], height=SPC_PX[1], scale=1.5,
+                                          session=session)
     else:
         note = "Charts were left out of this pack on request."
     tick(0.85, "Laying out the pages")

@@ -275,6 +275,24 @@ def test_pack_without_a_browser_says_charts_were_left_out(sample, monkeypatch) -
     assert "Compare forces" in text
 
 
+def test_pack_survives_a_failing_chart_export(sample, monkeypatch) -> None:
+    class Broken:
+        closed = False
+
+        def render(self, jobs) -> None:
+            assert jobs and all("fig" in j and "path" in j for j in jobs)
+            raise RuntimeError("renderer crashed")
+
+        def close(self) -> None:
+            Broken.closed = True
+
+    monkeypatch.setattr(bp, "start_chart_session", lambda: (Broken(), None))
+    pdf = bp.build_boardpack(sample, FORCE, "2026-09", "2026-09", pages=["compare_forces"])
+    text = _flat(" ".join(_pages(pdf)))
+    assert "Charts were left out: the chart export failed (RuntimeError)" in text
+    assert Broken.closed
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="needs Debian's chromium for Plotly's image export (make chromium)")
