@@ -745,10 +745,10 @@ def build_figures(data: PackData, funnels: list[Funnel] | None = None,
         fig = charts.funnel_chart(funnel.points, funnel.limits, target=funnel.target,
                                   title=kpi.name)
         fig = _print_layout(fig, kpi.name)
-        fig.update_layout(showlegend=True, margin=dict(l=10, r=30, t=80, b=10),
+        fig.update_layout(showlegend=True, margin=dict(l=10, r=110, t=80, b=10),
                           legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1,
                                       xanchor="right"))
-        fig.update_traces(textfont=dict(size=CHART_FONT_SIZE - 5),
+        fig.update_traces(textfont=dict(size=CHART_FONT_SIZE - 5), cliponaxis=False,
                           selector=dict(mode="markers+text"))
         figures[f"funnel:{funnel.kpi_id}"] = (fig, FUNNEL_PX[0], FUNNEL_PX[1])
     return figures
