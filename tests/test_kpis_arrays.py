@@ -59,6 +59,11 @@ def test_group_medians_match_numpy(items):
     keys = np.array([k for k, _ in items], dtype=np.int64)
     values = np.array([v for _, v in items], dtype=np.float64)
     med, count, low, high = A.group_medians(keys, values, 3, median_ci_ranks)
+    order = np.argsort(values, kind="stable")
+    presorted = A.group_medians(keys[order], values[order], 3, median_ci_ranks,
+                                values_sorted=True)
+    for got, want in zip(presorted, (med, count, low, high), strict=True):
+        np.testing.assert_array_equal(got, want)
     for g in range(3):
         vals = values[keys == g]
         assert count[g] == len(vals)

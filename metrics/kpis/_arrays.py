@@ -184,10 +184,13 @@ def wilson_arrays(successes: np.ndarray, n: np.ndarray,
 
 
 def group_medians(keys: np.ndarray, values: np.ndarray, n_keys: int,
-                  rank_ci=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                  rank_ci=None, values_sorted: bool = False,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Median of ``values`` within each group ``0 .. n_keys-1`` (items with NaN value or a key
     outside the range are dropped), by one sort.
 
+    ``values_sorted``: the values are already in ascending order (NaN last), so one stable
+    sort by key (a radix sort for small key ranges) replaces the two-key sort.
     ``rank_ci(sizes) -> (lo_ranks, hi_ranks)`` gives, for an array of group sizes, the 1-based
     (possibly fractional, linearly interpolated) positions of the median's interval ends among
     the sorted values; NaN for none. Returns ``(median, count, ci_low, ci_high)`` arrays of length
@@ -196,7 +199,11 @@ def group_medians(keys: np.ndarray, values: np.ndarray, n_keys: int,
     keep = (keys >= 0) & (keys < n_keys) & ~np.isnan(values)
     k = keys[keep]
     v = values[keep]
-    order = np.lexsort((v, k))
+    if values_sorted:  # a stable sort by key keeps values ascending within each key
+        small = np.int16 if n_keys < 2**15 else np.int32 if n_keys < 2**31 else np.int64
+        order = np.argsort(k.astype(small), kind="stable")  # radix sort for int16
+    else:
+        order = np.lexsort((v, k))
     sv = v[order]
     counts = np.bincount(k, minlength=n_keys)
     starts = np.cumsum(counts) - counts

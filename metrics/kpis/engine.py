@@ -303,16 +303,23 @@ class _Context:
         num = self.flow(self._bincount(self.cell_key(force, month), mask))
         return Cells(num, self.empty(), num.copy(), value=num.copy())
 
-    def median(self, force: np.ndarray, month: np.ndarray, values: np.ndarray) -> Cells:
-        """Median of ``values`` (days) over events dated by ``month``, per force and window."""
+    def median(self, force: np.ndarray, month: np.ndarray, table: pd.DataFrame, name: str,
+               make_values: Callable[[], np.ndarray]) -> Cells:
+        """Median of the values (days; NaN = not an item) that ``make_values`` gives for the
+        rows of ``table``, over items dated by ``month``, per force and window. The values and
+        their ascending order are computed once per loaded table (key ``name``)."""
+        values, order = cached(table, ("median_values", name), lambda: _sorted_values(
+            make_values()))
         rel = month - self.m0
         inside = (force >= 0) & (rel >= 0) & (rel < self.M) & ~np.isnan(values)
-        rel = np.where(inside, rel, -1)
-        win = rel if self.by == "month" else np.where(inside, 0, -1)
+        win = np.where(inside, rel if self.by == "month" else 0, -1)
         per_key = np.where(inside, force * self.W + win, -1)
         rank_ci = _median_rank_ci()
-        med_f, n_f, lo_f, hi_f = A.group_medians(per_key, values, self.F * self.W, rank_ci)
-        med_a, n_a, lo_a, hi_a = A.group_medians(win, values, self.W, rank_ci)
+        sv = values[order]
+        med_f, n_f, lo_f, hi_f = A.group_medians(per_key[order], sv, self.F * self.W, rank_ci,
+                                                 values_sorted=True)
+        med_a, n_a, lo_a, hi_a = A.group_medians(win[order], sv, self.W, rank_ci,
+                                                 values_sorted=True)
 
         def stack(f: np.ndarray, a: np.ndarray) -> np.ndarray:
             return np.vstack([f.reshape(self.F, self.W), a.reshape(1, self.W)])
@@ -320,6 +327,11 @@ class _Context:
         n = stack(n_f, n_a)
         return Cells(self.empty(), n, n.copy(), value=stack(med_f, med_a),
                      ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
+
+
+def _sorted_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values, the positions that sort them ascending with NaN last)."""
+    return values, np.argsort(values, kind="stable")
 
 
 def median_ci_ranks(sizes: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray,
@@ -362,14 +374,18 @@ def _charge_rate_cohort(c: _Context) -> Cells:
 
 
 def _days_to_charge(c: _Context) -> Cells:
-    days = c.case_days("outcome_date") - c.case_days("recorded_date")
-    days[c.outcome_code != 1] = np.nan
-    return c.median(c.case_force, c.case_month("outcome_date"), days)
+    def make() -> np.ndarray:
+        days = c.case_days("outcome_date") - c.case_days("recorded_date")
+        days[c.outcome_code != 1] = np.nan
+        return days
+
+    return c.median(c.case_force, c.case_month("outcome_date"), c.cases, "days_to_charge", make)
 
 
 def _early_advice_days(c: _Context) -> Cells:
-    days = c.case_days("early_advice_received_date") - c.case_days("early_advice_requested_date")
-    return c.median(c.case_force, c.case_month("early_advice_received_date"), days)
+    return c.median(c.case_force, c.case_month("early_advice_received_date"), c.cases,
+                    "early_advice_days", lambda: c.case_days("early_advice_received_date")
+                    - c.case_days("early_advice_requested_date"))
 
 
 def _suspect_arrest_rate(c: _Context) -> Cells:
@@ -579,8 +595,8 @@ def _nfa_explained_in_person(c: _Context) -> Cells:
 
 
 def _isva_wait_days(c: _Context) -> Cells:
-    days = c.case_days("isva_start_date") - c.case_days("isva_referral_date")
-    return c.median(c.case_force, c.case_month("isva_start_date"), days)
+    return c.median(c.case_force, c.case_month("isva_start_date"), c.cases, "isva_wait_days",
+                    lambda: c.case_days("isva_start_date") - c.case_days("isva_referral_date"))
 
 
 def _workforce(c: _Context, num_col: str, den_col: str, stock: bool,
@@ -738,9 +754,13 @@ def _suspect_device_days(c: _Context) -> Cells:
     if got is None or "examination_completed_date" not in got[0].columns:
         return c.missing()
     t, d = got
-    days = days_of(t, "examination_completed_date") - d.seized_day
-    days[d.owner != "suspect"] = np.nan
-    return c.median(d.force, months_of(t, "examination_completed_date"), days)
+    def make() -> np.ndarray:
+        days = days_of(t, "examination_completed_date") - d.seized_day
+        days[d.owner != "suspect"] = np.nan
+        return days
+
+    return c.median(d.force, months_of(t, "examination_completed_date"), t,
+                    "suspect_device_days", make)
 
 
 def _device_backlog(c: _Context) -> Cells:
