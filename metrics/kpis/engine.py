@@ -666,16 +666,19 @@ def _caseload(c: _Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cache = c.__dict__.setdefault("_caseload", None)
     if cache is not None:
         return cache
-    codes, n_ids = investigator_codes(c.cases)
-    has = (codes >= 0) & (c.case_force >= 0) & (c.rec_month != A.NO_MONTH)
-    # pair key (force, investigator) -> dense id
-    pair = c.case_force[has].astype(np.int64) * (n_ids + 1) + codes[has]
-    pair_id, pair_vals = pd.factorize(pair)
-    n_pairs = len(pair_vals)
-    pair_force = (np.asarray(pair_vals) // (n_ids + 1)).astype(np.int64)
+    def pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        codes, n_ids = investigator_codes(c.cases)
+        has = (codes >= 0) & (c.case_force >= 0) & (c.rec_month != A.NO_MONTH)
+        # pair key (force, investigator) -> dense id
+        pair = c.case_force[has].astype(np.int64) * (n_ids + 1) + codes[has]
+        pair_id, pair_vals = pd.factorize(pair)
+        pair_force = (np.asarray(pair_vals) // (n_ids + 1)).astype(np.int64)
+        return has, pair_id.astype(np.int64), pair_force, len(pair_vals)
+
+    has, pair_id, pair_force, n_pairs = cached(
+        c.cases, ("investigator_pairs", tuple(c.forces)), pairs)
     # open cases per (force, investigator) at each month end
-    held = A.stock_panel(pair_id.astype(np.int64), c.rec_month[has], c.close_month[has],
-                         n_pairs, c.m0, c.M)
+    held = A.stock_panel(pair_id, c.rec_month[has], c.close_month[has], n_pairs, c.m0, c.M)
     if c.by == "window":
         held = held[:, -1:]
     holding = held > 0
