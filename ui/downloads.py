@@ -243,24 +243,28 @@ def download_buttons(table: pd.DataFrame, name: str, *, access: Any = None,
     """
     aud = _audience(access, audience)
     try:
-        csv_data = to_csv_bytes(table, audience=aud)
-        xlsx_data = to_excel_bytes(table, name=name, audience=aud, title=title)
+        check_disclosure(table, aud)
     except DisclosureError:
         st.error("This table cannot be downloaded in the panel view.")
         return
+    frozen = table.copy()
     slug = _slug(name)
     base = key or f"dl_{slug}"
     left, right, _ = st.columns([1, 1, 4])
+    # The files are made when a button is clicked (deferred), so a page with many tables
+    # reruns as fast without them.
     with left:
-        st.download_button("Download CSV", data=csv_data, file_name=f"{slug}.csv",
-                           mime=CSV_MIME, key=f"{base}_csv", icon=":material/download:",
-                           on_click=_log_export, args=(access, aud),
-                           kwargs={"reason": f"csv:{slug}"})
+        st.download_button("Download CSV", data=lambda: to_csv_bytes(frozen, audience=aud),
+                           file_name=f"{slug}.csv", mime=CSV_MIME, key=f"{base}_csv",
+                           icon=":material/download:", on_click=_log_export,
+                           args=(access, aud), kwargs={"reason": f"csv:{slug}"})
     with right:
-        st.download_button("Download Excel", data=xlsx_data, file_name=f"{slug}.xlsx",
-                           mime=XLSX_MIME, key=f"{base}_xlsx", icon=":material/download:",
-                           on_click=_log_export, args=(access, aud),
-                           kwargs={"reason": f"xlsx:{slug}"})
+        st.download_button("Download Excel",
+                           data=lambda: to_excel_bytes(frozen, name=name, audience=aud,
+                                                       title=title),
+                           file_name=f"{slug}.xlsx", mime=XLSX_MIME, key=f"{base}_xlsx",
+                           icon=":material/download:", on_click=_log_export,
+                           args=(access, aud), kwargs={"reason": f"xlsx:{slug}"})
 
 
 def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str | pd.Period,
