@@ -308,18 +308,23 @@ class _Context:
         """Median of the values (days; NaN = not an item) that ``make_values`` gives for the
         rows of ``table``, over items dated by ``month``, per force and window. The values and
         their ascending order are computed once per loaded table (key ``name``)."""
-        values, order = cached(table, ("median_values", name), lambda: _sorted_values(
-            make_values()))
-        rel = month - self.m0
-        inside = (force >= 0) & (rel >= 0) & (rel < self.M) & ~np.isnan(values)
+        def items() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            values = make_values()
+            keep = np.flatnonzero(~np.isnan(values) & (force >= 0) & (month != A.NO_MONTH))
+            order = keep[np.argsort(values[keep], kind="stable")]
+            return values[order], force[order], month[order]
+
+        # the items (non-missing values) in ascending order of value, with their force and
+        # month: computed once per loaded table and force list
+        sv, sf, sm = cached(table, ("median_items", name, tuple(self.forces)), items)
+        rel = sm - self.m0
+        inside = (rel >= 0) & (rel < self.M)
         win = np.where(inside, rel if self.by == "month" else 0, -1)
-        per_key = np.where(inside, force * self.W + win, -1)
+        per_key = np.where(inside, sf * self.W + win, -1)
         rank_ci = _median_rank_ci()
-        sv = values[order]
-        med_f, n_f, lo_f, hi_f = A.group_medians(per_key[order], sv, self.F * self.W, rank_ci,
+        med_f, n_f, lo_f, hi_f = A.group_medians(per_key, sv, self.F * self.W, rank_ci,
                                                  values_sorted=True)
-        med_a, n_a, lo_a, hi_a = A.group_medians(win[order], sv, self.W, rank_ci,
-                                                 values_sorted=True)
+        med_a, n_a, lo_a, hi_a = A.group_medians(win, sv, self.W, rank_ci, values_sorted=True)
 
         def stack(f: np.ndarray, a: np.ndarray) -> np.ndarray:
             return np.vstack([f.reshape(self.F, self.W), a.reshape(1, self.W)])
@@ -327,11 +332,6 @@ class _Context:
         n = stack(n_f, n_a)
         return Cells(self.empty(), n, n.copy(), value=stack(med_f, med_a),
                      ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
-
-
-def _sorted_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(values, the positions that sort them ascending with NaN last)."""
-    return values, np.argsort(values, kind="stable")
 
 
 def median_ci_ranks(sizes: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray,
