@@ -311,7 +311,7 @@ class _Context:
         def items() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             values = make_values()
             keep = np.flatnonzero(~np.isnan(values) & (force >= 0) & (month != A.NO_MONTH))
-            order = keep[np.argsort(values[keep], kind="stable")]
+            order = keep[_argsort_values(values[keep])]
             return values[order], force[order], month[order]
 
         # the items (non-missing values) in ascending order of value, with their force and
@@ -332,6 +332,15 @@ class _Context:
         n = stack(n_f, n_a)
         return Cells(self.empty(), n, n.copy(), value=stack(med_f, med_a),
                      ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
+
+
+def _argsort_values(values: np.ndarray) -> np.ndarray:
+    """Positions sorting ``values`` (no NaN) ascending. Whole numbers of days within the int16
+    range use NumPy's radix sort (several times faster than a float sort)."""
+    if values.size and values.min() >= -(2**15) and values.max() < 2**15 \
+            and np.array_equal(values, np.floor(values)):
+        return np.argsort(values.astype(np.int16), kind="stable")
+    return np.argsort(values, kind="stable")
 
 
 def median_ci_ranks(sizes: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray,
