@@ -454,6 +454,14 @@ def first_data_month(dataset: Dataset) -> pd.Period | None:
     return None if pd.isna(first) else pd.Timestamp(first).to_period("M")
 
 
+def _panel_pages() -> tuple[str, ...]:
+    try:
+        from metrics.sharelink import PANEL_PAGES
+    except ImportError:
+        return ("flight_deck", "trends", "victim_voice", "definitions")
+    return tuple(PANEL_PAGES)
+
+
 def check_arguments(dataset: Dataset, force: str, start: str | pd.Period,
                     end: str | pd.Period, audience: str = "internal",
                     comparison: str = "previous") -> tuple[pd.Period, pd.Period]:
@@ -1405,7 +1413,8 @@ def build_boardpack(
     ``pages``: the app page ids the reader may see (a share link's pages); the pack then holds
     only the matching sections (``flight_deck`` -> flight deck; ``flight_deck`` or ``trends`` ->
     pillar pages; ``victim_voice``; ``compare_forces``). The cover and the appendix of
-    definitions are always included. None: every section.
+    definitions are always included. None: every section. A panel pack never has the
+    compare-forces section (other forces' figures are not shared with a panel, as for links).
     Raises ``BoardpackError`` for bad arguments and ``UnusableDataError`` for an export that
     failed validation.
     """
@@ -1415,6 +1424,10 @@ def build_boardpack(
 
     check_arguments(dataset, force, start, end, audience, comparison)
     sections = sections_for(pages)
+    if audience == "panel":
+        # As for share links (metrics.sharelink.PANEL_PAGES): a panel never sees other
+        # forces' figures, so no compare-forces section.
+        sections = tuple(s for s in sections if s in sections_for(_panel_pages()))
     session: ChartSession | None = None
     session_note: str | None = None
     if charts and set(sections) & {"pillars", "victim_voice", "compare_forces"}:

@@ -171,6 +171,7 @@ def test_panel_pack_has_no_count_from_1_to_7(sample, internal_pack, panel_pack) 
         assert all(c % 5 == 0 for c in found), sorted(set(found))
     panel_text = _flat(" ".join(_pages(panel_month)))
     assert "Scrutiny panel: disclosure-controlled" in panel_text
+    assert "Compare forces" not in panel_text  # other forces' figures are not for a panel
     assert "Suppressed*" in panel_text
     # Monthly series that are mostly suppressed get no SPC chart (the rest would mislead).
     assert "no chart in the panel view" in panel_text
