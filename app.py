@@ -9,9 +9,13 @@ access check first, then data, filters and URL state. The data folder is
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from ui.shell import PAGE_SPECS
+
+_LOG = logging.getLogger("flightdeck")
 
 st.set_page_config(
     page_title="Soteria flight deck",
@@ -26,4 +30,11 @@ for spec in PAGE_SPECS:
         st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.id,
                 default=spec.id == "flight_deck")
     )
-st.navigation(sections, position="hidden").run()
+page = st.navigation(sections, position="hidden")
+try:
+    page.run()
+except Exception:  # noqa: BLE001 - st.stop()/rerun are BaseExceptions and pass through
+    # Never a stack trace on screen: log it, say so in plain words.
+    _LOG.exception("page %s failed", page.url_path or "flight_deck")
+    st.error("This page could not be drawn. The problem has been logged; try another "
+             "window or force, or reload the page.")

@@ -58,6 +58,8 @@ def _expected_tiles(export: Path, force: str, start: str, end: str) -> dict[str,
 def test_every_page_runs_without_an_exception(app_test, page: str) -> None:
     at = _open(app_test(), page)
     assert not at.exception, [e.message for e in at.exception]
+    # app.py turns an unexpected error into a plain message; that must not happen either
+    assert not any("could not be drawn" in e.value for e in at.error)
     assert at.header[0].value  # the page drew its heading
 
 
@@ -200,3 +202,17 @@ def test_compare_forces_flags_only_outside_the_998_limits(app_test) -> None:
     assert set(table["position"]) <= {"within limits", "worth a look",
                                       "flagged (outside 99.8%)"}
     assert len(table) == 9
+
+
+def test_an_unexpected_page_error_shows_a_plain_message_not_a_trace(app_test, monkeypatch):
+    from ui import deck
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(deck, "deck_tables", broken)
+    at = app_test()
+    at.run()
+    assert not at.exception
+    assert any("could not be drawn" in e.value for e in at.error)
+    assert not any("boom" in e.value for e in at.error)

@@ -21,6 +21,7 @@ def _query(url: str) -> dict[str, str]:
 
 def _no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
+    assert page.get_by_text("This page could not be drawn").count() == 0
 
 
 def test_flight_deck_shows_all_six_pillars(page, app_url: str, screenshot_dir: Path) -> None:
