@@ -549,13 +549,13 @@ def _in_last_days(day: np.ndarray, month: np.ndarray, n_days: int) -> np.ndarray
     ok = month != A.NO_MONTH
     if not ok.any():
         return np.zeros(len(day), dtype=bool)
-    lo, hi = int(month[ok].min()), int(month[ok].max())
+    safe = np.where(ok, month, month.max())
+    lo, hi = int(safe.min()), int(safe.max())
     ends = (np.arange(lo + 1, hi + 2).astype("datetime64[M]").astype("datetime64[D]")
             .astype(np.int64) - 1).astype(np.float64)
-    end_day = np.full(len(day), np.nan)
-    end_day[ok] = ends[month[ok] - lo]
+    first_counted = ends.take(safe - lo) - (n_days - 1)
     with np.errstate(invalid="ignore"):
-        return ok & (day >= end_day - (n_days - 1))
+        return ok & (day >= first_counted)
 
 
 def updated_at_month_end(cases: pd.DataFrame, updates: pd.DataFrame,
@@ -580,7 +580,9 @@ def updated_at_month_end(cases: pd.DataFrame, updates: pd.DataFrame,
     row, month = row[open_then], month[open_then]
     lo = int(month.min()) if len(month) else 0
     span = (int(month.max()) - lo + 1) if len(month) else 1
-    pair = pd.unique(row.astype(np.int64) * span + (month - lo))
+    pair = np.sort(row.astype(np.int64) * span + (month - lo))  # sort + neighbour diff is
+    if len(pair):                                              # far faster than hashing
+        pair = pair[np.concatenate(([True], pair[1:] != pair[:-1]))]
     result = (pair // span, pair % span + lo)
     store[id(cases)] = (weakref.ref(cases), result)
     return result
