@@ -409,6 +409,16 @@ class PackData:
     def kpi(self, kpi_id: str) -> KPI:
         return next(k for k in self.kpis if k.id == kpi_id)
 
+    def row(self, kpi_id: str, *, previous: bool = False) -> dict[str, Any] | None:
+        """One KPI's row of the window (or comparison window) table as a dict, or None."""
+        cache = self.__dict__.setdefault("_rows", {})
+        key = "previous" if previous else "current"
+        if key not in cache:
+            table = self.previous if previous else self.current
+            cache[key] = {str(i): dict(r) for i, r in zip(
+                table.index, table.to_dict("records"), strict=True)}
+        return cache[key].get(kpi_id)
+
     def last_verdict(self, kpi_id: str) -> str:
         """The verdict label of the chart's last point, if that point is the window's end."""
         frame = self.spc.get(kpi_id)
@@ -725,11 +735,12 @@ def _print_layout(fig: Any, title: str | None = None) -> Any:
 def build_figures(data: PackData, funnels: list[Funnel] | None = None,
                   sections: Sequence[str] = ("pillars", "victim_voice", "compare_forces")
                   ) -> dict[str, Any]:
-    """Plotly figures for the pack, keyed ``spc:<kpi_id>``, ``funnel:<kpi_id>``, ``survey``."""
-    try:
-        from ui import charts
-    except ImportError:
-        return {}
+    """Plotly figures for the pack, keyed ``spc:<kpi_id>``, ``funnel:<kpi_id>``, ``survey``.
+
+    Raises ImportError when the chart builders (``ui.charts``, Plotly) cannot be imported.
+    """
+    from ui import charts
+
     figures: dict[str, Any] = {}
     for kpi in data.kpis if "pillars" in sections else ():
         if kpi.source == "survey_responses":
@@ -765,9 +776,9 @@ def build_figures(data: PackData, funnels: list[Funnel] | None = None,
 def _survey_frame(data: PackData) -> pd.DataFrame:
     rows = []
     for kpi in data.kpis:
-        if kpi.source != "survey_responses" or kpi.id not in data.current.index:
+        r = data.row(kpi.id)
+        if kpi.source != "survey_responses" or r is None:
             continue
-        r = data.current.loc[kpi.id]
         rows.append({"group": kpi.name.replace("Survey: ", "").capitalize(),
                      "value": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                      "n": r["n"], "status": r["status"]})
@@ -1049,9 +1060,7 @@ class _Builder:
 
     def _rows(self, kpi: KPI) -> tuple[Any, Any]:
         d = self.data
-        row = d.current.loc[kpi.id] if kpi.id in d.current.index else None
-        prev = d.previous.loc[kpi.id] if kpi.id in d.previous.index else None
-        return row, prev
+        return d.row(kpi.id), d.row(kpi.id, previous=True)
 
     def kpi_cells(self, kpi: KPI) -> tuple[list[Any], bool]:
         """Five flight-deck cells (name, value, interval, change, verdict) and whether the
@@ -1202,8 +1211,7 @@ class _Builder:
         kpis = [k for k in d.kpis if k.pillar == 3 and k.kind == "qualitative"]
         rows = [self.head("Measure", "Value", "95% interval", "n", "Change", "SPC verdict")]
         for kpi in kpis:
-            row = d.current.loc[kpi.id] if kpi.id in d.current.index else None
-            prev = d.previous.loc[kpi.id] if kpi.id in d.previous.index else None
+            row, prev = d.row(kpi.id), d.row(kpi.id, previous=True)
             ok = row is not None and _get(row, "status") == "ok"
             rows.append([
                 self.p(_esc(kpi.name), self.s.cell),
@@ -1453,7 +1461,14 @@ def _build(dataset: Dataset, force: str, start: str | pd.Period, end: str | pd.P
     note: str | None = None
     funnels = _funnels(data) if "compare_forces" in sections else []
     if charts:
-        figures = build_figures(data, funnels, sections)
+        try:
+            figures = build_figures(data, funnels, sections)
+        except ImportError as exc:
+            figures, session_note = {}, (
+                f"Charts were left out: the chart builders could not be loaded ({exc.name}).")
+            if session is not None:
+                session.close()
+                session = None
         if session is None:
             note = session_note
         elif figures:
