@@ -68,6 +68,9 @@ COLUMNS: tuple[str, ...] = (
 )
 STATUSES = ("ok", "insufficient", "no_data")
 
+CASE_DATE_COLUMNS = ("recorded_date", "outcome_date", "early_advice_requested_date",
+                     "early_advice_received_date", "needs_assessment_date",
+                     "isva_referral_date", "isva_start_date", "s63g_applied_date")
 NFA_CODES = (9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 21)
 WITHDRAWAL_CODES = (14, 16)
 PROTECTIVE_ORDER_TYPES = ("SRO", "SHPO", "interim_SHPO", "restraining_order",
@@ -662,6 +665,17 @@ def _prefetch(dataset: Dataset, kpi_ids: set[str]) -> None:
     if kpi_ids & {"caseload_per_investigator", "investigators_over_15"} \
             and "investigator_id" in cases.columns and "investigator_codes" not in store:
         jobs.append(lambda: investigator_codes(cases))
+    dated = [(cases, col) for col in CASE_DATE_COLUMNS if col in cases.columns]
+    if updates is not None and "contact_date" in updates.columns:
+        dated.append((updates, "contact_date"))
+    missing = [(t, col) for t, col in dated if ("months", col) not in dataset_cache(t)]
+    if missing:
+        def date_keys() -> None:
+            for t, col in missing:
+                months_of(t, col)
+                days_of(t, col)
+
+        jobs.append(date_keys)
     if len(jobs) < 2:
         return
     from concurrent.futures import ThreadPoolExecutor
