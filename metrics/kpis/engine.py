@@ -176,11 +176,6 @@ class _Context:
         self.m0 = _month_number(start)
         self.M = _month_number(end) - self.m0 + 1
         self.W = self.M if by == "month" else 1
-        months = np.arange(self.m0, self.m0 + self.M)
-        # last day of each month, as day numbers since 1970-01-01
-        self.month_end_day = (
-            (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
-        )
         names: set[str] = set()
         for table_name in ("cases", "orders", "breaches", "devices", "survey_responses",
                            "workforce"):
