@@ -625,7 +625,8 @@ def _workforce(c: _Context, num_col: str, den_col: str, stock: bool,
     num = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=num_v, mask=both))
     den = reshape(A.panel(f, m, c.F, c.m0, c.M, weights=den_v, mask=both))
     rows = reshape(A.panel(f, m, c.F, c.m0, c.M, mask=both))
-    return Cells(num, den, rows)
+    # FTE sums carry binary floating-point noise (10.0 - 8.8 = 1.1999999999999993)
+    return Cells(np.round(num, 6), np.round(den, 6), rows)
 
 
 def investigator_codes(cases: pd.DataFrame) -> tuple[np.ndarray, int]:
