@@ -359,10 +359,22 @@ def _describe_run(kpi: KPI, seg: pd.DataFrame, point_type: str,
             f"{n_low} below", f"{months_word(n_low)} below", 1)
     elif beyond:
         what = f"{months_word(count)} of special cause variation ({span}), {' and '.join(beyond)}"
-    else:
+    elif _near_limit(values, centre, upper, lower):
         side = "upper" if n_above >= n_below else "lower"
         what = f"{months_word(count)} close to the {side} process limit ({span})"
+    else:
+        what = f"{months_word(count)} of special cause variation ({span})"
     return f"{kpi.name}: {what}: {word}"
+
+
+def _near_limit(values: Any, centre: Any, upper: Any, lower: Any) -> bool:
+    """True when every value lies in the outer third towards a limit (the 2-of-3 rule)."""
+    for v, c, u, lo in zip(values, centre, upper, lower, strict=True):
+        if _missing(u) or _missing(lo) or u == c:
+            return False
+        if not (v > c + 2 * (u - c) / 3 or v < c - 2 * (c - lo) / 3):
+            return False
+    return True
 
 
 def _monotonic(values: Any) -> bool:

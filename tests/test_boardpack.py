@@ -252,6 +252,17 @@ def test_special_cause_sentence_for_a_run_since_adoption() -> None:
                            value=values[:19] + [0.25])
     assert bp.special_cause_sentences(get_kpi("victim_withdrawal_rate"), outside) == [
         "Victim withdrawal rate: 1 month above the upper process limit (Aug 2025): concern"]
+    # 2 of 3 in the outer third (above 0.10 + 2/3 * 0.10): "close to the upper process limit"
+    near = frame.assign(point_type=["common_cause"] * 17 + ["special_cause_improvement"] * 2
+                        + ["common_cause"], value=values[:17] + [0.18, 0.19, 0.11])
+    assert bp.special_cause_sentences(kpi, near) == [
+        "Charge rate: 2 months close to the upper process limit (Jun 2025 to Jul 2025): "
+        "improvement"]
+    # A lone flagged month that no simple rule explains is described plainly.
+    lone = frame.assign(point_type=["common_cause"] * 19 + ["special_cause_concern"],
+                        value=values[:19] + [0.12])
+    assert bp.special_cause_sentences(kpi, lone) == [
+        "Charge rate: 1 month of special cause variation (Aug 2025): concern"]
 
 
 def test_spc_frames_agree_with_the_engine_spc_column(sample) -> None:
