@@ -80,12 +80,22 @@ def months(as_at: Any, count: int) -> tuple[str, str]:
     return str(start), str(end)
 
 
+_CPU: list[float] = []  # the CPU seconds (all threads) of the last timed() call
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """(seconds, result) of one call, with garbage collected beforehand."""
+    """(wall seconds, result) of one call, with garbage collected beforehand.
+
+    The process CPU seconds of the call (all its threads) are left in ``_CPU[-1]``: on a
+    shared machine wall time includes waiting for a core, CPU time does not.
+    """
     gc.collect()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    wall = time.perf_counter() - t0
+    _CPU.append(time.process_time() - c0)
+    return wall, out
 
 
 def rss_now() -> int:
@@ -104,12 +114,14 @@ def run(folder: Path, repeat: int, floor_repeat: int) -> dict[str, Any]:
     from metrics.kpis import compute_kpis
     from metrics.load import load_dataset
 
-    out: dict[str, Any] = {"floor": [], "load": [], "window": [], "month": []}
+    out: dict[str, Any] = {"floor": [], "load": [], "window": [], "month": [],
+                           "floor_cpu": [], "load_cpu": [], "window_cpu": [], "month_cpu": []}
     out["rss_start"] = rss_now()
     out["loadavg"] = [round(os.getloadavg()[0], 1)]  # 1-minute load when this process began
     for _ in range(floor_repeat):
         seconds, rows = timed(lambda: read_floor(folder))
         out["floor"].append(seconds)
+        out["floor_cpu"].append(_CPU[-1])
         out["floor_rows"] = rows
     out["peak_rss_floor"] = peak_rss()
 
@@ -119,6 +131,7 @@ def run(folder: Path, repeat: int, floor_repeat: int) -> dict[str, Any]:
     for i in range(repeat):
         seconds, ds = timed(load)
         out["load"].append(seconds)
+        out["load_cpu"].append(_CPU[-1])
         if i == 0:
             out["rss_after_load"] = rss_now()
             report = ds.report
@@ -137,13 +150,16 @@ def run(folder: Path, repeat: int, floor_repeat: int) -> dict[str, Any]:
         seconds, table = timed(
             lambda ds=ds, a=w_start, b=w_end: compute_kpis(ds, a, b, by="window"))
         out["window"].append(seconds)
+        out["window_cpu"].append(_CPU[-1])
         out["window_rows"] = int(len(table))
         del ds, table
         seconds, ds = timed(load)
         out["load"].append(seconds)
+        out["load_cpu"].append(_CPU[-1])
         seconds, table = timed(
             lambda ds=ds, a=m_start, b=m_end: compute_kpis(ds, a, b, by="month"))
         out["month"].append(seconds)
+        out["month_cpu"].append(_CPU[-1])
         out["month_rows"] = int(len(table))
         out["month_has_spc"] = "spc" in table.columns
         del ds, table

@@ -208,3 +208,10 @@ def test_merge_runs_concatenates_times_and_keeps_peaks() -> None:
     assert failed["load"] == [2.0, 2.5] and failed["run_errors"] == ["boom"]
     recovered = report.merge_runs({"error": "boom", "peak_rss": 3}, a)
     assert "error" not in recovered and recovered["peak_rss"] == 10
+
+
+def test_with_cpu_and_cpu_medians() -> None:
+    assert report.with_cpu(2.0, 1.5) == "2.00 s (CPU 1.50 s)"
+    assert report.with_cpu(0.5, None) == "500 ms"
+    m = report.step_medians({"load": [1.0, 3.0], "load_cpu": [0.5, 0.7, 0.6]})
+    assert m["load"] == 2.0 and m["load_cpu"] == 0.6 and m["month_cpu"] is None
