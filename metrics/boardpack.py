@@ -95,6 +95,8 @@ SPC_MAX_MONTHS = 84
 SPC_BEFORE_ADOPTION = 12
 #: Panel audience: no SPC chart when more than this share of a KPI's months is suppressed.
 PANEL_MAX_SUPPRESSED_MONTHS = 0.25
+#: Survey items before/after adoption: up to this many months each side (as the app's page).
+BEFORE_AFTER_MONTHS = 24
 #: Proportion KPIs shown as funnel plots on the compare-forces page.
 FUNNEL_KPIS: tuple[str, ...] = ("charge_rate", "victim_withdrawal_rate")
 SUPPRESSED_TEXT = "Suppressed*"
@@ -408,6 +410,7 @@ class PackData:
     spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
     notes: list[str] = field(default_factory=list)
     before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
+    before_after_window: tuple[pd.Period, pd.Period] | None = None
 
     @property
     def window_label(self) -> str:
@@ -556,10 +559,13 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
             continue
         data.spc[kpi.id] = spc_frame(rows, kpi, data.adoption)
     survey = [k for k in kpis if k.source == "survey_responses"]
-    if adoption is not None and survey:
+    window = _before_after_window(dataset, adoption)
+    if window is not None and survey:
         ids = [k.id for k in survey]
-        before = _compute(dataset, adoption - 12, adoption - 1, forces=[force], kpi_ids=ids)
-        after = _compute(dataset, adoption, adoption + 11, forces=[force], kpi_ids=ids)
+        b0, a1 = window
+        before = _compute(dataset, b0, adoption - 1, forces=[force], kpi_ids=ids)
+        after = _compute(dataset, adoption, a1, forces=[force], kpi_ids=ids)
+        data.before_after_window = window
         if audience == "panel":
             rule = disclose or _panel
             before, after = rule(before), rule(after)
@@ -567,9 +573,31 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     return data
 
 
+def _latest_complete_month(as_at: date | None) -> pd.Period | None:
+    if as_at is None:
+        return None
+    ts = pd.Timestamp(as_at)
+    return ts.to_period("M") if ts.day == ts.days_in_month else ts.to_period("M") - 1
+
+
+def _before_after_window(dataset: Dataset, adoption: pd.Period | None
+                         ) -> tuple[pd.Period, pd.Period] | None:
+    """First month before and last month after adoption for the survey comparison: up to
+    ``BEFORE_AFTER_MONTHS`` each side, within the export's months (as the app's victim voice
+    page does); None when either side would be empty."""
+    first, last = first_data_month(dataset), _latest_complete_month(dataset.as_at)
+    if adoption is None or first is None or last is None:
+        return None
+    b0 = max(adoption - BEFORE_AFTER_MONTHS, first)
+    a1 = min(adoption + (BEFORE_AFTER_MONTHS - 1), last)
+    if b0 >= adoption or a1 < adoption:
+        return None
+    return b0, a1
+
+
 def survey_before_after(items: Sequence[KPI], before: pd.DataFrame, after: pd.DataFrame
                         ) -> pd.DataFrame:
-    """Each survey item 12 months before adoption against the 12 months from it.
+    """Each survey item in the months before adoption against the months from it.
 
     Counts from the two KPI tables (``compute_kpis``, disclosure-controlled for a panel);
     ``metrics.stats.proportion_change`` (Newcombe interval, gate of the item's minimum n on each
@@ -1251,14 +1279,16 @@ class _Builder:
         return flow
 
     def before_after_table(self) -> list[Any]:
-        """Survey items 12 months before adoption against the 12 months from it."""
+        """Survey items before adoption against after (up to 24 months each side)."""
         d = self.data
         frame = d.before_after
         if frame is None or frame.empty or d.adoption is None:
             return []
         adopted = d.adoption.strftime("%b %Y")
+        b0, a1 = d.before_after_window or (d.adoption, d.adoption)
         flow: list[Any] = [Spacer(1, 4 * mm), self.p(_esc(
-            f"Before and after adoption ({adopted}): 12 months either side"), self.s.h2),
+            f"Before and after adoption ({adopted}): {describe_window(b0, d.adoption - 1)} "
+            f"against {describe_window(d.adoption, a1)}"), self.s.h2),
             self.p(_esc(
                 "Difference after minus before with a 95% Newcombe interval; p-values adjusted "
                 "for testing every item at once (Benjamini-Hochberg, 5% false discovery rate)."),

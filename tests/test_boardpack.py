@@ -334,10 +334,11 @@ def test_victim_voice_before_after_adoption_uses_engine_counts(sample) -> None:
     pdf = bp.build_boardpack(sample, force, START, END, charts=False, pages=["victim_voice"])
     items = _survey_items(sample)
     ids = [f"survey_{c.removeprefix('q_')}" for c in items]
-    before = compute_kpis(sample, adoption - 12, adoption - 1, forces=[force], kpi_ids=ids)
-    after = compute_kpis(sample, adoption, adoption + 11, forces=[force], kpi_ids=ids)
+    before = compute_kpis(sample, adoption - 24, adoption - 1, forces=[force], kpi_ids=ids)
+    after = compute_kpis(sample, adoption, adoption + 23, forces=[force], kpi_ids=ids)
     text = _flat(" ".join(_pages(pdf)))
-    start = text.index("Before and after adoption (Apr 2022)")
+    start = text.index("Before and after adoption (Apr 2022): Apr 2020 to Mar 2022 against "
+                       "Apr 2022 to Mar 2024")
     section = text[start:text.index("Page", start)]
     b, a = before.set_index("kpi_id"), after.set_index("kpi_id")
     compared = 0
