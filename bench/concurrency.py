@@ -147,12 +147,15 @@ async def _sample_rss(proc: psutil.Process, stop: asyncio.Event, peak: list[int]
 async def run_level(port: int, proc: psutil.Process, n: int, timeout: float) -> dict[str, Any]:
     """``n`` sessions opened at once; all stay open until every one has finished."""
     before = proc.memory_info().rss
+    cpu0 = proc.cpu_times()
     peak = [before]
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(proc, stop, peak))
     t0 = time.perf_counter()
     pairs = await asyncio.gather(*(open_session(port, timeout) for _ in range(n)))
     wall = time.perf_counter() - t0
+    cpu1 = proc.cpu_times()
+    server_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     peak[0] = max(peak[0], proc.memory_info().rss)
     await close_all([ws for _, ws in pairs])
     await asyncio.sleep(2.0)  # let the server drop the sessions
@@ -168,6 +171,8 @@ async def run_level(port: int, proc: psutil.Process, n: int, timeout: float) -> 
         "messages_per_session": max((r.messages for r in results), default=0),
         "bytes_per_session": max((r.bytes for r in results), default=0),
         "wall": wall,
+        "server_cpu": server_cpu,
+        "server_cpu_per_session": server_cpu / n,
         "rss_before": before,
         "rss_peak": peak[0],
         "rss_after": proc.memory_info().rss,

@@ -343,7 +343,8 @@ def _apptest_figures(app: Mapping[str, Any] | None) -> list[Figure]:
         return [Figure("6", f"flight deck (AppTest), {label}", f"error: {app['error']}",
                        has_goal=True)]
     rows = [
-        Figure("6", f"flight deck cold (first run), {label}", fmt_seconds(app.get("cold")),
+        Figure("6", f"flight deck cold (first run), {label}",
+               with_cpu(app.get("cold"), app.get("cold_cpu")),
                goal=f"< {fmt_seconds(GOAL_COLD_S)}", passed=below(app.get("cold"), GOAL_COLD_S),
                has_goal=True),
     ]
@@ -353,7 +354,8 @@ def _apptest_figures(app: Mapping[str, Any] | None) -> list[Figure]:
     warm = median(app.get("warm") or [])
     widget = app.get("widget") or "filter"
     rows.append(Figure("6", f"flight deck warm rerun ({widget} change, cached), {label}",
-                       fmt_seconds(warm), goal=f"< {fmt_seconds(GOAL_WARM_S)}",
+                       with_cpu(warm, median(app.get("warm_cpu") or [])),
+                       goal=f"< {fmt_seconds(GOAL_WARM_S)}",
                        passed=below(warm, GOAL_WARM_S), has_goal=True))
     if app.get("error"):
         rows.append(Figure("6", "flight deck note", f"error: {app['error']}"))
@@ -387,6 +389,9 @@ def _concurrency_figures(conc: Mapping[str, Any] | None) -> list[Figure]:
                            goal="0" if is_goal else "",
                            passed=(dropped == 0 if dropped is not None else None)
                            if is_goal else None, has_goal=is_goal))
+        if lv.get("server_cpu_per_session") is not None:
+            rows.append(Figure("8", f"{n} sessions: server CPU per session",
+                               fmt_seconds(lv.get("server_cpu_per_session"))))
         before, after, peak = lv.get("rss_before"), lv.get("rss_after"), lv.get("rss_peak")
         rows.append(Figure("8", f"{n} sessions: server RSS before → peak → after",
                            f"{fmt_bytes(before)} → {fmt_bytes(peak)} → {fmt_bytes(after)}"))
