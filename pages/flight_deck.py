@@ -21,23 +21,34 @@ with st.spinner("Computing the KPIs…"):
     tables = deck.deck_tables(ctx, force)
     pillars = deck.tiles_by_pillar(ctx.kpis, tables, ctx.compare_text.split(" (")[0])
 
-for pillar, name in PILLARS.items():
+
+
+def draw_pillar(pillar: int) -> None:
+    """One pillar: quantitative and qualitative tiles side by side, each tile 1/6 wide."""
     quant, qual = pillars[pillar]["quantitative"], pillars[pillar]["qualitative"]
     n_quant, n_qual = deck.per_row(len(quant), len(qual), deck.GRID)
     sides = [(label, tiles, width) for label, tiles, width in
              (("Quantitative", quant, n_quant), ("Qualitative", qual, n_qual)) if tiles]
-    spare = deck.GRID - sum(width for _, _, width in sides)
     with st.container(border=True):
-        st.subheader(f"{pillar} · {name}", anchor=False)
-        columns = st.columns([w for _, _, w in sides] + ([spare] if spare else []),
-                             gap="medium")
-        for column, (label, tiles, width) in zip(columns, sides, strict=False):
+        st.subheader(f"{pillar} · {PILLARS[pillar]}", anchor=False)
+        columns = st.columns([w for _, _, w in sides], gap="medium")
+        for column, (label, tiles, width) in zip(columns, sides, strict=True):
             with column:
                 st.caption(label)
                 for i in range(0, len(tiles), width):
                     for slot, tile in zip(st.columns(width), tiles[i:i + width], strict=False):
                         with slot:
                             render_tile(tile)
+
+
+sizes = {p: deck.slots(len(pillars[p]["quantitative"]), len(pillars[p]["qualitative"]))
+         for p in PILLARS}
+for row in deck.pillar_rows(sizes):
+    used = sum(sizes[p] for p in row)
+    weights = [sizes[p] for p in row] + ([deck.GRID - used] if used < deck.GRID else [])
+    for column, pillar in zip(st.columns(weights, gap="small"), row, strict=False):
+        with column:
+            draw_pillar(pillar)
 
 with st.sidebar:
     st.divider()

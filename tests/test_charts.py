@@ -108,8 +108,8 @@ def test_format_value(value: float | None, unit: str, expected: str) -> None:
 
 
 def test_format_interval() -> None:
-    assert format_interval(0.301, 0.389, "proportion") == "95% CI 30.1% to 38.9%"
-    assert format_interval(10, 14.2, "days") == "95% CI 10 to 14 days"
+    assert format_interval(0.301, 0.389, "proportion") == "95% CI 30.1–38.9%"
+    assert format_interval(10, 14.2, "days") == "95% CI 10–14 days"
     assert format_interval(math.nan, 1, "days") == ""
 
 
@@ -148,3 +148,12 @@ def test_gate_text_reads_as_the_issue_asks() -> None:
 )
 def test_every_verdict_has_an_icon_and_a_text_label(point_type, above, text) -> None:
     assert verdict(point_type, above).text == text
+
+
+def test_pillars_share_a_row_only_while_their_tiles_fit() -> None:
+    from ui.deck import per_row, pillar_rows
+
+    assert per_row(2, 9) == (2, 4)
+    assert per_row(5, 2) == (4, 2)
+    assert per_row(5, 0) == (5, 0)
+    assert pillar_rows({1: 5, 2: 4, 3: 6, 4: 6, 5: 1, 6: 3}) == [[1], [2], [3], [4], [5, 6]]

@@ -73,3 +73,23 @@ def per_row(n_quant: int, n_qual: int, width: int = 6) -> tuple[int, int]:
     qual = min(n_qual, max(2, width - n_quant))
     quant = min(n_quant, width - qual)
     return quant, qual
+
+
+def slots(n_quant: int, n_qual: int, width: int = GRID) -> int:
+    """Tile slots a pillar needs in a row (both sides)."""
+    quant, qual = per_row(n_quant, n_qual, width)
+    return quant + qual
+
+
+def pillar_rows(sizes: dict[int, int], width: int = GRID) -> list[list[int]]:
+    """Consecutive pillars share a row while their slots fit in ``width`` (order kept)."""
+    rows: list[list[int]] = []
+    used = width
+    for pillar, size in sizes.items():
+        if rows and used + size <= width:
+            rows[-1].append(pillar)
+            used += size
+        else:
+            rows.append([pillar])
+            used = size
+    return rows

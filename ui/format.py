@@ -48,14 +48,15 @@ def format_value(value: float | None, unit: str) -> str:
 
 
 def format_interval(low: float | None, high: float | None, unit: str) -> str:
-    """A 95% interval as ``95% CI 30.1% to 38.9%``, or an empty string when there is none."""
+    """A 95% interval as ``95% CI 30.1–38.9%``, or an empty string when there is none."""
     if _missing(low) or _missing(high):
         return ""
+    lo, hi = float(low), float(high)  # type: ignore[arg-type]
     if unit == "proportion":
-        return f"95% CI {float(low):.1%} to {float(high):.1%}"  # type: ignore[arg-type]
+        return f"95% CI {lo * 100:.1f}–{hi * 100:.1f}%"
     if unit == "days":
-        return f"95% CI {float(low):,.0f} to {float(high):,.0f} days"  # type: ignore[arg-type]
-    return f"95% CI {float(low):,.1f} to {float(high):,.1f}"  # type: ignore[arg-type]
+        return f"95% CI {lo:,.0f}–{hi:,.0f} days"
+    return f"95% CI {lo:,.1f}–{hi:,.1f}"
 
 
 @dataclass(frozen=True)

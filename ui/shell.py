@@ -302,10 +302,13 @@ _CSS = """<style>
 [data-testid="stMain"] h3 {font-size: 1.3rem; padding: 0.1rem 0 0.2rem 0;}
 [data-testid="stMetricValue"] {font-size: 1.5rem; line-height: 1.2;}
 [data-testid="stMetricLabel"] p {font-size: 0.9rem; font-weight: 600; line-height: 1.25;}
-[data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] * {
+[data-testid="stMetricLabel"] * {
   white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important;}
-[data-testid="stMetricDelta"] {font-size: 0.9rem; flex-wrap: wrap;}
+[data-testid="stMetricDelta"] {font-size: 0.85rem;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p span {
+  white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: 100% !important;}
 </style>"""
 
 

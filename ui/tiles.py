@@ -143,7 +143,6 @@ def render_tile(tile: Tile) -> None:
             st.metric(
                 escape_md(tile.name), tile.value_text, delta=delta,
                 delta_color=CHANGE_COLOUR[tile.change.judgement],  # type: ignore[arg-type]
-                delta_description=(_change_words(tile) or None) if delta is not None else None,
                 help=escape_md(tile.help), chart_data=spark if has_spark else None,
                 chart_type="line",
             )
@@ -151,6 +150,9 @@ def render_tile(tile: Tile) -> None:
             st.metric(escape_md(tile.name), "–", help=escape_md(tile.help))
             st.markdown(f"**{escape_md(tile.value_text)}**")
         lines = []
+        words = _change_words(tile)
+        if tile.shows_value and words:
+            lines.append(f"**{words}**")
         if tile.interval_text:
             lines.append(tile.interval_text)
         if tile.shows_value and tile.change.judgement == "none":
