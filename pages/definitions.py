@@ -19,13 +19,16 @@ UNITS = {"proportion": "per cent", "days": "days (median)", "count": "count",
          "cases": "cases per investigator"}
 BETTER = {"higher": "higher is better", "lower": "lower is better", "neutral": "neither"}
 rows = [{
-    "pillar": f"{k.pillar} · {PILLARS[k.pillar]}", "KPI": k.name, "id": k.id, "kind": k.kind,
+    "pillar": f"{k.pillar} · {PILLARS[k.pillar]}", "KPI": k.name,
     "definition": k.definition, "numerator": k.numerator, "denominator": k.denominator,
     "unit": UNITS.get(k.unit, k.unit), "direction": BETTER.get(k.better, k.better),
     "minimum n": k.min_n, "measured": "at window end" if k.stock else "over the window",
+    "kind": k.kind, "id": k.id,
 } for k in ctx.kpis]
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={"definition": st.column_config.TextColumn(width="large")})
+             height=36 * len(rows) + 40,
+             column_config={"definition": st.column_config.TextColumn(width="large"),
+                            "pillar": st.column_config.TextColumn(width="small")})
 
 st.subheader("How to read the flight deck", anchor=False)
 st.markdown("""
