@@ -513,13 +513,18 @@ def check_arguments(dataset: Dataset, force: str, start: str | pd.Period,
 def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
                       end: str | pd.Period, *, audience: str = "internal",
                       comparison: str = "previous",
-                      disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-                      ) -> PackData:
+                      disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                      progress: Callable[[float, str], None] | None = None) -> PackData:
     """Compute (and, for the panel, disclosure-control) every table the pack prints.
 
     ``disclose`` replaces ``apply_panel`` for the panel audience (the app passes
     ``Access.disclose``, which also keeps only a share link's force and months).
+    ``progress(share_done, message)`` reports the steps.
     """
+    def step(share: float, message: str) -> None:
+        if progress is not None:
+            progress(share, message)
+
     p0, p1 = check_arguments(dataset, force, start, end, audience, comparison)
     c0, c1 = comparison_window(p0, p1, comparison)
     from metrics.kpis import KpiInputError, survey_items
@@ -532,13 +537,16 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     h0 = max(min(first, p0), h0)
     try:
         window_all = _compute(dataset, p0, p1)
+        step(0.3, "Computing the comparison window")
         previous = _compute(dataset, c0, c1, forces=[force])
+        step(0.5, "Computing the monthly history")
         monthly = _compute(dataset, h0, p1, by="month", forces=[force])
     except KpiInputError as exc:
         raise BoardpackError(str(exc)) from exc
     if audience == "panel":
         rule = disclose or _panel
         window_all, previous, monthly = rule(window_all), rule(previous), rule(monthly)
+    step(0.7, "SPC limits and verdicts")
     kpis = registry.all_kpis(survey_items(dataset))
     current = window_all[window_all["force"] == force].set_index("kpi_id")
     data = PackData(
@@ -669,6 +677,7 @@ class ChartSession:
         self.timeout = timeout
         self._jobs: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=1)
         self._done: queue.Queue[BaseException | None] = queue.Queue(maxsize=1)
+        self.submitted = 0  # jobs handed to kaleido so far (read by render's progress)
         self._thread = threading.Thread(target=self._run, name="boardpack-kaleido",
                                         daemon=True)
         self._thread.start()
@@ -687,16 +696,33 @@ class ChartSession:
             loop = asyncio.get_running_loop()
             jobs = await loop.run_in_executor(None, self._jobs.get)
             if jobs is not None:
-                await k.write_fig_from_object(jobs)
+                await k.write_fig_from_object(self._counted(jobs))
             self._done.put(None)
 
-    def render(self, jobs: list[dict[str, Any]]) -> None:
-        """Write every job (``fig``, ``path``, ``opts``); raises what kaleido raised."""
+    def _counted(self, jobs: list[dict[str, Any]]) -> Any:
+        for job in jobs:
+            yield job  # kaleido asks for the next job once a tab is free (n=1: one at a time)
+            self.submitted += 1
+
+    def render(self, jobs: list[dict[str, Any]],
+               progress: Callable[[float], None] | None = None) -> None:
+        """Write every job (``fig``, ``path``, ``opts``); raises what kaleido raised.
+
+        ``progress(share_done)`` is called from this (the caller's) thread about twice a
+        second while the figures are drawn, so a Streamlit progress bar can move.
+        """
+        self.submitted = 0
         self._jobs.put(jobs)
-        try:
-            result = self._done.get(timeout=self.timeout * 2)
-        except queue.Empty as exc:
-            raise TimeoutError("chart export timed out") from exc
+        deadline = time.monotonic() + self.timeout * 2
+        while True:
+            try:
+                result = self._done.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("chart export timed out") from None
+                if progress is not None and jobs:
+                    progress(min(self.submitted, len(jobs)) / len(jobs))
         if result is not None:
             raise result
 
@@ -721,7 +747,9 @@ def start_chart_session() -> tuple[ChartSession | None, str | None]:
 
 
 def render_figures(figures: dict[str, Any], *, width: int, height: int, scale: float = 2.0,
-                   session: ChartSession | None = None) -> tuple[dict[str, bytes], str | None]:
+                   session: ChartSession | None = None,
+                   progress: Callable[[float], None] | None = None
+                   ) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes for each figure, rendered in ONE kaleido session (kaleido starts slowly).
 
     ``figures`` maps a key to a Plotly figure, or to ``(figure, width, height)`` for a size
@@ -748,7 +776,7 @@ def render_figures(figures: dict[str, Any], *, width: int, height: int, scale: f
                              "opts": {"format": "png", "width": w, "height": h,
                                       "scale": scale}})
             try:
-                session.render(jobs)
+                session.render(jobs, progress)
             except Exception as exc:  # noqa: BLE001 - any exporter failure: no charts
                 return {}, ("Charts were left out: the chart export failed "
                             f"({type(exc).__name__}).")
@@ -1497,7 +1525,8 @@ def _build(dataset: Dataset, force: str, start: str | pd.Period, end: str | pd.P
            tick: Callable[[float, str], None]) -> bytes:
     tick(0.02, "Computing KPIs")
     data = collect_pack_data(dataset, force, start, end, audience=audience,
-                             comparison=comparison, disclose=disclose)
+                             comparison=comparison, disclose=disclose,
+                             progress=lambda share, message: tick(0.02 + 0.22 * share, message))
     tick(0.25, "Preparing charts")
     images: dict[str, bytes] = {}
     note: str | None = None
@@ -1515,8 +1544,11 @@ def _build(dataset: Dataset, force: str, start: str | pd.Period, end: str | pd.P
             note = session_note
         elif figures:
             tick(0.3, f"Drawing {len(figures)} charts")
-            images, note = render_figures(figures, width=SPC_PX[0], height=SPC_PX[1], scale=1.5,
-                                          session=session)
+            total = len(figures)
+            images, note = render_figures(
+                figures, width=SPC_PX[0], height=SPC_PX[1], scale=1.5, session=session,
+                progress=lambda share: tick(0.3 + 0.55 * share,
+                                            f"Drawing charts ({round(share * total)} of {total})"))
     else:
         note = "Charts were left out of this pack on request."
     tick(0.85, "Laying out the pages")

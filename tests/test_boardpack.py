@@ -291,7 +291,7 @@ def test_pack_survives_a_failing_chart_export(sample, monkeypatch) -> None:
     class Broken:
         closed = False
 
-        def render(self, jobs) -> None:
+        def render(self, jobs, progress=None) -> None:
             assert jobs and all("fig" in j and "path" in j for j in jobs)
             raise RuntimeError("renderer crashed")
 
