@@ -10,8 +10,10 @@ OFFICIAL-SENSITIVE on every page:
    comparison window and the SPC verdict as a text label (never colour alone);
 3. one page (or two) per pillar: an XmR chart per KPI and one sentence per special cause,
    e.g. "Charge rate: 7 months above the mean since adoption: improvement";
-4. victim voice: every survey item with its gate and interval;
-5. compare forces: funnel plots (flags only outside 99.8%; no league table);
+4. victim voice: every survey item with its gate and interval, and each item before against
+   after the force's Soteria adoption (Newcombe interval, Benjamini-Hochberg);
+5. compare forces: funnel plots (flags only outside 99.8%; no league table; never in a
+   panel pack, as other forces' figures are not shared with a panel);
 6. appendix: the definitions, generated from the KPI registry, and how to read the pack.
 
 Every number comes from ``metrics.kpis.compute_kpis``; in the panel audience every KPI table
@@ -408,7 +410,6 @@ class PackData:
     adoption: pd.Period | None
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
     spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
-    notes: list[str] = field(default_factory=list)
     before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
     before_after_window: tuple[pd.Period, pd.Period] | None = None
 
