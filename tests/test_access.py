@@ -430,3 +430,36 @@ def test_recent_activity_is_shown_to_internal_users_only(audit_file):
     panel.run()
     assert "PAGE-END" in text(panel)  # the page ran for the panel...
     assert not panel.dataframe and not panel.subheader  # ...without the audit trail
+
+
+def test_unreadable_secrets_file_fails_closed(audit_file, monkeypatch):
+    """A secrets.toml that exists but does not parse must not fall back to local mode."""
+    import streamlit
+    from streamlit.errors import StreamlitSecretNotFoundError
+
+    class Broken:
+        def __getitem__(self, key):
+            raise StreamlitSecretNotFoundError("Error parsing secrets file",
+                                               error_id="failed-parsing-secrets-file")
+
+    monkeypatch.setattr(streamlit, "secrets", Broken())
+    at = AppTest.from_function(page, default_timeout=20)  # no at.secrets: the broken file
+    at.run()
+    assert not at.exception
+    assert not shown_data(at)
+    assert "cannot be read" in text(at)
+    assert lines(audit_file)[-1]["reason"] == "configuration_error"
+
+
+def test_missing_secrets_file_is_local_mode(monkeypatch):
+    import streamlit
+    from streamlit.errors import StreamlitSecretNotFoundError
+
+    class Missing:
+        def __getitem__(self, key):
+            raise StreamlitSecretNotFoundError("No secrets found", error_id="no-secrets-found")
+
+    monkeypatch.setattr(streamlit, "secrets", Missing())
+    at = AppTest.from_function(page, default_timeout=20)
+    at.run()
+    assert "mode=local" in text(at)

@@ -85,6 +85,8 @@ REFUSALS: dict[str, str] = {
     "no_email": "Your sign-in did not provide an e-mail address, so access cannot be checked.",
     "remote_without_sign_in": "Sign-in is not configured, so this service only answers on the "
                               "machine it runs on.",
+    "configuration_error": "This service's access settings cannot be read, so nobody can be "
+                           "let in. The administrator has been told (see the server log).",
 }
 
 
@@ -192,15 +194,24 @@ class Access:
 # --------------------------------------------------------------------------- configuration
 
 
+class SecretsError(RuntimeError):
+    """The secrets file exists but cannot be read (e.g. a TOML error). Access then fails
+    closed: a broken file must never fall back to local mode without sign-in."""
+
+
 def _section(name: str) -> Mapping[str, Any]:
-    """A top-level secrets section as a mapping ({} when absent or no secrets file)."""
+    """A top-level secrets section as a mapping ({} when absent or when there is no secrets
+    file at all). Raises :class:`SecretsError` when a secrets file exists but is unreadable."""
     try:
         value = st.secrets[name]
-    except (KeyError, FileNotFoundError, AttributeError):
+    except KeyError:
         return {}
-    except Exception:  # noqa: BLE001 - a broken secrets file must not show a traceback
-        _LOG.warning("secrets could not be read", exc_info=True)
-        return {}
+    except FileNotFoundError as exc:  # Streamlit's StreamlitSecretNotFoundError
+        if getattr(exc, "error_id", "no-secrets-found") == "no-secrets-found":
+            return {}
+        raise SecretsError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - never a traceback to the user
+        raise SecretsError(str(exc)) from exc
     return value if isinstance(value, Mapping) else {}
 
 
@@ -461,12 +472,19 @@ def require_access(page_id: str) -> Access:
     if page_id not in PAGE_IDS:
         raise ValueError(f"unknown page id {page_id!r}; expected one of {PAGE_IDS}")
     token = _query(SHARE_PARAM) or st.session_state.get(_TOKEN_KEY)
-    if token:
-        access = _panel_access(page_id, token)
-    elif auth_configured():
-        access = _signed_in_access(page_id)
-    else:
-        access = _local_access(page_id)
+    try:
+        if token:
+            access = _panel_access(page_id, token)
+        elif auth_configured():
+            access = _signed_in_access(page_id)
+        else:
+            access = _local_access(page_id)
+    except SecretsError:
+        _LOG.error("the secrets file cannot be read; refusing access", exc_info=True)
+        _safe_log("access_refused", user="unknown", audience="none", page=page_id,
+                  reason="configuration_error")
+        _refuse("Access refused", "configuration_error")
+        raise  # unreachable: st.stop() raises
     render_marking(sidebar=True)  # always in view, whatever the page layout does
     render_marking()
     if access.is_panel:
@@ -491,7 +509,10 @@ def share_link_panel(access: Access, current_view: Mapping[str, str | None]) -> 
     if not access.is_internal:
         return None
     with st.expander("Create panel link", icon=":material/share:"):
-        secret = link_secret()
+        try:
+            secret = link_secret()
+        except SecretsError:
+            secret = None
         if secret is None:
             st.info("Panel links are disabled: no signing secret is configured. An "
                     "administrator sets `link_secret` under `[flightdeck]` in "
