@@ -6,7 +6,8 @@ rounded count; then that editing the URL to another force, or tampering with the
 the refusal page; and that the audit file holds the expected lines and no data values.
 Screenshots go to ``test-output/e2e/``.
 
-Starts its own server (free port, 127.0.0.1) so it does not depend on other fixtures.
+Starts its own servers (free port, 127.0.0.1) rather than ``conftest.start_app``: they need
+``--secrets.files`` (a hermetic secrets file, and one with ``[auth]`` for the sign-in test).
 Skips, with the reason, only when no Chromium can be found (``make chromium`` installs it).
 """
 
@@ -26,11 +27,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # this folder has no __init__.py: make `metrics` importable
-    sys.path.insert(0, str(ROOT))
+from metrics import sharelink
 
-from metrics import sharelink  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
