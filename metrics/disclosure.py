@@ -1,8 +1,9 @@
 """Disclosure control for the panel audience: the one place the small-number rules live.
 
 No Streamlit. Every panel output (tiles, charts, tables, CSV, board pack, ``python -m metrics
-kpis --audience panel``) goes through :func:`apply_panel` (KPI tables) or
-:func:`suppress_breakdown` (counts by category).
+kpis --audience panel``) goes through :func:`apply_panel` (KPI tables),
+:func:`apply_panel_breakdown` (KPI tables broken down by a group) or
+:func:`suppress_breakdown` (counts by category, with totals).
 
 The rule (NHS Digital, *Hospital Episode Statistics (HES) Analysis Guide*, small-number
 suppression for figures below national level):
