@@ -63,6 +63,7 @@ from reportlab.platypus import (
     Frame,
     Image,
     KeepInFrame,
+    KeepTogether,
     PageBreak,
     PageTemplate,
     Paragraph,
@@ -1294,15 +1295,15 @@ class _Builder:
             ])
         table = _table(rows, [66 * mm, 40 * mm, 40 * mm, 24 * mm, 36 * mm, 32 * mm])
         ba = self.before_after_table()
-        img = self.image("survey", 95 * mm, 95 * mm * 0.75)
-        if img is not None and self.width > 250 * mm + 95 * mm:
-            flow.append(Table([[table, img]], colWidths=[self.width - 97 * mm, 97 * mm]))
-        else:
-            flow.append(table)
-            flow += self.charts_missing_note()
-            if img is not None:
-                flow += [Spacer(1, 3 * mm), img]
-        flow += ba
+        flow.append(table)
+        flow += self.charts_missing_note()
+        if ba:
+            flow.append(KeepTogether(ba))
+        img = self.image("survey", 80 * mm, 80 * mm * SPC_PX[1] / SPC_PX[0])
+        if img is not None:
+            img.hAlign = "LEFT"
+            flow += [Spacer(1, 3 * mm), KeepTogether([
+                self.p("Survey items in the window, with 95% intervals", self.s.h2), img])]
         flow += self.suppressed_note()
         flow.append(PageBreak())
         return flow
