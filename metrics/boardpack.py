@@ -922,8 +922,9 @@ _FONTS = {"regular": "Helvetica", "bold": "Helvetica-Bold"}
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu",
               "/usr/local/share/fonts", "/Library/Fonts")
 # Fallbacks for Helvetica (no Unicode glyphs) when DejaVu Sans is not installed.
-_ASCII = str.maketrans({"▲": "^", "▼": "v", "●": "o", "↑": "+", "↓": "-", "→": ">",
-                        "↕": "~", "−": "-", "–": "-", "·": "-", "≥": ">="})
+_ASCII = str.maketrans({"▲": "^", "▼": "v", "●": "o", "◆": "<>", "■": "#", "↑": "+",
+                        "↓": "-", "→": ">", "↕": "~", "−": "-", "–": "-", "·": "-",
+                        "≥": ">="})
 
 
 def _register_fonts() -> None:
