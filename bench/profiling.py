@@ -40,6 +40,78 @@ def self_times(frame: Any) -> dict[str, float]:
     return dict(totals)
 
 
+IDLE_FILES = ("threading.py", "concurrent/futures/", "selectors.py", "queue.py")
+
+
+class ThreadSampler:
+    """A tiny all-threads sampling profiler (pyinstrument samples only the calling thread).
+
+    Every ``interval`` seconds it reads ``sys._current_frames()`` and counts, for each busy
+    thread, its innermost frame (own time) and every repo function on its stack (inclusive).
+    A thread whose innermost frame is in threading/futures/queue code is idle (waiting on a
+    pool or a lock) and not counted.
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.own: dict[str, int] = defaultdict(int)
+        self.inclusive: dict[str, int] = defaultdict(int)
+        self.samples = 0  # busy-thread samples
+        self.ticks = 0
+        self._stop = False
+        self._thread: Any = None
+
+    def _key(self, code: Any, line: int) -> str:
+        path = code.co_filename
+        short = path.split("site-packages/")[-1] if "site-packages/" in path else (
+            path[len(str(REPO)) + 1:] if path.startswith(str(REPO)) else path)
+        return f"{code.co_name} ({short}:{line})"
+
+    def _run(self) -> None:
+        import threading
+        import time
+
+        me = threading.get_ident()
+        while not self._stop:
+            self.ticks += 1
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                leaf = frame.f_code.co_filename
+                if any(idle in leaf for idle in IDLE_FILES):
+                    continue
+                self.samples += 1
+                self.own[self._key(frame.f_code, frame.f_code.co_firstlineno)] += 1
+                seen: set[str] = set()
+                f = frame
+                while f is not None:
+                    fn = f.f_code.co_filename
+                    if fn.startswith(str(REPO)) and "/.venv/" not in fn and "/bench/" not in fn:
+                        k = self._key(f.f_code, f.f_code.co_firstlineno)
+                        if k not in seen:
+                            seen.add(k)
+                            self.inclusive[k] += 1
+                    f = f.f_back
+            time.sleep(self.interval)
+
+    def __enter__(self) -> ThreadSampler:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop = True
+        self._thread.join()
+
+    def shares(self, counts: dict[str, int], n: int = 15) -> list[tuple[str, float, float]]:
+        """The ``n`` largest counts as (name, busy-thread samples, share of busy samples)."""
+        total = self.samples or 1
+        ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:n]
+        return [(name, float(c), c / total) for name, c in ranked]
+
+
 def top(times: dict[str, float], total: float, n: int = 15) -> list[tuple[str, float, float]]:
     """The ``n`` largest entries as (name, seconds, share of ``total``)."""
     ranked = sorted(times.items(), key=lambda kv: kv[1], reverse=True)[:n]
@@ -84,6 +156,19 @@ def profile(data: Path, out_dir: Path) -> dict[str, Any]:
         stack.extend(getattr(f, "children", []) or [])
     result["repo_cumulative"] = top(ours, total, 25)
     result["files"] = [str(out_dir / "profile.txt"), str(out_dir / "profile.html")]
+    del ds
+    # the same work again under the all-threads sampler (the pools' threads included)
+    import gc
+
+    gc.collect()
+    with ThreadSampler() as sampler:
+        ds = load_dataset(data)
+        compute_kpis(ds, w[0], w[1], by="window")
+        compute_kpis(ds, m[0], m[1], by="month")
+    result["threads_own"] = sampler.shares(sampler.own)
+    result["threads_inclusive"] = sampler.shares(sampler.inclusive)
+    result["threads_samples"] = sampler.samples
+    result["threads_ticks"] = sampler.ticks
     return result
 
 
@@ -96,6 +181,15 @@ def format_hotspots(result: dict[str, Any], n: int = 12) -> str:
     lines += ["", "Repo functions by cumulative time (nested calls counted in each caller):", ""]
     for name, s, share in result.get("repo_cumulative", [])[:n]:
         lines.append(f"- {s:.2f} s ({share:.0%}) `{name}`")
+    if result.get("threads_own"):
+        lines += ["", f"All threads (the loader's and engine's pools included; a sampler every "
+                  f"5 ms, {result.get('threads_samples')} busy-thread samples over "
+                  f"{result.get('threads_ticks')} ticks). Innermost function:", ""]
+        for name, _c, share in result["threads_own"][:n]:
+            lines.append(f"- {share:.0%} `{name}`")
+        lines += ["", "Repo functions on the stack (inclusive):", ""]
+        for name, _c, share in result.get("threads_inclusive", [])[:n]:
+            lines.append(f"- {share:.0%} `{name}`")
     return "\n".join(lines)
 
 
