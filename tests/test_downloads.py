@@ -185,3 +185,31 @@ def test_boardpack_button_builds_then_offers_the_pdf(small_export, audit_log, mo
     event = json.loads(audit_log.read_text().splitlines()[-1])
     assert (event["action"], event["reason"], event["window"]) == (
         "export", "board_pack_pdf", "2026-01..2026-03")
+
+
+def test_panel_board_pack_goes_through_the_sessions_disclose_and_pages(monkeypatch) -> None:
+    import metrics.boardpack as bp
+
+    seen: dict = {}
+
+    def fake_build(dataset, force, start, end, **kwargs):
+        seen.update(kwargs, force=force)
+        return b"%PDF-"
+
+    class PanelAccess:
+        audience, user, page_id = "panel", "link:abc", "flight_deck"
+        allowed_pages = ("flight_deck", "victim_voice")
+
+        def disclose(self, table):
+            return table
+
+    access = PanelAccess()
+    monkeypatch.setattr(bp, "build_boardpack", fake_build)
+    pdf = dl._build(object(), "Gwent Police", "2026-07", "2026-09", "panel", "previous",
+                    access, lambda f, m: None, False)
+    assert pdf == b"%PDF-"
+    assert seen["audience"] == "panel" and seen["disclose"] == access.disclose
+    assert seen["pages"] == ("flight_deck", "victim_voice")
+    dl._build(object(), "Gwent Police", "2026-07", "2026-09", "internal", "previous",
+              None, lambda f, m: None, False)
+    assert seen["disclose"] is None and seen["pages"] is None
