@@ -299,6 +299,7 @@ def validation_report(loaded: ui_data.Loaded) -> None:
 # Static styling only (no data in it): denser tiles so the deck reads on a 1280x720 projector.
 _CSS = """<style>
 [data-testid="stMainBlockContainer"] {padding: 4.2rem 1.5rem 2rem 1.5rem; max-width: none;}
+[data-testid="stMain"] h2 {font-size: 1.9rem; padding: 0.2rem 0 0.1rem 0;}
 [data-testid="stMain"] h3 {font-size: 1.3rem; padding: 0.1rem 0 0.2rem 0;}
 [data-testid="stMetricValue"] {font-size: 1.5rem; line-height: 1.2;}
 [data-testid="stMetricLabel"] p {font-size: 0.9rem; font-weight: 600; line-height: 1.25;}
