@@ -47,6 +47,7 @@ def breakdown_section() -> None:
     if table.empty:
         st.write("No cases recorded in this window.")
         return
+    table = table.assign(group=table["group"].map(views.group_label))
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.breakdown_chart(table, unit=kpi.unit), width="stretch",
                       config={"displaylogo": False})

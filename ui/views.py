@@ -148,3 +148,9 @@ def share_link(ctx: shell.PageContext) -> None:
         return
     share_link_panel(ctx.access, {"force": ctx.view.force, "from": str(ctx.start),
                                   "to": str(ctx.end), "page": ctx.page_id})
+
+
+def group_label(value: object) -> str:
+    """A category code as words for a chart or table: ``sexual_assault`` -> ``Sexual assault``."""
+    text = str(value).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
