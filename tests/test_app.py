@@ -216,3 +216,23 @@ def test_an_unexpected_page_error_shows_a_plain_message_not_a_trace(app_test, mo
     assert not at.exception
     assert any("could not be drawn" in e.value for e in at.error)
     assert not any("boom" in e.value for e in at.error)
+
+
+def test_a_new_export_is_picked_up_without_a_restart(app_test, export_copy, tmp_path) -> None:
+    import shutil
+
+    from metrics.generate import generate
+
+    at = app_test(export_copy)
+    at.run()
+    before = _tiles(at)
+    other = tmp_path / "other"
+    generate(other, cases=6000, seed=11)
+    for file in other.glob("*.parquet"):  # a new export lands in the same folder
+        shutil.copyfile(file, export_copy / file.name)
+    at.run()
+    assert not at.exception and not at.warning
+    last = latest_complete_month(load_dataset(export_copy).as_at)
+    after = _tiles(at)
+    assert after == _expected_tiles(export_copy, "All forces", str(last - 2), str(last))
+    assert after != before
