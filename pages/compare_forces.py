@@ -20,7 +20,7 @@ if result is None:
     st.info("Too few forces have data for this KPI in the window to draw a funnel plot.")
     st.stop()
 
-left, right = st.columns([3, 2], gap="medium")
+left, right = st.columns([5, 4], gap="medium")
 with left:
     st.plotly_chart(
         charts.funnel_chart(result.points, result.limits, target=result.target,
@@ -28,7 +28,10 @@ with left:
         width="stretch", config={"displaylogo": False},
     )
 with right:
-    st.dataframe(result.table, hide_index=True, width="stretch")
+    st.dataframe(result.table, hide_index=True, width="stretch", column_config={
+        "value": st.column_config.TextColumn(width="small"),
+        "denominator": st.column_config.NumberColumn("n", width="small"),
+    })
     views.downloads(ctx, result.table, f"{kpi.id}_funnel")
 st.caption(
     "Each force is plotted at its denominator; the funnel narrows as the denominator grows "
