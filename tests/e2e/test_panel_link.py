@@ -164,6 +164,12 @@ def _tile(page, name: str):
     return metric.locator('xpath=ancestor::div[@data-testid="stVerticalBlock"][1]')
 
 
+def _wait_idle(page) -> None:
+    """Wait until the script run has finished (Streamlit's own e2e convention)."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=LOAD_TIMEOUT_MS)
+
+
 def _events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -179,6 +185,8 @@ def test_panel_link_in_chromium(panel_server, browser, expected):
     page.goto(_link_url(panel_server["base"], token))
     banner = page.get_by_text("Scrutiny panel view")
     banner.wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    _wait_idle(page)
     banner_text = page.locator('[data-testid="stAlert"]', has_text="Scrutiny panel view") \
         .first.inner_text()
     assert FORCE in banner_text and "January 2025 to March 2025" in banner_text
@@ -211,6 +219,7 @@ def test_panel_link_in_chromium(panel_server, browser, expected):
     # 2. The URL edited to another force: refused, nothing of either force shown.
     page.goto(_link_url(panel_server["base"], token, force="Kent Police"))
     page.get_by_text("This link cannot be opened").wait_for(timeout=LOAD_TIMEOUT_MS)
+    _wait_idle(page)
     body = page.inner_text("body")
     assert "another force" in body and "Flight deck:" not in body
     page.screenshot(path=str(OUT / "panel_link_refused_force.png"))
@@ -220,6 +229,7 @@ def test_panel_link_in_chromium(panel_server, browser, expected):
     forged = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + signature
     page.goto(_link_url(panel_server["base"], forged))
     page.get_by_text("This link cannot be opened").wait_for(timeout=LOAD_TIMEOUT_MS)
+    _wait_idle(page)
     assert "Flight deck:" not in page.inner_text("body")
     page.close()
 
@@ -247,7 +257,8 @@ def test_signed_out_visitor_gets_the_sign_in_page_and_no_data(signin_server, bro
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.goto(f"{signin_server['base']}/?audience=internal&role=admin&force={FORCE}")
     page.get_by_text("Sign in to the Soteria flight deck").wait_for(timeout=LOAD_TIMEOUT_MS)
-    assert page.get_by_role("button", name="Sign in").is_visible()
+    page.get_by_role("button", name="Sign in").wait_for(timeout=LOAD_TIMEOUT_MS)
+    _wait_idle(page)
     assert page.locator('[data-testid="stMetric"]').count() == 0
     assert "Flight deck:" not in page.inner_text("body")
     page.screenshot(path=str(OUT / "sign_in.png"))
