@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=RESULTS_MD, help="Markdown results file")
     p.add_argument("--json", type=Path, default=DATA_ROOT / "results.json",
                    help="raw results (JSON)")
+    p.add_argument("--report-only", action="store_true",
+                   help="measure nothing: rewrite --out from the raw results in --json "
+                        "(e.g. after editing bench/notes.md)")
     return p
 
 
@@ -247,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = "python -m bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                    if (argv if argv is not None else sys.argv[1:]) else "")
+    if args.report_only:
+        results = json.loads(args.json.read_text())
+        figures = report.build_figures(results)
+        args.out.write_text(write_markdown(results, figures,
+                                           results.get("command", "python -m bench")))
+        print(report.markdown_table(figures))
+        print(f"\nrewritten {args.out} from {args.json}")
+        return 0
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
     if args.quick:
         args.repeat, args.floor_repeat, args.app_repeat = 1, 2, 3
@@ -259,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "machine": machine.describe(), "sizes": {}, "repeat": args.repeat,
         "floor_repeat": args.floor_repeat, "app_repeat": args.app_repeat,
-        "main_size": results_main,
+        "main_size": results_main, "command": command,
     }
     print(f"bench: sizes {[report.size_label(s) for s in sizes]}, repeat {args.repeat}")
 
