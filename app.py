@@ -1,10 +1,10 @@
 """Soteria NOM flight deck: the Streamlit entrypoint (``streamlit run app.py``).
 
-Declares the pages with ``st.navigation`` (sections from ``ui.shell.PAGE_SPECS``; the sidebar
-links are drawn by ``ui.shell`` so they carry the view in the URL and hide pages a panel link
-does not open) and runs the current page. Every page starts with ``ui.shell.page_setup``:
-access check first, then data, filters and URL state. The data folder is
-``$FLIGHTDECK_DATA`` (default ``data/sample``).
+Declares the pages with ``st.navigation`` (``ui.shell.navigation``: sections from
+``ui.shell.PAGE_SPECS``; the sidebar links are drawn by ``ui.shell`` so they carry the view in
+the URL and hide pages a panel link does not open) and runs the current page. Every page
+starts with ``ui.shell.page_setup``: access check first, then data, filters and URL state.
+The data folder is ``$FLIGHTDECK_DATA`` (default ``data/sample``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 
 import streamlit as st
 
-from ui.shell import PAGE_SPECS
+from ui import shell
 
 _LOG = logging.getLogger("flightdeck")
 
@@ -23,18 +23,15 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
+# The sidebar links are ui.shell's (they carry the view); never Streamlit's automatic list
+# of the pages/ folder.
+st.set_option("client.showSidebarNavigation", False)
 
-sections: dict[str, list[st.Page]] = {}
-for spec in PAGE_SPECS:
-    sections.setdefault(spec.section, []).append(
-        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.id,
-                default=spec.id == "flight_deck")
-    )
-page = st.navigation(sections, position="hidden")
+page = shell.navigation()
 try:
     page.run()
 except Exception:  # noqa: BLE001 - st.stop()/rerun are BaseExceptions and pass through
     # Never a stack trace on screen: log it, say so in plain words.
-    _LOG.exception("page %s failed", page.url_path or "flight_deck")
+    _LOG.exception("page %s failed", getattr(page, "url_path", "") or "flight_deck")
     st.error("This page could not be drawn. The problem has been logged; try another "
              "window or force, or reload the page.")

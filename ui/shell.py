@@ -75,6 +75,40 @@ PAGE_SPECS: tuple[PageSpec, ...] = (
 )
 
 
+ENTRY_MARK = "_fd_entry_run"
+_REPAIRED = "_fd_nav_repaired"
+
+
+def navigation() -> object:
+    """Declare the pages with ``st.navigation`` (hidden: ui.shell draws the links).
+
+    Returns the current page. Called by ``app.py`` on every run.
+    """
+    st.session_state[ENTRY_MARK] = True
+    sections: dict[str, list] = {}
+    for spec in PAGE_SPECS:
+        sections.setdefault(spec.section, []).append(
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.id,
+                    default=spec.id == "flight_deck")
+        )
+    return st.navigation(sections, position="hidden")
+
+
+def _repair_entry() -> None:
+    """Route a run that did not start in app.py back through it, once per session.
+
+    A first visit after a server start that lands on a page URL (e.g. /trends) is run by
+    Streamlit as a ``pages/`` file on its own, with its automatic page list; declaring the
+    navigation here and rerunning puts the session on app.py's navigation.
+    """
+    if st.session_state.pop(ENTRY_MARK, False) or st.session_state.get(_REPAIRED):
+        return
+    st.session_state[_REPAIRED] = True
+    navigation()
+    st.session_state.pop(ENTRY_MARK, None)
+    st.rerun()
+
+
 @dataclass(frozen=True)
 class PageContext:
     """What a page needs: who is looking, which data, which view."""
@@ -322,6 +356,10 @@ def page_setup(page_id: str) -> PageContext:
     from ui.access import require_access
 
     st.session_state.pop(_CTX, None)
+    _repair_entry()
+    # Our links replace Streamlit's automatic list of the pages/ folder (which it shows when a
+    # first visit after a server start lands on a page URL, before app.py has run).
+    st.set_option("client.showSidebarNavigation", False)
     st.html(_CSS)
     access = require_access(page_id)
     with st.spinner("Loading the export…"):

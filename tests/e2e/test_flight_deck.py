@@ -109,3 +109,18 @@ def test_no_exception_on_any_page(page, app_url: str, page_id: str,
     page.set_viewport_size({"width": 1280, "height": 2000})
     wait_for_app_run(page)
     page.screenshot(path=str(screenshot_dir / f"page-{page_id}.png"))
+
+
+def test_a_first_visit_to_a_page_url_goes_through_the_app_navigation(page, start_app) -> None:
+    # A server nobody has visited yet (its own env key): Streamlit would run pages/trends.py on
+    # its own with its automatic page list; the app routes the session through app.py.
+    url = start_app(FLIGHTDECK_E2E_SERVER="first-visit-on-a-page")
+    page.goto(f"{url}/trends?force=Kent+Police")
+    wait_for_app_run(page)
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0
+    assert page.locator("h2").first.inner_text() == "Trends: Kent Police"
+    assert [link.inner_text().split("\n")[-1] for link in
+            page.locator("[data-testid='stPageLink']").all()] == [
+        "Flight deck", "Trends", "Victim voice", "Compare forces", "Data quality",
+        "Definitions and methods"]
+    _no_exception(page)
