@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 TABLE_NAMES: tuple[str, ...] = (
@@ -81,16 +83,21 @@ class Dataset:
     def cases(self) -> pd.DataFrame:
         return self.tables["cases"]
 
-    @property
+    @cached_property
     def forces(self) -> list[str]:
-        """Force names present in cases, sorted."""
-        return sorted(self.cases["force"].dropna().astype(str).unique().tolist())
+        """Force names present in cases, sorted (computed once per loaded export)."""
+        force = self.cases["force"]
+        if isinstance(force.dtype, pd.CategoricalDtype):
+            codes = force.cat.codes.to_numpy()
+            present = np.unique(codes[codes >= 0])
+            return sorted(str(name) for name in force.cat.categories[present])
+        return sorted(force.dropna().astype(str).unique().tolist())
 
-    @property
+    @cached_property
     def as_at(self) -> date | None:
-        """The data's as-at date: the latest recorded or outcome date in cases."""
+        """The data's as-at date: the latest recorded or outcome date in cases (once per export)."""
         cases = self.tables.get("cases")
         if cases is None or cases.empty:
             return None
-        latest = pd.concat([cases["recorded_date"], cases["outcome_date"]]).max()
+        latest = max(cases["recorded_date"].max(), cases["outcome_date"].max())
         return None if pd.isna(latest) else latest.date()
