@@ -18,8 +18,7 @@ st.caption(
 )
 
 with st.spinner("Computing the KPIs…"):
-    tables = deck.deck_tables(ctx, force)
-    pillars = deck.tiles_by_pillar(ctx.kpis, tables, ctx.compare_text.split(" (")[0])
+    pillars = deck.deck_tiles(ctx, force, ctx.compare_text.split(" (")[0])
 
 
 
