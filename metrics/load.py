@@ -67,6 +67,9 @@ class _Report:
     rows_excluded: dict[str, int] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, int, np.ndarray] | None] = field(
         default_factory=dict)  # integer id keys, cached between foreign-key checks
+    # (table, column) -> row position in the referenced table of each row's foreign key
+    # (-1 where absent), aligned with the loaded frame; found by the foreign-key check
+    fk_rows: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def add(self, severity: str, file: str, column: str | None, rule: str, rows: int,
             message: str, examples: tuple[str, ...] = ()) -> None:
@@ -104,7 +107,38 @@ def load_dataset(path: str | Path) -> Dataset:
         rep.add("error", "cases.parquet", None, "no_rows", 0,
                 "cases.parquet has no usable rows, so there is nothing to show.")
         del tables["cases"]
-    return Dataset(tables, rep.freeze(), folder)
+    dataset = Dataset(tables, rep.freeze(), folder)
+    _keep_fk_rows(dataset, rep)
+    return dataset
+
+
+def _keep_fk_rows(dataset: Dataset, rep: _Report) -> None:
+    """Keep the foreign-key row positions found while checking on the Dataset (a private
+    attribute, ``_fk_rows``), so the KPI engine need not match the ids again (see
+    `foreign_key_rows`)."""
+    kept = {}
+    for fk in FOREIGN_KEYS:
+        rows = rep.fk_rows.get((fk.table, fk.column))
+        child, parent = dataset.tables.get(fk.table), dataset.tables.get(fk.ref_table)
+        if rows is not None and child is not None and parent is not None and len(rows) == len(
+                child):
+            kept[(fk.table, fk.column)] = (child, parent, fk.ref_column, rows)
+    object.__setattr__(dataset, "_fk_rows", kept)  # Dataset is frozen; tables are read-only
+
+
+def foreign_key_rows(dataset: Dataset, table: str, column: str, ref_table: str,
+                     ref_column: str) -> np.ndarray | None:
+    """Row position in ``dataset.tables[ref_table]`` of each row's ``table.column`` (int64,
+    -1 where absent), as found by ``load_dataset``'s foreign-key check; None when the loader
+    did not keep it or the tables are no longer the ones it loaded. Read-only."""
+    hit = getattr(dataset, "_fk_rows", {}).get((table, column))
+    if hit is None:
+        return None
+    child, parent, ref_col, rows = hit
+    if (ref_col != ref_column or dataset.tables.get(table) is not child
+            or dataset.tables.get(ref_table) is not parent):
+        return None
+    return rows
 
 
 def _read_alone(file: Path, spec: Table) -> tuple[pa.Table | None, list[Problem]]:
@@ -719,27 +753,59 @@ def _missing_from(child: pd.Series, parent: pd.Series,
                   parent_keys: Callable[[], tuple[str, int, np.ndarray] | None]) -> np.ndarray:
     """Boolean mask: rows of ``child`` whose id is not among ``parent``'s ids (nulls: False).
     ``parent_keys`` returns the parent's integer keys (cached between foreign keys)."""
+    return _match(child, parent, parent_keys)[0]
+
+
+def _positions(ck: np.ndarray, pk: np.ndarray) -> np.ndarray:
+    """Position in ``pk`` (unique integer keys) of each key in ``ck``; -1 where absent."""
+    rows = np.full(len(ck), -1, dtype=np.int64)
+    if len(pk) == 0 or len(ck) == 0:
+        return rows
+    lo, hi = int(pk.min()), int(pk.max())
+    if lo >= 0 and hi <= max(8 * len(pk), 1 << 20):  # a dense position table
+        small = np.int32 if len(pk) < 2**31 else np.int64
+        table = np.full(hi + 1, -1, dtype=small)
+        table[pk] = np.arange(len(pk), dtype=small)
+        inside = (ck >= 0) & (ck <= hi)
+        rows[inside] = table[ck[inside]]
+        return rows
+    order = np.argsort(pk, kind="stable")
+    spk = pk[order]
+    pos = np.searchsorted(spk, ck).clip(0, len(spk) - 1)
+    found = spk[pos] == ck
+    rows[found] = order[pos[found]]
+    return rows
+
+
+def _match(child: pd.Series, parent: pd.Series,
+           parent_keys: Callable[[], tuple[str, int, np.ndarray] | None]
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(``_missing_from``'s mask, the row position in ``parent`` of each child id, -1 where
+    absent, or None when the ids are not integer-shaped and only the mask was found)."""
     c_shaped = _int_keys(child)
     p_shaped = parent_keys() if c_shaped is not None else None
     if c_shaped is not None and p_shaped is not None and (
             len(c_shaped[2]) == 0 or len(p_shaped[2]) == 0 or c_shaped[:2] == p_shaped[:2]):
         ck, pk = c_shaped[2], p_shaped[2]
+        if len(pk) == len(parent):  # parent keys align with its rows: find positions too
+            rows = _positions(ck, pk)
+            return rows < 0, rows
         table = _presence(pk)
         if table is not None:
             inside = (ck >= 0) & (ck < len(table))
             missing = ~inside
             missing[inside] = ~table[ck[inside]]
-            return missing
+            return missing, None
         pk = np.unique(pk)
         pos = np.searchsorted(pk, ck).clip(0, max(len(pk) - 1, 0))
-        return ~(pk[pos] == ck) if len(pk) else np.ones(len(ck), dtype=bool)
+        return (~(pk[pos] == ck) if len(pk) else np.ones(len(ck), dtype=bool)), None
     c = pa.chunked_array([pa.array(child.astype(object).to_numpy(), type=pa.string())]
                          ) if _arrow(child) is None else _arrow(child)
     p = pa.chunked_array([pa.array(parent.astype(object).to_numpy(), type=pa.string())]
                          ) if _arrow(parent) is None else _arrow(parent)
     found = pc.fill_null(pc.is_in(c, value_set=pc.drop_null(p).combine_chunks()), False).to_numpy(
         zero_copy_only=False)
-    return ~found & child.notna().to_numpy()
+    return ~found & child.notna().to_numpy(), None
 
 
 def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFrame],
@@ -758,7 +824,9 @@ def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFra
                 rep.keys[cache_key] = _int_keys(parent)
             return rep.keys[cache_key]
 
-        mask = _missing_from(frame[fk.column], parent, parent_keys)
+        mask, rows = _match(frame[fk.column], parent, parent_keys)
+        if rows is not None:
+            rep.fk_rows[(fk.table, fk.column)] = rows
         ref_file = f"{fk.ref_table}.parquet"
         if _flag(rep, frame, spec, fk.column, "dangling_foreign_key", mask,
                  f"{'an' if fk.column[0] in 'aeiou' else 'a'} {fk.column} that is not in "
@@ -768,6 +836,10 @@ def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFra
     if drop.any():
         frame = frame.loc[~drop].reset_index(drop=True)
         rep.rows_excluded[spec.name] = rep.rows_excluded.get(spec.name, 0) + int(drop.sum())
+        for key in [k for k in rep.keys if k[0] == spec.name]:
+            del rep.keys[key]  # computed before these exclusions (breaches check orders' ids)
+        for key in [k for k in rep.fk_rows if k[0] == spec.name]:
+            rep.fk_rows[key] = rep.fk_rows[key][~drop]
     return frame
 
 

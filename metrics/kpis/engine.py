@@ -527,6 +527,26 @@ def update_case_rows(cases: pd.DataFrame, updates: pd.DataFrame,
     return rows if select is None else rows[select]
 
 
+def _seed_update_rows(dataset: Dataset) -> None:
+    """Put the victim-update -> case row positions that ``load_dataset`` found during its
+    foreign-key check into the join cache (when they are for these very tables), so the ids
+    are not matched a second time."""
+    updates = dataset.get("victim_updates")
+    if updates is None or "cases" not in dataset.tables:
+        return
+    cases = dataset.cases
+    joins: dict[int, tuple[weakref.ref, np.ndarray]] = dataset_cache(updates).setdefault(
+        "case_rows", {})
+    hit = joins.get(id(cases))
+    if hit is not None and hit[0]() is cases:
+        return
+    from metrics.load import foreign_key_rows
+
+    rows = foreign_key_rows(dataset, "victim_updates", "case_id", "cases", "case_id")
+    if rows is not None:
+        joins[id(cases)] = (weakref.ref(cases), rows)
+
+
 def prepare(dataset: Dataset) -> None:
     """Compute and cache, once, the derived arrays that depend only on the export (id joins,
     repeat-suspect flags, month keys, UK local seizure dates), so the first ``compute_kpis``
@@ -535,6 +555,7 @@ def prepare(dataset: Dataset) -> None:
     """
     updates = dataset.get("victim_updates")
     if updates is not None and "case_id" in updates.columns:
+        _seed_update_rows(dataset)
         update_case_rows(dataset.cases, updates)
     last = dataset.as_at
     month = pd.Period(last, freq="M") if last is not None else pd.Period("2000-01", freq="M")
@@ -649,6 +670,8 @@ def _prefetch(dataset: Dataset, kpi_ids: set[str]) -> None:
     store = dataset_cache(cases)
     jobs: list[Callable[[], Any]] = []
     updates = dataset.get("victim_updates")
+    if "victim_updated_28d" in kpi_ids:
+        _seed_update_rows(dataset)
     if ("victim_updated_28d" in kpi_ids and updates is not None and "case_id" in updates.columns
             and "case_id" in cases.columns):
         joins = dataset_cache(updates).get("case_rows", {})
