@@ -673,6 +673,35 @@ def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
     arr = _arrow(s)
     if arr is None or arr.null_count:
         return None
+    return _arrow_int_keys(arr)
+
+
+def id_keys(s: pd.Series) -> np.ndarray | None:
+    """An int64 key per row of a string id column shaped ``<PREFIX><digits>`` (one prefix, one
+    width; nulls allowed), -1 where missing: equal ids get equal keys and different ids
+    different keys, so the keys stand in for the strings in grouping and sorting by identity
+    (not in order of the strings). None when the column is not Arrow-backed strings of one
+    shape (the caller then hashes the strings)."""
+    arr = _arrow(s)
+    if arr is None:
+        return None
+    if arr.null_count == len(arr):
+        return np.full(len(arr), -1, dtype=np.int64)
+    missing = None
+    if arr.null_count:
+        missing = arr.is_null().to_numpy(zero_copy_only=False)
+        arr = pc.fill_null(arr, pc.drop_null(arr)[0])  # any present id; reset to -1 below
+    shaped = _arrow_int_keys(arr)
+    if shaped is None:
+        return None
+    keys = shaped[2].astype(np.int64)
+    if missing is not None:
+        keys[missing] = -1
+    return keys
+
+
+def _arrow_int_keys(arr: pa.ChunkedArray) -> tuple[str, int, np.ndarray] | None:
+    """``_int_keys`` of a null-free Arrow string array."""
     if len(arr) == 0:
         return ("", 0, np.zeros(0, dtype=np.int64))
     first = arr.chunk(next(i for i in range(arr.num_chunks) if len(arr.chunk(i))))[0].as_py()

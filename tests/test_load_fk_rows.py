@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metrics.kpis.engine import _lookup_rows, update_case_rows
-from metrics.load import foreign_key_rows, load_dataset
+from metrics.load import foreign_key_rows, id_keys, load_dataset
+from tests.test_load_ids import IDS, _series
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -46,3 +49,21 @@ def test_breach_of_an_excluded_order_is_excluded(tmp_path: Path) -> None:
     assert order_id not in set(ds.tables["breaches"]["order_id"])
     rows = foreign_key_rows(ds, "breaches", "order_id", "orders", "order_id")
     assert rows is not None and (rows >= 0).all()
+
+
+@given(values=st.lists(st.one_of(IDS, st.none()), max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_id_keys_group_like_the_strings(values: list[str | None]) -> None:
+    keys = id_keys(_series(values))
+    if keys is None:
+        return  # irregular ids: the caller hashes the strings
+    assert [k == -1 for k in keys] == [v is None for v in values]
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            if a is not None and b is not None:
+                assert (keys[i] == keys[j]) == (a == b)
+
+
+def test_id_keys_take_the_integer_path_with_nulls() -> None:
+    keys = id_keys(_series(["S0000007", None, "S0000007", "S0000010"]))
+    assert keys is not None and keys.tolist() == [7, -1, 7, 10]

@@ -428,7 +428,11 @@ def repeat_suspect_flags(suspect_id: pd.Series, recorded_date: pd.Series,
     within ``window_days`` days before or after it (inclusive). One sort by (suspect, date);
     a case qualifies when its previous or next neighbour has the same suspect and is close.
     """
-    codes, _ = factorize_codes(suspect_id)
+    from metrics.load import id_keys
+
+    codes = id_keys(suspect_id)  # regular ids (S0001234): integer keys, no string hashing
+    if codes is None:
+        codes, _ = factorize_codes(suspect_id)
     days = A.day_number(recorded_date)
     valid = (codes >= 0) & ~np.isnan(days)
     idx = np.flatnonzero(valid)
