@@ -61,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=3,
                    help="runs of load and KPI steps per size (median reported; default 3)")
     p.add_argument("--floor-repeat", type=int, default=5, help="runs of the floor (default 5)")
-    p.add_argument("--app-repeat", type=int, default=6, help="warm AppTest reruns (default 6)")
+    p.add_argument("--app-repeat", type=int, default=6,
+                   help="warm AppTest reruns per fresh process (default 6)")
+    p.add_argument("--app-cold", type=int, default=3,
+                   help="fresh AppTest processes, each timing one cold run (default 3)")
     p.add_argument("--seed", type=int, default=datasets.DEFAULT_SEED)
     p.add_argument("--levels", type=parse_levels, default=[10, 25, 50],
                    help="concurrent sessions per level (default 10,25,50)")
@@ -150,7 +153,9 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
         "",
         f"Run {results['started']} to {results['finished']} UTC with `{command}` "
         f"(`make bench`). Medians of {results['repeat']} runs for load and KPI steps, "
-        f"{results['floor_repeat']} for the floor, {results['app_repeat']} warm reruns.",
+        f"{results['floor_repeat']} for the floor; the flight deck's cold run in "
+        f"{results.get('app_cold', 1)} fresh processes, {results['app_repeat']} warm reruns in "
+        "each.",
         "",
         f"**Goals: {passed} pass, {failed} fail, {missing} not measured.**",
         "",
@@ -199,9 +204,11 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
             lines.append(f"  - validation: {'; '.join(res['problems'][:5])}")
     app = results.get("apptest") or {}
     if app:
-        lines.append(f"- AppTest: widget flipped: {app.get('widget')}; warm runs "
-                     f"{_fmt_list(app.get('warm'))}" + (f"; {app['error']}" if app.get("error")
-                                                        else ""))
+        error = f"; {app['error']}" if app.get("error") else ""
+        lines.append(f"- AppTest: widget flipped: {app.get('widget')}; cold runs "
+                     f"{_fmt_list(app.get('cold_runs'))} "
+                     f"(CPU {_fmt_list(app.get('cold_cpu_runs'))}); warm runs "
+                     f"{_fmt_list(app.get('warm'))}{error}")
     conc = results.get("concurrency") or {}
     if conc:
         lines.append(f"- Concurrency on {conc.get('data')}: server RSS idle "
@@ -260,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
     if args.quick:
-        args.repeat, args.floor_repeat, args.app_repeat = 1, 2, 3
+        args.repeat, args.floor_repeat, args.app_repeat, args.app_cold = 1, 2, 3, 1
         if args.levels == [10, 25, 50]:
             args.levels = [2, 5, 10]
     main_size = max(sizes)
@@ -270,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "machine": machine.describe(), "sizes": {}, "repeat": args.repeat,
         "floor_repeat": args.floor_repeat, "app_repeat": args.app_repeat,
+        "app_cold": args.app_cold,
         "main_size": results_main, "command": command,
     }
     print(f"bench: sizes {[report.size_label(s) for s in sizes]}, repeat {args.repeat}")
@@ -308,8 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_apptest and main_size in folders:
         print(f"step 6: flight deck through AppTest at {report.size_label(main_size)}...",
               flush=True)
-        app = run_child("bench.apptest", [str(folders[main_size]), "--repeat",
-                                          str(args.app_repeat)], "apptest", timeout=900)
+        runs = []
+        for i in range(args.app_cold):
+            runs.append(run_child("bench.apptest", [str(folders[main_size]), "--repeat",
+                                                    str(args.app_repeat)], f"apptest_{i + 1}",
+                                  timeout=900))
+            print(f"  fresh process {i + 1}: cold {report.fmt_seconds(runs[-1].get('cold'))}",
+                  flush=True)
+        app = report.merge_app_runs(runs)
         app["cases"] = main_size
         results["apptest"] = app
         print(f"  cold {report.fmt_seconds(app.get('cold'))}, warm "

@@ -114,7 +114,7 @@ def test_build_figures_from_tiny_results() -> None:
     assert figs["load + by-month KPIs ÷ floor, 1M"].passed is True
     assert figs["load + validate, 1M"].vs_floor == "2.0×"
     assert figs["peak RSS (fresh process: floor, load, KPIs), 1M"].passed is True
-    assert figs["flight deck cold (first run), 1M"].passed is True
+    assert figs["flight deck cold (first run; median of fresh processes), 1M"].passed is True
     warm = next(f for n, f in figs.items() if n.startswith("flight deck warm"))
     assert warm.value == "150 ms" and warm.passed is True
     growth = figs["growth 250k → 1M, steps 2+3+4"]
@@ -215,3 +215,13 @@ def test_with_cpu_and_cpu_medians() -> None:
     assert report.with_cpu(0.5, None) == "500 ms"
     m = report.step_medians({"load": [1.0, 3.0], "load_cpu": [0.5, 0.7, 0.6]})
     assert m["load"] == 2.0 and m["load_cpu"] == 0.6 and m["month_cpu"] is None
+
+
+def test_merge_app_runs_medians_cold_and_pools_warm() -> None:
+    runs = [{"cold": 9.0, "cold_cpu": 6.0, "warm": [0.1], "widget": "w", "first_change": 1.0},
+            {"cold": 5.0, "cold_cpu": 5.0, "warm": [0.2, 0.3], "first_change": 2.0},
+            {"cold": 6.0, "cold_cpu": 5.5, "warm": [], "error": "x"}]
+    app = report.merge_app_runs(runs)
+    assert app["cold"] == 6.0 and app["cold_cpu"] == 5.5 and app["cold_runs"] == [9.0, 5.0, 6.0]
+    assert app["warm"] == [0.1, 0.2, 0.3] and app["widget"] == "w" and app["error"] == "x"
+    assert app["first_change"] == 1.5
