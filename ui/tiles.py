@@ -157,10 +157,11 @@ def render_tile(tile: Tile) -> None:
             lines.append(tile.interval_text)
         if tile.shows_value and tile.change.judgement == "none":
             lines.append(f"no {tile.compare_label.lower()} to compare")
-        if lines:
-            st.caption(" · ".join(lines))
         colour = VERDICT_BADGE.get(tile.verdict.point_type, "gray")
-        st.markdown(f":{colour}-badge[{tile.verdict.icon} {escape_md(tile.verdict.label)}]")
+        badge = f":{colour}-badge[{tile.verdict.icon} {escape_md(tile.verdict.label)}]"
+        # one element for the words under the value and the verdict (each element is a
+        # message to the browser): the caption's line, then the badge as its own paragraph
+        st.markdown(f":small[:gray[{' · '.join(lines)}]]\n\n{badge}" if lines else badge)
 
 
 def _change_words(tile: Tile) -> str:
