@@ -59,6 +59,25 @@ def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
     return months
 
 
+def month_and_day(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(month_index(values), day_number(values))`` from one pass over the dates."""
+    days, missing = _days_int(values)
+    out = days.astype(np.float64)
+    out[missing] = np.nan
+    if missing.all():
+        return np.full(days.shape, NO_MONTH, dtype=np.int64), out
+    any_missing = bool(missing.any())
+    if any_missing:
+        days[missing] = days[~missing][0]  # any present day; overwritten below
+    lo, hi = int(days.min()), int(days.max())
+    lut = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    days -= lo
+    months = lut.take(days)
+    if any_missing:
+        months[missing] = NO_MONTH
+    return months, out
+
+
 def day_number(values: pd.Series | np.ndarray) -> np.ndarray:
     """Whole days since 1970-01-01 of each naive date, as float64 (NaN where missing)."""
     days, missing = _days_int(values)

@@ -111,12 +111,17 @@ def cached(table: pd.DataFrame, key: Any, make: Callable[[], Any]) -> Any:
     return store[key]
 
 
+def _date_keys(store: dict[str, Any], table: pd.DataFrame, column: str) -> None:
+    """Cache both the month index and the day number of ``table[column]`` (one pass)."""
+    store[("months", column)], store[("days", column)] = A.month_and_day(table[column])
+
+
 def months_of(table: pd.DataFrame, column: str) -> np.ndarray:
     """Month index of each date in ``table[column]`` (cached per loaded table)."""
     store = dataset_cache(table)
     key = ("months", column)
     if key not in store:
-        store[key] = A.month_index(table[column])
+        _date_keys(store, table, column)
     return store[key]
 
 
@@ -125,7 +130,7 @@ def days_of(table: pd.DataFrame, column: str) -> np.ndarray:
     store = dataset_cache(table)
     key = ("days", column)
     if key not in store:
-        store[key] = A.day_number(table[column])
+        _date_keys(store, table, column)
     return store[key]
 
 
@@ -436,7 +441,16 @@ def repeat_suspect_flags(suspect_id: pd.Series, recorded_date: pd.Series,
     days = A.day_number(recorded_date)
     valid = (codes >= 0) & ~np.isnan(days)
     idx = np.flatnonzero(valid)
-    order = np.lexsort((days[idx], codes[idx]))
+    order = None
+    if len(idx):
+        day = days[idx].astype(np.int64)
+        lo = int(day.min())
+        span = int(day.max()) - lo + 1
+        if int(codes[idx].max()) < (2**62) // span:  # one int64 key (suspect, day): a
+            # single unstable sort is exact here, as rows equal in both get the same flag
+            order = np.argsort(codes[idx] * span + (day - lo))
+    if order is None:
+        order = np.lexsort((days[idx], codes[idx]))
     rows = idx[order]
     sc = codes[rows]
     sd = days[rows]
@@ -566,21 +580,6 @@ def prepare(dataset: Dataset) -> None:
     compute_kpis(dataset, month, month)
 
 
-def _in_last_days(day: np.ndarray, month: np.ndarray, n_days: int) -> np.ndarray:
-    """True where a date (day number; its month index) is within the ``n_days`` days ending
-    on its month's last day, inclusive."""
-    ok = month != A.NO_MONTH
-    if not ok.any():
-        return np.zeros(len(day), dtype=bool)
-    safe = np.where(ok, month, month.max())
-    lo, hi = int(safe.min()), int(safe.max())
-    ends = (np.arange(lo + 1, hi + 2).astype("datetime64[M]").astype("datetime64[D]")
-            .astype(np.int64) - 1).astype(np.float64)
-    first_counted = ends.take(safe - lo) - (n_days - 1)
-    with np.errstate(invalid="ignore"):
-        return ok & (day >= first_counted)
-
-
 def updated_at_month_end(cases: pd.DataFrame, updates: pd.DataFrame,
                          close_month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (case row, month index) pairs, each once, where the case is open at the end of that
@@ -591,13 +590,28 @@ def updated_at_month_end(cases: pd.DataFrame, updates: pd.DataFrame,
     hit = store.get(id(cases))
     if hit is not None and hit[0]() is cases:
         return hit[1]
-    month = months_of(updates, "contact_date")
-    last28 = _in_last_days(days_of(updates, "contact_date"), month, UPDATE_WINDOW_DAYS)
-    sel = np.flatnonzero(last28)
-    row = update_case_rows(cases, updates)[sel]
-    month = month[sel]
-    found = row >= 0
-    row, month = row[found], month[found]
+    day, missing = A._days_int(updates["contact_date"])  # whole days; flags from a day table
+    case_row = update_case_rows(cases, updates)
+    if missing.all():
+        sel = np.zeros(0, dtype=np.int64)
+        month = np.zeros(0, dtype=np.int64)
+    else:
+        lo_day = int(day[~missing].min()) if missing.any() else int(day.min())
+        hi_day = int(day[~missing].max()) if missing.any() else int(day.max())
+        all_days = np.arange(lo_day, hi_day + 1)
+        month_of_day = all_days.astype("datetime64[D]").astype("datetime64[M]").astype(
+            np.int64)
+        month_end = (month_of_day + 1).astype("datetime64[M]").astype("datetime64[D]").astype(
+            np.int64) - 1
+        counted = all_days >= month_end - (UPDATE_WINDOW_DAYS - 1)  # the 28 days ending there
+        rel = day - lo_day
+        rel[missing] = 0
+        keep = counted.take(rel) & (case_row >= 0)
+        if missing.any():
+            keep &= ~missing
+        sel = np.flatnonzero(keep)
+        month = month_of_day.take(rel[sel])
+    row = case_row[sel]
     rec = months_of(cases, "recorded_date")
     open_then = (rec[row] <= month) & (close_month[row] > month)
     row, month = row[open_then], month[open_then]
@@ -689,8 +703,6 @@ def _prefetch(dataset: Dataset, kpi_ids: set[str]) -> None:
             and "investigator_id" in cases.columns and "investigator_codes" not in store:
         jobs.append(lambda: investigator_codes(cases))
     dated = [(cases, col) for col in CASE_DATE_COLUMNS if col in cases.columns]
-    if updates is not None and "contact_date" in updates.columns:
-        dated.append((updates, "contact_date"))
     missing = [(t, col) for t, col in dated if ("months", col) not in dataset_cache(t)]
     if missing:
         def date_keys() -> None:
