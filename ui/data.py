@@ -15,8 +15,10 @@ No KPI formula lives here: tables come from ``metrics.kpis.compute_kpis``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -113,6 +115,31 @@ def summarise_problem(report: ValidationReport | None, error: str | None = None)
     return f"{first.file}: {first.message}{more}"
 
 
+_FREEZE_LOCK = threading.Lock()
+_FROZEN: dict[str, object] = {"modules": 0, "datasets": set()}
+
+
+def _freeze_long_lived(dataset: Dataset | None) -> None:
+    """Take what lives as long as the server out of the garbage collector's scans.
+
+    Streamlit runs ``gc.collect()`` after every script run (``runner.postScriptGC``); with
+    pandas, scipy and an export in memory that full collection costs about 100 ms of CPU per
+    run, so per new session too. Once new modules have been imported or a new export loaded,
+    garbage is collected once and what is left is frozen (``gc.freeze``): later collections
+    scan only what runs create. Frozen objects are still freed by reference counting.
+    """
+    key = id(dataset) if dataset is not None else None
+    datasets: set = _FROZEN["datasets"]  # type: ignore[assignment]
+    if len(sys.modules) == _FROZEN["modules"] and (key is None or key in datasets):
+        return
+    with _FREEZE_LOCK:
+        if key is not None:
+            datasets.add(key)
+        _FROZEN["modules"] = len(sys.modules)
+        gc.collect()
+        gc.freeze()
+
+
 def load(path: Path | None = None) -> Loaded:
     """The export to serve, from cache when its fingerprint has not changed."""
     from metrics.load import export_fingerprint
@@ -130,6 +157,7 @@ def load(path: Path | None = None) -> Loaded:
     loaded_at: datetime | None = None
     if fingerprint is not None:
         dataset, loaded_at, error = _load(key, fingerprint)
+        _freeze_long_lived(dataset)
         report = dataset.report if dataset is not None else None
     holder = _last_good()
     if dataset is not None and report is not None and report.usable and _has_cases(dataset):
