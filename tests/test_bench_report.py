@@ -225,3 +225,15 @@ def test_merge_app_runs_medians_cold_and_pools_warm() -> None:
     assert app["cold"] == 6.0 and app["cold_cpu"] == 5.5 and app["cold_runs"] == [9.0, 5.0, 6.0]
     assert app["warm"] == [0.1, 0.2, 0.3] and app["widget"] == "w" and app["error"] == "x"
     assert app["first_change"] == 1.5
+
+
+def test_growth_rows_include_cpu_reference() -> None:
+    small = {"load": [1.0], "window": [1.0], "month": [1.0],
+             "load_cpu": [0.5], "window_cpu": [0.5], "month_cpu": [0.5], "floor": [0.1]}
+    big = {"load": [4.0], "window": [4.0], "month": [4.0],
+           "load_cpu": [2.5], "window_cpu": [2.5], "month_cpu": [2.5], "floor": [0.4]}
+    figs = {f.name: f for f in report.build_figures({"sizes": {"250000": small,
+                                                               "1000000": big}})}
+    assert figs["growth 250k → 1M, steps 2+3+4"].passed is True
+    cpu = figs["growth 250k → 1M, steps 2+3+4 by CPU seconds (for reference)"]
+    assert cpu.value.startswith("5.00×") and cpu.has_goal is False
