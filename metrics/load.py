@@ -353,7 +353,35 @@ def _to_dates(arr: pa.ChunkedArray) -> pd.Series:
             return s.dt.normalize()
     elif pa.types.is_date64(arr.type):
         arr = arr.cast(pa.date32())
+    if pa.types.is_date32(arr.type):
+        return pd.Series(_date32_ns(arr))
     return pd.Series(arr.cast(pa.timestamp("ns")).to_pandas())
+
+
+_DAY_NS = np.int64(86_400 * 10**9)
+_NAT = np.iinfo(np.int64).min
+
+
+def _date32_ns(arr: pa.ChunkedArray) -> np.ndarray:
+    """A date32 column as datetime64[ns] (NaT where null), written straight into one numpy
+    array from the Arrow buffers (no intermediate timestamp array, no second copy for nulls)."""
+    out = np.empty(len(arr), dtype="datetime64[ns]")
+    view = out.view(np.int64)
+    pos = 0
+    for chunk in arr.chunks:
+        n = len(chunk)
+        if n == 0:
+            continue
+        part = view[pos:pos + n]
+        if chunk.null_count == n:
+            part[:] = _NAT
+        else:
+            days = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset:chunk.offset + n]
+            np.multiply(days, _DAY_NS, out=part)
+            if chunk.null_count:
+                part[chunk.is_null().to_numpy(zero_copy_only=False)] = _NAT
+        pos += n
+    return out
 
 
 def _to_timestamps(arr: pa.ChunkedArray) -> tuple[pd.Series, int]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+
+from metrics.stats import normal_ppf
 
 NO_MONTH = np.iinfo(np.int64).min // 2  # "no date": outside every range, safe to subtract from
 UK_TZ = "Europe/London"
@@ -59,23 +60,33 @@ def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
     return months
 
 
+_NAT_DAY = np.iinfo(np.int64).min // _DAY_NS  # NaT // one day: -106,752 (1677-09-21)
+
+
 def month_and_day(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(month_index(values), day_number(values))`` from one pass over the dates."""
-    days, missing = _days_int(values)
-    out = days.astype(np.float64)
-    out[missing] = np.nan
-    if missing.all():
-        return np.full(days.shape, NO_MONTH, dtype=np.int64), out
-    any_missing = bool(missing.any())
-    if any_missing:
-        days[missing] = days[~missing][0]  # any present day; overwritten below
-    lo, hi = int(days.min()), int(days.max())
-    lut = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    days -= lo
-    months = lut.take(days)
-    if any_missing:
-        months[missing] = NO_MONTH
-    return months, out
+    """``(month_index(values), day_number(values))`` from one pass over the dates.
+
+    Branch-free: a missing date (NaT) divides to the earliest day of all, which looks up
+    ``NO_MONTH`` / NaN from slot 0 of small per-day tables (a real date on that day, 1677-09-21,
+    takes the exact, slower path).
+    """
+    raw = _as_ns(values).view(np.int64)
+    day = raw // _DAY_NS
+    if len(day) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    if np.count_nonzero(day == _NAT_DAY) != np.count_nonzero(raw == np.iinfo(np.int64).min):
+        return month_index(values), day_number(values)
+    hi = int(day.max())
+    if hi == _NAT_DAY:  # all missing
+        return np.full(day.shape, NO_MONTH, dtype=np.int64), np.full(day.shape, np.nan)
+    # the earliest present day: missing ones wrap round to the largest unsigned value
+    lo = int((day - (_NAT_DAY + 1)).view(np.uint64).min()) + _NAT_DAY + 1
+    span = np.arange(lo, hi + 1)
+    month_lut = np.concatenate((np.array([NO_MONTH], dtype=np.int64), span.astype(
+        "datetime64[D]").astype("datetime64[M]").astype(np.int64)))
+    day_lut = np.concatenate(([np.nan], span.astype(np.float64)))
+    day -= lo - 1  # slot of each day in the tables; missing ones negative, clipped to slot 0
+    return month_lut.take(day, mode="clip"), day_lut.take(day, mode="clip")
 
 
 def day_number(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -179,7 +190,7 @@ def stock_panel(force: np.ndarray, start_month: np.ndarray, stop_month: np.ndarr
     return np.cumsum(diff, axis=1)[:, :n_months].astype(np.float64)
 
 
-_Z95 = float(norm.ppf(0.975))
+_Z95 = normal_ppf(0.975)
 
 
 def wilson_arrays(successes: np.ndarray, n: np.ndarray,
@@ -190,7 +201,7 @@ def wilson_arrays(successes: np.ndarray, n: np.ndarray,
     """
     s = np.asarray(successes, dtype=np.float64)
     nn = np.asarray(n, dtype=np.float64)
-    z = _Z95 if confidence == 0.95 else float(norm.ppf(1 - (1 - confidence) / 2))
+    z = _Z95 if confidence == 0.95 else normal_ppf(1 - (1 - confidence) / 2)
     valid = (nn > 0) & (s >= 0) & (s <= nn)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = s / nn
