@@ -10,11 +10,56 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+
+# scipy.stats costs seconds to import, which every new app process would pay on its first
+# page: the hot paths use the standard library's normal and scipy.special's binomial instead,
+# and the rarer tests (Fisher, Mann-Whitney) import scipy.stats where they are used.
+_STANDARD_NORMAL = NormalDist()
+
+
+def normal_ppf(q: float) -> float:
+    """The standard normal quantile (z) with lower-tail probability ``q`` in (0, 1)."""
+    return _STANDARD_NORMAL.inv_cdf(q)
+
+
+def binom_cdf(k: np.ndarray | float, n: np.ndarray | float, p: float) -> np.ndarray:
+    """P(B <= k) for B ~ Binomial(n, p), elementwise (k, n whole numbers; k < 0 gives 0)."""
+    from scipy.special import bdtr
+
+    k = np.asarray(k, dtype=float)
+    n = np.nan_to_num(np.asarray(n, dtype=float), nan=0.0)
+    shape = np.broadcast_shapes(k.shape, n.shape)
+    k, n = np.atleast_1d(k), np.atleast_1d(n)
+    # a whole-number n array takes scipy's exact integer loop (floats and 0-d take another)
+    safe_k = np.floor(np.where(k < 0, 0.0, np.minimum(k, n)))
+    cdf = np.where(k < 0, 0.0, bdtr(safe_k, n.astype(np.int64), p))
+    return cdf.reshape(shape)
+
+
+def binom_ppf(q: np.ndarray | float, n: np.ndarray | float, p: float) -> np.ndarray:
+    """The smallest whole k in [0, n] with P(B <= k) >= q, B ~ Binomial(n, p), elementwise,
+    as floats: the same as scipy's binomial ppf for 0 < q < 1."""
+    from scipy.special import bdtrik
+
+    q = np.asarray(q, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(all="ignore"):
+        start = np.nan_to_num(bdtrik(q, n, p), nan=0.0)
+    k = np.clip(np.ceil(start), 0.0, np.maximum(n, 0.0))
+    # bdtrik solves the continuous problem: settle on the whole number with a few steps.
+    # An exact tie (P(B <= k) == q, e.g. 0.5 for odd n at p = 1/2) can come out of bdtr a few
+    # ulps low; the relative tolerance keeps such ties on the lower k, as scipy.stats does.
+    reach = q * (1.0 - 1e-12)
+    for _ in range(4):
+        k = np.where((k > 0) & (binom_cdf(k - 1, n, p) >= reach), k - 1, k)
+    for _ in range(4):
+        k = np.where((k < n) & (binom_cdf(k, n, p) < reach), k + 1, k)
+    return k
 
 # ---------------------------------------------------------------------------------------------
 # Wilson score interval
@@ -28,7 +73,7 @@ def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float,
     """
     if n <= 0:
         return (math.nan, math.nan)
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = normal_ppf(1 - (1 - confidence) / 2)
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -555,12 +600,10 @@ def _exact_binomial_limit(theta: float, n: np.ndarray, p: float) -> np.ndarray:
     (r_p - a) / n with a = (P(R <= r_p) - p) / (P(R <= r_p) - P(R <= r_p - 1)), which moves the
     step function of integer counts onto a smooth curve. Clipped to [0, 1].
     """
-    from scipy.stats import binom
-
     n = np.asarray(n, dtype=float)
-    rp = binom.ppf(p, n, theta)
-    f_rp = binom.cdf(rp, n, theta)
-    f_below = binom.cdf(rp - 1, n, theta)
+    rp = binom_ppf(p, n, theta)
+    f_rp = binom_cdf(rp, n, theta)
+    f_below = binom_cdf(rp - 1, n, theta)
     step = f_rp - f_below
     with np.errstate(invalid="ignore", divide="ignore"):
         a = np.where(step > 0, (f_rp - p) / np.where(step > 0, step, 1.0), 0.0)
@@ -600,7 +643,7 @@ def funnel_limits(
     lows, highs = [], []
     for level in lv:
         tail = (1.0 - level) / 2.0
-        z = float(norm.ppf(1.0 - tail))
+        z = normal_ppf(1.0 - tail)
         if tau2 > 0:
             centre = math.asin(math.sqrt(target))
             half = z * np.sqrt(1.0 / (4.0 * safe_n) + tau2)
@@ -777,17 +820,15 @@ def median_ci(
     Returns (low, high); (nan, nan) when n is too small to reach the confidence (fewer than 6
     values for 95%).
     """
-    from scipy.stats import binom
-
     x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
     x = np.sort(x[~np.isnan(x)])
     n = x.size
     if n == 0:
         return (math.nan, math.nan)
     tail = (1.0 - confidence) / 2.0
-    c = int(binom.ppf(tail, n, 0.5))  # smallest c with P(B <= c) >= tail
+    c = int(binom_ppf(tail, n, 0.5))  # smallest c with P(B <= c) >= tail
     # largest l - 1 with P(B <= l - 1) <= tail
-    l_minus_1 = c if binom.cdf(c, n, 0.5) <= tail else c - 1
+    l_minus_1 = c if float(binom_cdf(c, n, 0.5)) <= tail else c - 1
     rank_low = l_minus_1 + 1
     if rank_low < 1:
         return (math.nan, math.nan)
@@ -841,7 +882,7 @@ def two_proportion_p(x1: float, n1: float, x2: float, n2: float) -> tuple[float,
     if se == 0:
         return (1.0, "z")
     zval = (x1 / n1 - x2 / n2) / se
-    return (float(2 * norm.sf(abs(zval))), "z")
+    return (float(2 * _STANDARD_NORMAL.cdf(-abs(zval))), "z")
 
 
 def benjamini_hochberg(
@@ -898,7 +939,7 @@ def hodges_lehmann(
         return (math.nan, math.nan, math.nan)
     diffs = (b[None, :] - a[:, None]).ravel()
     shift = float(np.median(diffs))
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = normal_ppf(1 - (1 - confidence) / 2)
     k = int(math.floor(m * n / 2 - z * math.sqrt(m * n * (m + n + 1) / 12)))
     if k < 1:
         return (shift, math.nan, math.nan)

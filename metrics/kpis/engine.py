@@ -60,6 +60,7 @@ from metrics import registry
 from metrics.dataset import Dataset
 from metrics.kpis import _arrays as A
 from metrics.registry import KPI
+from metrics.stats import binom_cdf, binom_ppf
 
 ALL_FORCES = "All forces"
 COLUMNS: tuple[str, ...] = (
@@ -353,12 +354,10 @@ def median_ci_ranks(sizes: np.ndarray, confidence: float = 0.95) -> tuple[np.nda
     P(B <= l - 1) <= (1 - confidence)/2, B ~ Binomial(n, 1/2); high = n - l + 1), vectorised
     over sizes. NaN where n is too small to reach the confidence.
     """
-    from scipy.stats import binom
-
     n = np.asarray(sizes, dtype=np.float64)
     tail = (1.0 - confidence) / 2.0
-    c = binom.ppf(tail, n, 0.5)
-    lm1 = np.where(binom.cdf(c, n, 0.5) <= tail, c, c - 1)
+    c = binom_ppf(tail, n, 0.5)
+    lm1 = np.where(binom_cdf(c, n, 0.5) <= tail, c, c - 1)
     low = lm1 + 1
     bad = (low < 1) | (n <= 0) | np.isnan(low)
     high = n - low + 1

@@ -1,0 +1,58 @@
+"""The hot paths' replacements for scipy.stats agree with scipy.stats, and the KPI engine's
+path does not import scipy.stats (seconds of start-up for every new app process)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import binom, norm
+
+from metrics.stats import binom_cdf, binom_ppf, normal_ppf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("q", [0.001, 0.025, 0.05, 0.5, 0.95, 0.975, 0.999])
+def test_normal_ppf_matches_scipy(q: float) -> None:
+    assert normal_ppf(q) == pytest.approx(float(norm.ppf(q)), abs=1e-12)
+
+
+# q = 0.5 at p = 1/2 is left out: P(B <= k) is exactly 0.5 for odd n, and scipy's own
+# floating point lands on either side of that tie from one n to the next.
+@pytest.mark.parametrize("p", [0.01, 0.092, 0.3, 0.5, 0.87])
+@pytest.mark.parametrize("q", [0.001, 0.025, 0.05, 0.95, 0.975, 0.999])
+def test_binom_ppf_matches_scipy_for_every_n_to_400(p: float, q: float) -> None:
+    n = np.arange(0, 401, dtype=float)
+    assert np.array_equal(binom_ppf(q, n, p), binom.ppf(q, n, p))
+
+
+def test_binom_ppf_matches_scipy_for_large_n() -> None:
+    n = np.array([1_000, 6_031, 50_000, 1_000_000], dtype=float)
+    for p in (0.05, 0.5):
+        for q in (0.001, 0.025, 0.975, 0.999):
+            assert np.array_equal(binom_ppf(q, n, p), binom.ppf(q, n, p))
+
+
+def test_binom_cdf_matches_scipy_including_negative_k() -> None:
+    n = np.full(9, 20.0)
+    k = np.arange(-2, 25, 3, dtype=float)
+    assert np.allclose(binom_cdf(k, n, 0.3), binom.cdf(k, n, 0.3), rtol=1e-12, atol=1e-15)
+
+
+def test_computing_every_kpi_does_not_import_scipy_stats() -> None:
+    script = (
+        "import sys\n"
+        "from metrics.load import load_dataset\n"
+        "from metrics.kpis import compute_kpis\n"
+        "ds = load_dataset('data/sample')\n"
+        "t = compute_kpis(ds, '2024-10', '2026-09', by='month')\n"
+        "assert (t['status'] == 'ok').any() and t['ci_low'].notna().any()\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"
