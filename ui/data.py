@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -241,6 +242,19 @@ def adoption_month(dataset: Dataset, force: str) -> pd.Period | None:
     return adoption_months(dataset).get(force)
 
 
+_FIRST_RECORDED: dict[int, tuple[weakref.ref, object]] = {}
+
+
+def _first_recorded(dataset: Dataset, cases: pd.DataFrame) -> object:
+    """The earliest ``recorded_date``, computed once per loaded export (a scan of every case)."""
+    hit = _FIRST_RECORDED.get(id(dataset))
+    if hit is not None and hit[0]() is dataset:
+        return hit[1]
+    first = cases["recorded_date"].min()
+    _FIRST_RECORDED[id(dataset)] = (weakref.ref(dataset), first)
+    return first
+
+
 def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
     """The export's first month of cases and its last whole month (from the as-at date)."""
     from ui.state import latest_complete_month
@@ -248,7 +262,7 @@ def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
     cases = dataset.get("cases")
     if cases is None or cases.empty:
         return None
-    first = cases["recorded_date"].min()
+    first = _first_recorded(dataset, cases)
     last = latest_complete_month(dataset.as_at)
     if pd.isna(first) or last is None:
         return None
