@@ -819,13 +819,11 @@ def _positions(ck: np.ndarray, pk: np.ndarray) -> np.ndarray:
     if len(pk) == 0 or len(ck) == 0:
         return rows
     lo, hi = int(pk.min()), int(pk.max())
-    if lo >= 0 and hi <= max(8 * len(pk), 1 << 20):  # a dense position table
-        small = np.int32 if len(pk) < 2**31 else np.int64
-        table = np.full(hi + 1, -1, dtype=small)
-        table[pk] = np.arange(len(pk), dtype=small)
-        inside = (ck >= 0) & (ck <= hi)
-        rows[inside] = table[ck[inside]]
-        return rows
+    if lo >= 0 and hi <= max(8 * len(pk), 1 << 20) and int(ck.min()) >= 0:
+        # a dense position table with one extra slot (-1) for every key above the largest
+        table = np.full(hi + 2, -1, dtype=np.int64)
+        table[pk] = np.arange(len(pk), dtype=np.int64)
+        return table.take(np.minimum(ck, hi + 1))
     order = np.argsort(pk, kind="stable")
     spk = pk[order]
     pos = np.searchsorted(spk, ck).clip(0, len(spk) - 1)
