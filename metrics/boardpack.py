@@ -75,6 +75,7 @@ from reportlab.platypus import (
 from metrics import registry
 from metrics.dataset import Dataset
 from metrics.registry import KPI, PILLARS
+from metrics.windows import comparison_window, describe_window, latest_complete_month
 from ui.format import (
     format_change,
     format_interval,
@@ -215,19 +216,6 @@ def _month(value: str | pd.Period, what: str) -> pd.Period:
     return pd.Period(text, freq="M")
 
 
-def comparison_window(start: pd.Period, end: pd.Period, comparison: str
-                      ) -> tuple[pd.Period, pd.Period]:
-    """The comparison window: the same number of months just before, or a year earlier."""
-    if comparison == "year_ago":
-        return start - 12, end - 12
-    length = (end - start).n + 1
-    return start - length, end - length
-
-
-def describe_window(start: pd.Period, end: pd.Period) -> str:
-    """A window in plain words, e.g. ``Jul 2026 to Sep 2026`` or ``Sep 2026``."""
-    first = start.strftime("%b %Y")
-    return first if start == end else f"{first} to {end.strftime('%b %Y')}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,19 +571,12 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     return data
 
 
-def _latest_complete_month(as_at: date | None) -> pd.Period | None:
-    if as_at is None:
-        return None
-    ts = pd.Timestamp(as_at)
-    return ts.to_period("M") if ts.day == ts.days_in_month else ts.to_period("M") - 1
-
-
 def _before_after_window(dataset: Dataset, adoption: pd.Period | None
                          ) -> tuple[pd.Period, pd.Period] | None:
     """First month before and last month after adoption for the survey comparison: up to
     ``BEFORE_AFTER_MONTHS`` each side, within the export's months (as the app's victim voice
     page does); None when either side would be empty."""
-    first, last = first_data_month(dataset), _latest_complete_month(dataset.as_at)
+    first, last = first_data_month(dataset), latest_complete_month(dataset.as_at)
     if adoption is None or first is None or last is None:
         return None
     b0 = max(adoption - BEFORE_AFTER_MONTHS, first)

@@ -7,17 +7,15 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from metrics.windows import comparison_window, describe_window, latest_complete_month
 from ui.state import (
     ALL_FORCES,
     DEFAULT_COMPARE,
     DEFAULT_WINDOW,
     Choices,
     ViewState,
-    comparison_bounds,
     decode,
-    describe_window,
     encode,
-    latest_complete_month,
     parse_month,
     window_bounds,
 )
@@ -176,11 +174,11 @@ def test_window_bounds(state: ViewState, expected: tuple[str, str]) -> None:
         (("2026-01", "2026-02"), "previous", ("2025-11", "2025-12")),
     ],
 )
-def test_comparison_bounds(
+def test_comparison_window(
     window: tuple[str, str], compare: str, expected: tuple[str, str]
 ) -> None:
     start, end = (P(m, "M") for m in window)
-    assert comparison_bounds(start, end, compare) == (P(expected[0], "M"), P(expected[1], "M"))
+    assert comparison_window(start, end, compare) == (P(expected[0], "M"), P(expected[1], "M"))
 
 
 def test_describe_window() -> None:

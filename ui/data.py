@@ -257,7 +257,7 @@ def _first_recorded(dataset: Dataset, cases: pd.DataFrame) -> object:
 
 def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
     """The export's first month of cases and its last whole month (from the as-at date)."""
-    from ui.state import latest_complete_month
+    from metrics.windows import latest_complete_month
 
     cases = dataset.get("cases")
     if cases is None or cases.empty:

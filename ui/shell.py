@@ -24,6 +24,7 @@ import streamlit as st
 
 from metrics.dataset import Dataset
 from metrics.registry import KPI, all_kpis
+from metrics.windows import comparison_window, describe_window
 from ui import data as ui_data
 from ui.state import (
     ALL_FORCES,
@@ -32,9 +33,7 @@ from ui.state import (
     WINDOWS,
     Choices,
     ViewState,
-    comparison_bounds,
     decode,
-    describe_window,
     encode,
     window_bounds,
 )
@@ -390,7 +389,7 @@ def page_setup(page_id: str) -> PageContext:
     for note in st.session_state.get(_NOTES, []):
         st.warning(escape_md(note), icon=":material/link_off:")
     start, end = window_bounds(view, choices.last_month)
-    cmp_start, cmp_end = comparison_bounds(start, end, view.compare)
+    cmp_start, cmp_end = comparison_window(start, end, view.compare)
     _write_url(view)
     _page_links(allowed, view, nav)
     ctx = PageContext(page_id, access, loaded, view, choices, start, end, cmp_start, cmp_end)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 
 import pandas as pd
 
@@ -67,18 +66,6 @@ class Choices:
         if self.last_month < self.first_month:
             return []
         return [str(p) for p in pd.period_range(self.first_month, self.last_month, freq="M")]
-
-
-def latest_complete_month(as_at: date | pd.Timestamp | None) -> pd.Period | None:
-    """The last whole month of data: the as-at month if as-at is its last day, else the one before.
-
-    Returns None when there is no data.
-    """
-    if as_at is None or pd.isna(as_at):
-        return None
-    ts = pd.Timestamp(as_at)
-    month = ts.to_period("M")
-    return month if ts.day == ts.days_in_month else month - 1
 
 
 def parse_month(text: object) -> pd.Period | None:
@@ -210,17 +197,3 @@ def window_bounds(state: ViewState, last_month: pd.Period) -> tuple[pd.Period, p
     return last_month - (months - 1), last_month
 
 
-def comparison_bounds(
-    start: pd.Period, end: pd.Period, compare: str
-) -> tuple[pd.Period, pd.Period]:
-    """The comparison window: the same number of months just before, or a year earlier."""
-    if compare == "year_ago":
-        return start - 12, end - 12
-    length = (end - start).n + 1
-    return start - length, end - length
-
-
-def describe_window(start: pd.Period, end: pd.Period) -> str:
-    """A window in plain words, e.g. ``Jul 2026 to Sep 2026`` or ``Sep 2026``."""
-    first = start.strftime("%b %Y")
-    return first if start == end else f"{first} to {end.strftime('%b %Y')}"
