@@ -81,6 +81,7 @@ from ui.format import (
     format_interval,
     format_value,
     gate_text,
+    is_missing,
     verdict,
 )
 
@@ -141,18 +142,9 @@ class UnusableDataError(RuntimeError):
 # Words and numbers (shared with the tests: they format compute_kpis output the same way)
 # --------------------------------------------------------------------------------------------
 
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return math.isnan(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return True
-
-
 def format_n(n: object) -> str:
     """A count for the pack: ``n = 1,234``; empty when there is none."""
-    return "" if _missing(n) else f"n = {float(n):,.0f}"  # type: ignore[arg-type]
+    return "" if is_missing(n) else f"n = {float(n):,.0f}"  # type: ignore[arg-type]
 
 
 def kpi_value_text(kpi: KPI, row: Any) -> str:
@@ -165,7 +157,7 @@ def kpi_value_text(kpi: KPI, row: Any) -> str:
     if status == "ok":
         return format_value(_get(row, "value"), kpi.unit)
     if status == "insufficient":
-        if _missing(_get(row, "n")):
+        if is_missing(_get(row, "n")):
             return SUPPRESSED_TEXT
         return gate_text(_get(row, "n"), kpi.min_n)
     if status == "suppressed":
@@ -319,8 +311,8 @@ def _describe_run(kpi: KPI, seg: pd.DataFrame, point_type: str,
     word = _VERDICT_WORD[point_type]
     n_above = int(sum(v > c for v, c in zip(values, centre, strict=True)))
     n_below = int(sum(v < c for v, c in zip(values, centre, strict=True)))
-    n_high = int(sum(v > u for v, u in zip(values, upper, strict=True) if not _missing(u)))
-    n_low = int(sum(v < lo for v, lo in zip(values, lower, strict=True) if not _missing(lo)))
+    n_high = int(sum(v > u for v, u in zip(values, upper, strict=True) if not is_missing(u)))
+    n_low = int(sum(v < lo for v, lo in zip(values, lower, strict=True) if not is_missing(lo)))
     since = ("since adoption" if adoption is not None and first == adoption
              else f"since {first.strftime('%b %Y')}")
     span = (first.strftime("%b %Y") if count == 1
@@ -363,7 +355,7 @@ def _describe_run(kpi: KPI, seg: pd.DataFrame, point_type: str,
 def _near_limit(values: Any, centre: Any, upper: Any, lower: Any) -> bool:
     """True when every value lies in the outer third towards a limit (the 2-of-3 rule)."""
     for v, c, u, lo in zip(values, centre, upper, lower, strict=True):
-        if _missing(u) or _missing(lo) or u == c:
+        if is_missing(u) or is_missing(lo) or u == c:
             return False
         if not (v > c + 2 * (u - c) / 3 or v < c - 2 * (c - lo) / 3):
             return False
@@ -432,7 +424,7 @@ class PackData:
         last = frame.iloc[-1]
         if last["month"] != self.end:
             return verdict_text(None)
-        above = None if _missing(last["centre"]) else bool(last["value"] > last["centre"])
+        above = None if is_missing(last["centre"]) else bool(last["value"] > last["centre"])
         return verdict_text(last["point_type"] if isinstance(last["point_type"], str) else None,
                             above)
 
@@ -603,7 +595,7 @@ def survey_before_after(items: Sequence[KPI], before: pd.DataFrame, after: pd.Da
 
     def count(table: pd.DataFrame, kpi_id: str, col: str) -> float:
         value = table[col].get(kpi_id) if kpi_id in table.index else None
-        return math.nan if _missing(value) else float(value)  # type: ignore[arg-type]
+        return math.nan if is_missing(value) else float(value)  # type: ignore[arg-type]
 
     rows = []
     for kpi in items:
@@ -1114,6 +1106,23 @@ class _Builder:
         d = self.data
         return d.row(kpi.id), d.row(kpi.id, previous=True)
 
+    def _kpi_cells(self, kpi: KPI, row: Any, prev: Any, *, with_kind: bool = False) -> list[Any]:
+        """One KPI's row of a pillar or victim-voice table: name, [kind,] value, interval, n,
+        change and SPC verdict (interval and n left blank unless the value is shown)."""
+        ok = row is not None and _get(row, "status") == "ok"
+        interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
+        cells = [self.p(_esc(kpi.name), self.s.cell)]
+        if with_kind:
+            cells.append(self.p(_esc(kpi.kind), self.s.cell))
+        return cells + [
+            self.p(_esc(kpi_value_text(kpi, row) if row is not None else "No data"),
+                   self.s.cell_b),
+            self.p(_esc(interval.replace("95% CI ", "")), self.s.cell),
+            self.p(_esc(format_n(row["n"]) if ok else ""), self.s.cell),
+            self.p(_esc(change_text(kpi, row, prev)), self.s.cell),
+            self.p(_esc(self.data.last_verdict(kpi.id)), self.s.cell),
+        ]
+
     def kpi_cells(self, kpi: KPI) -> tuple[list[Any], bool]:
         """Five flight-deck cells (name, value, interval, change, verdict) and whether the
         value cell should span the interval cell (a gate or suppression message)."""
@@ -1203,18 +1212,7 @@ class _Builder:
             rows = [self.head(*head, *([] if with_charts else ["What the chart shows"]))]
             for kpi in kpis:
                 row, prev = self._rows(kpi)
-                ok = row is not None and _get(row, "status") == "ok"
-                cells = [
-                    self.p(_esc(kpi.name), self.s.cell),
-                    self.p(_esc(kpi.kind), self.s.cell),
-                    self.p(_esc(kpi_value_text(kpi, row) if row is not None else "No data"),
-                           self.s.cell_b),
-                    self.p(_esc(format_interval(row["ci_low"], row["ci_high"], kpi.unit)
-                                .replace("95% CI ", "") if ok else ""), self.s.cell),
-                    self.p(_esc(format_n(row["n"]) if ok else ""), self.s.cell),
-                    self.p(_esc(change_text(kpi, row, prev)), self.s.cell),
-                    self.p(_esc(d.last_verdict(kpi.id)), self.s.cell),
-                ]
+                cells = self._kpi_cells(kpi, row, prev, with_kind=True)
                 if not with_charts:
                     cells.append([self.p(_esc(s), self.s.cell) for s in self._sentences(kpi)])
                 rows.append(cells)
@@ -1264,17 +1262,7 @@ class _Builder:
         rows = [self.head("Measure", "Value", "95% interval", "n", "Change", "SPC verdict")]
         for kpi in kpis:
             row, prev = d.row(kpi.id), d.row(kpi.id, previous=True)
-            ok = row is not None and _get(row, "status") == "ok"
-            rows.append([
-                self.p(_esc(kpi.name), self.s.cell),
-                self.p(_esc(kpi_value_text(kpi, row) if row is not None else "No data"),
-                       self.s.cell_b),
-                self.p(_esc(format_interval(row["ci_low"], row["ci_high"], kpi.unit)
-                            .replace("95% CI ", "") if ok else ""), self.s.cell),
-                self.p(_esc(format_n(row["n"]) if ok else ""), self.s.cell),
-                self.p(_esc(change_text(kpi, row, prev)), self.s.cell),
-                self.p(_esc(d.last_verdict(kpi.id)), self.s.cell),
-            ])
+            rows.append(self._kpi_cells(kpi, row, prev))
         table = _table(rows, [66 * mm, 40 * mm, 40 * mm, 24 * mm, 36 * mm, 32 * mm])
         ba = self.before_after_table()
         flow.append(table)
@@ -1323,7 +1311,7 @@ class _Builder:
                          self.p(_esc(before), self.s.cell),
                          self.p(_esc(after), self.s.cell),
                          self.p(_esc(diff.replace("-", "−")), self.s.cell),
-                         self.p("" if _missing(r["q"]) else f"{r['q']:.3f}", self.s.cell),
+                         self.p("" if is_missing(r["q"]) else f"{r['q']:.3f}", self.s.cell),
                          self.p(_esc(verdict_words), self.s.cell)])
         flow.append(_table(rows, [66 * mm, 34 * mm, 34 * mm, 56 * mm, 24 * mm, 36 * mm]))
         return flow

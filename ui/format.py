@@ -24,7 +24,8 @@ OKABE_ITO: dict[str, str] = {
 }
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """True for None, NaN, pd.NA or anything that is not a number."""
     if value is None:
         return True
     try:
@@ -35,7 +36,7 @@ def _missing(value: object) -> bool:
 
 def format_value(value: float | None, unit: str) -> str:
     """A KPI value in plain units: ``34.5%``, ``12 days``, ``1,234``, ``8.2 cases``; or ``–``."""
-    if _missing(value):
+    if is_missing(value):
         return "–"
     v = float(value)  # type: ignore[arg-type]
     if unit == "proportion":
@@ -49,7 +50,7 @@ def format_value(value: float | None, unit: str) -> str:
 
 def format_interval(low: float | None, high: float | None, unit: str) -> str:
     """A 95% interval as ``95% CI 30.1–38.9%``, or an empty string when there is none."""
-    if _missing(low) or _missing(high):
+    if is_missing(low) or is_missing(high):
         return ""
     lo, hi = float(low), float(high)  # type: ignore[arg-type]
     if unit == "proportion":
@@ -76,7 +77,7 @@ def format_change(current: float | None, previous: float | None, unit: str, bett
 
     ``better`` is the registry's direction: "higher", "lower" or "neutral".
     """
-    if _missing(current) or _missing(previous):
+    if is_missing(current) or is_missing(previous):
         return Change("no comparison", "none")
     diff = float(current) - float(previous)  # type: ignore[arg-type]
     if unit == "proportion":
@@ -100,7 +101,7 @@ def format_change(current: float | None, previous: float | None, unit: str, bett
 
 def gate_text(n: float | None, min_n: int) -> str:
     """The gate message for a value held back below its minimum n: ``n = 17 of 30 needed``."""
-    shown = 0 if _missing(n) else int(n)  # type: ignore[arg-type]
+    shown = 0 if is_missing(n) else int(n)  # type: ignore[arg-type]
     return f"n = {shown} of {min_n} needed"
 
 
