@@ -116,20 +116,20 @@ def run_child(module: str, args: Sequence[str], name: str, timeout: float) -> di
 
 
 def boardpack_step(data: Path, timeout: float = 600.0) -> dict[str, Any] | None:
-    """A 12-month All-forces board pack on ``data``, timed by ``metrics.boardpack.benchmark``.
+    """A 12-month All-forces board pack on ``data``, timed by ``report.boardpack.benchmark``.
 
-    Runs ``python -m metrics.boardpack DATA`` in a fresh process (it prints the benchmark as
+    Runs ``python -m report.boardpack DATA`` in a fresh process (it prints the benchmark as
     JSON: seconds for ``build_boardpack`` alone, bytes, pages, window). None when the board pack
     module has no ``benchmark`` (it is optional for this harness).
     """
     try:
-        import metrics.boardpack as bp
+        import report.boardpack as bp
     except ImportError:
         return None
     if not callable(getattr(bp, "benchmark", None)):
         return None
     try:
-        proc = subprocess.run([sys.executable, "-m", "metrics.boardpack", str(data)], cwd=REPO,
+        proc = subprocess.run([sys.executable, "-m", "report.boardpack", str(data)], cwd=REPO,
                               env=_env(), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:g} s"}
@@ -225,7 +225,7 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
                 f"{(lv.get('bytes_per_session') or 0) / 1024:.0f} KiB per session")
     if results.get("boardpack"):
         bp = results["boardpack"]
-        lines.append(f"- Board pack (`metrics.boardpack.build_boardpack`, All forces, "
+        lines.append(f"- Board pack (`report.boardpack.build_boardpack`, All forces, "
                      f"{bp.get('window')}, {bp.get('data')}, charts on): "
                      f"{_fmt_list(bp.get('seconds'))} s, {bp.get('bytes')} bytes, "
                      f"{bp.get('pages')} pages"

@@ -441,7 +441,7 @@ def _concurrency_figures(conc: Mapping[str, Any] | None) -> list[Figure]:
 
 
 def _boardpack_figures(bp: Mapping[str, Any] | None) -> list[Figure]:
-    """Board pack rows (optional: only when metrics.boardpack exposes a builder)."""
+    """Board pack rows (optional: only when report.boardpack exposes a builder)."""
     if not bp:
         return []
     if bp.get("error"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts, funnel, shell, views
+from present import charts, funnel
+from ui import shell, views
 
 ctx = shell.page_setup("compare_forces")
 st.header("Compare forces", anchor=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import quality, shell, views
+from present import quality
+from ui import shell, views
 from ui.tiles import escape_md
 
 ctx = shell.page_setup("data_quality")

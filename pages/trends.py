@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.breakdowns import BREAKDOWN_KPIS, DIMENSIONS, disclose_breakdown
-from ui import charts, shell, views
+from present import charts
 from ui import data as ui_data
+from ui import shell, views
 from ui.tiles import escape_md
 
 ctx = shell.page_setup("trends")

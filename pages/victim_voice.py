@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts, shell, survey
+from present import charts
 from ui import data as ui_data
+from ui import shell, survey
 from ui.tiles import escape_md
 
 ctx = shell.page_setup("victim_voice")

@@ -19,7 +19,7 @@ from metrics.kpis import compute_kpis
 from metrics.load import load_dataset
 from metrics.registry import PILLARS, all_kpis
 from metrics.windows import latest_complete_month
-from ui.format import format_value, gate_text
+from present.format import format_value, gate_text
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["flight_deck", "trends", "victim_voice", "compare_forces", "data_quality",

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from metrics import boardpack as bp
 from metrics.__main__ import main as cli
 from metrics.disclosure import apply_panel
 from metrics.kpis import compute_kpis
 from metrics.load import load_dataset
 from metrics.registry import PILLARS, all_kpis, get_kpi
-from ui.format import format_interval, format_value, gate_text
+from present.format import format_interval, format_value, gate_text
+from report import boardpack as bp
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"

@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from ui import charts
-from ui.format import (
+from present import charts
+from present.format import (
     OKABE_ITO,
     format_change,
     format_interval,

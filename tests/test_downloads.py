@@ -189,7 +189,7 @@ def test_boardpack_button_builds_then_offers_the_pdf(small_export, audit_log, mo
 
 
 def test_panel_board_pack_goes_through_the_sessions_disclose_and_pages(monkeypatch) -> None:
-    import metrics.boardpack as bp
+    import report.boardpack as bp
 
     seen: dict = {}
 

@@ -280,7 +280,7 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
     reruns. Returns the PDF bytes once built (None before). Errors are shown as one sentence,
     never a trace.
     """
-    from metrics.boardpack import BoardpackError, UnusableDataError, boardpack_filename
+    from report.boardpack import BoardpackError, UnusableDataError, boardpack_filename
 
     aud = _audience(access, audience)
     view = (force, str(start), str(end), aud, comparison, _data_key(dataset))
@@ -329,7 +329,7 @@ def _data_key(dataset: Any) -> tuple:
 
 def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, comparison: str,
            access: Any, progress: Callable[[float, str], None], charts: bool) -> bytes:
-    from metrics.boardpack import build_boardpack
+    from report.boardpack import build_boardpack
 
     panel = audience == "panel"
     disclose = getattr(access, "disclose", None) if panel else None

@@ -14,7 +14,7 @@ import pandas as pd
 
 from metrics import stats
 from metrics.registry import KPI
-from ui.format import format_interval, format_value
+from present.format import format_interval, format_value
 from ui.views import value_text
 
 TREND_QUARTERS = 12

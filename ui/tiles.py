@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.registry import KPI
-from ui.format import (
+from present.format import (
     Change,
     Verdict,
     format_change,

@@ -13,8 +13,8 @@ import streamlit as st
 
 from metrics import stats
 from metrics.registry import KPI, PILLARS
+from present.format import POINT_TYPE_LABELS, format_interval, format_value, gate_text
 from ui import shell
-from ui.format import POINT_TYPE_LABELS, format_interval, format_value, gate_text
 from ui.tiles import escape_md
 
 W_PILLAR, W_KPI = "fd_pillar", "fd_kpi"

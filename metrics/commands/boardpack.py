@@ -1,6 +1,6 @@
 """``python -m metrics boardpack DATA_DIR --force NAME --from YYYY-MM --to YYYY-MM --out FILE``.
 
-Builds the board pack PDF (``metrics.boardpack.build_boardpack``) for a force (or
+Builds the board pack PDF (``report.boardpack.build_boardpack``) for a force (or
 ``"All forces"``) and window, optionally for the scrutiny panel audience (disclosure-controlled)
 and against the previous window or the same window a year earlier. Logs an ``export`` audit
 event (``metrics.audit.log_event``) for each pack written.
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from metrics.boardpack import (
+from report.boardpack import (
     ALL_FORCES,
     AUDIENCES,
     COMPARISONS,

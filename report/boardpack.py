@@ -18,7 +18,8 @@ OFFICIAL-SENSITIVE on every page:
 
 Every number comes from ``metrics.kpis.compute_kpis``; in the panel audience every KPI table
 goes through ``metrics.disclosure.apply_panel`` first, so the pack is disclosure-controlled
-exactly like the screen. Values are worded by ``ui.format`` and charts drawn by ``ui.charts``
+exactly like the screen. Values are worded by ``present.format`` and charts drawn by
+``present.charts``
 (both pure, no Streamlit), so screen and paper say the same thing.
 
 Charts are rendered by Plotly's exporter (kaleido 1.x, which drives a Chrome/Chromium; on
@@ -76,7 +77,7 @@ from metrics import registry
 from metrics.dataset import Dataset
 from metrics.registry import KPI, PILLARS
 from metrics.windows import comparison_window, describe_window, latest_complete_month
-from ui.format import (
+from present.format import (
     format_change,
     format_interval,
     format_value,
@@ -150,7 +151,7 @@ def format_n(n: object) -> str:
 def kpi_value_text(kpi: KPI, row: Any) -> str:
     """The main text of a KPI cell, exactly as printed in the pack.
 
-    ``ok``: the value in plain units (``ui.format.format_value``); ``insufficient``: the gate
+    ``ok``: the value in plain units (``present.format.format_value``); ``insufficient``: the gate
     (``n = 17 of 30 needed``); ``suppressed``: ``Suppressed*``; otherwise ``No data``.
     """
     status = _get(row, "status")
@@ -176,7 +177,7 @@ def kpi_detail_text(kpi: KPI, row: Any) -> str:
 
 
 def change_text(kpi: KPI, row: Any, previous: Any) -> str:
-    """The change against the comparison window, worded by ``ui.format.format_change``."""
+    """The change against the comparison window, worded by ``present.format.format_change``."""
     if _get(row, "status") != "ok" or previous is None or _get(previous, "status") != "ok":
         return "no comparison"
     change = format_change(_get(row, "value"), _get(previous, "value"), kpi.unit, kpi.better)
@@ -615,7 +616,7 @@ def survey_before_after(items: Sequence[KPI], before: pd.DataFrame, after: pd.Da
 
 
 # --------------------------------------------------------------------------------------------
-# Charts (built by ui.charts, rendered with kaleido in one session)
+# Charts (built by present.charts, rendered with kaleido in one session)
 # --------------------------------------------------------------------------------------------
 
 CHART_FONT_SIZE = 18  # px at the export size: about 8 pt once scaled onto the page
@@ -780,9 +781,9 @@ def build_figures(data: PackData, funnels: list[Funnel] | None = None,
                   ) -> dict[str, Any]:
     """Plotly figures for the pack, keyed ``spc:<kpi_id>``, ``funnel:<kpi_id>``, ``survey``.
 
-    Raises ImportError when the chart builders (``ui.charts``, Plotly) cannot be imported.
+    Raises ImportError when the chart builders (``present.charts``, Plotly) cannot be imported.
     """
-    from ui import charts
+    from present import charts
 
     figures: dict[str, Any] = {}
     for kpi in data.kpis if "pillars" in sections else ():
@@ -1597,7 +1598,7 @@ __all__ = [
 ]
 
 
-if __name__ == "__main__":  # python -m metrics.boardpack [DATA_DIR]: the benchmark, as JSON
+if __name__ == "__main__":  # python -m report.boardpack [DATA_DIR]: the benchmark, as JSON
     import json
     import sys
 

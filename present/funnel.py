@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from metrics import stats
-from ui.format import format_value
+from present.format import format_value
 
 FLAGS = {"inside_95": "within", "between_95_998": "worth_a_look", "outside_998": "outside"}
 FLAG_WORDS = {"within": "within limits", "worth_a_look": "worth a look",

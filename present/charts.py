@@ -13,7 +13,7 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.format import OKABE_ITO, POINT_TYPE_COLOURS, POINT_TYPE_LABELS, format_value
+from present.format import OKABE_ITO, POINT_TYPE_COLOURS, POINT_TYPE_LABELS, format_value
 
 FONT = dict(family="Source Sans Pro, DejaVu Sans, Arial, sans-serif", size=14)
 POINT_TYPE_SYMBOLS: dict[str, str] = {
