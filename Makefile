@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 DATA   ?= data/sample
 PORT   ?= 8501
 
-.PHONY: run test lint unit e2e bench install install-dev chromium clean
+.PHONY: run test lint unit e2e bench install install-dev chromium postgres clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -26,13 +26,17 @@ install-dev: $(VENV)/.dev-installed
 chromium:
 	@./scripts/install-chromium.sh
 
+# Debian's PostgreSQL: the meeting record's tests run against a throwaway cluster of it too.
+postgres:
+	@if [ -x ./scripts/install-postgres.sh ]; then ./scripts/install-postgres.sh; fi
+
 run: install
 	FLIGHTDECK_DATA=$${FLIGHTDECK_DATA:-$(DATA)} $(PY) -m streamlit run app.py --server.port $(PORT)
 
 lint: install-dev
 	$(PY) -m ruff check .
 
-test: install-dev chromium lint
+test: install-dev chromium postgres lint
 	$(PY) -m pytest
 
 bench: install-dev chromium
