@@ -32,6 +32,25 @@ TABLE_NAMES: tuple[str, ...] = (
 )
 
 
+EXPORT_JSON = "export.json"
+
+
+def export_as_at(folder: Path | str | None) -> date | None:
+    """The as-at date stated in ``folder/export.json`` (``{"as_at": "YYYY-MM-DD"}``), or None
+    when the file is missing, unreadable, or holds no valid date (never raises)."""
+    if folder is None:
+        return None
+    import json
+
+    try:
+        text = (Path(folder) / EXPORT_JSON).read_text(encoding="utf-8")
+        stated = json.loads(text).get("as_at")
+        return date.fromisoformat(stated) if isinstance(stated, str) and len(stated) == 10 \
+            else None
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return None
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation finding, in plain words, with a few example ids (never victim details)."""
@@ -95,7 +114,12 @@ class Dataset:
 
     @cached_property
     def as_at(self) -> date | None:
-        """The data's as-at date: the latest recorded or outcome date in cases (once per export)."""
+        """The data's as-at (extraction) date: ``export.json``'s ``{"as_at": "YYYY-MM-DD"}``
+        beside the Parquet files when present and valid, else the latest recorded or outcome
+        date in cases (once per export); None when neither is known."""
+        stated = export_as_at(self.source)
+        if stated is not None:
+            return stated
         cases = self.tables.get("cases")
         if cases is None or cases.empty:
             return None

@@ -15,7 +15,8 @@ Minimum n (the gate below which a value is not shown, status ``insufficient``):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 PILLARS: dict[int, str] = {
     1: "Suspect-focused investigation",
@@ -27,6 +28,8 @@ PILLARS: dict[int, str] = {
 }
 
 KINDS = ("quantitative", "qualitative")
+INTERVALS = ("wilson", "median_order", "none")
+CASE_LINKED_SOURCES = ("cases", "victim_updates", "orders", "breaches", "devices")
 UNITS = ("proportion", "days", "count", "cases")
 DIRECTIONS = ("higher", "lower", "neutral")
 
@@ -36,7 +39,16 @@ SURVEY_MIN_N = 30
 
 @dataclass(frozen=True)
 class KPI:
-    """One KPI's declaration. ``numerator``/``denominator`` are plain-English descriptions."""
+    """One KPI's declaration. ``numerator``/``denominator`` are plain-English descriptions.
+
+    ``interval``: the interval it carries, ``wilson`` (proportions), ``median_order`` (medians)
+    or ``none`` (counts, means, censuses); empty means the default for its unit.
+    ``params``: named parameters of its computation (days, thresholds); ``maturity_days``: how
+    long after a window ends its value can still move; ``balancing``: ids of the KPIs to read
+    beside it; ``sql``: its computation over the contract tables; ``scoped``: case-linked, so
+    it follows the scope (all|adult_rape|child); None means "yes when its source is a
+    case-linked table"; ``targets``: force name -> target value (All forces allowed).
+    """
 
     id: str
     name: str
@@ -51,6 +63,22 @@ class KPI:
     source: str = "cases"  # the table the KPI needs; missing table -> status no_data
     stock: bool = False  # measured at the window's last day rather than over the window
     target: float | None = None  # for the SPC assurance verdict, where one is set
+    interval: str = ""
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+    maturity_days: int = 0
+    balancing: tuple[str, ...] = ()
+    sql: str = ""
+    scoped: bool | None = None
+    targets: dict = field(default_factory=dict, hash=False, compare=False)
+    origin: str = ""  # the declaration file it came from (for messages)
+
+    def __post_init__(self) -> None:
+        if not self.interval:
+            default = {"proportion": "wilson", "days": "median_order"}.get(self.unit, "none")
+            object.__setattr__(self, "interval", default)
+        if self.scoped is None:
+            object.__setattr__(self, "scoped", self.source in CASE_LINKED_SOURCES)
+        object.__setattr__(self, "balancing", tuple(self.balancing))
 
     @property
     def is_proportion(self) -> bool:
@@ -60,6 +88,20 @@ class KPI:
     def improvement(self) -> str:
         """The SPC improvement direction: "increase", "decrease" or "neutral"."""
         return {"higher": "increase", "lower": "decrease"}.get(self.better, "neutral")
+
+    def final_on(self, window_end: date) -> date:
+        """The date from which a window ending ``window_end`` is final: ``window_end`` plus
+        ``maturity_days`` days. The window is provisional while ``final_on > as_at``."""
+        if isinstance(window_end, datetime):  # also pandas Timestamp
+            window_end = window_end.date()
+        elif not isinstance(window_end, date):  # e.g. numpy datetime64
+            window_end = date.fromisoformat(str(window_end)[:10])
+        return window_end + timedelta(days=int(self.maturity_days))
+
+    def target_for(self, force: str) -> float | None:
+        """The target for ``force`` (``targets``, else the single ``target``), or None."""
+        value = self.targets.get(force, self.target)
+        return None if value is None else float(value)
 
 
 def _kpi(**kw) -> KPI:
@@ -127,7 +169,7 @@ _STATIC: tuple[KPI, ...] = (
          numerator="Outcomes 14 and 16 with outcome date in the window",
          denominator="All outcomes with outcome date in the window"),
     _kpi(id="needs_assessment_7d", name="Needs assessed within 7 days", pillar=3,
-         kind="qualitative", unit="proportion", better="higher", min_n=10,
+         kind="qualitative", unit="proportion", better="higher", min_n=10, maturity_days=7,
          definition="Of the cases recorded in the window, the share whose victim needs assessment "
                     "was completed within 7 days of recording.",
          numerator="Cases recorded in the window with needs assessment no more than 7 days after",
@@ -241,6 +283,12 @@ def survey_columns(columns: Iterable[str]) -> list[str]:
 def all_kpis(survey_items: Iterable[str] = ()) -> list[KPI]:
     """Every KPI: the static catalogue, then one per survey item column (``q_…``)."""
     return list(_STATIC) + [survey_kpi(c) for c in survey_items]
+
+
+def catalogue_problems() -> list[str]:
+    """Plain-English messages about the KPI catalogue (a bad declaration file: the file, the
+    KPI and the problem), for the app banner and the CLI; empty when the catalogue is fine."""
+    return []
 
 
 def get_kpi(kpi_id: str, survey_items: Iterable[str] = ()) -> KPI:

@@ -10,6 +10,7 @@ it is about.
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -137,7 +138,12 @@ def workforce(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def dataset(cases: list[dict[str, Any]] | pd.DataFrame, **tables: pd.DataFrame) -> Dataset:
-    """A Dataset of the given cases rows plus optional tables (victim_updates=..., ...)."""
+def dataset(cases: list[dict[str, Any]] | pd.DataFrame, as_at: str | None = None,
+            **tables: pd.DataFrame) -> Dataset:
+    """A Dataset of the given cases rows plus optional tables (victim_updates=..., ...);
+    ``as_at`` ("YYYY-MM-DD") states the export's as-at date as export.json would."""
     cf = cases if isinstance(cases, pd.DataFrame) else cases_frame(cases)
-    return Dataset(tables={"cases": cf, **tables}, report=ValidationReport())
+    ds = Dataset(tables={"cases": cf, **tables}, report=ValidationReport())
+    if as_at is not None:
+        ds.__dict__["as_at"] = date.fromisoformat(as_at)  # as export.json would state it
+    return ds

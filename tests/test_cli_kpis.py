@@ -51,7 +51,7 @@ def test_csv_columns_values_and_empty_value_unless_ok(tiny_export, capsys):
                           "--kpi", "charge_rate"], capsys)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == ",".join(COLUMNS)
+    assert lines[0] == ",".join([*COLUMNS, "provisional"])
     table = pd.read_csv(io.StringIO(out), keep_default_na=False)
     rows = table.set_index("force")
     alpha = rows.loc["Alpha"]
@@ -72,7 +72,7 @@ def test_json_format_with_nulls_and_iso_dates(tiny_export, capsys):
     assert code == 0
     records = json.loads(out)
     assert [r["kpi_id"] for r in records] == ["charge_rate", "days_to_charge"]
-    assert list(records[0]) == list(COLUMNS)
+    assert list(records[0]) == [*COLUMNS, "provisional"]
     charge, days = records
     assert charge["window_start"] == "2024-02-01" and charge["window_end"] == "2024-02-29"
     assert charge["value"] == 0.6 and charge["n"] == 20
@@ -84,7 +84,7 @@ def test_by_month_adds_spc_column(tiny_export, capsys):
                         "--by", "month", "--kpi", "charge_rate", "--force", "Alpha"], capsys)
     assert code == 0
     table = pd.read_csv(io.StringIO(out), keep_default_na=False)
-    assert list(table.columns) == [*COLUMNS, "spc"]
+    assert list(table.columns) == [*COLUMNS, "spc", "provisional"]
     assert table["window_start"].tolist() == ["2024-01-01", "2024-02-01", "2024-03-01"]
     assert table["status"].tolist() == ["no_data", "ok", "no_data"]
     assert table["spc"].iloc[0] == "" and table["spc"].iloc[2] == ""

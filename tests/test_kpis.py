@@ -528,7 +528,8 @@ def test_stock_kpi_window_equals_its_last_month():
 
 def test_output_columns_types_and_order():
     table = compute_kpis(mixed_dataset(), START, END)
-    assert tuple(table.columns) == COLUMNS
+    assert tuple(table.columns) == (*COLUMNS, "provisional")
+    assert table["provisional"].dtype == bool
     assert table["n"].dtype == np.int64
     assert str(table["window_start"].dtype) == "datetime64[ns]"
     assert table["force"].iloc[-1] == ALL_FORCES

@@ -2,7 +2,9 @@
 
 Writes one row per KPI x force (x month with ``--by month``) to stdout as CSV (default) or
 JSON (a list of objects), with the columns ``kpi_id, force, window_start, window_end, value,
-numerator, denominator, n, ci_low, ci_high, status`` (+ ``spc`` with ``--by month``).
+numerator, denominator, n, ci_low, ci_high, status`` (+ ``spc`` with ``--by month``), and last
+``provisional`` (``true`` while the window can still move: window end + the KPI's maturity days
+after the export's as-at date).
 Proportions are fractions in [0, 1], days are floats, dates are ISO ``YYYY-MM-DD``; ``value``,
 ``ci_low`` and ``ci_high`` are empty (CSV) or null (JSON) unless ``status`` is ``ok``.
 
@@ -38,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "kpis", help="compute every KPI per force (and All forces) for a window or by month",
         description="Compute every KPI (or those named) for each force and All forces, over "
                     "whole calendar months, and write one row per KPI x force (x month).",
-        epilog="Output columns: " + ", ".join(COLUMNS) + " (+ spc with --by month). "
+        epilog="Output columns: " + ", ".join(COLUMNS) + " (+ spc with --by month), provisional. "
                "Proportions are fractions, days floats, dates ISO; value is empty unless "
                "status is ok. Exit codes: 0 done; 1 the export is unusable (problems listed); "
                "2 a bad argument (unknown force or KPI, bad month, unreadable folder).",
@@ -56,6 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="panel applies the disclosure control rules")
     p.add_argument("--kpi", metavar="ID[,ID...]",
                    help="only these KPI ids (comma-separated); default every KPI")
+    p.add_argument("--scope", choices=("all", "adult_rape", "child"), default="all",
+                   help="all RASSO (default), adult rape (offence rape, victim 18+) or child "
+                        "(victim under 18); survey and workforce KPIs are force-wide")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
     p.set_defaults(func=run)
     return p
@@ -104,7 +109,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"  ... and {len(errors) - MAX_PROBLEMS_SHOWN} more", file=err)
         return 1
 
-    table = compute_kpis(dataset, start, end, by=args.by, forces=args.force, kpi_ids=kpi_ids)
+    table = compute_kpis(dataset, start, end, by=args.by, forces=args.force, kpi_ids=kpi_ids,
+                         scope=getattr(args, "scope", "all"))
     if apply_panel is not None:
         table = apply_panel(table)
     write_table(table, out, args.format)
@@ -132,6 +138,8 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     for col in ("value", "ci_low", "ci_high"):
         if col in shown.columns:
             shown[col] = shown[col].astype("float64").where(~not_ok)
+    if "provisional" in shown.columns:
+        shown["provisional"] = shown["provisional"].astype(bool)
     return shown
 
 
@@ -139,6 +147,8 @@ def write_table(table: pd.DataFrame, out: TextIO, fmt: str) -> None:
     """Write the KPI table to ``out`` as CSV (empty cells for missing) or a JSON array."""
     shown = format_table(table)
     if fmt == "csv":
+        if "provisional" in shown.columns:  # true/false, as in JSON
+            shown["provisional"] = shown["provisional"].map({True: "true", False: "false"})
         shown.to_csv(out, index=False, lineterminator="\n")
         return
     records = []

@@ -67,6 +67,7 @@ COLUMNS: tuple[str, ...] = (
     "kpi_id", "force", "window_start", "window_end", "value", "numerator", "denominator", "n",
     "ci_low", "ci_high", "status",
 )
+SCOPES = ("all", "adult_rape", "child")
 STATUSES = ("ok", "insufficient", "no_data")
 
 CASE_DATE_COLUMNS = ("recorded_date", "outcome_date", "early_advice_requested_date",
@@ -939,7 +940,7 @@ def _status(kpi: KPI, cells: Cells) -> np.ndarray:
 
 def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period, *,
                  by: str = "window", forces: Iterable[str] | None = None,
-                 kpi_ids: Iterable[str] | None = None) -> pd.DataFrame:
+                 kpi_ids: Iterable[str] | None = None, scope: str = "all") -> pd.DataFrame:
     """Every KPI (or those in ``kpi_ids``) for each force and for "All forces".
 
     ``start``/``end``: first and last whole calendar months ("YYYY-MM" or ``pd.Period``).
@@ -959,6 +960,10 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     """
     if by not in ("window", "month"):
         raise KpiInputError(f"by must be 'window' or 'month', not {by!r}")
+    if scope not in SCOPES:
+        raise KpiInputError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    if scope != "all":
+        raise KpiInputError(f"scope {scope!r} is not available yet")
     p0, p1 = to_period(start), to_period(end)
     if p0 > p1:
         raise KpiInputError(f"--from {p0} is after --to {p1}")
@@ -1015,7 +1020,20 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
         from metrics.kpis.spc import add_spc
 
         table = add_spc(table, dataset, kpis)
+    table["provisional"] = provisional_flags(table, kpis, dataset.as_at)
     return table
+
+
+def provisional_flags(table: pd.DataFrame, kpis: Iterable[KPI], as_at) -> np.ndarray:
+    """Per row of a KPI table, True when its window is still maturing:
+    ``window_end + maturity_days > as_at`` (False when the as-at date is unknown)."""
+    if as_at is None or table.empty:
+        return np.zeros(len(table), dtype=bool)
+    maturity = {k.id: int(k.maturity_days) for k in kpis}
+    days = table["kpi_id"].map(maturity).fillna(0).to_numpy(dtype="int64")
+    ends = pd.to_datetime(table["window_end"]).to_numpy(dtype="datetime64[D]")
+    final = ends + days.astype("timedelta64[D]")
+    return final > np.datetime64(pd.Timestamp(as_at).date(), "D")
 
 
 def _collect(parts: dict[str, list[np.ndarray]], kpi: KPI, cells: Cells, names: list[str],
@@ -1054,3 +1072,57 @@ def _collect(parts: dict[str, list[np.ndarray]], kpi: KPI, cells: Cells, names: 
     parts["ci_low"].append(take(low, gate=True))
     parts["ci_high"].append(take(high, gate=True))
     parts["status"].append(status[sel].ravel())
+
+
+class _ItemsContext(_Context):
+    """A context whose ``median`` records the items instead of summarising them."""
+
+    items: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def median(self, force: np.ndarray, month: np.ndarray, table: pd.DataFrame, name: str,
+               make_values: Callable[[], np.ndarray]) -> Cells:
+        self.items = (force, month, make_values())
+        return self.missing()
+
+
+def kpi_items(dataset: Dataset, kpi_id: str, start: str | pd.Period, end: str | pd.Period, *,
+              forces: Iterable[str] | None = None, scope: str = "all") -> pd.DataFrame:
+    """The items behind a median KPI for the window ``start``..``end`` (whole months), for
+    Mood's median test: a DataFrame with columns ``force`` and ``item`` (the item's value, in
+    the KPI's unit, e.g. days), one row per item, each force's items and then the same items
+    again under "All forces" (which pools the whole export). ``forces`` limits the rows to
+    those names ("All forces" may be listed). KpiInputError for an unknown id, a KPI that is
+    not a median, or bad months; an empty frame when the source is missing."""
+    if scope not in SCOPES:
+        raise KpiInputError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    if scope != "all":
+        raise KpiInputError(f"scope {scope!r} is not available yet")
+    kpi = kpis_for(dataset, [kpi_id])[0]
+    if kpi.unit != "days":
+        raise KpiInputError(f"{kpi_id} is not a median KPI")
+    p0, p1 = to_period(start), to_period(end)
+    if p0 > p1:
+        raise KpiInputError(f"--from {p0} is after --to {p1}")
+    ctx = _ItemsContext(dataset, p0, p1, "window")
+    needed = _CASE_COLUMNS.get(kpi.id, ())
+    if not any(col not in ctx.cases.columns for col in needed):
+        _COMPUTE[kpi.id](ctx)
+    empty = pd.DataFrame({"force": pd.Series([], dtype=object),
+                          "item": pd.Series([], dtype=np.float64)})
+    if ctx.items is None:
+        return empty
+    force, month, values = ctx.items
+    rel = month - ctx.m0
+    keep = (force >= 0) & ~np.isnan(values) & (rel >= 0) & (rel < ctx.M) & (month != A.NO_MONTH)
+    names = np.asarray(ctx.forces, dtype=object)
+    per = pd.DataFrame({"force": names[force[keep]], "item": values[keep].astype(np.float64)})
+    pooled = per.assign(force=ALL_FORCES)
+    out = pd.concat([per.sort_values("force", kind="stable"), pooled], ignore_index=True)
+    if forces is not None:
+        wanted = [forces] if isinstance(forces, str) else list(forces)
+        known = set(names) | {ALL_FORCES}
+        unknown = [f for f in wanted if f not in known]
+        if unknown:
+            raise KpiInputError(f"unknown force(s): {', '.join(unknown)}")
+        out = out[out["force"].isin(wanted)].reset_index(drop=True)
+    return out
