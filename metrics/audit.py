@@ -5,20 +5,28 @@ No Streamlit. Each event is written with ONE ``os.write`` on a file descriptor o
 
 Actions: ``page_view``, ``link_created``, ``link_refused`` (a share link refused: bad
 signature, expired, malformed, outside its scope), ``export`` and ``access_refused`` (a signed-in
-account not on the access list, or a remote connection without sign-in configured).
+account not on the access list, or a remote connection without sign-in configured) and
+``record_write`` (a write to the meeting record, ``metrics.record``: what in ``reason``).
 
 A line holds only who/what/where: ``time`` (UTC ISO 8601), ``user`` (e-mail, ``local user`` or
 a share link id), ``audience``, ``force``, ``window`` (``YYYY-MM..YYYY-MM``), ``page``,
 ``action`` and ``reason``. It never holds KPI values, counts, case ids or victim details.
 
 The file is ``$FLIGHTDECK_AUDIT_LOG``, by default ``logs/audit.jsonl`` in the repository folder
-(ignored by git through the ``audit*.jsonl`` pattern). It is created with mode 0600.
+(ignored by git through the ``audit*.jsonl`` pattern). It is opened with ``O_NOFOLLOW`` (a
+symlink in its place is refused) and kept at mode 0600 (an existing 0644 file is tightened).
+
+Every control, format and separator character in a field (C0, C1, U+2028, U+2029, bidi
+overrides, ...) and the backslash are written as visible escapes (``\\u2028``), so a line is
+always one line whatever a URL or a token carried; the reader splits on ``"\\n"`` only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+import unicodedata
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,13 +37,17 @@ import pandas as pd
 ENV_AUDIT_LOG = "FLIGHTDECK_AUDIT_LOG"
 DEFAULT_AUDIT_LOG = Path(__file__).resolve().parent.parent / "logs" / "audit.jsonl"
 ACTIONS: tuple[str, ...] = (
-    "page_view", "link_created", "link_refused", "export", "access_refused",
+    "page_view", "link_created", "link_refused", "export", "access_refused", "record_write",
 )
 AUDIENCES: tuple[str, ...] = ("internal", "panel", "none")
 COLUMNS: tuple[str, ...] = (
     "time", "user", "audience", "force", "window", "page", "action", "reason",
 )
 _MAX_FIELD = 200
+UNVERIFIED = "unverified"
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+_OPEN_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_CLOEXEC", 0))
 
 
 def audit_path() -> Path:
@@ -44,13 +56,38 @@ def audit_path() -> Path:
     return Path(configured) if configured else DEFAULT_AUDIT_LOG
 
 
+def _escape_char(ch: str) -> str:
+    if ch == "\\":
+        return "\\\\"
+    if ch != " " and unicodedata.category(ch) in _ESCAPED_CATEGORIES:
+        code = ord(ch)
+        return (f"\\x{code:02x}" if code < 0x100 else
+                f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return ch
+
+
+def escape_field(text: str, limit: int | None = None) -> str:
+    """``text`` with the backslash and every control, format, surrogate, unassigned and
+    separator character (Unicode categories Cc, Cf, Cs, Co, Cn, Zl, Zp, and Zs other than the
+    plain space) written as a visible escape: ``\\\\``, ``\\u2028``, ``\\x85``. The result holds
+    no line break of any kind (``str.splitlines`` sees one line). With ``limit``, at most that
+    many characters, cut between escapes (never inside one)."""
+    out: list[str] = []
+    size = 0
+    for ch in text:
+        piece = _escape_char(ch)
+        if limit is not None and size + len(piece) > limit:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
 def _clean(value: object) -> str | None:
-    """A short single-line string (or None). Control characters become spaces."""
+    """A short single-line string (or None): :func:`escape_field` cut to 200 characters."""
     if value is None:
         return None
-    text = str(value)
-    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
-    return text[:_MAX_FIELD]
+    return escape_field(str(value), _MAX_FIELD)
 
 
 def make_event(
@@ -110,8 +147,7 @@ def log_event(
     )
     line = (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     target = Path(path) if path is not None else audit_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = _open_for_append(target)
     try:
         written = os.write(fd, line)  # one write call per line: atomic append
         if written != len(line):  # pragma: no cover - only on a full disk
@@ -121,12 +157,40 @@ def log_event(
     return event
 
 
+def _open_for_append(target: Path) -> int:
+    """A file descriptor appending to ``target``: created 0600, never through a symlink
+    (``O_NOFOLLOW``), only a regular file, and tightened to 0600 when it was wider.
+    Raises ``OSError`` otherwise (the caller refuses to serve unaudited)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, _OPEN_FLAGS, 0o600)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"audit log {target} is not a regular file")
+        if stat.S_IMODE(info.st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_writable(path: str | os.PathLike[str] | None = None) -> Path:
+    """Open the audit file for appending (as :func:`log_event` would) and close it again,
+    writing nothing. Returns its path; raises ``OSError`` when it cannot be written."""
+    target = Path(path) if path is not None else audit_path()
+    os.close(_open_for_append(target))
+    return target
+
+
 def _tail_lines(path: Path, limit: int, block: int = 1 << 16) -> list[str]:
-    """The last ``limit`` non-empty lines of ``path``, reading backwards in blocks (the file
-    can grow large; the reader only ever needs its end)."""
+    """The last ``limit`` non-empty JSON lines of ``path``, reading backwards in blocks (the
+    file can grow large; the reader only ever needs its end). Lines end at ``"\\n"`` only:
+    other line breaks (U+2028, ``\\r``, U+0085) are data, never separators."""
     if limit == 0:
         return []
-    with path.open("rb") as handle:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
         handle.seek(0, os.SEEK_END)
         position = handle.tell()
         data = b""
@@ -135,7 +199,7 @@ def _tail_lines(path: Path, limit: int, block: int = 1 << 16) -> list[str]:
             position -= step
             handle.seek(position)
             data = handle.read(step) + data
-    lines = [x for x in data.decode("utf-8", errors="replace").splitlines() if x.strip()]
+    lines = [x.decode("utf-8", errors="replace") for x in data.split(b"\n") if x.strip()]
     if position > 0:  # the first line may be cut: drop it
         lines = lines[1:]
     return list(deque(lines, maxlen=limit))
