@@ -109,7 +109,7 @@ def test_local_mode_refuses_remote_connections(audit_file, monkeypatch):
 def test_local_mode_refuses_requests_through_a_reverse_proxy(audit_file, monkeypatch):
     from streamlit.runtime.context import ContextProxy, StreamlitHeaders
 
-    headers = StreamlitHeaders([("X-Forwarded-For", "198.51.100.7"), ("Host", "example")])
+    headers = StreamlitHeaders([("X-Forwarded-For", "198.51.100.7"), ("Host", "localhost:8501")])
     monkeypatch.setattr(ContextProxy, "headers", property(lambda self: headers))
     at = app().run()
     assert not shown_data(at)

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from metrics import audit, sharelink
+from metrics import audit, hosts, sharelink
 from metrics.sharelink import PAGE_IDS, PANEL_PAGES, LinkError, Scope
 
 __all__ = [
@@ -50,6 +50,11 @@ __all__ = [
     "resolve_role",
     "log_export",
     "render_audit_trail",
+    "allowed_hosts",
+    "DATA_UNAVAILABLE",
+    "may_see_data_problems",
+    "render_data_unavailable",
+    "stale_data_notice",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -87,7 +92,12 @@ REFUSALS: dict[str, str] = {
                               "machine it runs on.",
     "configuration_error": "This service's access settings cannot be read, so nobody can be "
                            "let in. The administrator has been told (see the server log).",
+    "foreign_host": "This address is not served here. Open the flight deck at the address "
+                    "your force gave you.",
+    "audit_unavailable": "The flight deck cannot record who views it right now, so it shows "
+                         "nothing. The administrator has been told (see the server log).",
 }
+DATA_UNAVAILABLE = "The data is not available right now."
 
 
 def escape_md(text: object) -> str:
@@ -229,6 +239,13 @@ def link_secret() -> str | None:
     return sharelink.secret_from_env()
 
 
+def allowed_hosts() -> tuple[tuple[str, int | None], ...]:
+    """``[flightdeck] allowed_hosts`` from secrets as ``metrics.hosts.parse_allowed`` pairs
+    (the deployed names; loopback names are always allowed on top). Raises
+    :class:`SecretsError` when the secrets file cannot be read."""
+    return hosts.parse_allowed(_section("flightdeck").get("allowed_hosts"))
+
+
 def role_mapping() -> dict[str, str]:
     """``[flightdeck.roles]`` from secrets, keys lower-cased: ``"name@force.police.uk"`` or
     ``"@cps.gov.uk"`` (a whole domain) -> ``internal`` | ``panel`` | ``none``."""
@@ -302,8 +319,10 @@ def _log_view_once(access: Access) -> None:
     key = (access.audience, access.user, access.page_id, force, window)
     if st.session_state.get(_LAST_VIEW_KEY) == key:
         return
+    # Not _safe_log: a view that cannot be audited is not shown (OSError goes to the caller).
+    audit.log_event("page_view", user=access.user, audience=access.audience, force=force,
+                    window=window, page=access.page_id)
     st.session_state[_LAST_VIEW_KEY] = key
-    access.audit("page_view", force=force, window=window)
 
 
 def _window_from_url() -> str | None:
@@ -373,7 +392,6 @@ def _render_user_box(access: Access) -> None:
 
 def _panel_access(page_id: str, token: str) -> Access:
     secret = link_secret()
-    link_id = sharelink.peek_link_id(token) or "unknown-link"
     try:
         if secret is None:
             raise sharelink.NoSecret("Panel links are not enabled on this service.")
@@ -383,7 +401,8 @@ def _panel_access(page_id: str, token: str) -> Access:
             end=_query("to"), window=_query("window"),
         )
     except LinkError as exc:
-        _safe_log("link_refused", user=link_id, audience="panel", force=_query("force"),
+        # The id inside a refused token is whatever its sender wrote: never recorded as a user.
+        _safe_log("link_refused", user=audit.UNVERIFIED, audience="panel", force=_query("force"),
                   window=_window_from_url(), page=page_id, reason=exc.reason)
         _refuse("This link cannot be opened", exc.reason, detail=str(exc))
         raise  # unreachable: st.stop() raises
@@ -473,6 +492,12 @@ def require_access(page_id: str) -> Access:
         raise ValueError(f"unknown page id {page_id!r}; expected one of {PAGE_IDS}")
     token = _query(SHARE_PARAM) or st.session_state.get(_TOKEN_KEY)
     try:
+        foreign = _foreign_host()
+        if foreign is not None:
+            _LOG.warning("refused a page run for Host %r", foreign[:100])
+            _safe_log("access_refused", user="unknown", audience="none", page=page_id,
+                      reason="foreign_host")
+            _refuse("Access refused", "foreign_host")
         if token:
             access = _panel_access(page_id, token)
         elif auth_configured():
@@ -485,6 +510,13 @@ def require_access(page_id: str) -> Access:
                   reason="configuration_error")
         _refuse("Access refused", "configuration_error")
         raise  # unreachable: st.stop() raises
+    try:
+        audit.check_writable()
+        _log_view_once(access)
+    except OSError:
+        _LOG.error("the audit log cannot be written; refusing to serve", exc_info=True)
+        _refuse("The flight deck cannot be used right now", "audit_unavailable")
+    _remember_session(access)
     render_marking(sidebar=True)  # always in view, whatever the page layout does
     render_marking()
     if access.is_panel:
@@ -492,8 +524,74 @@ def require_access(page_id: str) -> Access:
     elif access.mode == "local":
         st.caption(":material/computer: " + escape_md(access.notes[0]))
     _render_user_box(access)
-    _log_view_once(access)
     return access
+
+
+def _foreign_host() -> str | None:
+    """The request's ``Host`` when it is not one of ours (``metrics.hosts``), else None.
+
+    Defence in depth behind the server launcher (``ui.serve``), which refuses such requests
+    before any script runs. None when no headers are available (AppTest)."""
+    try:
+        headers = st.context.headers
+        value = headers.get("host") if headers is not None else None
+    except Exception:  # noqa: BLE001 - no request context (AppTest)
+        return None
+    if not isinstance(value, str):
+        return None
+    return None if hosts.host_allowed(value, allowed_hosts()) else value
+
+
+def _remember_session(access: Access) -> None:
+    """Tell the server launcher who this session is (its downloads are audited as them)."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+        from ui import serve
+
+        ctx = get_script_run_ctx(suppress_warning=True)
+        if ctx is not None and isinstance(getattr(ctx, "session_id", None), str):
+            force = access.scope.force if access.scope else _query("force")
+            serve.remember_session(ctx.session_id, user=access.user, audience=access.audience,
+                                   force=force, window=access.window_label or _window_from_url(),
+                                   page=access.page_id)
+    except Exception:  # noqa: BLE001 - bookkeeping only
+        _LOG.debug("session identity not recorded", exc_info=True)
+
+
+# --------------------------------------------------------------------------- data problems
+
+
+def may_see_data_problems(access: object) -> bool:
+    """True when this audience may see why the data is unusable (the validation report, row
+    counts, example ids, paths): internal users only. A panel, or anything that is not a
+    resolved internal :class:`Access`, gets only :data:`DATA_UNAVAILABLE`."""
+    return isinstance(access, Access) and access.is_internal
+
+
+def render_data_unavailable(access: object, show_details: Any) -> None:
+    """What a page shows when no good export has loaded: for internal users a title, what to
+    do and ``show_details()`` (the validation report); for anyone else only "The data is not
+    available right now." (never the report, counts, ids, paths or exception text)."""
+    if not may_see_data_problems(access):
+        st.title("Not available", anchor=False)
+        st.info(DATA_UNAVAILABLE, icon=":material/hourglass_empty:")
+        return
+    st.title("The export cannot be shown", anchor=False)
+    st.write("The flight deck needs a valid export. This is what the checks found; "
+             "fix the export (or set FLIGHTDECK_DATA to another folder) and reload.")
+    show_details()
+
+
+def stale_data_notice(access: object, loaded_at: datetime | None) -> str:
+    """The banner text (Markdown-safe, plain words) when the export on disk is unusable and the
+    last good data is served. Never the problem itself (exception text, paths): internal users
+    are pointed at the Data quality page, a panel is told when its figures were loaded."""
+    when = loaded_at.strftime("%d %b %Y %H:%M UTC") if loaded_at else "earlier"
+    if may_see_data_problems(access):
+        return (f"The export on disk cannot be used right now. Showing the last good data, "
+                f"loaded at {when}. The Data quality page says what the checks found.")
+    return f"Newer data is not available right now. These figures were loaded at {when}."
 
 
 # --------------------------------------------------------------------------- share link UI
