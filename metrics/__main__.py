@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("validate", "generate", "kpis", "boardpack")
+COMMANDS = ("validate", "generate", "kpis", "boardpack", "record")
 
 
 class CliError(Exception):
