@@ -37,12 +37,15 @@ PAGE_IDS: tuple[str, ...] = (
     "compare_forces",
     "data_quality",
     "definitions",
+    "record",
 )
 """Every page id of the app (docs/TEAM-NOTES.md)."""
 
-PANEL_PAGES: tuple[str, ...] = ("flight_deck", "trends", "victim_voice", "definitions")
+PANEL_PAGES: tuple[str, ...] = ("flight_deck", "trends", "victim_voice", "definitions", "record")
 """Pages a share link may open. ``data_quality`` shows example record ids and
-``compare_forces`` shows other forces' figures, so neither is ever shared with a panel."""
+``compare_forces`` shows other forces' figures, so neither is ever shared with a panel.
+``record`` (the meeting record) shows a panel only the commentary and assurance levels of its
+force and window: never case reviews, names or case ids (pages/record.py checks the audience)."""
 
 DEFAULT_EXPIRY = timedelta(days=14)
 MAX_EXPIRY = timedelta(days=92)
