@@ -4,9 +4,12 @@ No Streamlit. Each event is written with ONE ``os.write`` on a file descriptor o
 ``O_APPEND``, so concurrent sessions (threads or processes) never interleave partial lines.
 
 Actions: ``page_view``, ``link_created``, ``link_refused`` (a share link refused: bad
-signature, expired, malformed, outside its scope), ``export`` and ``access_refused`` (a signed-in
-account not on the access list, or a remote connection without sign-in configured) and
-``record_write`` (a write to the meeting record, ``metrics.record``: what in ``reason``).
+signature, expired, malformed, outside its scope; its ``user`` is ``unverified``, since the id
+inside a refused token cannot be trusted), ``export``, ``access_refused`` (a signed-in account
+not on the access list, a remote connection without sign-in configured, a foreign Host),
+``record_write`` (a write to the meeting record, ``metrics.record``: what in ``reason``),
+``download`` (a ``/media`` file fetched, audited by the server launcher ``ui.serve``) and
+``download_refused`` (a fetch after its session closed, or of an unknown file).
 
 A line holds only who/what/where: ``time`` (UTC ISO 8601), ``user`` (e-mail, ``local user`` or
 a share link id), ``audience``, ``force``, ``window`` (``YYYY-MM..YYYY-MM``), ``page``,
@@ -38,6 +41,7 @@ ENV_AUDIT_LOG = "FLIGHTDECK_AUDIT_LOG"
 DEFAULT_AUDIT_LOG = Path(__file__).resolve().parent.parent / "logs" / "audit.jsonl"
 ACTIONS: tuple[str, ...] = (
     "page_view", "link_created", "link_refused", "export", "access_refused", "record_write",
+    "download", "download_refused",
 )
 AUDIENCES: tuple[str, ...] = ("internal", "panel", "none")
 COLUMNS: tuple[str, ...] = (

@@ -569,15 +569,25 @@ def may_see_data_problems(access: object) -> bool:
     return isinstance(access, Access) and access.is_internal
 
 
-def render_data_unavailable(access: object, show_details: Any) -> None:
+def render_data_unavailable(access: object, show_details: Any, loaded: object = None) -> None:
     """What a page shows when no good export has loaded: for internal users a title, what to
     do and ``show_details()`` (the validation report); for anyone else only "The data is not
-    available right now." (never the report, counts, ids, paths or exception text)."""
+    available right now." (never the report, counts, ids, paths or exception text).
+
+    ``loaded`` (a ``ui.data.Loaded``): when its ``report`` is None the export could not be read
+    at all, and internal users get plain words instead of the exception (the server log has it).
+    """
     if not may_see_data_problems(access):
         st.title("Not available", anchor=False)
         st.info(DATA_UNAVAILABLE, icon=":material/hourglass_empty:")
         return
     st.title("The export cannot be shown", anchor=False)
+    if loaded is not None and getattr(loaded, "report", True) is None:
+        _LOG.error("the export cannot be read: %s", getattr(loaded, "problem", None))
+        st.error("The export folder could not be read. Check that it exists and that the "
+                 "account running the flight deck may read it and its files (the server log "
+                 "has the details), then reload.")
+        return
     st.write("The flight deck needs a valid export. This is what the checks found; "
              "fix the export (or set FLIGHTDECK_DATA to another folder) and reload.")
     show_details()

@@ -302,6 +302,7 @@ def install() -> None:
     def create_guarded_app(runtime: Any) -> Any:
         app = original_create(runtime)
         app.add_middleware(GuardMiddleware)
+        _extend_streamlit_allowed_hosts()
         return app
 
     starlette_server.create_starlette_app = create_guarded_app
@@ -325,6 +326,19 @@ def install() -> None:
     manager.add = add  # type: ignore[method-assign]
     manager.execute_deferred = execute_deferred  # type: ignore[method-assign]
     INSTALLED = True
+
+
+def _extend_streamlit_allowed_hosts() -> None:
+    """Add ``[flightdeck] allowed_hosts`` to Streamlit's own ``server.allowedHosts`` (its
+    websocket check), so a deployment lists its public name once, in secrets."""
+    from streamlit import config
+
+    current = list(config.get_option("server.allowedHosts") or [])
+    if not current:
+        return  # Streamlit's check is off (empty list): ours still applies to every request
+    extra = [name for name, _ in allowed_hosts() if name not in current]
+    if extra:
+        config.set_option("server.allowedHosts", [*current, *extra])
 
 
 def _file_id_from_url(url: str) -> str:

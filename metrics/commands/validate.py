@@ -1,12 +1,14 @@
 """``python -m metrics validate DATA_DIR``: check an export against the data contract.
 
-Exit codes: 0 usable (warnings allowed), 1 refused (at least one error), 2 when DATA_DIR
-does not exist or is not a folder (one line on stderr).
+Exit codes: 0 usable (warnings allowed), 1 refused (at least one error, or the folder cannot
+be read: one line on stderr), 2 when DATA_DIR does not exist or is not a folder (one line on
+stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -33,7 +35,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: data folder {folder} {what}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    dataset = load_dataset(folder)
+    try:
+        dataset = load_dataset(folder)
+    except OSError as exc:  # an unreadable folder: plain words, never a traceback
+        logging.getLogger(__name__).debug("reading %s failed", folder, exc_info=True)
+        why = "permission denied" if isinstance(exc, PermissionError) else "it cannot be read"
+        print(f"error: the export in {folder} cannot be read ({why}). Check that this account "
+              "may open the folder and its files.", file=sys.stderr)
+        return 1
     took = time.perf_counter() - t0
     describe(dataset.report, folder)
     print(f"Checked in {took:.2f} s.")

@@ -89,7 +89,7 @@ def start_app(chromium: str, tmp_path_factory: pytest.TempPathFactory
                     "PYTHONPATH": str(REPO), **env}
         log = open(logs / f"server-{port}.log", "w")  # noqa: SIM115 - closed with the server
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+            [sys.executable, "-m", "ui.serve", "run", str(REPO / "app.py"),  # the launcher
              "--server.headless", "true", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
