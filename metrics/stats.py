@@ -1051,3 +1051,363 @@ def before_after(
         raise ValueError("kind must be 'proportion' or 'median'")
     out.update({"at": cut, "months": months})
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring SPC (issue 12): fixed baselines, excluded (provisional) months, Laney p′ charts
+# ---------------------------------------------------------------------------------------------
+
+#: Each segment's limits come from its first this many points, then stay fixed.
+SPC_BASELINE = 24
+#: A segment whose limits rest on fewer points than this has provisional limits.
+SPC_MIN_POINTS = 13
+#: Laney's d2 for moving ranges of two points.
+D2 = 1.128
+
+
+def _rule_codes(
+    yf: np.ndarray, gf: np.ndarray, cf: np.ndarray, upper_f: np.ndarray, lower_f: np.ndarray,
+    near_lo: np.ndarray, near_hi: np.ndarray, degen_f: np.ndarray, improvement_sign: int,
+) -> np.ndarray:
+    """The Making Data Count rules over flat, in-order points (NHSRplotthedots precedence).
+
+    ``yf`` values, ``gf`` segment ids (consecutive points of one segment are adjacent), ``cf``
+    centre, ``upper_f``/``lower_f`` limits, ``near_lo``/``near_hi`` the two-thirds lines,
+    ``degen_f`` True where the segment's limits are undefined or zero-width (no limit rule).
+    Returns int8 codes: +1 improvement (neutral: high), −1 concern (neutral: low), 0 common.
+    """
+    m = yf.shape[0]
+    if m == 0:
+        return np.zeros(0, dtype=np.int8)
+    has_centre = ~np.isnan(cf)
+    rtm = np.where(has_centre, np.sign(np.where(has_centre, yf - cf, 0.0)), 0).astype(np.int8)
+    with np.errstate(invalid="ignore"):
+        outside = ~degen_f & ((yf > upper_f) | (yf < lower_f))
+        close = ~degen_f & ~outside & ((yf < near_lo) | (yf > near_hi))
+    new_group = np.ones(m, dtype=bool)
+    new_group[1:] = gf[1:] != gf[:-1]
+    run_end = (_run_lengths(rtm, new_group) >= XMR_RUN) & (rtm != 0)
+    run_part = _mark_runs(run_end)
+    step = np.zeros(m, dtype=np.int8)
+    step[1:] = np.sign(yf[1:] - yf[:-1]).astype(np.int8)
+    step[new_group] = 0
+    trend_end = (_run_lengths(step, new_group) >= XMR_RUN - 1) & (step != 0)
+    trend_part = _mark_runs(trend_end)
+    two_part = np.zeros(m, dtype=bool)
+    if m >= 3:
+        c8 = close.astype(np.int8)
+        wc = c8[:-2] + c8[1:-1] + c8[2:]
+        wr = rtm[:-2].astype(np.int16) + rtm[1:-1] + rtm[2:]
+        win = (wc >= 2) & (np.abs(wr) == 3) & (gf[:-2] == gf[2:])
+        inwin = np.zeros(m, dtype=bool)
+        inwin[:-2] |= win
+        inwin[1:-1] |= win
+        inwin[2:] |= win
+        two_part = inwin & close
+    next_part = np.zeros(m, dtype=bool)
+    next_part[:-1] = trend_part[1:] & ~new_group[1:]
+    step_out = np.zeros(m, dtype=np.int8)
+    step_out[:-1] = step[1:]
+    sdy = np.where(next_part & trend_part, step_out, step)
+    trend_dir = np.where(sdy == 1, 1, -1)
+    side = np.where(rtm > 0, 1, -1)
+    direction = np.where(
+        outside,
+        np.where(rtm == 1, 1, -1),
+        np.where(trend_part, trend_dir, np.where(two_part | run_part, side, 0)),
+    ).astype(np.int8)
+    if improvement_sign != 0:
+        direction = direction * np.int8(improvement_sign)
+    return direction
+
+
+def spc_monitor(
+    values: np.ndarray,
+    *,
+    numerators: np.ndarray | None = None,
+    denominators: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    rebase: Any = None,
+    improvement: str = "increase",
+    method: str = "xmr",
+    baseline: int | None = SPC_BASELINE,
+    screen_outliers: bool = True,
+) -> dict[str, np.ndarray]:
+    """Monitoring SPC for many monthly series at once (rows = series, columns = months).
+
+    Per segment (a new one starts at each ``rebase`` column, e.g. the Soteria adoption month)
+    the centre and limits are set from the segment's first ``baseline`` non-missing,
+    non-excluded points (all of them when fewer; None: all) and then stay fixed.
+
+    - ``method="xmr"`` (medians, counts, workforce ratios): centre = mean of the limit-setting
+      points, limits = centre ± 2.66 × mean moving range (moving ranges ≥ 3.267 × the mean
+      screened out when ``screen_outliers``), as :func:`xmr`.
+    - ``method="laney"`` (proportions, Laney 2002 p′ as qicharts2's ``qic(chart = "pp")``):
+      p̄ = Σ numerators / Σ denominators of the limit-setting points; σᵢ = √(p̄(1 − p̄)/nᵢ);
+      zᵢ = (pᵢ − p̄)/σᵢ; σ_z = mean moving range of the limit-setting zᵢ ÷ 1.128 (no screening,
+      qicharts2's default); limits p̄ ± 3·σᵢ·σ_z clipped to [0, 1], varying with each month's
+      nᵢ; the two-thirds lines are p̄ ± 2·σᵢ·σ_z.
+
+    ``exclude`` (bool, like ``values``): months left out of the limits and of every rule
+    (provisional, i.e. still maturing, months); like missing values they get no point type.
+    The rules (outside the limits, run of 7, trend of 7, 2 of 3 beyond two-thirds) run over
+    each segment's remaining points in order.
+
+    Returns a dict of arrays shaped like ``values``: ``centre``, ``upper``, ``lower`` (value
+    units; NaN where undefined), ``point_type`` (object: a ``POINT_TYPES`` string, None where
+    missing or excluded), ``limits_provisional`` (bool: the month's segment rests on fewer
+    than 13 limit-setting points), ``segment_points`` (int: that number), and ``segment_start``
+    (int: the column where the month's segment starts).
+    """
+    if improvement not in _IMPROVEMENT_SIGN:
+        raise ValueError(f"improvement must be one of {sorted(_IMPROVEMENT_SIGN)}")
+    if method not in ("xmr", "laney"):
+        raise ValueError("method must be 'xmr' or 'laney'")
+    y = np.atleast_2d(np.asarray(values, dtype=float)).copy()
+    n_series, n = y.shape
+    out_shape = (n_series, n)
+    if exclude is not None:
+        y[np.atleast_2d(np.asarray(exclude, dtype=bool))] = np.nan
+    if method == "laney":
+        if numerators is None or denominators is None:
+            raise ValueError("the Laney p′ chart needs numerators and denominators")
+        num = np.atleast_2d(np.asarray(numerators, dtype=float))
+        den = np.atleast_2d(np.asarray(denominators, dtype=float))
+        y[~(den > 0) | np.isnan(num)] = np.nan
+    sign = _IMPROVEMENT_SIGN[improvement]
+    if n == 0 or n_series == 0:
+        empty = np.empty(out_shape)
+        return {"centre": empty, "upper": empty.copy(), "lower": empty.copy(),
+                "point_type": np.full(out_shape, None, dtype=object),
+                "limits_provisional": np.ones(out_shape, dtype=bool),
+                "segment_points": np.zeros(out_shape, dtype=np.int64),
+                "segment_start": np.zeros(out_shape, dtype=np.int64)}
+    starts = _batch_starts(n_series, n, rebase)
+    cols = np.arange(n)
+    is_start = np.zeros(out_shape, dtype=bool)
+    is_start[:, 0] = True
+    for i, st in enumerate(starts):
+        is_start[i, st] = True
+    seg_per_series = is_start.sum(axis=1)
+    offset = np.concatenate(([0], np.cumsum(seg_per_series)[:-1]))
+    g = np.cumsum(is_start, axis=1) - 1 + offset[:, None]
+    n_groups = int(seg_per_series.sum())
+    seg_start_col = np.maximum.accumulate(np.where(is_start, cols, 0), axis=1)
+    valid = ~np.isnan(y)
+    # rank of each valid point within its segment (0 = first)
+    csum = np.cumsum(valid, axis=1)
+    before_seg = np.take_along_axis(csum - valid, seg_start_col, axis=1)
+    rank = csum - 1 - before_seg
+    fix = valid if baseline is None else valid & (rank < baseline)
+    n_fix = np.bincount(g[fix], minlength=n_groups)
+    # consecutive limit-setting points (skipping gaps) within a segment
+    flat_fix = fix.ravel()
+    fix_idx = np.flatnonzero(flat_fix)
+    gfix = g.ravel()[fix_idx]
+    pair = gfix[1:] == gfix[:-1]
+
+    if method == "xmr":
+        yfix = y.ravel()[fix_idx]
+        sum_fix = np.bincount(gfix, weights=yfix, minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centre_g = np.where(n_fix > 0, sum_fix / np.maximum(n_fix, 1), np.nan)
+        mr = np.abs(np.diff(yfix))[pair]
+        g_mr = gfix[1:][pair]
+        n_mr = np.bincount(g_mr, minlength=n_groups)
+        amr = np.full(n_groups, np.nan)
+        has = n_mr > 0
+        amr[has] = np.bincount(g_mr, weights=mr, minlength=n_groups)[has] / n_mr[has]
+        if screen_outliers and mr.size:
+            a = amr[g_mr]
+            keep = ~(a > 0) | (mr < XMR_SCREEN * a)
+            n_keep = np.bincount(g_mr[keep], minlength=n_groups)
+            s_keep = np.bincount(g_mr[keep], weights=mr[keep], minlength=n_groups)
+            amr = np.where(n_keep > 0, s_keep / np.maximum(n_keep, 1), np.nan)
+        half_g = XMR_LIMIT * amr
+        centre = centre_g[g]
+        half = half_g[g]
+        near = half * 2.0 / 3.0
+        upper, lower = centre + half, centre - half
+        degenerate = ~(amr > 0)
+    else:
+        numf = num.ravel()[fix_idx]
+        denf = den.ravel()[fix_idx]
+        s_num = np.bincount(gfix, weights=numf, minlength=n_groups)
+        s_den = np.bincount(gfix, weights=denf, minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pbar_g = np.where(s_den > 0, s_num / np.where(s_den > 0, s_den, 1.0), np.nan)
+            pbar_fix = pbar_g[gfix]
+            sd_fix = np.sqrt(pbar_fix * (1.0 - pbar_fix) / denf)
+            z = (numf / denf - pbar_fix) / sd_fix
+        mr = np.abs(np.diff(z))[pair]
+        g_mr = gfix[1:][pair]
+        ok_mr = ~np.isnan(mr)
+        n_mr = np.bincount(g_mr[ok_mr], minlength=n_groups)
+        s_mr = np.bincount(g_mr[ok_mr], weights=mr[ok_mr], minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma_z = np.where(n_mr > 0, s_mr / np.maximum(n_mr, 1) / D2, np.nan)
+            centre = pbar_g[g]
+            sd = np.sqrt(centre * (1.0 - centre) / np.where(den > 0, den, np.nan))
+            half = 3.0 * sd * sigma_z[g]
+        near = half * 2.0 / 3.0
+        upper = np.minimum(centre + half, 1.0)
+        lower = np.maximum(centre - half, 0.0)
+        degenerate = ~(sigma_z > 0) | ~(pbar_g > 0) | ~(pbar_g < 1)
+
+    code = np.full(out_shape, _MISSING_CODE, dtype=np.int8)
+    if valid.any():
+        degen_cell = degenerate[g] | np.isnan(half)
+        codes = _rule_codes(
+            y[valid], g[valid], centre[valid], upper[valid], lower[valid],
+            (centre - near)[valid], (centre + near)[valid], degen_cell[valid], sign,
+        )
+        code[valid] = codes
+    types = _labels(code, sign)
+    seg_points = n_fix[g]
+    return {
+        "centre": centre,
+        "upper": upper,
+        "lower": lower,
+        "point_type": types,
+        "limits_provisional": seg_points < SPC_MIN_POINTS,
+        "segment_points": seg_points.astype(np.int64),
+        "segment_start": seg_start_col.astype(np.int64),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Change tests (issue 12): one tested change per KPI against the comparison window
+# ---------------------------------------------------------------------------------------------
+
+
+def wilson_vec(x: np.ndarray, n: np.ndarray, confidence: float = 0.95
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`wilson` elementwise: (low, high) arrays of fractions; NaN where n <= 0."""
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = normal_ppf(1 - (1 - confidence) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        safe = np.where(n > 0, n, np.nan)
+        p = x / safe
+        denom = 1 + z * z / safe
+        centre = (p + z * z / (2 * safe)) / denom
+        half = z * np.sqrt(np.maximum(p * (1 - p), 0.0) / safe + z * z / (4 * safe * safe)) / denom
+    return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
+
+
+def newcombe_vec(x1: np.ndarray, n1: np.ndarray, x0: np.ndarray, n0: np.ndarray,
+                 confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`newcomb_diff` elementwise for p1 − p0 (Newcombe 1998 method 10, hybrid score).
+
+    Returns (difference, low, high) arrays of differences of fractions; NaN where a side has
+    no denominator.
+    """
+    x1, n1, x0, n0 = (np.asarray(a, dtype=float) for a in (x1, n1, x0, n0))
+    l1, u1 = wilson_vec(x1, n1, confidence)
+    l0, u0 = wilson_vec(x0, n0, confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1 = x1 / np.where(n1 > 0, n1, np.nan)
+        p0 = x0 / np.where(n0 > 0, n0, np.nan)
+    d = p1 - p0
+    low = d - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    high = d + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    return d, np.maximum(-1.0, low), np.minimum(1.0, high)
+
+
+def two_proportion_z_vec(x1: np.ndarray, n1: np.ndarray, x0: np.ndarray, n0: np.ndarray
+                         ) -> np.ndarray:
+    """Two-sided p-values of the pooled two-proportion z-test (no continuity correction),
+    elementwise; 1.0 when the pooled proportion is 0 or 1, NaN where a side has no cases.
+    The same as Pearson's chi-squared test of the 2×2 table without Yates' correction."""
+    x1, n1, x0, n0 = (np.asarray(a, dtype=float) for a in (x1, n1, x0, n0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        good = (n1 > 0) & (n0 > 0)
+        pooled = (x1 + x0) / np.where(good, n1 + n0, np.nan)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+        z = (x1 / n1 - x0 / n0) / se
+    from scipy.special import ndtr
+
+    p = 2.0 * ndtr(-np.abs(z))
+    p = np.where(good & (se == 0), 1.0, p)
+    return np.where(good, p, np.nan)
+
+
+def poisson_exact_p(k: float, k0: float) -> float:
+    """Two-sided exact conditional test of two Poisson counts over equal exposures.
+
+    Given k + k0 events, k ~ Binomial(k + k0, ½) under H0 (equal rates); the two-sided p-value
+    of that binomial test (``scipy.stats.binomtest(k, k + k0, 0.5)``: the distribution is
+    symmetric, so p = min(1, 2·P(B <= min(k, k0)))). Counts are rounded to whole numbers.
+    Returns the p-value in [0, 1]; 1.0 when both counts are 0; NaN for a missing count.
+    """
+    if k is None or k0 is None or math.isnan(k) or math.isnan(k0) or k < 0 or k0 < 0:
+        return math.nan
+    a, b = round(k), round(k0)
+    total = a + b
+    if total == 0:
+        return 1.0
+    if a == b:
+        return 1.0
+    tail = float(binom_cdf(min(a, b), total, 0.5))
+    return min(1.0, 2.0 * tail)
+
+
+def mood_median_p(a: Iterable[float] | np.ndarray, b: Iterable[float] | np.ndarray) -> float:
+    """Mood's median test of two samples (``scipy.stats.median_test`` defaults).
+
+    The grand median of both samples splits each into "above" and "at or below"; the 2×2
+    table is tested with Pearson's chi-squared with Yates' continuity correction (each cell
+    moved 0.5 toward its expected count, never past it), 1 degree of freedom.
+    Returns the two-sided p-value; 1.0 when no value lies above (or none at or below) the
+    grand median (no spread to compare); NaN when either sample is empty.
+    """
+    x = np.asarray(list(a) if not isinstance(a, np.ndarray) else a, dtype=float)
+    y = np.asarray(list(b) if not isinstance(b, np.ndarray) else b, dtype=float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if x.size == 0 or y.size == 0:
+        return math.nan
+    grand = float(np.median(np.concatenate([x, y])))
+    table = np.array([[np.sum(x > grand), np.sum(y > grand)],
+                      [np.sum(x <= grand), np.sum(y <= grand)]], dtype=float)
+    rows = table.sum(axis=1)
+    if rows.min() == 0:
+        return 1.0
+    expected = np.outer(rows, table.sum(axis=0)) / table.sum()
+    diff = table - expected
+    corrected = np.sign(diff) * np.maximum(np.abs(diff) - 0.5, 0.0)
+    chi2 = float(np.sum(corrected**2 / expected))
+    return float(math.erfc(math.sqrt(chi2 / 2.0)))
+
+
+def difference_in_differences(
+    x_before: float, n_before: float, x_after: float, n_after: float,
+    xc_before: float, nc_before: float, xc_after: float, nc_after: float,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """Difference in differences of proportions with a normal-approximation interval.
+
+    DiD = (p_after − p_before) − (pc_after − pc_before), where p are the adopting force's
+    proportions and pc the comparison group's (pooled) proportions; its variance is the sum of
+    the four independent binomial variances p(1 − p)/n. The interval is DiD ± z·SE and the
+    p-value two-sided from z = DiD / SE.
+
+    Returns a dict: ``did`` (difference of fractions), ``low``, ``high``, ``se``, ``z``,
+    ``p_value``; all NaN when a cell has no denominator.
+    """
+    cells = [(x_before, n_before), (x_after, n_after), (xc_before, nc_before),
+             (xc_after, nc_after)]
+    if any(not (n > 0) for _, n in cells):
+        nan = math.nan
+        return {"did": nan, "low": nan, "high": nan, "se": nan, "z": nan, "p_value": nan}
+    p = [x / n for x, n in cells]
+    did = (p[1] - p[0]) - (p[3] - p[2])
+    se = math.sqrt(sum(pi * (1 - pi) / n for pi, (_, n) in zip(p, cells, strict=True)))
+    zq = normal_ppf(1 - (1 - confidence) / 2)
+    if se == 0:
+        pv = 1.0 if did == 0 else 0.0
+        zval = 0.0 if did == 0 else math.copysign(math.inf, did)
+    else:
+        zval = did / se
+        pv = float(2 * _STANDARD_NORMAL.cdf(-abs(zval)))
+    return {"did": did, "low": did - zq * se, "high": did + zq * se, "se": se, "z": zval,
+            "p_value": pv}

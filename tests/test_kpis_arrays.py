@@ -114,12 +114,14 @@ def test_spc_rebased_at_adoption_and_empty_for_gated_months():
                    dates=("soteria_adoption_date",), categories=("force", "cohort"))
     ds = dataset(rows, forces=forces)
     table = compute_kpis(ds, "2022-01", "2023-12", by="month", kpi_ids=["charge_rate"])
-    alpha = table[table["force"] == "Alpha"]
+    final = ~table["provisional"]  # maturing months get no point type (issue 12)
+    alpha = table[(table["force"] == "Alpha") & final]
     # rebased: each segment only alternates, so every point is common cause in its limits
     assert set(alpha["spc"]) == {"common_cause"}
-    everyone = table[table["force"] == "All forces"]
+    everyone = table[(table["force"] == "All forces") & final]
     # without a rebase the step up shows as special cause improvement after it
     assert (everyone["spc"].iloc[12:] == "special_cause_improvement").all()
+    assert table.loc[~final, "spc"].isna().all()
     beta = table[table["force"] == "Beta"]
     assert beta["spc"].isna().all()  # gated (n = 1) or no data: no point type
     assert set(beta["status"]) == {"insufficient", "no_data"}

@@ -1,13 +1,15 @@
-"""The ``spc`` column of the monthly KPI table: each month's XmR point type.
+"""The ``spc`` column of the monthly KPI table: each month's SPC point type.
 
-Each (KPI, force) monthly series goes through the Making Data Count XmR rules
-(``metrics.stats.xmr_point_types_batch``, the batched form of ``metrics.stats.xmr``: one call
-per KPI for all forces) with the KPI's improvement direction. A force's series is rebased at
-the month containing its Soteria adoption date (``forces.parquet``), when that month is inside
-the requested range and not its first month; All forces and forces without a date get no
-rebase. Months whose status is not ``ok`` enter the series as missing (NaN): they are skipped
-by every rule, do not bridge moving ranges, and get an empty ``spc`` (None).
-When ``metrics.stats`` has no batched XmR the column is empty (None).
+Each (KPI, force) monthly series goes through the monitoring chart of ``metrics.verdicts``
+(``spc_points``, batched per KPI over all forces; ``metrics.stats.spc_monitor`` does the
+numbers): Laney p′ limits for proportions of cases, outcomes and answers, XmR for medians,
+counts, workforce ratios and caseload, with the Making Data Count rules and the KPI's
+improvement direction. Each segment's limits come from its first 24 points, then stay fixed.
+A force's series is rebased at the month containing its Soteria adoption date
+(``forces.parquet``), when that month is inside the requested range and not its first month;
+All forces and forces without a date get no rebase. Months whose status is not ``ok`` and
+provisional (maturing) months enter the series as missing: they are skipped by every rule
+and the limits, and get an empty ``spc`` (None).
 """
 
 from __future__ import annotations
@@ -45,32 +47,24 @@ def rebase_positions(force_names: list[str], first_month: pd.Period, n_months: i
 
 def add_spc(table: pd.DataFrame, dataset: Dataset, kpis: list[KPI]) -> pd.DataFrame:
     """``table`` (by-month KPI rows, ordered KPI, force, month as ``compute_kpis`` makes them)
-    with an ``spc`` column: the month's point type string, or None."""
-    from metrics import stats
+    with an ``spc`` column: the month's point type string, or None.
 
-    batch = getattr(stats, "xmr_point_types_batch", None)
-    spc = np.full(len(table), None, dtype=object)
-    if batch is None or table.empty:
-        return table.assign(spc=spc)
-    n_months = int(table["window_start"].nunique())
-    first = pd.Period(table["window_start"].min(), freq="M")
-    adoption = adoption_months(dataset)
-    values = table["value"].to_numpy(dtype=np.float64)
-    ok = (table["status"] == "ok").to_numpy()
-    y_all = np.where(ok, values, np.nan)
-    kpi_ids = table["kpi_id"].to_numpy()
-    forces = table["force"].to_numpy()
-    start = 0
-    by_id = {k.id: k for k in kpis}
-    while start < len(table):
-        kid = kpi_ids[start]
-        stop = start
-        while stop < len(table) and kpi_ids[stop] == kid:
-            stop += n_months
-        block = y_all[start:stop].reshape(-1, n_months)
-        names = [str(f) for f in forces[start:stop:n_months]]
-        rebase = rebase_positions(names, first, n_months, adoption)
-        spc[start:stop] = batch(block, improvement=by_id[kid].improvement,
-                                rebase=rebase).ravel()
-        start = stop
-    return table.assign(spc=spc)
+    The chart is ``metrics.verdicts.spc_points`` over the table's months: Laney p′ for
+    proportions of cases, outcomes or answers, XmR otherwise; limits from each segment's
+    first 24 points; rebased at the force's adoption month. Months whose status is not
+    ``ok``, and ``provisional`` months (when the table has that column), get None and are
+    left out of the limits and the rules.
+    """
+    from metrics.verdicts import spc_points
+
+    if table.empty:
+        return table.assign(spc=np.full(0, None, dtype=object))
+    frame = table
+    if "provisional" not in table.columns:  # the engine adds it after this call
+        from metrics.kpis import engine
+
+        flags = getattr(engine, "provisional_flags", None)
+        if flags is not None:
+            frame = table.assign(provisional=flags(table, kpis, getattr(dataset, "as_at", None)))
+    points = spc_points(frame, {k.id: k for k in kpis}, adoption_months(dataset))
+    return table.assign(spc=points["point_type"].to_numpy())

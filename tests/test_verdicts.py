@@ -1,0 +1,127 @@
+"""metrics.verdicts.kpi_verdicts and combine: one verdict per KPI for a view (issue 12)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from metrics.disclosure import apply_panel
+from metrics.kpis import compute_kpis
+from metrics.load import load_dataset
+from metrics.registry import get_kpi
+from metrics.verdicts import VERDICT_COLUMNS, VERDICTS, combine, kpi_verdicts
+from tests.kpi_fixtures import case, dataset
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+IMP, CON = "special_cause_improvement", "special_cause_concern"
+
+
+@pytest.mark.parametrize(("status", "provisional", "spc", "change", "expected"), [
+    ("no_data", False, None, "not_comparable", "no_data"),
+    ("insufficient", False, IMP, "better", "insufficient"),
+    ("suppressed", False, None, "not_comparable", "insufficient"),
+    ("ok", True, IMP, "better", "maturing"),
+    ("ok", False, IMP, "worse", "mixed"),
+    ("ok", False, CON, "better", "mixed"),
+    ("ok", False, IMP, "no_clear_change", "improving"),
+    ("ok", False, "common_cause", "better", "improving"),
+    ("ok", False, None, "better", "improving"),
+    ("ok", False, IMP, "better", "improving"),
+    ("ok", False, CON, "not_tested", "deteriorating"),
+    ("ok", False, "common_cause", "worse", "deteriorating"),
+    ("ok", False, "common_cause", "no_clear_change", "no_clear_change"),
+    ("ok", False, "common_cause", "not_comparable", "no_clear_change"),
+    ("ok", False, None, "not_tested", "no_clear_change"),
+    # neutral KPIs: a direction but no improvement; opposite directions are mixed
+    ("ok", False, "special_cause_neutral_high", "no_clear_change", "no_clear_change"),
+    ("ok", False, "special_cause_neutral_high", "lower", "mixed"),
+    ("ok", False, "common_cause", "higher", "no_clear_change"),
+])
+def test_combination_rule(status, provisional, spc, change, expected):
+    assert combine(status, provisional, spc, change) == expected
+
+
+def _charges(force: str, month: str, charged: int, total: int) -> list[dict]:
+    return [case(force=force, recorded="2023-01-10", outcome_code=1 if i < charged else 14,
+                 outcome_date=f"{month}-15") for i in range(total)]
+
+
+@pytest.fixture(scope="module")
+def built():
+    """Alpha: charge rate 10/60 a quarter before, 30/60 in the window (2024-07..09)."""
+    rows = []
+    for m in ("2024-04", "2024-05", "2024-06"):
+        rows += _charges("Alpha", m, 3 + (m == "2024-04"), 20)
+    for m in ("2024-07", "2024-08", "2024-09"):
+        rows += _charges("Alpha", m, 10, 20)
+    return dataset(rows, as_at="2025-12-31")
+
+
+def test_one_row_per_kpi_with_the_contracted_columns(built):
+    v = kpi_verdicts(built, "2024-07", "2024-09", force="Alpha")
+    assert tuple(v.columns) == VERDICT_COLUMNS
+    assert v["kpi_id"].is_unique
+    assert set(v["verdict"]) <= set(VERDICTS)
+
+
+def test_a_real_rise_is_tested_and_improving(built):
+    v = kpi_verdicts(built, "2024-07", "2024-09", force="Alpha").set_index("kpi_id")
+    row = v.loc["charge_rate"]
+    assert row["value"] == pytest.approx(0.5) and row["compare_value"] == pytest.approx(10 / 60)
+    assert row["test"] == "two_proportion_z"
+    chi2 = sps.chi2_contingency([[30, 30], [10, 50]], correction=False)
+    assert row["p_value"] == pytest.approx(chi2.pvalue, rel=1e-9)
+    assert row["change_verdict"] == "better"
+    assert row["verdict"] == "improving"
+    # a KPI with no data in the export says so
+    assert v.loc["victim_device_24h", "verdict"] == "no_data"
+
+
+def test_a_maturing_window_says_when_it_is_final():
+    # the cohort charge rate matures over 365 days: with as-at a month after the window it
+    # is provisional, whatever its signals
+    rows = [case(force="Alpha", recorded="2024-08-10", outcome_code=1 if i < 4 else None,
+                 outcome_date="2024-09-20" if i < 4 else None) for i in range(20)]
+    young = dataset(rows, as_at="2024-10-31")
+    kpi = get_kpi("charge_rate_cohort")
+    v = kpi_verdicts(young, "2024-07", "2024-09", force="Alpha").set_index("kpi_id")
+    row = v.loc["charge_rate_cohort"]
+    assert bool(row["provisional"]) is True
+    assert row["verdict"] == "maturing"
+    assert row["final_on"] == date(2024, 9, 30) + timedelta(days=kpi.maturity_days)
+    assert row["change_verdict"] == "not_comparable" and np.isnan(row["p_value"])
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset(SAMPLE)
+
+
+def test_panel_verdicts_work_from_the_disclosed_figures(sample):
+    force = "Gwent Police"
+    v = kpi_verdicts(sample, "2026-07", "2026-09", force=force, audience="panel")
+    shown = apply_panel(compute_kpis(sample, "2026-07", "2026-09", forces=[force]))
+    shown = shown.set_index("kpi_id").loc[v["kpi_id"]]
+    assert v["status"].tolist() == shown["status"].astype(str).tolist()
+    np.testing.assert_allclose(v["value"].to_numpy(float), shown["value"].to_numpy(float))
+    hidden = v[v["status"] == "suppressed"]
+    assert len(hidden) and (hidden["verdict"] == "insufficient").all()
+    assert hidden["p_value"].isna().all()
+    assert (hidden["change_verdict"] == "not_comparable").all()
+
+
+def test_sample_default_view_q_values_are_bh_per_force(sample):
+    v = kpi_verdicts(sample, "2026-07", "2026-09", force="All forces")
+    tested = v["p_value"].notna()
+    np.testing.assert_allclose(v.loc[tested, "q_value"],
+                               sps.false_discovery_control(v.loc[tested, "p_value"]))
+    # better/worse only where q <= 0.05
+    labelled = v["change_verdict"].isin(["better", "worse", "higher", "lower"])
+    assert (v.loc[labelled, "q_value"] <= 0.05).all()
+    # a verdict other than no_clear_change always has evidence behind it
+    moving = v["verdict"].isin(["improving", "deteriorating", "mixed"])
+    assert (v.loc[moving, "spc_point_type"].isin([IMP, CON]) | labelled[moving]).all()
