@@ -1,9 +1,10 @@
 """Disclosure control for the panel audience: the one place the small-number rules live.
 
 No Streamlit. Every panel output (tiles, charts, tables, CSV, board pack, ``python -m metrics
-kpis --audience panel``) goes through :func:`apply_panel` (KPI tables),
-:func:`apply_panel_breakdown` (KPI tables broken down by a group) or
-:func:`suppress_breakdown` (counts by category, with totals).
+kpis --audience panel`` and ``breakdown --audience panel``) goes through :func:`apply_panel`
+(KPI tables: by window, by month, several forces with All forces), :func:`apply_panel_breakdown`
+(KPI tables broken down by a group) or :func:`suppress_breakdown` (counts by category, with
+totals). The rules are written out for users in ``docs/disclosure.md``.
 
 The rule (NHS Digital, *Hospital Episode Statistics (HES) Analysis Guide*, small-number
 suppression for figures below national level):
@@ -14,19 +15,36 @@ suppression for figures below national level):
   e.g. 12.5 FTE) round half up, away from zero: 12.5 -> 15, 12.4 -> 10; for integers
   13 -> 15, 12 -> 10, 8 -> 10;
 - rates, means and intervals are computed from the rounded counts;
-- a median or other statistic based on 1 to 7 items is suppressed.
+- a median is shown rounded to whole days (a median ending in .5 gives away an even ``n``),
+  with its interval rounded the same way; a median whose ``n`` is hidden is hidden;
+- a median's ``n`` is a count like any other.
+
+Secondary suppression (differencing). A panel can add and subtract what it sees: groups of a
+breakdown add up to the force's figure, months add up to their window, forces add up to All
+forces. Within each such relation (:func:`protect`) further cells are hidden, smallest first,
+until no hidden cell can be worked out:
+
+- exactly, from the shown cells taken as exact (linear algebra over every relation at once);
+- by bounds, by someone who reads ``*`` as "1 to 7" and a rounded ``r`` as "``r-2`` to
+  ``r+2``" (e.g. seven hidden months under a hidden window total: each month would have to
+  be 1). When only zeros are left to hide, a zero is hidden (so ``*`` may also stand for 0
+  or for a count above 7 hidden for this reason, as the footnote says).
+
+A total that is published by another output (the window of a month table, the force's figure
+of a breakdown) is never hidden here, only assumed shown whenever the count rule shows it, so
+every output stays consistent with the others.
 
 How each KPI unit is treated (``metrics.registry`` unit; survey items are proportions):
 
 - ``proportion``: numerator and denominator follow the count rule; the value is
   rounded numerator / rounded denominator and the 95% interval is Wilson on the rounded counts.
-  If either count is 1 to 7 the value and interval are suppressed (status ``suppressed``).
+  If either count is hidden the value and interval are suppressed (status ``suppressed``).
 - ``count`` (orders granted, s63G applications, device backlog): the value is the rounded
-  count, suppressed when 1 to 7; no interval is shown.
-- ``days`` (medians): suppressed when based on 1 to 7 items (``n``); otherwise the median and
-  its interval are shown as computed (they are durations, not counts) and ``n`` is rounded.
+  count, suppressed when hidden; no interval is shown.
+- ``days`` (medians): suppressed when ``n`` is hidden; otherwise the median and its interval
+  are shown rounded to whole days and ``n`` (and the denominator, which is ``n``) is rounded.
 - ``cases`` (mean caseload per investigator): open cases and investigators are both counts;
-  the mean is rounded cases / rounded investigators, suppressed when either is 1 to 7; no
+  the mean is rounded cases / rounded investigators, suppressed when either is hidden; no
   interval.
 - Workforce sums that are not counts of people (sickness and available *days*, vacant,
   establishment, in-post and trainee *FTE*) are treated like counts: a sum above 0 and below
@@ -36,17 +54,21 @@ How each KPI unit is treated (``metrics.registry`` unit; survey items are propor
   is treated by its size. For workforce KPIs ``n`` counts team-month rows, not people: it is
   rounded/suppressed like any count but does not by itself hide the rate.
 - ``n`` of every row follows the count rule. A value already gated (status ``insufficient``)
-  keeps that status unless its ``n`` is 1 to 7 (then ``suppressed``).
+  keeps that status unless its ``n`` is hidden (then ``suppressed``).
 
 Suppressed cells are NaN in :func:`apply_panel`'s output and ``*`` in
 :func:`apply_panel_marked`'s, so a CSV or table shows the symbol exactly where a number was
 hidden.
+
+What is not covered: two different windows of the same force (e.g. October to September and
+October to August) differ by a month; a share link fixes one window, and the CLI user is an
+analyst who must not publish overlapping windows to a panel (``docs/disclosure.md``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,6 +86,7 @@ SMALL_MAX = 7
 ROUND_BASE = 5
 SUPPRESSED_STATUS = "suppressed"
 TOTAL = "Total"
+ALL_FORCES = "All forces"
 
 _COUNT_COLUMNS = ("numerator", "denominator", "n")
 # Workforce KPIs: n counts team-month rows, so it does not by itself hide the rate.
@@ -71,6 +94,11 @@ _WORKFORCE_UNITS_N_INFORMATIONAL = {
     "sickness_rate", "vacancy_rate", "trainee_share", "specialist_trained_share",
     "screening_rate",
 }
+_TOLERANCE = 1e-6
+_MAX_TRIALS = 24  # candidate cells tried per step (smallest first)
+
+# A relation: (cells, total) as flat indices: the cells add up to the total.
+Relation = tuple[list[int], int]
 
 
 # --------------------------------------------------------------------------- scalars
@@ -102,6 +130,19 @@ def disclose_count(count: float) -> float:
     return round5(count)
 
 
+def round_days(days: float) -> float:
+    """A duration in days as a panel sees it: whole days, halves rounded up (41.5 -> 42);
+    NaN stays NaN."""
+    if days is None or (isinstance(days, float) and math.isnan(days)):
+        return math.nan
+    return float(_round_days_array(np.array([days], dtype=np.float64))[0])
+
+
+def _round_days_array(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return np.sign(values) * np.floor(np.abs(values) + 0.5)
+
+
 def _round5_array(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     return np.sign(values) * np.floor(np.abs(values) / ROUND_BASE + 0.5) * ROUND_BASE
@@ -124,6 +165,147 @@ def _small_array(values: np.ndarray) -> np.ndarray:
     return (size > 0) & (size < SMALL_MAX + 0.5)
 
 
+# --------------------------------------------------------------------------- secondary suppression
+
+
+def recoverable_flat(values: np.ndarray, hidden: np.ndarray,
+                     relations: Sequence[Relation]) -> list[int]:
+    """Hidden cells (flat indices) whose exact value follows from the shown cells taken as
+    exact and the relations: a hidden cell is determined when every solution of the relations
+    restricted to the hidden cells moves it by 0 (its row of the null space is zero)."""
+    unknown = [int(i) for i in np.flatnonzero(hidden)]
+    if not unknown or not relations:
+        return []
+    pos = {cell: k for k, cell in enumerate(unknown)}
+    matrix = []
+    for cells, total in relations:
+        row = np.zeros(len(unknown))
+        for cell in cells:
+            if cell in pos:
+                row[pos[cell]] += 1.0
+        if total in pos:
+            row[pos[total]] -= 1.0
+        if row.any():
+            matrix.append(row)
+    if not matrix:
+        return []
+    a = np.array(matrix)
+    _, s, vt = np.linalg.svd(a)
+    rank = int((s > 1e-9 * max(1.0, s.max())).sum())
+    null = vt[rank:]  # rows: a basis of the null space
+    if null.shape[0] == 0:
+        return unknown
+    determined = np.all(np.abs(null) < 1e-9, axis=0)
+    return [cell for cell, k in pos.items() if determined[k]]
+
+
+def bounds(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation],
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """What someone reading the published cells literally can bound each cell to: ``*`` is
+    1 to 7, a shown 0 is 0, a shown rounded ``r`` is ``max(8, r - 2)`` to ``r + 2``; then the
+    relations are propagated to a fixpoint. Returns (low, high) per flat cell, or None when
+    the published cells contradict that reading (a secondary cell is 0 or above 7)."""
+    shown = _round5_array(np.abs(values))
+    low = np.where(hidden, 1.0, np.where(shown == 0, 0.0, np.maximum(SMALL_MAX + 1, shown - 2)))
+    high = np.where(hidden, float(SMALL_MAX), np.where(shown == 0, 0.0, shown + 2))
+    for _ in range(60):
+        changed = False
+        for cells, total in relations:
+            lo_sum, hi_sum = low[cells].sum(), high[cells].sum()
+            if lo_sum > low[total]:
+                low[total], changed = lo_sum, True
+            if hi_sum < high[total]:
+                high[total], changed = hi_sum, True
+            for c in cells:
+                new_lo = low[total] - (hi_sum - high[c])
+                new_hi = high[total] - (lo_sum - low[c])
+                if new_lo > low[c]:
+                    low[c], changed = new_lo, True
+                if new_hi < high[c]:
+                    high[c], changed = new_hi, True
+        if (low > high).any():
+            return None
+        if not changed:
+            break
+    return low, high
+
+
+def exposed_cells(values: np.ndarray, hidden: np.ndarray,
+                  relations: Sequence[Relation]) -> list[int]:
+    """Flat cells a panel could work out: hidden cells recoverable exactly (linear algebra) or
+    pinned to their true value by :func:`bounds`, and shown non-zero cells pinned so."""
+    found = recoverable_flat(values, hidden, relations)
+    if found:
+        return found
+    b = bounds(values, hidden, relations)
+    if b is None:
+        return []
+    low, high = b
+    # Only a pin to the true value discloses anything (a wrong pin misleads).
+    pinned = (low == high) & (low == np.abs(values)) & (hidden | (np.abs(values) > 0))
+    touched = np.zeros(values.size, dtype=bool)
+    for cells, total in relations:
+        touched[cells] = True
+        touched[total] = True
+    return [int(i) for i in np.flatnonzero(pinned & touched)]
+
+
+def protect(values: np.ndarray, relations: Sequence[Relation], *,
+            hidden: np.ndarray | None = None, frozen: np.ndarray | None = None) -> np.ndarray:
+    """Primary and secondary suppression of a flat vector of counts under additive relations.
+
+    ``values``: the true counts (flat, any sign: sizes are used). ``relations``: (cells,
+    total) pairs of flat indices. ``hidden``: cells to hide besides counts of 1 to 7.
+    ``frozen``: cells published by another output, which this call may not hide (they are
+    hidden only when the count rule itself hides them). Returns the boolean mask of hidden
+    cells: after it, :func:`exposed_cells` finds nothing (unless only frozen cells are left).
+    """
+    values = np.abs(np.nan_to_num(np.asarray(values, dtype=np.float64).ravel(), nan=0.0))
+    mask = _small_array(values)
+    if hidden is not None:
+        mask |= np.asarray(hidden, dtype=bool).ravel()
+    fixed = (np.zeros(values.size, dtype=bool) if frozen is None
+             else np.asarray(frozen, dtype=bool).ravel())
+    fixed_shown = fixed & ~mask
+    if not relations:
+        return mask
+    members: dict[int, list[int]] = {}
+    for cells, total in relations:
+        line = list(cells) + [total]
+        for c in line:
+            members.setdefault(c, []).extend(line)
+
+    def choose(exposed: list[int], allow_zero: bool) -> int | None:
+        """The cell whose hiding leaves the fewest exposed cells (ties: the smallest), among
+        those on the exposed cells' lines that may still be hidden (zeros only if allowed)."""
+        free = sorted({c for t in exposed for c in members.get(t, [])
+                       if not mask[c] and not fixed_shown[c] and (allow_zero or values[c] > 0)},
+                      key=lambda c: (values[c], c))
+        best, best_left = None, math.inf
+        for c in free[:_MAX_TRIALS]:
+            trial = mask.copy()
+            trial[c] = True
+            left = len(exposed_cells(values, trial, relations))
+            if left < best_left:
+                best, best_left = c, left
+            if left == 0:
+                break
+        return best
+
+    # Non-zero cells first; a zero is hidden only when no non-zero cell is left to hide.
+    for allow_zero in (False, True):
+        for _ in range(values.size + 1):
+            exposed = exposed_cells(values, mask, relations)
+            if not exposed:
+                return mask
+            pinned_shown = [t for t in exposed if not mask[t] and not fixed_shown[t]]
+            choice = pinned_shown[0] if pinned_shown else choose(exposed, allow_zero)
+            if choice is None:
+                break
+            mask[choice] = True
+    return mask
+
+
 # --------------------------------------------------------------------------- KPI tables
 
 
@@ -140,12 +322,132 @@ def _units(kpi_ids: Iterable[str]) -> dict[str, str]:
     return units
 
 
+def _linked_columns(block: pd.DataFrame) -> dict[str, str]:
+    """Count columns that repeat another in every row of ``block`` (``n`` is the denominator
+    of a rate or a median, the numerator of a count): they must be hidden together."""
+    links: dict[str, str] = {}
+    n = block["n"].to_numpy(dtype=np.float64)
+    for col in ("denominator", "numerator"):
+        other = block[col].to_numpy(dtype=np.float64)
+        both = ~np.isnan(n) | ~np.isnan(other)
+        if both.any() and np.allclose(np.nan_to_num(n), np.nan_to_num(other)):
+            links["n"] = col
+            break
+    return links
+
+
+def _protect_grid(block: pd.DataFrame, row_key: str | None, col_key: str | None,
+                  row_total: str | None, col_total_virtual: bool,
+                  hide: pd.DataFrame) -> None:
+    """Secondary suppression of one KPI's rows laid out as a grid (rows by ``row_key``, columns
+    by ``col_key``), writing into ``hide`` (columns numerator/denominator/n).
+
+    ``row_total``: the row label that is the sum of the other rows (All forces), used only
+    where the sum holds exactly. ``col_total_virtual``: add a published, frozen total column
+    (the window of a month table, the force's figure of a breakdown) equal to the row sums.
+    """
+    keys = [k for k in (row_key, col_key) if k]
+    if len(block) < 2 or not keys or block.duplicated(keys).any():
+        return  # one cell, or rows that are not a grid: the count rule alone applies
+    rows = list(dict.fromkeys(block[row_key])) if row_key else [None]
+    cols = list(dict.fromkeys(block[col_key])) if col_key else [None]
+    if row_total is not None and row_total in rows:
+        rows = [r for r in rows if r != row_total] + [row_total]
+    n_rows, n_cols = len(rows), len(cols) + (1 if col_total_virtual else 0)
+    r_pos = {r: i for i, r in enumerate(rows)}
+    c_pos = {c: j for j, c in enumerate(cols)}
+    where = {}
+    for idx, rec in zip(block.index, block[keys].itertuples(
+            index=False, name=None), strict=True):
+        r = rec[0] if row_key else None
+        c = rec[-1] if col_key else None
+        where[idx] = r_pos[r] * n_cols + c_pos[c]
+    links = _linked_columns(block)
+    for col in _COUNT_COLUMNS:
+        if col in links:
+            continue
+        raw = block[col].to_numpy(dtype=np.float64)
+        if np.isnan(raw).all():
+            continue
+        grid = np.zeros(n_rows * n_cols)
+        present = np.zeros(n_rows * n_cols, dtype=bool)
+        for idx, v in zip(block.index, raw, strict=True):
+            grid[where[idx]] = 0.0 if np.isnan(v) else abs(v)
+            present[where[idx]] = True
+        frozen = np.zeros(n_rows * n_cols, dtype=bool)
+        relations: list[Relation] = []
+        inner_cols = len(cols)
+        if col_total_virtual:
+            for i in range(n_rows):
+                cells = [i * n_cols + j for j in range(inner_cols)]
+                total = i * n_cols + inner_cols
+                grid[total] = grid[cells].sum()
+                present[total] = frozen[total] = True
+                relations.append((cells, total))
+        if row_total is not None and row_total in r_pos and n_rows > 2:
+            last = n_rows - 1
+            for j in range(n_cols):
+                cells = [i * n_cols + j for i in range(last) if present[i * n_cols + j]]
+                total = last * n_cols + j
+                if present[total] and cells and abs(
+                        grid[cells].sum() - grid[total]) < _TOLERANCE * max(1.0, grid[total]):
+                    relations.append((cells, total))
+        mask = protect(grid, relations, frozen=frozen)
+        hidden_rows = [bool(mask[where[idx]]) for idx in block.index]
+        hide.loc[block.index, col] = hidden_rows
+    for col, source in links.items():
+        hide.loc[block.index, col] = hide.loc[block.index, source].to_numpy()
+
+
+def _is_month(start: pd.Series, end: pd.Series) -> pd.Series:
+    s, e = pd.to_datetime(start), pd.to_datetime(end)
+    return (s.dt.to_period("M") == e.dt.to_period("M")) & (s.dt.day == 1)
+
+
+def _secondary_hide(table: pd.DataFrame, windows: Sequence[tuple] | None) -> pd.DataFrame:
+    """The secondary suppressions of a KPI table (by window or by month, one or more forces
+    with or without All forces): boolean frame, columns numerator/denominator/n."""
+    hide = pd.DataFrame(False, index=table.index, columns=list(_COUNT_COLUMNS))
+    if table.empty or not {"force", "window_start", "window_end"} <= set(table.columns):
+        return hide
+    months = _is_month(table["window_start"], table["window_end"])
+    period = pd.to_datetime(table["window_start"]).dt.to_period("M")
+    for _, block in table.groupby("kpi_id", sort=False):
+        b_months = months.loc[block.index]
+        span = block["window_start"].astype(str) + "/" + block["window_end"].astype(str)
+        monthly = bool(b_months.all()) and span.nunique() >= 2
+        if not monthly:
+            # By window: forces against All forces, each window on its own.
+            for _, win in block.groupby(span, sort=False):
+                _protect_grid(win, "force", None, ALL_FORCES, False, hide)
+            continue
+        spans = _month_windows(period.loc[block.index], windows)
+        for first, last in spans:
+            inside = block[(period.loc[block.index] >= first) & (period.loc[block.index] <= last)]
+            if inside.empty:
+                continue
+            sub = inside.assign(_month=period.loc[inside.index].astype(str))
+            sub_hide = pd.DataFrame(False, index=sub.index, columns=list(_COUNT_COLUMNS))
+            _protect_grid(sub, "force", "_month", ALL_FORCES,
+                          sub["_month"].nunique() >= 2, sub_hide)
+            hide.loc[sub.index] = hide.loc[sub.index] | sub_hide
+    return hide
+
+
+def _month_windows(periods: pd.Series, windows: Sequence[tuple] | None
+                   ) -> list[tuple[pd.Period, pd.Period]]:
+    """The windows months are protected against: those given, else the table's whole span."""
+    if windows:
+        return [(pd.Period(a, freq="M"), pd.Period(b, freq="M")) for a, b in windows]
+    return [(periods.min(), periods.max())]
+
+
 def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The panel table and a boolean mask (same index, columns value/numerator/denominator/n/
     ci_low/ci_high) of the cells hidden by the rule. ``also_hide`` (boolean, columns
-    numerator/denominator/n) adds cells to hide, e.g. secondary suppressions in a breakdown:
-    they are treated exactly like counts of 1 to 7."""
+    numerator/denominator/n) adds cells to hide, e.g. secondary suppressions: they are
+    treated exactly like counts of 1 to 7."""
     table = kpi_table.copy()
     index = table.index
     hidden = pd.DataFrame(False, index=index,
@@ -165,21 +467,24 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
     low = table["ci_low"].to_numpy(dtype=np.float64).copy()
     high = table["ci_high"].to_numpy(dtype=np.float64).copy()
 
+    is_prop = units == "proportion"
+    is_count = units == "count"
+    is_days = units == "days"
+    is_cases = units == "cases"
+    n_informational = table["kpi_id"].isin(_WORKFORCE_UNITS_N_INFORMATIONAL).to_numpy()
+
     small_num, small_den, small_n = _small_array(num), _small_array(den), _small_array(n)
     if also_hide is not None:
         extra = also_hide.reindex(index=index, fill_value=False)
         small_num = small_num | extra["numerator"].to_numpy(dtype=bool)
         small_den = small_den | extra["denominator"].to_numpy(dtype=bool)
         small_n = small_n | extra["n"].to_numpy(dtype=bool)
+    # A median's denominator is its n: hidden together.
+    small_den = np.where(is_days, small_den | small_n, small_den)
+    small_n = np.where(is_days, small_den, small_n)
     r_num = np.where(small_num, np.nan, _round5_array(num))
     r_den = np.where(small_den, np.nan, _round5_array(den))
     r_n = np.where(small_n, np.nan, _round5_array(n))
-
-    is_prop = units == "proportion"
-    is_count = units == "count"
-    is_days = units == "days"
-    is_cases = units == "cases"
-    n_informational = table["kpi_id"].isin(_WORKFORCE_UNITS_N_INFORMATIONAL).to_numpy()
 
     # Which rows have their value hidden by the rule.
     hide_value = np.zeros(len(table), dtype=bool)
@@ -205,10 +510,12 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
     new_value[counts] = np.where(np.isnan(value[counts]), r_num[counts],
                                  _round5_array(value[counts]))
     days = show & is_days
-    new_value[days], new_low[days], new_high[days] = value[days], low[days], high[days]
+    new_value[days] = _round_days_array(value[days])
+    new_low[days] = _round_days_array(low[days])
+    new_high[days] = _round_days_array(high[days])
 
-    # Status: ok rows whose value is hidden become suppressed; so does any row whose n is 1-7
-    # (unless n only counts workforce rows).
+    # Status: ok rows whose value is hidden become suppressed; so does any row whose n is
+    # hidden (unless n only counts workforce rows).
     to_suppress = (was_ok & hide_value) | (small_n & ~n_informational & (status != "no_data"))
     status = np.where(to_suppress, SUPPRESSED_STATUS, status)
     new_value = np.where(status == "ok", new_value, np.nan)
@@ -234,22 +541,31 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
     return table, hidden
 
 
-def apply_panel(kpi_table: pd.DataFrame) -> pd.DataFrame:
+def apply_panel(kpi_table: pd.DataFrame, *, windows: Sequence[tuple] | None = None,
+                ) -> pd.DataFrame:
     """The KPI long table as a panel may see it (see the module docstring for the rules).
 
     Same columns as the input (``kpi_id, force, window_start, window_end, value, numerator,
-    denominator, n, ci_low, ci_high, status[, spc]``); counts rounded to 5 or NaN where
-    suppressed, ``n`` nullable ``Int64``, values and intervals recomputed from the rounded
-    counts, status ``suppressed`` where the value is hidden (``spc`` emptied there).
-    Raises ``KeyError`` for a KPI id the registry does not know.
+    denominator, n, ci_low, ci_high, status[, spc][, provisional]``); counts rounded to 5 or
+    NaN where suppressed, ``n`` nullable ``Int64``, values and intervals recomputed from the
+    rounded counts (medians in whole days), status ``suppressed`` where the value is hidden
+    (``spc`` emptied there).
+
+    Secondary suppression: for a table by window, forces against All forces (where the
+    forces add up to it); for a table by month, the months against their window and forces
+    against All forces month by month. ``windows``: the (first, last) months, as
+    ``YYYY-MM`` or ``pd.Period``, of the windows whose totals the panel also sees (a share
+    link's window); default the table's whole span. Raises ``KeyError`` for a KPI id the
+    registry does not know.
     """
-    return _apply(kpi_table)[0]
+    return _apply(kpi_table, _secondary_hide(kpi_table, windows))[0]
 
 
-def apply_panel_marked(kpi_table: pd.DataFrame) -> pd.DataFrame:
+def apply_panel_marked(kpi_table: pd.DataFrame, *, windows: Sequence[tuple] | None = None,
+                       ) -> pd.DataFrame:
     """Like :func:`apply_panel`, but every hidden cell holds ``*`` (object columns) instead
     of NaN, for tables and CSV files; add :data:`FOOTNOTE` below them."""
-    table, hidden = _apply(kpi_table)
+    table, hidden = _apply(kpi_table, _secondary_hide(kpi_table, windows))
     marked = table.astype({col: object for col in hidden.columns})
     for col in hidden.columns:
         marked.loc[hidden[col].to_numpy(), col] = SYMBOL
@@ -276,76 +592,29 @@ def _line_groups(shape: tuple[int, int], has_row_total: bool, has_col_total: boo
     return lines
 
 
+def _flat_relations(shape: tuple[int, int], has_row_total: bool, has_col_total: bool,
+                    ) -> list[Relation]:
+    cols = shape[1]
+    return [([r * cols + c for r, c in cells], total[0] * cols + total[1])
+            for cells, total in _line_groups(shape, has_row_total, has_col_total)]
+
+
 def recoverable_cells(values: np.ndarray, hidden: np.ndarray, has_row_total: bool,
                       has_col_total: bool) -> list[tuple[int, int]]:
-    """Hidden cells whose exact value follows from the shown cells and the additive relations
-    (linear algebra: a hidden cell is determined when its unit vector lies in the row space
-    of the relations restricted to the hidden cells)."""
-    lines = _line_groups(values.shape, has_row_total, has_col_total)
-    unknown = [tuple(ix) for ix in np.argwhere(hidden)]
-    if not unknown or not lines:
-        return []
-    pos = {cell: k for k, cell in enumerate(unknown)}
-    matrix = []
-    for cells, total in lines:
-        row = np.zeros(len(unknown))
-        for cell in cells:
-            if cell in pos:
-                row[pos[cell]] += 1.0
-        if total in pos:
-            row[pos[total]] -= 1.0
-        if row.any():
-            matrix.append(row)
-    if not matrix:  # no relation touches a hidden cell
-        return []
-    a = np.array(matrix)
-    rank = np.linalg.matrix_rank(a)
-    found = []
-    for cell, k in pos.items():
-        unit = np.zeros(len(unknown))
-        unit[k] = 1.0
-        if np.linalg.matrix_rank(np.vstack([a, unit])) == rank:
-            found.append(cell)
-    return found
+    """Hidden cells of a 2-D table with margins whose exact value follows from the shown cells
+    and the additive relations (see :func:`recoverable_flat`)."""
+    relations = _flat_relations(values.shape, has_row_total, has_col_total)
+    cols = values.shape[1]
+    return [(i // cols, i % cols) for i in recoverable_flat(
+        values.ravel(), np.asarray(hidden).ravel(), relations)]
 
 
 def _secondary(values: np.ndarray, hidden: np.ndarray, has_row_total: bool,
                has_col_total: bool) -> np.ndarray:
-    """Add complementary suppressions until no hidden cell can be recovered exactly."""
-    hidden = hidden.copy()
-    lines = _line_groups(values.shape, has_row_total, has_col_total)
-
-    def pick(members: list[tuple[int, int]]) -> tuple[int, int] | None:
-        """The smallest shown non-zero cell among ``members`` (inner cells first)."""
-        shown = [c for c in members if not hidden[c] and values[c] != 0]
-        return min(shown, key=lambda c: (values[c], c)) if shown else None
-
-    for _ in range(values.size + 1):
-        changed = False
-        # 1. No line (cells + its total) may hold exactly one hidden cell.
-        for cells, total in lines:
-            members = cells + [total]
-            if sum(bool(hidden[c]) for c in members) == 1:
-                choice = pick(cells) or pick([total])
-                if choice is not None:
-                    hidden[choice] = True
-                    changed = True
-        if changed:
-            continue
-        # 2. Exact recovery through combinations of lines (rare patterns): hide a further cell
-        #    on a line of the first recoverable cell.
-        exposed = recoverable_cells(values, hidden, has_row_total, has_col_total)
-        if not exposed:
-            return hidden
-        target = exposed[0]
-        candidates = [m for cells, total in lines if target in cells + [total]
-                      for m in cells + [total]]
-        choice = pick(candidates)
-        if choice is None:  # nothing left to hide: hide every non-zero shown cell
-            hidden |= values != 0
-            return hidden
-        hidden[choice] = True
-    return hidden
+    """Complementary suppressions of a 2-D table with margins (:func:`protect`)."""
+    relations = _flat_relations(values.shape, has_row_total, has_col_total)
+    mask = protect(values.ravel(), relations, hidden=np.asarray(hidden).ravel())
+    return mask.reshape(values.shape)
 
 
 def suppress_breakdown(
@@ -363,10 +632,9 @@ def suppress_breakdown(
     NaN counts are taken as 0.
 
     Primary suppression hides every count (margins included) from 1 to 7; secondary suppression
-    then hides the smallest further non-zero cells until no hidden cell can be worked out from
-    a total and its siblings (checked exactly with linear algebra, so also through combinations
-    of rows and columns). Shown counts are rounded to the nearest 5 (margins are rounded from
-    their true values, so rounded cells need not add up to the rounded total).
+    (:func:`protect`) then hides the smallest further cells until no hidden cell can be worked
+    out from a total and its siblings. Shown counts are rounded to the nearest 5 (margins are
+    rounded from their true values, so rounded cells need not add up to the rounded total).
 
     Returns floats with NaN for hidden cells, or (``marked=True``) objects with ``*``.
     """
@@ -403,12 +671,12 @@ def apply_panel_breakdown(kpi_table: pd.DataFrame, *, group_col: str = "group") 
     ``kpi_table``: the KPI long table plus ``group_col`` (and optionally ``dimension``, when
     several breakdowns share one table); within each KPI x dimension x force x window the
     groups are taken to partition the whole (include a "Not recorded" group), so their
-    numerators, denominators and ``n`` add up to the overall KPI that other pages show.
-    Before the row rules, each of those three counts gets primary and secondary suppression
-    across the groups against their total (as :func:`suppress_breakdown`), so a hidden group
-    count cannot be worked out from the overall figure and the other groups. Then every row
-    follows :func:`apply_panel` (rates from rounded counts, medians of 1-7 items hidden, ...).
-    Returns the same columns; hidden rows have status ``suppressed``.
+    numerators, denominators and ``n`` add up to the overall KPI that other outputs publish.
+    Before the row rules, each of those counts gets primary and secondary suppression across
+    the groups against that total (published elsewhere, so never hidden here), so a hidden
+    group count cannot be worked out from the overall figure and the other groups. Then every
+    row follows :func:`apply_panel` (rates from rounded counts, medians in whole days and
+    hidden with their n...). Returns the same columns; hidden rows have status ``suppressed``.
     """
     if kpi_table.empty:
         return apply_panel(kpi_table)
@@ -419,12 +687,27 @@ def apply_panel_breakdown(kpi_table: pd.DataFrame, *, group_col: str = "group") 
     keys = [c for c in ("kpi_id", "dimension", "force", "window_start", "window_end")
             if c in table.columns]
     for _, block in table.groupby(keys, sort=False, dropna=False):
-        for col in _COUNT_COLUMNS:
-            values = block[col].to_numpy(dtype=np.float64)
-            if np.isnan(values).all():
-                continue
-            sizes = np.abs(np.nan_to_num(values, nan=0.0))
-            column = np.append(sizes, sizes.sum()).reshape(-1, 1)
-            hidden = _secondary(column, _small_array(column), True, False)
-            hide.loc[block.index, col] = hidden[:-1, 0]
+        # The groups add up to the force's figure: a frozen total below them.
+        _protect_breakdown_column(block, hide)
     return _apply(table, hide)[0]
+
+
+def _protect_breakdown_column(block: pd.DataFrame, hide: pd.DataFrame) -> None:
+    """Groups of one KPI x force x window against their (published, frozen) total."""
+    links = _linked_columns(block)
+    for col in _COUNT_COLUMNS:
+        if col in links:
+            continue
+        raw = block[col].to_numpy(dtype=np.float64)
+        if np.isnan(raw).all():
+            continue
+        sizes = np.abs(np.nan_to_num(raw, nan=0.0))
+        values = np.append(sizes, sizes.sum())
+        frozen = np.zeros(values.size, dtype=bool)
+        frozen[-1] = True
+        mask = protect(values, [(list(range(sizes.size)), sizes.size)], frozen=frozen)
+        hide.loc[block.index, col] = hide.loc[block.index, col].to_numpy() | mask[:-1]
+    for col, source in links.items():
+        both = hide.loc[block.index, [col, source]].any(axis=1).to_numpy()
+        hide.loc[block.index, col] = both
+        hide.loc[block.index, source] = both
