@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,8 @@ from openpyxl import load_workbook
 from metrics.disclosure import apply_panel, apply_panel_marked
 from metrics.kpis import compute_kpis
 from metrics.load import load_dataset
+from present import export
+from present.export import ExportAbout
 from ui import downloads as dl
 
 
@@ -27,24 +30,84 @@ def kpi_table(dataset) -> pd.DataFrame:
     return compute_kpis(dataset, "2026-01", "2026-03")
 
 
+def _same(back: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Equal values, whatever the missing marker (NaN, None, NA) and the number dtype."""
+    def norm(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.astype(object)
+        return frame.where(frame.notna(), None)
+
+    pd.testing.assert_frame_equal(norm(back), norm(expected), check_dtype=False)
+
+
 def _read_excel(data: bytes) -> pd.DataFrame:
     return pd.read_excel(io.BytesIO(data), sheet_name=0)
 
 
+#: Workforce KPIs count full-time equivalents (1.7 officers): the only fractional counts.
+FTE_KPIS = ("vacancy_rate", "trainee_share")
+ABOUT = dict(title="KPIs", force="Durham Constabulary", start="2026-01", end="2026-03",
+             scope="adult_rape", as_at=date(2026, 4, 15))
+
+
+def _about(**kw) -> ExportAbout:
+    return ExportAbout(**{**ABOUT, **kw})
+
+
 def test_csv_round_trip_equals_the_table(kpi_table: pd.DataFrame) -> None:
-    data = dl.to_csv_bytes(kpi_table)
+    data = dl.to_csv_bytes(kpi_table, _about())
     back = dl.read_csv_download(data)
     expected = dl.export_frame(kpi_table)
-    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    _same(back, expected)
     assert list(back["status"]) == list(kpi_table["status"])  # the status flags survive
     assert back["window_start"].iloc[0] == "2026-01-01"
-    assert data.decode("utf-8-sig").splitlines()[0] == "OFFICIAL-SENSITIVE"
+    assert data.decode("utf-8-sig").splitlines()[0] == "# OFFICIAL-SENSITIVE"
+
+
+def test_csv_header_lines_name_force_window_scope_audience_and_as_at(kpi_table) -> None:
+    header = export.csv_header(dl.to_csv_bytes(kpi_table, _about()))
+    assert header["Marking"] == "OFFICIAL-SENSITIVE"
+    assert header["Force"] == "Durham Constabulary"
+    assert header["Window"] == "2026-01 to 2026-03"
+    assert header["Scope"] == "adult_rape"
+    assert header["Audience"] == "Internal"
+    assert header["Data as at"] == "2026-04-15"
+    assert "fractions" in header["Units"]
+    panel = export.csv_header(dl.to_csv_bytes(apply_panel(kpi_table), _about(audience="panel")))
+    assert panel["Audience"].startswith("Scrutiny panel") and "rounded" in panel["Note"]
+
+
+def test_file_names_say_force_window_scope_audience_and_as_at() -> None:
+    name = export.export_filename("charge rate/by team", _about(audience="panel"), "csv")
+    assert name == ("charge_rate_by_team_durham-constabulary_2026-01_2026-03_adult_rape_"
+                    "panel_asat-2026-04-15.csv")
+    hostile = export.export_filename("x", _about(force='../=cmd|"a b"\\evil'), "xlsx")
+    assert "/" not in hostile and "\\" not in hostile and '"' not in hostile
+    assert hostile.endswith(".xlsx") and hostile.startswith("x_cmd-a-b-evil_")
+
+
+def test_csv_numbers_are_numbers_and_empty_cells_are_empty(kpi_table) -> None:
+    text = dl.to_csv_bytes(kpi_table, _about()).decode("utf-8-sig")
+    assert "None" not in text and "nan" not in text.lower().replace("financ", "")
+    back = dl.read_csv_download(text.encode())
+    for col in ("value", "ci_low", "ci_high"):
+        assert pd.api.types.is_float_dtype(back[col]), col
+    rows = [line.split(",") for line in text.splitlines() if not line.startswith("#")]
+    head = rows[0]
+    for row in rows[1:]:
+        cells = dict(zip(head, row, strict=False))
+        for col in ("numerator", "denominator", "n"):
+            assert cells[col] == "" or cells[col].isdigit() or (
+                cells["kpi_id"] in FTE_KPIS and float(cells[col]) % 1), (col, cells[col])
+    units = dict(zip(back["kpi_id"], back["unit"], strict=True))
+    assert units["charge_rate"] == "proportion" and units["days_to_charge"] == "days"
+    rate = back[back["kpi_id"].eq("charge_rate") & back["status"].eq("ok")]["value"]
+    assert ((rate >= 0) & (rate <= 1)).all()  # a fraction, not a percent
 
 
 def test_excel_round_trip_equals_the_table(kpi_table: pd.DataFrame) -> None:
-    data = dl.to_excel_bytes(kpi_table, name="kpis")
+    data = dl.to_excel_bytes(kpi_table, _about(), name="kpis")
     back = _read_excel(data)
-    pd.testing.assert_frame_equal(back, dl.export_frame(kpi_table), check_dtype=False)
+    _same(back, dl.export_frame(kpi_table))
     wb = load_workbook(io.BytesIO(data))
     sheet = wb.worksheets[0]
     assert sheet.title == "kpis"
@@ -52,6 +115,39 @@ def test_excel_round_trip_equals_the_table(kpi_table: pd.DataFrame) -> None:
     assert sheet.oddFooter.center.text == "OFFICIAL-SENSITIVE"
     about = {row[0]: row[1] for row in wb["About"].iter_rows(values_only=True)}
     assert about["Marking"] == "OFFICIAL-SENSITIVE" and about["Audience"] == "Internal"
+    assert (about["Force"], about["Window"], about["Scope"], about["Data as at"]) == (
+        "Durham Constabulary", "2026-01 to 2026-03", "adult_rape", "2026-04-15")
+
+
+def test_excel_proportions_are_fractions_with_a_percent_format(kpi_table) -> None:
+    wb = load_workbook(io.BytesIO(dl.to_excel_bytes(kpi_table, _about(), name="kpis")))
+    ws = wb.worksheets[0]
+    head = [c.value for c in ws[1]]
+    col = {name: i for i, name in enumerate(head)}
+    seen = {"proportion": 0, "days": 0, "count": 0}
+    for row in ws.iter_rows(min_row=2):
+        unit, status = row[col["unit"]].value, row[col["status"]].value
+        value, low, n = row[col["value"]], row[col["ci_low"]], row[col["n"]]
+        if n.value is not None:
+            assert isinstance(n.value, int) and n.number_format == "#,##0"
+        num = row[col["numerator"]]
+        if isinstance(num.value, float):  # full-time equivalents, one decimal shown
+            assert row[0].value in FTE_KPIS and num.number_format == "#,##0.0"
+        if status != "ok":
+            assert value.value is None  # an empty cell, never "None"
+            continue
+        assert isinstance(value.value, int | float)
+        if unit == "proportion":
+            assert 0 <= value.value <= 1 and value.number_format == "0.0%"
+            if low.value is not None:  # KPIs declared without an interval leave it empty
+                assert isinstance(low.value, int | float) and low.number_format == "0.0%"
+                seen["count"] += 1
+            seen["proportion"] += 1
+        elif unit == "days":
+            assert value.number_format == "0.0"
+            seen["days"] += 1
+    assert seen["proportion"] and seen["days"] and seen["count"]
+    assert not any(c.value == "None" for r in ws.iter_rows() for c in r)
 
 
 def test_display_table_with_text_flags_round_trips() -> None:
@@ -64,11 +160,23 @@ def test_display_table_with_text_flags_round_trips() -> None:
     })
     expected = dl.export_frame(shown)
     assert list(expected["Month"]) == ["2026-01", "2026-02", "2026-03"]
+    assert str(expected["n"].dtype) == "Int64"  # counts are integers, the gap stays empty
     for back in (dl.read_csv_download(dl.to_csv_bytes(shown)),
                  _read_excel(dl.to_excel_bytes(shown, name="deck"))):
-        pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+        _same(back, expected)
         assert back.loc[1, "Value"] == "n = 17 of 30 needed"
         assert back.loc[0, "Verdict"] == "▲ Improvement"
+
+
+def test_text_none_and_object_numbers_are_cleaned() -> None:
+    table = pd.DataFrame({"group": ["a", "b", None], "n": ["10", None, "None"],
+                          "value": [0.5, None, float("nan")]})
+    frame = dl.export_frame(table)
+    assert frame["n"].tolist()[0] == 10 and pd.isna(frame["n"].iloc[1])
+    assert pd.isna(frame["n"].iloc[2])
+    text = dl.to_csv_bytes(table).decode("utf-8-sig")
+    assert "None" not in text
+    assert text.splitlines()[-1] == ",,"
 
 
 def test_panel_marked_table_keeps_its_symbols(kpi_table: pd.DataFrame) -> None:
@@ -76,7 +184,8 @@ def test_panel_marked_table_keeps_its_symbols(kpi_table: pd.DataFrame) -> None:
     assert (marked["numerator"] == "*").any()  # the small export has suppressed cells
     data = dl.to_csv_bytes(marked, audience="panel")
     lines = data.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith('"OFFICIAL-SENSITIVE - Scrutiny panel')
+    assert lines[0] == "# OFFICIAL-SENSITIVE"
+    assert export.csv_header(data)["Note"].startswith("Scrutiny panel")
     back = dl.read_csv_download(data)
     stars = marked["numerator"].eq("*").to_numpy()
     assert back["numerator"].astype(str).eq("*").to_numpy().tolist() == stars.tolist()
@@ -102,6 +211,60 @@ def test_panel_refuses_a_table_that_skipped_disclosure_control(kpi_table) -> Non
     counts = pd.concat([back[c] for c in ("numerator", "denominator", "n")]).dropna()
     assert not counts.between(1, 7).any()
     assert (counts % 5 == 0).all()
+
+
+def test_funnel_download_holds_numerators_denominators_and_limits(kpi_table) -> None:
+    from metrics.stats import funnel_limits
+
+    rows = kpi_table[kpi_table["kpi_id"] == "charge_rate"]
+    table = export.funnel_download(rows)
+    forces = rows[(rows["force"] != "All forces") & (rows["denominator"] > 0)]
+    assert sorted(table["force"]) == sorted(forces["force"])
+    assert list(table.columns) == ["kpi_id", "force", "numerator", "denominator", "value",
+                                   "target", "lower_998", "lower_95", "upper_95", "upper_998",
+                                   "position"]
+    pooled = rows[rows["force"] == "All forces"].iloc[0]
+    assert table["target"].iloc[0] == pytest.approx(pooled["numerator"] / pooled["denominator"])
+    for _, r in table.iterrows():
+        src = forces[forces["force"] == r["force"]].iloc[0]
+        assert (r["numerator"], r["denominator"]) == (src["numerator"], src["denominator"])
+        assert r["value"] == pytest.approx(src["numerator"] / src["denominator"])
+        assert r["lower_998"] <= r["lower_95"] <= r["target"] <= r["upper_95"] <= r["upper_998"]
+    if table.attrs.get("tau2", 0) == 0 and (table["position"] == "inside_95").all():
+        lim = funnel_limits(table["target"].iloc[0], [table["denominator"].iloc[0]])
+        assert lim["upper"].iloc[0] == pytest.approx(table["upper_95"].iloc[0])
+    back = _read_excel(dl.to_excel_bytes(table, _about(kpi="charge_rate: Charge rate"),
+                                         name="charge_rate_funnel"))
+    assert pd.api.types.is_integer_dtype(back["numerator"])
+    assert pd.api.types.is_float_dtype(back["upper_998"])
+
+
+def test_breakdown_download_names_the_kpi() -> None:
+    table = pd.DataFrame({"group": ["Team A", "Team B"], "value": [0.2, 0.3],
+                          "n": [40, 50]})
+    about = dl.about_for(None, "Charge rate by team", kpi="charge_rate")
+    assert about.kpi == "charge_rate: Charge rate"
+    wb = load_workbook(io.BytesIO(dl.to_excel_bytes(table, about, name="charge_rate_by_team")))
+    info = {row[0]: row[1] for row in wb["About"].iter_rows(values_only=True)}
+    assert info["KPI"] == "charge_rate: Charge rate"
+    assert export.csv_header(dl.to_csv_bytes(table, about))["KPI"] == "charge_rate: Charge rate"
+
+
+def test_about_for_reads_the_page_context(dataset) -> None:
+    class View:
+        force, scope = "Durham Constabulary", "child"
+
+    class Loaded:
+        pass
+
+    class Page:
+        view, loaded = View(), Loaded()
+        start, end = pd.Period("2026-01", "M"), pd.Period("2026-03", "M")
+
+    Page.loaded.dataset = dataset
+    about = dl.about_for(Page(), "Trends", audience="panel")
+    assert (about.force, about.window, about.scope, about.audience, about.as_at) == (
+        "Durham Constabulary", "2026-01 to 2026-03", "child", "panel", dataset.as_at)
 
 
 # ----------------------------------------------------------------------------- Streamlit
@@ -132,6 +295,7 @@ def test_download_buttons_render_and_log_exports(audit_log: Path) -> None:
     assert not at.exception
     labels = [b.label for b in at.download_button]
     assert labels == ["Download CSV", "Download Excel"]
+    assert all("as-at date" in b.help or "About sheet" in b.help for b in at.download_button)
     at.download_button[0].click().run()
     event = json.loads(audit_log.read_text().splitlines()[-1])
     assert event["action"] == "export" and event["reason"] == "csv:charge_rate_by_team"

@@ -149,7 +149,9 @@ def write_table(table: pd.DataFrame, out: TextIO, fmt: str) -> None:
     if fmt == "csv":
         if "provisional" in shown.columns:  # true/false, as in JSON
             shown["provisional"] = shown["provisional"].map({True: "true", False: "false"})
-        shown.to_csv(out, index=False, lineterminator="\n")
+        from metrics.safe_csv import write_csv  # formula-injection safe (issue 15 item 3)
+
+        write_csv(shown, out)
         return
     records = []
     columns = list(shown.columns)
