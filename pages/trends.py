@@ -1,4 +1,5 @@
-"""Trends: the monthly SPC chart of one KPI for the chosen force, and its breakdowns."""
+"""Trends: the monthly SPC chart of one KPI for the chosen force, its before/after adoption
+panel for every proportion KPI, its breakdowns and its commentary history."""
 
 from __future__ import annotations
 
@@ -13,24 +14,27 @@ from ui.tiles import escape_md
 ctx = shell.page_setup("trends")
 force = ctx.view.force
 st.header(f"Trends: {escape_md(force)}", anchor=False)
-kpi = views.kpi_picker(ctx, ctx.kpis, default="charge_rate")
+as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
+st.caption(f"**{escape_md(ctx.window_text)}** · data as at **{as_at}** · monthly SPC chart "
+           "ending with the window's last month")
+views.catalogue_banner()
+left, right = st.columns([3, 1])
+with left:
+    kpi = views.kpi_picker(ctx, ctx.kpis, default="charge_rate")
+with right:
+    first, span_words = views.span_picker(ctx)
 st.caption(escape_md(kpi.definition))
+wide = ctx.force_wide_note([kpi])
+if wide:
+    st.caption(wide)
 
 adoption = ui_data.adoption_month(ctx.dataset, force)
 with st.spinner("Computing the monthly series…"):
-    monthly = ctx.kpi_table(ctx.choices.first_month, ctx.end, by="month", forces=[force],
-                            kpi_ids=[kpi.id])
-    chart = views.spc_frame(monthly, kpi, adoption)
-st.plotly_chart(
-    charts.spc_chart(chart, unit=kpi.unit, title=f"{kpi.name}, monthly", adoption=adoption),
-    width="stretch", config={"displaylogo": False},
-)
-adopted = f"Soteria adopted {adoption.strftime('%B %Y')}; limits rebased there. " \
-    if adoption is not None else "No adoption date for this selection (limits not rebased). "
-st.caption(adopted + views.verdict_words(chart) + " Points: ● common cause, ▲ improvement, "
-           "◆ concern, ■ unusual (neutral measures).")
+    views.trend_section(ctx, kpi, force, first, adoption, span_words)
 
-st.subheader(f"Breakdowns, {ctx.window_text}", anchor=False)
+views.before_after_section(ctx, force, adoption)
+
+st.subheader(f"Breakdowns, {escape_md(ctx.window_text)}", anchor=False)
 
 
 @st.fragment
@@ -42,13 +46,19 @@ def breakdown_section() -> None:
     dimension = dimension or "offence_group"
     with st.spinner("Computing the breakdown…"):
         table = ui_data.breakdown_table(ctx.loaded, ctx.start, ctx.end, dimension, force,
-                                        kpi_ids=[kpi.id])
+                                        kpi_ids=[kpi.id], scope=ctx.scope)
     if ctx.is_panel:
         table = disclose_breakdown(table, {kpi.id: kpi})
     if table.empty:
         st.write("No cases recorded in this window.")
         return
     table = table.assign(group=table["group"].map(views.group_label))
+    if not table["status"].eq("ok").any():
+        st.write("No group has enough cases in this window to show a value, so there is no "
+                 "chart; the table gives each group's count.")
+        st.dataframe(views.display_table(table, {kpi.id: kpi}, "group"), hide_index=True,
+                     width="stretch")
+        return
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.breakdown_chart(table, unit=kpi.unit), width="stretch",
                       config={"displaylogo": False})
@@ -63,3 +73,5 @@ if kpi.id not in BREAKDOWN_KPIS:
             "case's group would change its meaning (repeat suspects, caseloads).")
 else:
     breakdown_section()
+
+views.commentary_history(ctx, force, kpi)

@@ -1,17 +1,23 @@
-"""Victim voice: every survey item with its gate, interval, trend and before/after adoption."""
+"""Victim voice: every survey item with its gate, interval, tested change, trend and
+before/after adoption."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from metrics.disclosure import FOOTNOTE as SUPPRESSED_FOOTNOTE
 from present import charts
 from ui import data as ui_data
-from ui import shell, survey
+from ui import shell, survey, views
 from ui.tiles import escape_md
 
 ctx = shell.page_setup("victim_voice")
 force = ctx.view.force
+locked = ctx.is_panel
 st.header(f"Victim voice: {escape_md(force)}", anchor=False)
+as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
+st.caption(f"**{escape_md(ctx.window_text)}**, changes against the "
+           f"{escape_md(ctx.compare_text)} · data as at **{as_at}**")
 st.markdown(
     "What victims told us in the survey, item by item. **The gate:** a result is shown only "
     "once at least 30 victims in the force area have answered the item in the window; below "
@@ -23,37 +29,67 @@ items = [k for k in ctx.kpis if k.source == "survey_responses"]
 if not items:
     st.info("This export has no survey items.")
     st.stop()
+wide = ctx.force_wide_note(items)
+if wide:
+    st.caption(wide)
 
 adoption = ui_data.adoption_month(ctx.dataset, force)
 with st.spinner("Computing survey results…"):
     table = survey.item_table(ctx, force, items)
     trend = survey.quarterly_trend(ctx, force, items)
-    before_after = survey.before_after_table(ctx, force, items, adoption)
 
-st.subheader(f"{ctx.window_text}", anchor=False)
+st.subheader(f"{escape_md(ctx.window_text)}", anchor=False)
 st.dataframe(table, hide_index=True, width="stretch")
+notes = []
+if ui_data.verdicts_available():
+    notes.append("Change: the two windows compared with a two-proportion test; with many "
+                 "measures tested at once, p-values are adjusted for the false discovery rate "
+                 "(Benjamini–Hochberg), and only an adjusted p of 0.05 or less is called "
+                 "likely real.")
+if survey.any_rounded(table):
+    notes.append(shell.ROUNDED_FOOTNOTE)
+if ctx.is_panel and table.astype(str).apply(lambda c: c.str.contains(r"\*")).any().any():
+    notes.append(SUPPRESSED_FOOTNOTE)
+for note in notes:
+    st.caption(escape_md(note))
 
 st.subheader("Trend by quarter", anchor=False)
-st.caption("Each point is one quarter; quarters below the gate are left as gaps.")
-if trend["value"].notna().any():
+if trend["value"].notna().sum() >= 2:
+    st.caption("Each point is one quarter; quarters below the gate are left as gaps.")
     st.plotly_chart(charts.survey_trend_chart(trend), width="stretch",
                     config={"displaylogo": False})
+elif trend.empty:
+    st.write("No quarter of survey answers lies within this view.")
 else:
-    st.info("Every quarter is below the 30-answer gate for this force, so no quarterly trend "
-            "can be shown. Choose All forces or a larger force.")
+    advice = ("" if locked or force == shell.ALL_FORCES else
+              " Choose All forces or a larger force to see a trend.")
+    st.write("Fewer than two quarters reach the 30-answer gate for this force, so there is "
+             f"no quarterly trend to draw.{advice}")
 
 st.subheader("Before and after Soteria", anchor=False)
 if adoption is None:
-    st.info("Choose a force with an adoption date to compare before and after adoption.")
+    if force == shell.ALL_FORCES:
+        st.write("Forces adopted Soteria in different months, so All forces has no single "
+                 "adoption date: choose a force to compare before and after.")
+    else:
+        st.write(f"{escape_md(force)} has no Soteria adoption date in this export.")
+elif not ctx.covers(adoption - views.BEFORE_AFTER_MONTHS,
+                    adoption + (views.BEFORE_AFTER_MONTHS - 1)):
+    st.write(f"Soteria was adopted in {adoption.strftime('%B %Y')}; the months either side "
+             "of it are outside this link's window.")
+elif not ui_data.verdicts_available():
+    st.write("Before and after needs the verdicts module (metrics.verdicts), which this "
+             "installation does not have.")
 else:
+    before_after = survey.before_after_table(ctx, force, items)
+    months = views.BEFORE_AFTER_MONTHS
     st.caption(
-        f"Up to {survey.BEFORE_AFTER_MONTHS} months before {adoption.strftime('%B %Y')} "
-        f"against up to {survey.BEFORE_AFTER_MONTHS} months from it. "
-        "Difference with its 95% Newcombe interval; each side needs 30 answers. With several "
-        "items tested at once, p-values are adjusted for the false discovery rate "
-        "(Benjamini–Hochberg); 'likely real' means an adjusted p below 0.05."
+        f"{months} months before {adoption.strftime('%B %Y')} against {months} months from "
+        "it, as a difference in differences: this force's change minus the change in forces "
+        "that had not yet adopted Soteria. Each side needs 30 answers; p-values are adjusted "
+        "across items (Benjamini–Hochberg); 'likely real' means an adjusted p of 0.05 or less."
     )
     if before_after.empty:
-        st.info("The export does not cover both sides of the adoption date.")
+        st.write("The export does not cover both sides of the adoption date.")
     else:
         st.dataframe(before_after, hide_index=True, width="stretch")

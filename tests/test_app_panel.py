@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 
 from metrics import sharelink
@@ -11,14 +14,28 @@ SECRET = "app-test-panel-secret-0123456789"
 
 @pytest.fixture
 def panel_app(app_test, monkeypatch):
-    def make(page_ids=("flight_deck", "trends", "victim_voice", "definitions"), **query):
+    def make(page_ids=("flight_deck", "trends", "victim_voice", "definitions"), *,
+             force="Gwent Police", start="2026-07", end="2026-09", data=None, **query):
         monkeypatch.setenv("FLIGHTDECK_SECRET", SECRET)
-        token, _ = sharelink.create(SECRET, force="Gwent Police", start="2026-07",
-                                    end="2026-09", pages=list(page_ids), created_by="test")
-        params = {"share": token, "force": "Gwent Police", "window": "custom",
-                  "from": "2026-07", "to": "2026-09", **query}
-        return app_test(**params)
+        token, _ = sharelink.create(SECRET, force=force, start=start, end=end,
+                                    pages=list(page_ids), created_by="test")
+        params = {"share": token, "force": force, "window": "custom", "from": start,
+                  "to": end, **query}
+        return app_test(data=data, **params)
     return make
+
+
+def texts(at) -> str:
+    """Every text element of the page (markdown, captions, alerts, headers), joined."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "header",
+                 "subheader"):
+        parts.extend(str(el.value) for el in getattr(at, kind))
+    return "\n".join(parts)
+
+
+def unescape(text: str) -> str:
+    return text.replace("\\", "")
 
 
 def test_panel_view_is_locked_to_the_links_scope(panel_app) -> None:
@@ -33,21 +50,127 @@ def test_panel_view_is_locked_to_the_links_scope(panel_app) -> None:
     assert "share" in at.query_params  # the link stays in the address bar
 
 
-def test_panel_tiles_show_no_count_from_1_to_7(panel_app) -> None:
-    at = panel_app()
-    at.run()
-    counts = {m.label: m.value for m in at.metric
-              if m.label in ("Protective orders granted", "s63G applications",
-                             "Suspect device backlog")}
-    assert counts
-    for value in counts.values():
-        if value != "–":
-            number = int(value.replace(",", ""))
-            assert number == 0 or (number > 7 and number % 5 == 0)
-
-
 def test_panel_navigation_offers_only_the_pages_the_link_opens(panel_app) -> None:
     at = panel_app(page_ids=("flight_deck", "definitions"))
     at.run()
     links = [el.proto.label for el in at.get("page_link")]
     assert links == ["Flight deck", "Definitions and methods"]
+
+
+def test_panel_victim_voice_marks_rounded_figures_with_a_footnote(panel_app):
+    # 36 months of the small export's largest force: every item passes the 30-answer gate
+    at = panel_app(force="Metropolitan Police Service", start="2023-10")
+    at.run()
+    at.switch_page("pages/victim_voice.py")
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    marked = table["agree"].astype(str).str.endswith("†")
+    assert marked.any()  # answers rounded to the nearest 5: some shares move
+    for cell in table.loc[marked, "agree"]:
+        float(cell.removesuffix(" †").removesuffix("%"))  # a share with the mark after it
+    page = unescape(texts(at))
+    assert ("† Changed by disclosure control: counts rounded to the nearest 5; rates worked "
+            "out from the rounded counts.") in page
+    counts = pd.to_numeric(table["answers"], errors="coerce").dropna()
+    assert ((counts == 0) | ((counts > 7) & (counts % 5 == 0))).all()
+
+
+def test_internal_victim_voice_has_no_rounding_mark(app_test):
+    at = app_test(force="Metropolitan Police Service", window="custom", **{"from": "2023-10",
+                  "to": "2026-09"})
+    at.run()
+    at.switch_page("pages/victim_voice.py")
+    at.run()
+    table = at.dataframe[0].value
+    assert not table.astype(str).apply(lambda c: c.str.contains("†")).any().any()
+    assert "Changed by disclosure control" not in unescape(texts(at))
+
+
+def test_panel_trends_draws_a_sentence_not_an_empty_chart(panel_app):
+    at = panel_app()
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    page = unescape(texts(at))
+    for chart in charts:  # any chart drawn has at least six months with a value
+        figure = json.loads(chart.proto.spec)
+        ys = [y for trace in figure["data"] if trace.get("mode") == "markers"
+              for y in trace.get("y", []) if y is not None]
+        assert len(ys) >= 6
+    if not any("monthly" in json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+               for c in charts):
+        assert "Too little to chart" in page or "has anything to count" in page
+    assert "Choose All forces" not in page
+
+
+def test_panel_before_after_outside_the_link_is_said_in_plain_words(panel_app):
+    at = panel_app()
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    page = unescape(texts(at))
+    assert "outside this link's window" in page
+    assert "n = 0 of" not in page
+    at.switch_page("pages/victim_voice.py")
+    at.run()
+    page = unescape(texts(at))
+    assert "outside this link's window" in page
+    assert "Choose All forces" not in page and "n = 0 of" not in page
+
+
+def _scope(force="Gwent Police", start="2026-07", end="2026-09"):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    return sharelink.Scope(force=force, start=start, end=end, pages=("trends",),
+                           expires=now + timedelta(days=1), link_id="t", created_by="t",
+                           created=now)
+
+
+def test_panel_link_covers_its_comparison_windows_and_36_months_of_history(small_export):
+    from metrics.kpis import compute_kpis
+    from metrics.load import load_dataset
+    from ui.access import Access
+    from ui.shell import PageContext
+    from ui.state import ViewState
+
+    met = "Metropolitan Police Service"
+    access = Access(audience="panel", user="t", page_id="trends", mode="link",
+                    scope=_scope(force=met))
+    ctx = PageContext("trends", access, None, ViewState(), None)  # type: ignore[arg-type]
+    assert (str(ctx.coverage[0]), str(ctx.coverage[1])) == ("2023-10", "2026-09")
+    dataset = load_dataset(small_export)
+    monthly = compute_kpis(dataset, "2023-08", "2026-09", by="month",
+                           kpi_ids=["charge_rate_cohort"], forces=[met, "Kent Police"])
+    shown = ctx.disclose(monthly)
+    mine = shown["force"] == met
+    inside = pd.to_datetime(shown["window_start"]) >= pd.Timestamp("2023-10-01")
+    counted = monthly["denominator"].fillna(0) > 7
+    # before the coverage nothing is shown; inside it every counted month is disclosed
+    assert (shown.loc[mine & ~inside, "status"] == "no_data").all()
+    assert shown.loc[mine & ~inside, "denominator"].isna().all()
+    disclosed = shown.loc[mine & inside & counted, "denominator"]
+    assert len(disclosed) > 12 and (disclosed % 5 == 0).all()
+    # another force is never shown, even inside the months
+    assert (shown.loc[~mine, "status"] == "no_data").all()
+    # the previous window and the year-ago window are both covered, and disclosed
+    for start, end in (("2026-04", "2026-06"), ("2025-07", "2025-09")):
+        assert ctx.covers(pd.Period(start, "M"), pd.Period(end, "M"))
+        window = ctx.disclose(compute_kpis(dataset, start, end, kpi_ids=["charge_rate_cohort"],
+                                           forces=[met]))
+        assert window["status"].iloc[0] != "no_data" and window["denominator"].iloc[0] % 5 == 0
+    assert not ctx.covers(pd.Period("2023-09", "M"), pd.Period("2023-12", "M"))
+
+
+def test_panel_coverage_reaches_a_long_windows_previous_window():
+    from ui.access import Access
+    from ui.shell import PageContext
+    from ui.state import ViewState
+
+    scope = _scope(start="2024-10", end="2026-09")  # 24 months: previous window from 2022-10
+    access = Access(audience="panel", user="t", page_id="trends", mode="link", scope=scope)
+    ctx = PageContext("trends", access, None, ViewState(), None)  # type: ignore[arg-type]
+    assert str(ctx.coverage[0]) == "2022-10"

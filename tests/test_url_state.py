@@ -189,3 +189,23 @@ def test_describe_window() -> None:
 def test_choices_months_lists_every_month_inclusive() -> None:
     months = Choices([], P("2025-11", "M"), P("2026-02", "M")).months
     assert months == ["2025-11", "2025-12", "2026-01", "2026-02"]
+
+
+@pytest.mark.parametrize("scope", ["adult_rape", "child"])
+def test_scope_is_read_from_the_url_and_written_back(scope: str) -> None:
+    state, notes = decode({"scope": scope}, CHOICES)
+    assert notes == [] and state.scope == scope
+    assert encode(state)["scope"] == scope
+    assert decode(encode(state), CHOICES)[0] == state
+
+
+def test_default_scope_is_all_and_stays_out_of_the_url() -> None:
+    state, _ = decode({}, CHOICES)
+    assert state.scope == "all"
+    assert "scope" not in encode(state)
+
+
+def test_unknown_scope_falls_back_to_all_with_a_note() -> None:
+    state, notes = decode({"scope": "adults"}, CHOICES)
+    assert state.scope == "all"
+    assert len(notes) == 1 and "adults" in notes[0] and "all" in notes[0]

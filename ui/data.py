@@ -179,52 +179,100 @@ def _has_cases(dataset: Dataset) -> bool:
     return cases is not None and not cases.empty
 
 
+def accepts_scope(func: object) -> bool:
+    """True when ``func`` takes a ``scope=`` keyword (the engine's case scope, issue 11)."""
+    import inspect
+
+    try:
+        return "scope" in inspect.signature(func).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _scope_probe(fingerprint: tuple, _dataset: Dataset, month: str) -> bool:
+    from metrics.kpis import compute_kpis
+
+    try:
+        compute_kpis(_dataset, month, month, forces=["All forces"], kpi_ids=["charge_rate"],
+                     scope="adult_rape")
+    except (TypeError, ValueError) as exc:  # KpiInputError: "not available yet"
+        _LOG.info("case scopes not available: %s", exc)
+        return False
+    return True
+
+
+def scope_supported(loaded: Loaded | None = None) -> bool:
+    """True when the KPI engine reads KPIs for a case scope (``compute_kpis(..., scope=)``
+    accepts ``adult_rape``: probed once per export with one KPI for one month)."""
+    from metrics.kpis import compute_kpis
+
+    if not accepts_scope(compute_kpis):
+        return False
+    if loaded is None or loaded.dataset is None:
+        return True
+    bounds = month_range(loaded.dataset)
+    if bounds is None:
+        return False
+    return _scope_probe(loaded.fingerprint or (), loaded.dataset, str(bounds[1]))
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
 def _kpis(
     fingerprint: tuple, _dataset: Dataset, start: str, end: str, by: str,
-    forces: tuple[str, ...] | None, kpi_ids: tuple[str, ...] | None,
+    forces: tuple[str, ...] | None, kpi_ids: tuple[str, ...] | None, scope: str = "all",
 ) -> pd.DataFrame:
     from metrics.kpis import compute_kpis
 
+    kwargs: dict[str, object] = {}
+    if scope != "all" or accepts_scope(compute_kpis):
+        kwargs["scope"] = scope
     return compute_kpis(_dataset, start, end, by=by,
                         forces=list(forces) if forces is not None else None,
-                        kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+                        kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **kwargs)
 
 
 def kpi_table(
     loaded: Loaded, start: pd.Period | str, end: pd.Period | str, *, by: str = "window",
     forces: Iterable[str] | None = None, kpi_ids: Iterable[str] | None = None,
+    scope: str = "all",
 ) -> pd.DataFrame:
-    """``compute_kpis`` for the served export, cached per (fingerprint, window, by, forces, ids)."""
+    """``compute_kpis`` for the served export, cached per (fingerprint, window, by, forces, ids,
+    scope). ``scope`` is ``all|adult_rape|child``; a scope other than ``all`` on an engine
+    without scopes raises ``TypeError`` (the pages check :func:`scope_supported` first)."""
     if loaded.dataset is None:
         raise RuntimeError("no usable export loaded")
     return _kpis(
         loaded.fingerprint or (), loaded.dataset, str(start), str(end), by,
         tuple(forces) if forces is not None else None,
-        tuple(kpi_ids) if kpi_ids is not None else None,
+        tuple(kpi_ids) if kpi_ids is not None else None, scope,
     )
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _breakdown(
     fingerprint: tuple, _dataset: Dataset, start: str, end: str, dimension: str, force: str,
-    kpi_ids: tuple[str, ...] | None,
+    kpi_ids: tuple[str, ...] | None, scope: str = "all",
 ) -> pd.DataFrame:
     from metrics.breakdowns import compute_breakdown
 
+    kwargs: dict[str, object] = {}
+    if scope != "all" or accepts_scope(compute_breakdown):
+        kwargs["scope"] = scope
     return compute_breakdown(_dataset, start, end, dimension, force=force,
-                             kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+                             kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **kwargs)
 
 
 def breakdown_table(
     loaded: Loaded, start: pd.Period | str, end: pd.Period | str, dimension: str, force: str,
-    kpi_ids: Iterable[str] | None = None,
+    kpi_ids: Iterable[str] | None = None, scope: str = "all",
 ) -> pd.DataFrame:
-    """KPIs by a case-level group (``metrics.breakdowns.compute_breakdown``), cached."""
+    """KPIs by a case-level group (``metrics.breakdowns.compute_breakdown``), cached per
+    (fingerprint, window, dimension, force, ids, scope)."""
     if loaded.dataset is None:
         raise RuntimeError("no usable export loaded")
     return _breakdown(loaded.fingerprint or (), loaded.dataset, str(start), str(end), dimension,
-                      force, tuple(kpi_ids) if kpi_ids is not None else None)
+                      force, tuple(kpi_ids) if kpi_ids is not None else None, scope)
 
 
 def survey_items(dataset: Dataset) -> list[str]:
@@ -267,3 +315,112 @@ def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
     if pd.isna(first) or last is None:
         return None
     return pd.Timestamp(first).to_period("M"), last
+
+
+@st.cache_resource(show_spinner=False)
+def _meeting_record(url: str) -> object | None:
+    try:
+        from metrics.record import RecordUnavailable, open_record
+    except ImportError:
+        return None
+    try:
+        return open_record(url or None)
+    except RecordUnavailable as exc:
+        _LOG.warning("%s", exc)
+        return None
+
+
+def meeting_record() -> object | None:
+    """The meeting record (``metrics.record.open_record`` of ``$FLIGHTDECK_DB``), opened once
+    per server and database URL; None when the record module or database is unavailable."""
+    return _meeting_record(os.environ.get("FLIGHTDECK_DB", ""))
+
+
+# --------------------------------------------------------------------------- verdicts (issue 12)
+
+
+def _verdicts() -> object | None:
+    """``metrics.verdicts`` when it is installed, else None (pages then use their own
+    fallbacks from ``metrics.stats``)."""
+    try:
+        from metrics import verdicts
+    except ImportError:
+        return None
+    return verdicts
+
+
+def verdicts_available() -> bool:
+    """True when ``metrics.verdicts`` (SPC monitoring, tested changes, funnels,
+    before/after) can be used."""
+    return _verdicts() is not None
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _spc_chart(fingerprint: tuple, _dataset: Dataset, kpi_id: str, force: str, end: str,
+               months: int, scope: str, audience: str) -> pd.DataFrame:
+    verdicts = _verdicts()
+    return verdicts.spc_chart(_dataset, kpi_id, force, end, months=months,  # type: ignore[union-attr]
+                              scope=scope, audience=audience)
+
+
+def spc_chart(loaded: Loaded, kpi_id: str, force: str, end: pd.Period, *, months: int,
+              scope: str = "all", audience: str = "internal") -> pd.DataFrame:
+    """``metrics.verdicts.spc_chart`` (one row per month of the ``months`` ending at ``end``;
+    values in the KPI's units), cached per export and arguments."""
+    assert loaded.dataset is not None
+    return _spc_chart(loaded.fingerprint or (), loaded.dataset, kpi_id, force, str(end),
+                      int(months), scope, audience)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _changes(fingerprint: tuple, _dataset: Dataset, start: str, end: str, compare: str,
+             force: str, scope: str, audience: str, kpi_ids: tuple[str, ...] | None
+             ) -> pd.DataFrame:
+    verdicts = _verdicts()
+    return verdicts.compute_changes(  # type: ignore[union-attr]
+        _dataset, start, end, compare=compare, forces=[force], scope=scope, audience=audience,
+        kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+
+
+def changes(loaded: Loaded, start: pd.Period, end: pd.Period, *, compare: str, force: str,
+            scope: str = "all", audience: str = "internal",
+            kpi_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """``metrics.verdicts.compute_changes`` for one force (tested changes against the
+    comparison window, BH-adjusted), cached."""
+    assert loaded.dataset is not None
+    return _changes(loaded.fingerprint or (), loaded.dataset, str(start), str(end), compare,
+                    force, scope, audience, tuple(kpi_ids) if kpi_ids is not None else None)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _funnel(fingerprint: tuple, _dataset: Dataset, kpi_id: str, start: str, end: str,
+            scope: str, audience: str) -> pd.DataFrame:
+    verdicts = _verdicts()
+    return verdicts.funnel_table(_dataset, kpi_id, start, end,  # type: ignore[union-attr]
+                                 scope=scope, audience=audience)
+
+
+def funnel_table(loaded: Loaded, kpi_id: str, start: pd.Period, end: pd.Period, *,
+                 scope: str = "all", audience: str = "internal") -> pd.DataFrame:
+    """``metrics.verdicts.funnel_table`` (forces with status ok, limits, φ), cached."""
+    assert loaded.dataset is not None
+    return _funnel(loaded.fingerprint or (), loaded.dataset, kpi_id, str(start), str(end),
+                   scope, audience)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _before_after(fingerprint: tuple, _dataset: Dataset, force: str, scope: str,
+                  audience: str, kpi_ids: tuple[str, ...] | None) -> pd.DataFrame:
+    verdicts = _verdicts()
+    return verdicts.before_after(  # type: ignore[union-attr]
+        _dataset, force, scope=scope, audience=audience,
+        kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+
+
+def before_after(loaded: Loaded, force: str, *, scope: str = "all", audience: str = "internal",
+                 kpi_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """``metrics.verdicts.before_after`` around the force's adoption month (difference in
+    differences for every proportion KPI), cached."""
+    assert loaded.dataset is not None
+    return _before_after(loaded.fingerprint or (), loaded.dataset, force, scope, audience,
+                         tuple(kpi_ids) if kpi_ids is not None else None)

@@ -30,6 +30,8 @@ from ui.state import (
     ALL_FORCES,
     COMPARES,
     PARAM_KEYS,
+    SCOPE_WORDS,
+    SCOPES,
     WINDOWS,
     Choices,
     ViewState,
@@ -44,8 +46,15 @@ _VIEW = "_fd_view"
 _NOTES = "_fd_notes"
 _WRITTEN = "_fd_url_written"
 _CTX = "_fd_context"
-W_FORCE, W_WINDOW, W_FROM, W_TO, W_COMPARE = (
-    "fd_force", "fd_window", "fd_from", "fd_to", "fd_compare")
+W_FORCE, W_WINDOW, W_FROM, W_TO, W_COMPARE, W_SCOPE = (
+    "fd_force", "fd_window", "fd_from", "fd_to", "fd_compare", "fd_scope")
+#: The monthly history a page shows by default, and the most a panel link covers before its
+#: window's last month (its charts need it): 36 months.
+HISTORY_MONTHS = 36
+#: The footnote under a table with a figure marked as changed by panel rounding.
+ROUNDED_MARK = "†"
+ROUNDED_FOOTNOTE = (f"{ROUNDED_MARK} Changed by disclosure control: counts rounded to the "
+                    "nearest 5; rates worked out from the rounded counts.")
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,65 @@ class PageContext:
         return all_kpis(self.survey_items)
 
     @property
+    def scope(self) -> str:
+        """The case scope of this view: ``all``, ``adult_rape`` or ``child``."""
+        return getattr(self.view, "scope", "all")
+
+    @property
+    def scope_text(self) -> str:
+        """The scope in words for a window line, e.g. ``adult rape only (...)``; "" for all."""
+        return SCOPE_WORDS.get(self.scope, "")
+
+    @property
     def window_text(self) -> str:
-        return describe_window(self.start, self.end) if self.start is not None else ""
+        """The window in plain words, with the scope when it is not all RASSO, e.g.
+        ``Jul 2026 to Sep 2026 · adult rape only (...)``."""
+        if self.start is None:
+            return ""
+        words = describe_window(self.start, self.end)
+        return f"{words} · {self.scope_text}" if self.scope_text else words
+
+    def scoped(self, kpi: KPI) -> bool:
+        """True when ``kpi`` follows the case scope (case-linked); survey and workforce
+        measures are force-wide (``KPI.scoped`` from the catalogue when it has it)."""
+        flag = getattr(kpi, "scoped", None)
+        if flag is not None:
+            return bool(flag)
+        return kpi.source not in ("survey_responses", "workforce")
+
+    def force_wide_note(self, kpis: Sequence[KPI]) -> str:
+        """"" for all RASSO; else a sentence naming which of ``kpis`` ignore the scope."""
+        if self.scope == "all":
+            return ""
+        wide = [k for k in kpis if not self.scoped(k)]
+        if not wide:
+            return ""
+        if len(wide) == len(kpis):
+            return ("These measures are force-wide: survey and workforce figures cannot be "
+                    f"split by case, so they are the same for every scope "
+                    f"(not {SCOPES[self.scope].lower()} only).")
+        return (f"{len(wide)} of these measures (survey and workforce) are force-wide: they "
+                "cannot be split by case, so they do not follow the scope.")
+
+    @property
+    def coverage(self) -> tuple[pd.Period, pd.Period] | None:
+        """The months a panel link's data covers: from 36 months before its window's end
+        (or the start of a comparison window, if earlier) to the window's end. None when the
+        session is not a panel link."""
+        scope = getattr(self.access, "scope", None)
+        if not self.is_panel or scope is None:
+            return None
+        start, end = pd.Period(scope.start, freq="M"), pd.Period(scope.end, freq="M")
+        firsts = [end - (HISTORY_MONTHS - 1)]
+        for compare in COMPARES:
+            firsts.append(comparison_window(start, end, compare)[0])
+        return min(firsts), end
+
+    def covers(self, start: pd.Period, end: pd.Period) -> bool:
+        """True when the months ``start``..``end`` are all inside what this session may see
+        (always for internal users; a panel link's :attr:`coverage` otherwise)."""
+        cover = self.coverage
+        return cover is None or (cover[0] <= start and end <= cover[1])
 
     @property
     def compare_text(self) -> str:
@@ -154,16 +220,55 @@ class PageContext:
         return self.dataset.as_at if self.loaded.dataset is not None else None
 
     def disclose(self, table: pd.DataFrame) -> pd.DataFrame:
-        """The KPI table as this audience may see it (panel rules via ``ui.access``)."""
+        """The KPI table as this audience may see it (panel rules via ``ui.access``).
+
+        A panel link's data covers its window, both comparison windows and the 36 months of
+        history its charts need (:attr:`coverage`): ``Access.disclose`` is applied with the
+        link's scope widened to those months, so the force stays locked, every figure goes
+        through the disclosure rules, and rows outside the coverage come back ``no_data``.
+        """
         disclose = getattr(self.access, "disclose", None)
-        return disclose(table) if disclose is not None else table
+        if disclose is None:
+            return table
+        scope, cover = getattr(self.access, "scope", None), self.coverage
+        if scope is not None and cover is not None:
+            widened = replace(self.access, scope=replace(scope, start=str(cover[0])))
+            return widened.disclose(table)  # type: ignore[attr-defined]
+        return disclose(table)
 
     def kpi_table(self, start: pd.Period, end: pd.Period, *, by: str = "window",
                   forces: Sequence[str] | None = None,
-                  kpi_ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """The engine's KPI table for this export, cached, after disclosure control."""
-        table = ui_data.kpi_table(self.loaded, start, end, by=by, forces=forces, kpi_ids=kpi_ids)
-        return self.disclose(table)
+                  kpi_ids: Sequence[str] | None = None,
+                  mark_rounding: bool = False) -> pd.DataFrame:
+        """The engine's KPI table for this export and scope, cached, after disclosure control.
+
+        ``mark_rounding=True`` adds a bool column ``rounded``: True where a panel's value
+        differs, as shown (``present.format.format_value``), from the undisclosed value
+        (always False for internal users).
+        """
+        raw = ui_data.kpi_table(self.loaded, start, end, by=by, forces=forces, kpi_ids=kpi_ids,
+                                scope=self.scope)
+        table = self.disclose(raw)
+        if mark_rounding:
+            table = table.assign(rounded=rounding_changed(raw, table, self.kpis)
+                                 if self.is_panel else False)
+        return table
+
+
+def rounding_changed(raw: pd.DataFrame, shown: pd.DataFrame, kpis: Sequence[KPI]) -> list[bool]:
+    """Per row of ``shown`` (same rows as ``raw``): True when a value still shown reads
+    differently, in the screen's format, from the undisclosed value (rounding moved it)."""
+    from present.format import format_value
+
+    units = {k.id: k.unit for k in kpis}
+    out = []
+    for (_, before), (_, after) in zip(raw.iterrows(), shown.iterrows(), strict=True):
+        unit = units.get(str(after["kpi_id"]), "proportion")
+        changed = (after["status"] == "ok" and before["status"] == "ok"
+                   and format_value(before["value"], unit) != format_value(after["value"],
+                                                                           unit))
+        out.append(bool(changed))
+    return out
 
 
 def context() -> PageContext:
@@ -238,6 +343,7 @@ def _on_filter_change() -> None:
     st.session_state[_VIEW] = replace(
         view, force=st.session_state.get(W_FORCE, view.force), window=window,
         start=start, end=end, compare=st.session_state.get(W_COMPARE, view.compare),
+        scope=st.session_state.get(W_SCOPE, view.scope),
     )
     st.session_state[_NOTES] = []
 
@@ -251,7 +357,8 @@ def _sync_widget(key: str, value: object) -> None:
     st.session_state[key] = value
 
 
-def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str]) -> ViewState:
+def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str],
+                     loaded: ui_data.Loaded | None = None) -> ViewState:
     sb = st.sidebar
     sb.subheader("View", anchor=False)
     forces = [ALL_FORCES, *choices.forces]
@@ -276,6 +383,19 @@ def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str
                        disabled=bool(locked))
     sb.selectbox("Compare with", list(COMPARES), format_func=COMPARES.__getitem__,
                  key=W_COMPARE, on_change=_on_filter_change)
+    if ui_data.scope_supported(loaded):
+        _sync_widget(W_SCOPE, view.scope)
+        sb.selectbox("Cases", list(SCOPES), format_func=SCOPES.__getitem__, key=W_SCOPE,
+                     on_change=_on_filter_change,
+                     help="Adult rape: offence group rape, victim aged 18 or over. Child "
+                          "victims: victim under 18. Survey and workforce measures are "
+                          "force-wide and do not change with this choice.")
+    elif view.scope != "all":
+        view = replace(view, scope="all")
+        note = "This version of the engine reads every case only; showing all RASSO."
+        notes = st.session_state.get(_NOTES, [])
+        if note not in notes:
+            st.session_state[_NOTES] = [*notes, note]
     if locked:
         sb.caption("Force and window are fixed by the shared link.")
     st.session_state[_VIEW] = view
@@ -352,7 +472,7 @@ def page_setup(page_id: str) -> PageContext:
     Access is checked before anything else (``ui.access.require_access``), then the export
     is loaded, the view resolved from the URL, the sidebar drawn and the URL written back.
     """
-    from ui.access import require_access
+    from ui.access import render_data_unavailable, require_access, stale_data_notice
 
     st.session_state.pop(_CTX, None)
     _repair_entry()
@@ -364,32 +484,29 @@ def page_setup(page_id: str) -> PageContext:
     with st.spinner("Loading the export…"):
         loaded = ui_data.load()
     allowed = list(getattr(access, "allowed_pages", [spec.id for spec in PAGE_SPECS]))
-    if loaded.stale:
-        when = loaded.loaded_at.strftime("%d %b %Y %H:%M UTC") if loaded.loaded_at else "earlier"
-        st.warning(
-            f"The export on disk cannot be used right now ({escape_md(loaded.problem)}). "
-            f"Showing the last good data, loaded at {when}.", icon=":material/warning:",
-        )
+    if loaded.stale:  # plain words only: the problem itself goes to the log and Data quality
+        st.warning(stale_data_notice(access, loaded.loaded_at), icon=":material/warning:")
     choices = _choices(loaded.dataset) if loaded.dataset is not None else None
     if loaded.dataset is None or choices is None:
         _page_links(allowed, ViewState())
         ctx = PageContext(page_id, access, loaded, ViewState(), None)
         st.session_state[_CTX] = ctx
-        if page_id != "definitions":
-            st.title("The export cannot be shown", anchor=False)
-            st.write("The flight deck needs a valid export. This is what the checks found; "
-                     "fix the export (or set FLIGHTDECK_DATA to another folder) and reload.")
-            validation_report(loaded)
+        if page_id != "definitions":  # a panel sees only "The data is not available right now"
+            render_data_unavailable(access, lambda: validation_report(loaded), loaded)
             st.stop()
         return ctx
     nav = st.sidebar.container()
     locked = access.locked_filters() if hasattr(access, "locked_filters") else {}
     view = _resolve_view(choices, locked)
-    view = _sidebar_filters(view, choices, locked)
+    view = _sidebar_filters(view, choices, locked, loaded)
     for note in st.session_state.get(_NOTES, []):
         st.warning(escape_md(note), icon=":material/link_off:")
     start, end = window_bounds(view, choices.last_month)
     cmp_start, cmp_end = comparison_window(start, end, view.compare)
+    if view.scope != "all" and loaded.fingerprint:
+        # Caches keyed on the export's fingerprint (e.g. the flight deck's tiles) then key on
+        # the scope too: a scoped view never reuses the all-RASSO figures.
+        loaded = replace(loaded, fingerprint=(*loaded.fingerprint, ("scope", view.scope)))
     _write_url(view)
     _page_links(allowed, view, nav)
     ctx = PageContext(page_id, access, loaded, view, choices, start, end, cmp_start, cmp_end)

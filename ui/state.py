@@ -3,7 +3,9 @@
 A view is a force, a window (a run of whole calendar months), a comparison window and, on
 the Trends page, a pillar and KPI. The URL query parameters (names fixed in TEAM-NOTES) are
 ``force``, ``window`` (``last_month|last_quarter|last_12_months|custom``), ``from``/``to``
-(``YYYY-MM``, custom windows only), ``compare`` (``previous|year_ago``), ``pillar`` and ``kpi``.
+(``YYYY-MM``, custom windows only), ``compare`` (``previous|year_ago``), ``pillar``, ``kpi``
+and ``scope`` (``all|adult_rape|child``: the case scope every KPI is read for; default ``all``,
+left out of the URL).
 
 ``decode`` never raises: a bad or stale value falls back to its default and adds a plain note
 that the app shows on screen. ``encode`` is its inverse, so ``decode(encode(s)) == s`` for any
@@ -30,11 +32,25 @@ COMPARES: dict[str, str] = {
     "previous": "Previous window",
     "year_ago": "Same window a year earlier",
 }
+#: Case scopes (issue 11): every case-linked KPI can be read for one of these.
+SCOPES: dict[str, str] = {
+    "all": "All RASSO",
+    "adult_rape": "Adult rape",
+    "child": "Child victims",
+}
+#: How a window line names a scope other than ``all`` (e.g. "adult rape only").
+SCOPE_WORDS: dict[str, str] = {
+    "all": "",
+    "adult_rape": "adult rape only (offence group rape, victim aged 18 or over)",
+    "child": "child victims only (victim under 18)",
+}
+DEFAULT_SCOPE = "all"
 DEFAULT_WINDOW = "last_quarter"
 DEFAULT_COMPARE = "previous"
 
 #: The query parameters this module owns; others (e.g. ``share``) are left alone.
-PARAM_KEYS: tuple[str, ...] = ("force", "window", "from", "to", "compare", "pillar", "kpi")
+PARAM_KEYS: tuple[str, ...] = ("force", "window", "from", "to", "compare", "pillar", "kpi",
+                               "scope")
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class ViewState:
     compare: str = DEFAULT_COMPARE
     pillar: int | None = None
     kpi: str | None = None
+    scope: str = DEFAULT_SCOPE
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,14 @@ def decode(params: Mapping[str, object], choices: Choices) -> tuple[ViewState, l
             state = replace(state, kpi=kpi)
         else:
             notes.append(f"KPI '{kpi}' is not in this export's catalogue; ignored.")
+
+    scope = _first(params.get("scope"))
+    if scope:
+        if scope in SCOPES:
+            state = replace(state, scope=scope)
+        else:
+            notes.append(f"Scope '{scope}' is not one of {', '.join(SCOPES)}; "
+                         f"showing {SCOPES[DEFAULT_SCOPE].lower()}.")
     return state, notes
 
 
@@ -184,6 +209,8 @@ def encode(state: ViewState) -> dict[str, str]:
         params["pillar"] = str(state.pillar)
     if state.kpi:
         params["kpi"] = state.kpi
+    if state.scope != DEFAULT_SCOPE:
+        params["scope"] = state.scope
     return params
 
 

@@ -1,8 +1,11 @@
 """Victim-voice tables: survey items per window, by quarter, and before/after adoption.
 
-Values come from the engine (``compute_kpis`` survey KPIs, with the 30-answer gate); the
-before/after difference from ``metrics.stats.proportion_change`` on the engine's counts,
-with ``metrics.stats.benjamini_hochberg`` across items.
+Values come from the engine (``compute_kpis`` survey KPIs, with the 30-answer gate) through
+the page context (disclosure control for a panel). Tested changes against the comparison
+window come from ``metrics.verdicts.compute_changes`` (two-proportion z, Newcombe interval,
+Benjamini–Hochberg across the force's KPIs) and before/after from
+``metrics.verdicts.before_after`` (difference in differences against forces not yet
+adopting); without ``metrics.verdicts`` the page says so and shows no verdict.
 """
 
 from __future__ import annotations
@@ -12,38 +15,90 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from metrics import stats
 from metrics.registry import KPI
 from present.format import format_interval, format_value
+from ui import data as ui_data
+from ui.shell import ROUNDED_MARK, PageContext
 from ui.views import value_text
 
 TREND_QUARTERS = 12
-BEFORE_AFTER_MONTHS = 24
+CHANGE_WORDS = {
+    "better": "better (likely real)", "worse": "worse (likely real)",
+    "higher": "higher (likely real)", "lower": "lower (likely real)",
+    "no_clear_change": "no clear change", "not_comparable": "not comparable",
+    "not_tested": "not tested",
+}
+BEFORE_AFTER_WORDS = {
+    "likely_real": "likely real", "no_clear_change": "could be chance",
+    "insufficient": "too few answers", "no_comparison_group": "no comparison group",
+}
 
 
-def item_table(ctx, force: str, items: Sequence[KPI]) -> pd.DataFrame:
-    """Each survey item in the view's window: value or gate, interval, answers, change."""
+def item_name(kpi: KPI) -> str:
+    """A survey KPI's item in words: ``Survey: felt believed`` -> ``Felt believed``."""
+    return kpi.name.removeprefix("Survey: ").capitalize()
+
+
+def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFrame:
+    """Each survey item in the view's window: the share agreeing (or its gate), the 95%
+    interval, answers, the comparison window's share, the difference in points and the tested
+    change in words (``metrics.verdicts.compute_changes``, BH-adjusted q).
+
+    For a panel, a share that disclosure rounding changed carries
+    :data:`ui.shell.ROUNDED_MARK` (the page adds the footnote)."""
     ids = [k.id for k in items]
-    now = ctx.kpi_table(ctx.start, ctx.end, forces=[force], kpi_ids=ids).set_index("kpi_id")
-    prev = ctx.kpi_table(ctx.cmp_start, ctx.cmp_end, forces=[force], kpi_ids=ids)
-    prev = prev.set_index("kpi_id")
+    now = ctx.kpi_table(ctx.start, ctx.end, forces=[force], kpi_ids=ids, mark_rounding=True)
+    now = now.set_index("kpi_id")
+    prev = ctx.kpi_table(ctx.cmp_start, ctx.cmp_end, forces=[force], kpi_ids=ids,
+                         mark_rounding=True).set_index("kpi_id")
+    tested = None
+    if ui_data.verdicts_available():
+        tested = ui_data.changes(ctx.loaded, ctx.start, ctx.end, compare=ctx.view.compare,
+                                 force=force, scope=ctx.scope,
+                                 audience="panel" if ctx.is_panel else "internal",
+                                 kpi_ids=ids).set_index("kpi_id")
+    label = ctx.compare_text.split(" (")[0].lower()
     rows = []
     for kpi in items:
-        row = now.loc[kpi.id]
-        before = prev.loc[kpi.id] if kpi.id in prev.index else None
-        change = ""
-        if row["status"] == "ok" and before is not None and before["status"] == "ok":
+        row, before = now.loc[kpi.id], prev.loc[kpi.id] if kpi.id in prev.index else None
+        change, verdict = "", "not tested"
+        if tested is not None and kpi.id in tested.index:
+            t = tested.loc[kpi.id]
+            verdict = CHANGE_WORDS.get(str(t["verdict"]), str(t["verdict"]))
+            if t["verdict"] not in ("not_comparable",) and _finite(t["difference"]):
+                change = f"{float(t['difference']) * 100:+.1f} pts"
+        elif row["status"] == "ok" and before is not None and before["status"] == "ok":
             change = f"{(row['value'] - before['value']) * 100:+.1f} pts"
         rows.append({
-            "item": kpi.name.removeprefix("Survey: ").capitalize(),
-            "agree": value_text(row, kpi),
+            "item": item_name(kpi),
+            "agree": _marked(value_text(row, kpi), row),
             "95% interval": format_interval(row["ci_low"], row["ci_high"], kpi.unit)
             .removeprefix("95% CI "),
-            "answers": _int(row["n"]),
-            "gate": f"{kpi.min_n} answers",
-            f"change vs {ctx.compare_text.split(' (')[0]}": change,
+            "answers": "*" if row["status"] == "suppressed" and not _finite(row["n"])
+            else _int(row["n"]),
+            f"{label}": _marked(value_text(before, kpi), before) if before is not None else "",
+            "difference": change,
+            "change": verdict,
         })
     return pd.DataFrame(rows)
+
+
+def _marked(text: str, row: pd.Series | None) -> str:
+    if row is not None and bool(row.get("rounded", False)):
+        return f"{text} {ROUNDED_MARK}"
+    return text
+
+
+def any_rounded(table: pd.DataFrame) -> bool:
+    """True when a cell of an :func:`item_table` carries the rounding mark."""
+    return bool(table.astype(str).apply(lambda col: col.str.endswith(ROUNDED_MARK)).any().any())
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _int(value: object) -> object:
@@ -53,15 +108,17 @@ def _int(value: object) -> object:
         return value
 
 
-def quarterly_trend(ctx, force: str, items: Sequence[KPI]) -> pd.DataFrame:
-    """Each item by quarter (three-month windows ending at the view's end), gated."""
+def quarterly_trend(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFrame:
+    """Each item by quarter (three-month windows ending at the view's end), gated; only the
+    quarters this session may see (a panel link's coverage). Columns quarter (``YYYY-MM`` of
+    its first month), item, value (fraction or NaN), status, n."""
     ids = [k.id for k in items]
-    names = {k.id: k.name.removeprefix("Survey: ").capitalize() for k in items}
+    names = {k.id: item_name(k) for k in items}
     frames = []
     for i in range(TREND_QUARTERS - 1, -1, -1):
         end = ctx.end - 3 * i
         start = end - 2
-        if start < ctx.choices.first_month:
+        if start < ctx.choices.first_month or not ctx.covers(start, end):
             continue
         table = ctx.kpi_table(start, end, forces=[force], kpi_ids=ids)
         frames.append(table.assign(quarter=str(start), item=table["kpi_id"].map(names)))
@@ -72,48 +129,43 @@ def quarterly_trend(ctx, force: str, items: Sequence[KPI]) -> pd.DataFrame:
     return out[["quarter", "item", "value", "status", "n"]]
 
 
-def before_after_table(ctx, force: str, items: Sequence[KPI],
-                       adoption: pd.Period | None) -> pd.DataFrame:
-    """Per item: 24 months before adoption against 24 months from it (gate 30 each side)."""
-    if adoption is None:
+def before_after_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFrame:
+    """Per item: the 12 months before adoption against the 12 months from it, as a
+    difference in differences against forces not yet adopting
+    (``metrics.verdicts.before_after``). Empty when ``metrics.verdicts`` is unavailable."""
+    if not ui_data.verdicts_available():
         return pd.DataFrame()
-    ids = [k.id for k in items]
-    months = BEFORE_AFTER_MONTHS
-    first = max(adoption - months, ctx.choices.first_month)
-    last = min(adoption + (months - 1), ctx.choices.last_month)
-    if first >= adoption or last < adoption:
-        return pd.DataFrame()
-    before = ctx.kpi_table(first, adoption - 1, forces=[force], kpi_ids=ids)
-    after = ctx.kpi_table(adoption, last, forces=[force], kpi_ids=ids)
-    before, after = before.set_index("kpi_id"), after.set_index("kpi_id")
-    results = []
-    for kpi in items:
-        b, a = before.loc[kpi.id], after.loc[kpi.id]
-        results.append(stats.proportion_change(
-            _num(b["numerator"]), _num(b["denominator"]), _num(a["numerator"]),
-            _num(a["denominator"]), min_n=kpi.min_n,
-        ))
-    adjusted, reject = stats.benjamini_hochberg([r["p_value"] for r in results])
+    table = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
+                                 audience="panel" if ctx.is_panel else "internal",
+                                 kpi_ids=[k.id for k in items])
+    return before_after_display(table, {k.id: k for k in items})
+
+
+def before_after_display(table: pd.DataFrame, kpis: dict[str, KPI]) -> pd.DataFrame:
+    """``metrics.verdicts.before_after`` rows as the screen shows them: before and after
+    shares, the force's change, the comparison forces' change, the difference in
+    differences with its 95% interval, the adjusted p and the verdict in words."""
     rows = []
-    for kpi, r, q, real in zip(items, results, adjusted, reject, strict=True):
-        ok = r["status"] == "ok"
+    for r in table.itertuples(index=False):
+        kpi = kpis.get(r.kpi_id)
+        ok = r.verdict != "insufficient" and _finite(r.estimate)
         rows.append({
-            "item": kpi.name.removeprefix("Survey: ").capitalize(),
-            "before": format_value(r["before"], "proportion") if ok else
-            f"n = {int(r['n_before'])} of {kpi.min_n} needed",
-            "after": format_value(r["after"], "proportion") if ok else
-            f"n = {int(r['n_after'])} of {kpi.min_n} needed",
-            "difference": f"{r['diff'] * 100:+.1f} pts" if ok else "",
-            "95% interval": f"{r['low'] * 100:+.1f} to {r['high'] * 100:+.1f} pts" if ok else "",
-            "adjusted p": "" if math.isnan(q) else f"{q:.3f}",
-            "verdict": ("likely real" if real else "could be chance") if ok else "too few answers",
+            "measure": item_name(kpi) if kpi is not None and kpi.source == "survey_responses"
+            else (kpi.name if kpi is not None else r.kpi_id),
+            "before": format_value(r.value_before, "proportion") if ok else "",
+            "after": format_value(r.value_after, "proportion") if ok else "",
+            "change": _pts(r.change) if ok else "",
+            "other forces' change": _pts(r.comparison_change)
+            if ok and r.method == "difference_in_differences" else "",
+            "difference in differences": _pts(r.estimate)
+            if ok and r.method == "difference_in_differences" else "",
+            "95% interval": f"{r.ci_low * 100:+.1f} to {r.ci_high * 100:+.1f} pts"
+            if ok and _finite(r.ci_low) else "",
+            "adjusted p": f"{r.q_value:.3f}" if ok and _finite(r.q_value) else "",
+            "verdict": BEFORE_AFTER_WORDS.get(str(r.verdict), str(r.verdict)),
         })
     return pd.DataFrame(rows)
 
 
-def _num(value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
-    return 0.0 if math.isnan(v) else v
+def _pts(value: object) -> str:
+    return f"{float(value) * 100:+.1f} pts" if _finite(value) else ""

@@ -6,8 +6,10 @@ Pages stay thin: they arrange what these return. Numbers come from the engine
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +19,11 @@ from present.format import POINT_TYPE_LABELS, format_interval, format_value, gat
 from ui import shell
 from ui.tiles import escape_md
 
-W_PILLAR, W_KPI = "fd_pillar", "fd_kpi"
+_LOG = logging.getLogger(__name__)
+W_PILLAR, W_KPI, W_SPAN = "fd_pillar", "fd_kpi", "fd_span"
+#: History spans on Trends, in months (0: everything the export holds); 36 by default.
+SPANS: dict[int, str] = {12: "12 months", 24: "24 months", 36: "36 months", 60: "5 years",
+                         0: "All months"}
 
 
 def _on_pillar() -> None:
@@ -53,18 +59,44 @@ def kpi_picker(ctx: shell.PageContext, kpis: Sequence[KPI], *, with_pillar: bool
     return chosen
 
 
+def span_picker(ctx: shell.PageContext) -> tuple[pd.Period, str]:
+    """The Trends history span (36 months by default, longer allowed): returns the first
+    month to ask for and the span in words. A panel link offers only spans its data covers
+    (its :attr:`~ui.shell.PageContext.coverage`), so no chart reaches outside the link."""
+    options = list(SPANS)
+    first_month = ctx.choices.first_month
+    cover = ctx.coverage
+    if cover is not None:
+        options = [m for m in options if m and ctx.end - (m - 1) >= cover[0]]
+    if W_SPAN not in st.session_state or st.session_state[W_SPAN] not in options:
+        st.session_state[W_SPAN] = shell.HISTORY_MONTHS if shell.HISTORY_MONTHS in options \
+            else options[-1]
+    months = st.selectbox("History shown", options, format_func=SPANS.__getitem__, key=W_SPAN)
+    first = first_month if not months else max(first_month, ctx.end - (months - 1))
+    return first, SPANS[months]
+
+
 def spc_frame(monthly: pd.DataFrame, kpi: KPI, adoption: pd.Period | None) -> pd.DataFrame:
-    """The XmR chart frame for one KPI and force: ``metrics.stats.xmr`` over the ``ok`` months
-    (others enter as gaps), rebased at the adoption month. Columns: month, value, centre,
-    upper, lower, point_type (+ ``attrs`` from xmr)."""
+    """The XmR chart frame for one KPI and force: ``metrics.stats.xmr`` over the ``ok`` final
+    months (others, and maturing months, enter as gaps), rebased at the adoption month.
+
+    Columns: month, value (every ``ok`` month, maturing ones too), centre, upper, lower,
+    point_type (None for maturing months: they set no limits and get no verdict) and
+    provisional (bool, the engine's ``provisional`` column, False when absent); ``attrs`` from
+    xmr."""
     series = monthly.sort_values("window_start")
     months = pd.PeriodIndex(pd.to_datetime(series["window_start"]), freq="M")
-    values = pd.Series(series["value"].where(series["status"].eq("ok")).to_numpy(dtype=float),
-                       index=months)
-    rebase = adoption if adoption is not None and months.min() < adoption <= months.max() \
-        else None
+    shown = series["value"].where(series["status"].eq("ok")).to_numpy(dtype=float)
+    maturing = (series["provisional"].fillna(False).astype(bool).to_numpy()
+                if "provisional" in series else np.zeros(len(series), dtype=bool))
+    values = pd.Series(np.where(maturing, np.nan, shown), index=months)
+    rebase = adoption if adoption is not None and len(months) and \
+        months.min() < adoption <= months.max() else None
     chart = stats.xmr(values, improvement=kpi.improvement, rebase=rebase)
     out = chart.reset_index(names="month")
+    out["value"] = shown
+    out["provisional"] = maturing
+    out.loc[maturing, "point_type"] = None
     out.attrs = chart.attrs
     return out
 
@@ -102,6 +134,10 @@ def display_table(table: pd.DataFrame, kpis: dict[str, KPI], label_col: str) -> 
 def verdict_words(chart: pd.DataFrame) -> str:
     """One sentence on an SPC chart: its last point's verdict and whether limits are final."""
     variation = chart.attrs.get("variation")
+    segments = chart.attrs.get("segments") or [{}]
+    if segments[-1].get("degenerate") or "upper" not in chart or \
+            not pd.notna(chart["upper"]).any():
+        return "No SPC verdict: too few months with a value to set process limits."
     label = POINT_TYPE_LABELS.get(variation or "", "no verdict (too few months)")
     words = f"Latest month: {label.lower()}."
     if chart.attrs.get("provisional"):
@@ -154,3 +190,269 @@ def group_label(value: object) -> str:
     """A category code as words for a chart or table: ``sexual_assault`` -> ``Sexual assault``."""
     text = str(value).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------- Trends sections
+
+
+def catalogue_banner() -> None:
+    """A warning naming each problem in the force's own KPI declarations
+    (``metrics.registry.catalogue_problems``); the app goes on with the shipped catalogue."""
+    try:
+        from metrics.registry import catalogue_problems
+    except ImportError:
+        return
+    try:
+        problems = catalogue_problems()
+    except Exception:  # noqa: BLE001 - a broken catalogue must never break a page
+        _LOG.exception("catalogue_problems failed")
+        problems = ["The force's KPI declarations could not be read (see the server log)."]
+    if problems:
+        lines = "\n".join(f"- {safe(p)}" for p in problems)
+        st.warning("Some of this force's own KPI declarations (`FLIGHTDECK_KPIS`) were not "
+                   f"used; the shipped catalogue is shown instead for those:\n{lines}",
+                   icon=":material/rule:")
+
+
+def _months_words(first: pd.Period, last: pd.Period) -> str:
+    return first.strftime("%B %Y") if first == last else \
+        f"{first.strftime('%B %Y')} to {last.strftime('%B %Y')}"
+
+
+def trend_frame(ctx: shell.PageContext, kpi: KPI, force: str, first: pd.Period
+                ) -> pd.DataFrame:
+    """The monthly SPC chart frame of one KPI and force from ``first`` to the window's end,
+    for this audience: ``metrics.verdicts.spc_chart`` (Laney p′ for proportions, maturing
+    months excluded) when available, else :func:`spc_frame` over the engine's months.
+
+    Columns: month (Period), value, numerator, denominator, status, provisional, centre,
+    upper, lower, point_type (+ n when from the engine); ``attrs["verdict"]`` and
+    ``attrs["verdict_month"]`` (the latest final month's point type and its month)."""
+    from ui import data as ui_data
+
+    months = (ctx.end - first).n + 1
+    if ui_data.verdicts_available():
+        frame = ui_data.spc_chart(ctx.loaded, kpi.id, force, ctx.end, months=months,
+                                  scope=ctx.scope,
+                                  audience="panel" if ctx.is_panel else "internal").copy()
+        attrs = dict(frame.attrs)
+        frame["month"] = pd.PeriodIndex(pd.to_datetime(frame["month"]), freq="M")
+        frame.attrs = attrs
+        return frame
+    monthly = ctx.kpi_table(first, ctx.end, by="month", forces=[force], kpi_ids=[kpi.id])
+    adoption = ui_data.adoption_month(ctx.dataset, force)
+    chart = spc_frame(monthly, kpi, adoption) if not monthly.empty else pd.DataFrame()
+    if chart.empty:
+        return chart
+    for col in ("numerator", "denominator", "status", "n"):
+        chart[col] = monthly.sort_values("window_start")[col].to_numpy()
+    final = chart["point_type"].notna() & ~chart["provisional"]
+    last = chart.index[final][-1] if final.any() else None
+    chart.attrs["verdict"] = None if last is None else chart.at[last, "point_type"]
+    chart.attrs["verdict_month"] = None if last is None else chart.at[last, "month"]
+    return chart
+
+
+def chart_verdict_words(chart: pd.DataFrame) -> str:
+    """One sentence on an SPC chart frame (:func:`trend_frame`): the latest final month's
+    verdict in words, or why there is none."""
+    if "upper" not in chart or not pd.notna(chart["upper"]).any():
+        return "No SPC verdict: too few months with a value to set process limits."
+    verdict, month = chart.attrs.get("verdict"), chart.attrs.get("verdict_month")
+    if not verdict or month is None:
+        return "No SPC verdict: no final month with a value."
+    when = pd.Period(month, freq="M").strftime("%B %Y")
+    words = f"Latest final month ({when}): {POINT_TYPE_LABELS.get(verdict, verdict).lower()}."
+    if "limits_provisional" in chart and bool(chart["limits_provisional"].iloc[-1]):
+        words += " Limits are provisional: too few months set them yet."
+    return words
+
+
+def trend_section(ctx: shell.PageContext, kpi: KPI, force: str, first: pd.Period,
+                  adoption: pd.Period | None, span_words: str) -> pd.DataFrame | None:
+    """The monthly SPC chart of one KPI, from the first month with data; a sentence instead
+    when fewer than ``present.page_charts.MIN_TREND_POINTS`` months have a value. Returns the
+    chart frame (None when no chart was drawn)."""
+    from present import page_charts
+
+    chart = trend_frame(ctx, kpi, force, first)
+    source = chart.assign(window_start=chart["month"].dt.start_time) if not chart.empty \
+        else chart
+    start = page_charts.data_start(source) if not chart.empty else None
+    if start is None:
+        st.info(f"No month in the last {span_words.lower()} has anything to count for "
+                f"{safe(kpi.name.lower())} in {safe(force)}, so there is no chart.")
+        return None
+    attrs = dict(chart.attrs)
+    chart = chart[chart["month"] >= pd.Period(start, freq="M")].reset_index(drop=True)
+    chart.attrs = attrs
+    with_value = int(pd.notna(chart["value"]).sum())
+    first_shown, last = chart["month"].min(), chart["month"].max()
+    if with_value < page_charts.MIN_TREND_POINTS:
+        held = int(chart["status"].isin(["insufficient", "suppressed"]).sum())
+        why = (f"{held} month(s) have too few cases to show a value (fewer than "
+               f"{kpi.min_n}, or hidden by disclosure control)" if held else
+               "there are too few months with data")
+        st.info(f"Too little to chart for {safe(kpi.name.lower())} from "
+                f"{_months_words(first_shown, last)}: {with_value} month(s) with a value, and "
+                f"{why}. The window's own figure is on the flight deck.")
+        return None
+    st.plotly_chart(
+        page_charts.trend_chart(chart, unit=kpi.unit, title=f"{kpi.name}, monthly",
+                                adoption=adoption),
+        width="stretch", config={"displaylogo": False},
+    )
+    words = [f"{_months_words(first_shown, last)} ({span_words.lower()} asked for; the chart "
+             "starts where this force's data starts)."]
+    if adoption is not None and first_shown < adoption <= last:
+        words.append(f"Soteria adopted {adoption.strftime('%B %Y')}; limits rebased there.")
+    words.append(chart_verdict_words(chart))
+    if chart["provisional"].fillna(False).astype(bool).any():
+        words.append("Hollow points are months still maturing: their values can still "
+                     "change, so they set no limits and get no verdict.")
+    cover = ctx.coverage
+    if cover is not None and ctx.choices.first_month < cover[0]:
+        words.append(f"Months before {cover[0].strftime('%B %Y')} are outside this link's "
+                     "window.")
+    words.append("Points: ● common cause, ▲ improvement, ◆ concern, ■ unusual (neutral "
+                 "measures), ○ maturing.")
+    st.caption(" ".join(words))
+    return chart
+
+
+#: Months either side of adoption in the before/after panel (whole years: same seasons).
+BEFORE_AFTER_MONTHS = 12
+
+
+def before_after_section(ctx: shell.PageContext, force: str, adoption: pd.Period | None
+                         ) -> None:
+    """Before/after Soteria adoption for every proportion KPI of the force: the 12 months
+    before adoption against the 12 months from it (``metrics.verdicts.before_after`` when it
+    is available: difference in differences against forces not yet adopting)."""
+    st.subheader("Before and after Soteria", anchor=False)
+    if adoption is None:
+        if force == "All forces" and not ctx.is_panel:
+            st.write("Forces adopted Soteria in different months, so All forces has no single "
+                     "adoption date: choose a force to compare before and after.")
+        else:
+            st.write(f"{safe(force)} has no Soteria adoption date in this export, so there "
+                     "is no before and after.")
+        return
+    months = BEFORE_AFTER_MONTHS
+    first, last = adoption - months, adoption + (months - 1)
+    if first < ctx.choices.first_month or last > ctx.choices.last_month:
+        st.write(f"The export does not hold {months} months on both sides of the adoption "
+                 f"month ({adoption.strftime('%B %Y')}), so there is no before and after.")
+        return
+    if not ctx.covers(first, last):
+        st.write(f"Soteria was adopted in {adoption.strftime('%B %Y')}; the months either "
+                 "side of it are outside this link's window.")
+        return
+    from ui import data as ui_data
+    from ui import survey
+
+    if ui_data.verdicts_available():
+        kpis = {k.id: k for k in ctx.kpis if k.is_proportion}
+        raw = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
+                                   audience="panel" if ctx.is_panel else "internal",
+                                   kpi_ids=list(kpis))
+        table = survey.before_after_display(raw, kpis)
+        others = raw["comparison_forces"].iloc[0] if len(raw) else ""
+        st.caption(
+            f"{_months_words(first, adoption - 1)} against {_months_words(adoption, last)}, "
+            "every proportion KPI, as a difference in differences: the force's change minus "
+            "the change over the same months in forces that had not yet adopted Soteria "
+            f"({safe(others.replace('; ', ', ')) if others else 'none in this export'}), with "
+            "its 95% interval. With many KPIs tested at once, p-values are adjusted for the "
+            "false discovery rate (Benjamini–Hochberg); 'likely real' means an adjusted p "
+            "of 0.05 or less. Without a comparison group the change is the force's own and "
+            "gets no verdict.")
+    else:
+        table = before_after_table(ctx, force, adoption)
+        st.caption(
+            f"{_months_words(first, adoption - 1)} against {_months_words(adoption, last)}, "
+            "every proportion KPI. Difference with its 95% Newcombe interval; each side needs "
+            "the KPI's minimum n. With many KPIs tested at once, p-values are adjusted for the "
+            "false discovery rate (Benjamini–Hochberg); 'likely real' means an adjusted p "
+            "below 0.05. This is the force's own change: it is not adjusted for changes "
+            "every force saw.")
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def before_after_table(ctx: shell.PageContext, force: str, adoption: pd.Period
+                       ) -> pd.DataFrame:
+    """One row per proportion KPI: before, after, difference (points) with its interval,
+    BH-adjusted p and a verdict in words, from the engine's counts for the 12 months before
+    and from adoption (disclosed counts for a panel)."""
+    kpis = [k for k in ctx.kpis if k.is_proportion]
+    ids = [k.id for k in kpis]
+    months = BEFORE_AFTER_MONTHS
+    before = ctx.kpi_table(adoption - months, adoption - 1, forces=[force], kpi_ids=ids)
+    after = ctx.kpi_table(adoption, adoption + (months - 1), forces=[force], kpi_ids=ids)
+    before, after = before.set_index("kpi_id"), after.set_index("kpi_id")
+    results = []
+    for kpi in kpis:
+        b, a = before.loc[kpi.id], after.loc[kpi.id]
+        held = {b["status"], a["status"]} & {"suppressed", "no_data"}
+        r = stats.proportion_change(_num(b["numerator"]), _num(b["denominator"]),
+                                    _num(a["numerator"]), _num(a["denominator"]),
+                                    min_n=kpi.min_n)
+        if held:
+            r = {**r, "status": "suppressed" if "suppressed" in held else "no_data",
+                 "p_value": float("nan")}
+        results.append(r)
+    adjusted, reject = stats.benjamini_hochberg([r["p_value"] for r in results])
+    rows = []
+    for kpi, r, q, real in zip(kpis, results, adjusted, reject, strict=True):
+        ok = r["status"] == "ok"
+        gate = {"insufficient": f"too few (fewer than {kpi.min_n})",
+                "suppressed": "* (suppressed)", "no_data": "no data"}.get(r["status"], "")
+        rows.append({
+            "KPI": kpi.name,
+            "before": format_value(r["before"], "proportion") if ok else gate,
+            "after": format_value(r["after"], "proportion") if ok else gate,
+            "difference": f"{r['diff'] * 100:+.1f} pts" if ok else "",
+            "95% interval": f"{r['low'] * 100:+.1f} to {r['high'] * 100:+.1f} pts" if ok else "",
+            "adjusted p": "" if not ok or np.isnan(q) else f"{q:.3f}",
+            "verdict": (("likely real" if real else "could be chance") if ok else
+                        "not tested"),
+        })
+    return pd.DataFrame(rows)
+
+
+def _num(value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if np.isnan(v) else v
+
+
+def commentary_history(ctx: shell.PageContext, force: str, kpi: KPI) -> None:
+    """The KPI's commentary and assurance history from the meeting record (``metrics.record``),
+    newest first; a panel sees only its link's window. Nothing when there is no record."""
+    from ui import data as ui_data
+
+    record = ui_data.meeting_record()
+    if record is None:
+        return
+    scope = getattr(ctx.access, "scope", None)
+    try:
+        if scope is not None:
+            history = record.comment_history(force, kpi.id, window_start=scope.start,
+                                             window_end=scope.end)
+        else:
+            history = record.comment_history(force, kpi.id)
+    except Exception:  # noqa: BLE001 - the record is optional on this page
+        _LOG.exception("commentary history failed")
+        st.caption("The meeting record cannot be read just now.")
+        return
+    st.subheader("Commentary history", anchor=False)
+    if not history:
+        st.caption(f"No commentary recorded for {safe(kpi.name.lower())} in {safe(force)}.")
+        return
+    for c in history:
+        window = c.window_start if c.window_start == c.window_end else \
+            f"{c.window_start} to {c.window_end}"
+        st.markdown(f"**{safe(c.assurance_label)}** · {safe(window)} · owner {safe(c.owner)} · "
+                    f"{safe(c.author)}, {c.created_at:%d %b %Y %H:%M} UTC  \n{safe(c.text)}")
