@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("validate", "generate", "kpis", "boardpack", "record")
+COMMANDS = ("validate", "generate", "kpis", "boardpack", "record", "changes", "funnel", "breakdown")
 
 
 class CliError(Exception):

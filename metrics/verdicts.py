@@ -590,9 +590,21 @@ def funnel_table(dataset: Dataset, kpi_id: str, start: str | pd.Period, end: str
     table = kpi_table(dataset, p0, p1, kpi_ids=[kpi_id], scope=scope, audience=audience)
     table = table[(table["force"] != ALL_FORCES)
                   & (table["status"].astype(object) == "ok")].copy()
-    num = _floats(table["numerator"])
-    den = _floats(table["denominator"])
-    if table.empty:
+    return funnel_points(table["force"].astype(str).tolist(), _floats(table["numerator"]),
+                         _floats(table["denominator"]))
+
+
+def funnel_points(forces: list[str], numerators: np.ndarray, denominators: np.ndarray
+                  ) -> pd.DataFrame:
+    """The funnel of :func:`funnel_table` from each (already gated) force's counts.
+
+    Target = Σ numerators / Σ denominators; exact binomial 95% and 99.8% limits; φ and τ²
+    from :func:`metrics.stats.funnel_overdispersion`; the limits are widened with τ² only
+    when φ > 1. Returns ``FUNNEL_COLUMNS`` sorted by denominator (fractions).
+    """
+    num = np.asarray(numerators, dtype=float)
+    den = np.asarray(denominators, dtype=float)
+    if num.size == 0:
         return pd.DataFrame(columns=list(FUNNEL_COLUMNS))
     od = stats.funnel_overdispersion(num, den)
     phi = float(od["phi"])
@@ -606,7 +618,7 @@ def funnel_table(dataset: Dataset, kpi_id: str, start: str | pd.Period, end: str
     position = np.where((value < lo998) | (value > hi998), "outside",
                         np.where((value < lo95) | (value > hi95), "between_95_998", "within"))
     out = pd.DataFrame({
-        "force": table["force"].to_numpy(), "numerator": num, "denominator": den,
+        "force": list(forces), "numerator": num, "denominator": den,
         "value": value, "target": target, "lower_95": lo95, "upper_95": hi95,
         "lower_998": lo998, "upper_998": hi998, "phi": phi, "tau2": tau2,
         "adjusted": adjusted, "position": position.astype(object),
