@@ -10,7 +10,8 @@ workforce: they carry no victim or offence fields), the repeat-suspect share (a 
 other cases may lie in another group, so restricting the cases would hide them) and the
 caseload measures (an investigator's caseload spans groups).
 
-Panel audiences must pass the result through ``metrics.disclosure`` (the app does).
+Panel audiences must pass the result through :func:`disclose_breakdown` (that is
+``metrics.disclosure.apply_panel_breakdown``, the one place the panel rules live).
 """
 
 from __future__ import annotations
@@ -39,14 +40,15 @@ BREAKDOWN_KPIS: tuple[str, ...] = tuple(
 
 def compute_breakdown(
     dataset: Dataset, start: str | pd.Period, end: str | pd.Period, dimension: str, *,
-    force: str, kpi_ids: Iterable[str] | None = None,
+    force: str, kpi_ids: Iterable[str] | None = None, scope: str = "all",
 ) -> pd.DataFrame:
     """The KPI table for ``force`` over the window, one block of rows per group of ``dimension``.
 
     Returns the ``compute_kpis`` columns plus ``dimension`` and ``group`` (the group's value,
     ``Not recorded`` for a missing one), for the groups with cases recorded in the window, in
-    descending order of those cases. ``force`` may be "All forces". Raises ``ValueError`` for
-    an unknown dimension or a KPI that cannot be broken down.
+    descending order of those cases. ``force`` may be "All forces". ``scope`` (``all``,
+    ``adult_rape``, ``child``) is passed to ``compute_kpis``. Raises ``ValueError`` for an
+    unknown dimension or a KPI that cannot be broken down.
     """
     from metrics.kpis import compute_kpis, to_period
 
@@ -70,55 +72,22 @@ def compute_breakdown(
     frames = []
     for group in order:
         sub = replace(dataset, tables={**dataset.tables, "cases": cases[groups == group]})
-        table = compute_kpis(sub, p0, p1, by="window", forces=[force], kpi_ids=ids)
+        kw = {} if scope == "all" else {"scope": scope}
+        table = compute_kpis(sub, p0, p1, by="window", forces=[force], kpi_ids=ids, **kw)
         frames.append(table.assign(dimension=dimension, group=str(group)))
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
 
 
-def disclose_breakdown(table: pd.DataFrame, kpis: dict) -> pd.DataFrame:
-    """A breakdown table as a scrutiny panel may see it, through ``metrics.disclosure``.
-
-    Per KPI, the group numerators and denominators each go through
-    ``disclosure.suppress_breakdown`` (counts 1-7 hidden, secondary suppression against the
-    total, the rest rounded to 5); proportions are recomputed from the rounded counts with
-    their Wilson interval; a median over 1-7 items is hidden. Hidden cells get status
-    ``suppressed`` and no value.
-    """
-    from metrics import disclosure, stats
+def disclose_breakdown(table: pd.DataFrame, kpis: object = None) -> pd.DataFrame:
+    """A breakdown table as a scrutiny panel may see it: ``metrics.disclosure.
+    apply_panel_breakdown`` (counts 1-7 hidden, secondary suppression of the groups against
+    the force's published figure, the rest rounded to 5, rates from the rounded counts,
+    medians in whole days and hidden with their n). ``kpis`` is accepted for older callers
+    and not used (the units come from the registry). Same columns as ``table``."""
+    from metrics import disclosure
 
     if table.empty:
         return table
-    out = []
-    for kpi_id, block in table.groupby("kpi_id", sort=False):
-        kpi = kpis[kpi_id]
-        block = block.set_index("group").copy()
-        num = disclosure.suppress_breakdown(block["numerator"].fillna(0.0), totals=True)
-        num = num.drop(index=disclosure.TOTAL, errors="ignore").iloc[:, 0]
-        den = disclosure.suppress_breakdown(block["denominator"].fillna(0.0), totals=True)
-        den = den.drop(index=disclosure.TOTAL, errors="ignore").iloc[:, 0]
-        hidden = num.isna() | den.isna() if kpi.unit == "proportion" else num.isna()
-        if kpi.unit == "days":
-            n = block["n"].fillna(0.0)
-            hidden = (n >= 1) & (n <= 7)
-            shown_n = n.map(disclosure.round5).where(~hidden)
-            block["n"] = shown_n
-            block["numerator"] = float("nan")
-            block["denominator"] = shown_n
-        else:
-            block["numerator"], block["denominator"] = num, den
-            block["n"] = den if kpi.unit == "proportion" else num
-        if kpi.unit == "proportion":
-            ok = ~hidden & (block["status"] == "ok") & (den > 0)
-            block.loc[ok, "value"] = num[ok] / den[ok]
-            cis = [stats.wilson(x, d) for x, d in zip(num[ok], den[ok], strict=True)]
-            block.loc[ok, "ci_low"] = [c[0] for c in cis]
-            block.loc[ok, "ci_high"] = [c[1] for c in cis]
-        elif kpi.unit == "count":
-            block["value"] = block["value"].where(~hidden, float("nan"))
-            block.loc[~hidden & (block["status"] == "ok"), "value"] = num
-        block.loc[hidden, ["value", "ci_low", "ci_high"]] = float("nan")
-        block.loc[hidden, "status"] = "suppressed"
-        out.append(block.reset_index())
-    return pd.concat(out, ignore_index=True)[table.columns]
+    return disclosure.apply_panel_breakdown(table, group_col="group")[table.columns]
