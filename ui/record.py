@@ -155,6 +155,14 @@ def render_commentary(ctx: Any, record: Record) -> None:
                           key="rec_c_kpi")
     history = record.comment_history(ctx.view.force, kpi_id, window_start=ctx.start,
                                      window_end=ctx.end)
+    if history:
+        latest = history[0]
+        st.markdown(f"**Latest: {escape_md(latest.assurance_label)}** · owner "
+                    f"{escape_md(latest.owner)} · {escape_md(latest.author)}, "
+                    f"{_when(latest.created_at)}")
+        st.markdown(escape_md(latest.text))
+    else:
+        st.caption("No commentary on this measure for this force and window yet.")
     seen_before = st.session_state.get(_SEEN_COMMENT, {}).get(kpi_id, ...)
     st.session_state.setdefault(_SEEN_COMMENT, {})[kpi_id] = history[0].id if history else None
     if history:
@@ -318,6 +326,8 @@ def _review(record: Record, ctx: Any) -> None:
         return
     state["rec_v_point"] = ""
     state["rec_v_action"] = ""
+    for theme in THEMES:
+        state[f"rec_v_theme_{theme}"] = False
     _flash("success", "Review saved.")
 
 
@@ -358,6 +368,8 @@ def render_reviews(ctx: Any, record: Record) -> None:
             if on), axis=1),
         reviewed=cases["reviewed"].map({True: "yes", False: ""}),
         decision_sound=cases["decision_sound"].map({True: "yes", False: "no"}).fillna(""))
+    st.caption(f"{int(cases['reviewed'].sum())} of {len(cases)} cases reviewed; "
+               f"{int(cases['isva_nominated'].sum())} nominated by an ISVA member.")
     st.dataframe(shown[["case_id", "offence_group", "outcome_code", "outcome_date",
                         "selection", "reviewed", "decision_sound"]],
                  hide_index=True, width="stretch")

@@ -1,0 +1,248 @@
+"""The meeting record in a real browser (Chromium via Playwright) against ``streamlit run``.
+
+A comment, an action and a case review are made in the app; the comment is seen again after
+a reload; the server is stopped and a new one started on the same database, and all three
+are still there, in the app and in ``python -m metrics record export``.
+
+Starts its own servers (free port, 127.0.0.1, local mode through a hermetic secrets file,
+a private SQLite record and audit file). Skips, with the reason, only when no Chromium is
+found (``make chromium``). Until ``ui/shell.py`` lists the record page, the server is started
+through a small entry script that adds it to the navigation the way ``ui.shell`` declares
+pages (absolute page paths); everything else is app.py unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "sample"
+OUT = ROOT / "test-output" / "e2e"
+FORCE, START, END = "Gwent Police", "2026-07", "2026-09"
+TIMEOUT_MS = 120_000
+COMMENT = "Charge rate steady; early advice requests up since the summer."
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ENTRY = '''
+import sys
+from dataclasses import replace
+from pathlib import Path
+ROOT = Path({root!r})
+sys.path.insert(0, str(ROOT))
+import ui.shell as shell
+if not any(spec.id == "record" for spec in shell.PAGE_SPECS):
+    specs = tuple(replace(s, path=str(ROOT / s.path)) for s in shell.PAGE_SPECS)
+    shell.PAGE_SPECS = (*specs, replace(specs[0], id="record", path=str(ROOT / "pages/record.py"),
+                                        title="Meeting record", section="Meeting"))
+exec(compile((ROOT / "app.py").read_text(), str(ROOT / "app.py"), "exec"))
+'''
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _entry(tmp: Path) -> Path:
+    """app.py when ui/shell.py lists the record page, else the navigation-adding entry."""
+    import ui.shell as shell
+
+    if any(spec.id == "record" for spec in shell.PAGE_SPECS):
+        return ROOT / "app.py"
+    entry = tmp / "record_entry.py"
+    entry.write_text(ENTRY.format(root=str(ROOT)))
+    return entry
+
+
+class Server:
+    """One ``streamlit run`` process (start/stop)."""
+
+    def __init__(self, entry: Path, env: dict[str, str], log: Path) -> None:
+        self.entry, self.env, self.log = entry, env, log
+        self.proc: subprocess.Popen | None = None
+        self.base = ""
+
+    def start(self) -> str:
+        port = _free_port()
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(self.entry), "--server.port",
+                 str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                 "--secrets.files", self.env["_SECRETS"]],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2) as resp:
+                    if resp.read() == b"ok":
+                        return self.base
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"streamlit did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Iterator[dict]:
+    if _chromium() is None:
+        pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
+    tmp = tmp_path_factory.mktemp("record-e2e")
+    secrets = tmp / "secrets.toml"
+    secrets.write_text("# no [auth]: local mode\n")
+    db_url = f"sqlite:///{tmp / 'record.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
+    env.update(FLIGHTDECK_DATA=str(DATA), FLIGHTDECK_DB=db_url,
+               FLIGHTDECK_AUDIT_LOG=str(tmp / "audit.jsonl"), PYTHONPATH=str(ROOT),
+               _SECRETS=str(secrets))
+    server = Server(_entry(tmp), env, tmp / "streamlit.log")
+    server.start()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        try:
+            yield {"server": server, "browser": browser, "db": db_url, "tmp": tmp, "env": env}
+        finally:
+            browser.close()
+            server.stop()
+
+
+def _wait(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
+        state="attached", timeout=TIMEOUT_MS)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=TIMEOUT_MS)
+    page.locator("[data-testid='stStatusWidget']").first.wait_for(state="detached",
+                                                                  timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)
+
+
+def _open(page, base: str) -> None:
+    query = urlencode({"force": FORCE, "window": "custom", "from": START, "to": END})
+    page.goto(f"{base}/record?{query}", timeout=TIMEOUT_MS)
+    _wait(page)
+    page.get_by_role("heading", name=f"Meeting record: {FORCE}").wait_for(timeout=TIMEOUT_MS)
+
+
+def _markdown(page, text: str):
+    """The Markdown paragraph (not the table cell) showing exactly ``text``."""
+    return page.locator("[data-testid='stMarkdownContainer']").get_by_text(text, exact=True)
+
+
+def _form(page, button: str):
+    return page.locator("[data-testid='stForm']").filter(
+        has=page.get_by_role("button", name=button))
+
+
+def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup):
+    server, browser = setup["server"], setup["browser"]
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _open(page, server.base)
+
+    # commentary: write, save, reload, see it
+    form = _form(page, "Save commentary")
+    form.get_by_label("Owner (a role, e.g. Head of crime)").fill("Head of crime")
+    form.get_by_text("Partly assured", exact=True).click()
+    form.get_by_label("Commentary (at most 2,000 characters)").fill(COMMENT)
+    form.get_by_role("button", name="Save commentary").click()
+    _wait(page)
+    page.get_by_text("Commentary saved.").wait_for(timeout=TIMEOUT_MS)
+    page.reload()
+    _wait(page)
+    _markdown(page, COMMENT).wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("Latest: Partly assured").count() == 1
+
+    # an action
+    page.get_by_role("tab", name="Actions").click()
+    form = _form(page, "Record action")
+    form.get_by_label("What was agreed").fill("Dip-sample bail decisions monthly")
+    form.get_by_label("Owner (a role)").fill("DI, case review team")
+    form.get_by_role("button", name="Record action").click()
+    _wait(page)
+    page.get_by_text("Action recorded.").wait_for(timeout=TIMEOUT_MS)
+
+    # a case review: draw a sample, review its first case
+    page.get_by_role("tab", name="Case reviews").click()
+    form = _form(page, "Draw sample of NFA cases")
+    form.get_by_label("Seed (empty: a fresh one)").fill("7")
+    form.get_by_role("button", name="Draw sample of NFA cases").click()
+    _wait(page)
+    page.get_by_text("Sample 1 drawn").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Case reviews").click()
+    form = _form(page, "Save review")
+    form.get_by_text("Early advice", exact=True).click()
+    form.get_by_text("no", exact=True).click()
+    form.get_by_label("Learning point").fill("Request early advice before NFA.")
+    form.get_by_role("button", name="Save review").click()
+    _wait(page)
+    page.get_by_text("Review saved.").wait_for(timeout=TIMEOUT_MS)
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "record-before-restart.png"), full_page=True)
+
+    # restart the server on the same database
+    server.stop()
+    base = server.start()
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _open(page, base)
+    _markdown(page, COMMENT).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_text("1 open, 0 overdue.").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Case reviews").click()
+    page.get_by_text(re.compile(r"^1 of \d+ cases reviewed")).wait_for(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(OUT / "record-after-restart.png"), full_page=True)
+
+    # and in the export
+    out = setup["tmp"] / "export"
+    env = {k: v for k, v in setup["env"].items() if k != "_SECRETS"}
+    proc = subprocess.run([sys.executable, "-m", "metrics", "record", "export", "--db",
+                           setup["db"], "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    comments = pd.read_csv(out / "comments.csv", skiprows=1)
+    assert comments["text"].tolist() == [COMMENT]
+    assert comments["author"].tolist() == ["local user"]
+    actions = pd.read_csv(out / "actions.csv", skiprows=1)
+    assert actions["text"].tolist() == ["Dip-sample bail decisions monthly"]
+    reviews = pd.read_csv(out / "reviews.csv", skiprows=1)
+    assert reviews["learning_point"].tolist() == ["Request early advice before NFA."]
+    assert reviews["early_advice"].astype(str).str.lower().tolist() in (["true"], ["1"])
+    assert reviews["decision_sound"].astype(str).str.lower().tolist() in (["false"], ["0"])
