@@ -1,44 +1,80 @@
-"""Compare forces: a funnel plot for a proportion KPI, with the table beside it."""
+"""Compare forces: a funnel plot for a proportion KPI, the chosen force highlighted, with a
+labelled table beside it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from present import charts, funnel
+from present import funnel, page_charts
+from ui import data as ui_data
 from ui import shell, views
+from ui.tiles import escape_md
 
 ctx = shell.page_setup("compare_forces")
 st.header("Compare forces", anchor=False)
-proportions = [k for k in ctx.kpis if k.is_proportion]
+as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
+st.caption(f"**{escape_md(ctx.window_text)}** · data as at **{as_at}** · forces against the "
+           "all-forces rate")
+views.catalogue_banner()
+proportions = [k for k in ctx.kpis if k.is_proportion and getattr(k, "interval", "") != "none"]
 kpi = views.kpi_picker(ctx, proportions, with_pillar=False, default="charge_rate")
-st.caption(f"{kpi.definition} Window: {ctx.window_text}.")
+st.caption(escape_md(kpi.definition))
+wide = ctx.force_wide_note([kpi])
+if wide:
+    st.caption(wide)
 
 with st.spinner("Computing the funnel…"):
-    table = ctx.kpi_table(ctx.start, ctx.end, kpi_ids=[kpi.id])
-    result = funnel.funnel(table)
+    if ui_data.verdicts_available():
+        try:
+            result = funnel.funnel_from_verdicts(
+                ui_data.funnel_table(ctx.loaded, kpi.id, ctx.start, ctx.end, scope=ctx.scope))
+        except ValueError:  # not a proportion of cases, outcomes or answers
+            result = None
+    else:
+        result = funnel.funnel(ctx.kpi_table(ctx.start, ctx.end, kpi_ids=[kpi.id]))
 
 if result is None:
-    st.info("Too few forces have data for this KPI in the window to draw a funnel plot.")
+    st.info(f"Fewer than three forces have enough cases for {escape_md(kpi.name.lower())} in "
+            f"{escape_md(ctx.window_text)} (at least {kpi.min_n} each), so there is no funnel "
+            "plot. A longer window gives more forces enough cases.")
     st.stop()
 
-left, right = st.columns([5, 4], gap="medium")
+chosen = ctx.view.force if ctx.view.force in set(result.points["force"]) else None
+if ctx.view.force != shell.ALL_FORCES and chosen is None:
+    st.caption(f"{escape_md(ctx.view.force)} has too few cases for this KPI in the window to "
+               "be placed on the funnel.")
+left, right = st.columns([3, 2], gap="medium")
 with left:
     st.plotly_chart(
-        charts.funnel_chart(result.points, result.limits, target=result.target,
-                            title=f"{kpi.name}: forces against the all-forces rate"),
+        page_charts.funnel_chart(result.points, result.limits, target=result.target,
+                                 highlight=chosen,
+                                 title=f"{kpi.name}: forces against the all-forces rate"),
         width="stretch", config={"displaylogo": False},
     )
 with right:
-    st.dataframe(result.table, hide_index=True, width="stretch", column_config={
-        "value": st.column_config.TextColumn(width="small"),
-        "denominator": st.column_config.NumberColumn("n", width="small"),
-    })
-    views.downloads(ctx, result.table, f"{kpi.id}_funnel")
+    shown = result.table
+    st.dataframe(
+        shown.style.apply(lambda row: ["font-weight: bold; background-color: #fff3cd"
+                                       if row["force"] == chosen else "" for _ in row], axis=1),
+        hide_index=True, width="stretch", column_config={
+            "force": st.column_config.TextColumn("force", width="medium"),
+            "numerator": st.column_config.NumberColumn("numerator", format="%d"),
+            "denominator": st.column_config.NumberColumn("n", format="%d"),
+            "value": st.column_config.NumberColumn("value", format="percent"),
+            "lower 95%": None, "upper 95%": None,
+            "lower 99.8%": st.column_config.NumberColumn("99.8% from", format="percent"),
+            "upper 99.8%": st.column_config.NumberColumn("99.8% to", format="percent"),
+            "position": st.column_config.TextColumn("position", width="medium"),
+        })
+    views.downloads(ctx, shown, f"{kpi.id}_funnel")
+    st.caption("Labels on the chart: the chosen force and forces outside or near the limits, "
+               "where they fit; hover over a point for any force.")
 st.caption(
     "Each force is plotted at its denominator; the funnel narrows as the denominator grows "
     "because larger numbers wobble less. A force is **flagged only outside the 99.8% "
     "limits**; between 95% and 99.8% it is worth a look. This is not a league table: "
-    "forces inside the funnel are not distinguishable from the all-forces rate."
+    "forces inside the funnel are not distinguishable from the all-forces rate. Only forces "
+    f"with at least {kpi.min_n} cases in the window take part."
 )
 if result.overdispersed:
     st.warning(

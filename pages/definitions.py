@@ -4,31 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from metrics.registry import PILLARS
-from ui import shell
+from present import definitions
+from ui import shell, views
 
 ctx = shell.page_setup("definitions")
 st.header("Definitions and methods", anchor=False)
-st.write("Every KPI on the flight deck, as declared once in the KPI registry "
-         "(`metrics/registry.py`); the app, the command line and the board pack all read it.")
-
-UNITS = {"proportion": "per cent", "days": "days (median)", "count": "count",
-         "cases": "cases per investigator"}
-BETTER = {"higher": "higher is better", "lower": "lower is better", "neutral": "neither"}
-rows = [{
-    "pillar": f"{k.pillar} · {PILLARS[k.pillar]}", "KPI": k.name,
-    "definition": k.definition, "numerator": k.numerator, "denominator": k.denominator,
-    "unit": UNITS.get(k.unit, k.unit), "direction": BETTER.get(k.better, k.better),
-    "minimum n": k.min_n, "measured": "at window end" if k.stock else "over the window",
-    "kind": k.kind, "id": k.id,
-} for k in ctx.kpis]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             height=36 * len(rows) + 40,
-             column_config={"definition": st.column_config.TextColumn(width="large"),
-                            "pillar": st.column_config.TextColumn(width="small")})
+st.write("Every KPI on the flight deck, as declared once in the KPI catalogue "
+         "(`metrics/catalogue/`, plus a force's own declarations in `FLIGHTDECK_KPIS`); the "
+         "app, the command line and the board pack all read it.")
+views.catalogue_banner()
+for heading, table in definitions.catalogue_markdown(ctx.kpis):
+    st.subheader(heading, anchor=False)
+    st.markdown(table, unsafe_allow_html=False)
+st.caption("Maturity: a window's value can still move for this many days after it ends "
+           "(e.g. a case recorded in the window can still be charged); until then it is shown "
+           "as maturing, with the date it becomes final. Workforce ratios are censuses of the "
+           "teams, not samples, so they carry no interval. Survey and workforce measures are "
+           "force-wide and do not follow the case scope.")
 
 st.subheader("How to read the flight deck", anchor=False)
 st.markdown("""

@@ -1,13 +1,15 @@
-"""Data-quality views: completeness of key case fields by force and by month, freshness."""
+"""Data-quality views: completeness of key case fields by force and by month, freshness from
+the as-at date and the files, and a neutral sequential colour scale for shares (no alarm red
+at 100%)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from metrics.dataset import Dataset
+from metrics.dataset import EXPORT_JSON, Dataset, export_as_at
 
 KEY_FIELDS: dict[str, str] = {
     "victim_sex": "Victim sex",
@@ -79,3 +81,56 @@ def freshness(dataset: Dataset, path: Path) -> pd.DataFrame:
             "age (days)": round((now - modified).total_seconds() / 86400, 1),
         })
     return pd.DataFrame(rows)
+
+
+def as_at_freshness(dataset: Dataset, today: date | None = None) -> dict[str, object]:
+    """How fresh the data is by its as-at date: ``as_at`` (date or None), ``source`` (words:
+    where the date comes from, ``export.json`` or the latest recorded or outcome date) and
+    ``age_days`` (whole days from the as-at date to ``today``, default today in UTC; None when
+    there is no as-at date)."""
+    today = today or datetime.now(UTC).date()
+    as_at = dataset.as_at
+    stated = export_as_at(dataset.source) if getattr(dataset, "source", None) else None
+    source = (f"stated in {EXPORT_JSON}" if stated is not None and stated == as_at else
+              "the latest recorded or outcome date in cases (no export.json)")
+    age = None if as_at is None else (today - as_at).days
+    return {"as_at": as_at, "source": source, "age_days": age}
+
+
+#: A neutral sequential scale for shares (light grey-blue to dark blue): 0 -> lightest, 1 ->
+#: darkest. No red and no traffic lights: a complete field is not an alarm.
+SEQUENTIAL = ((0.0, (247, 251, 255)), (0.5, (158, 202, 225)), (1.0, (33, 102, 172)))
+
+
+def sequential_colour(share: object) -> str:
+    """CSS for one share (0-1) on :data:`SEQUENTIAL`: a background colour and a text colour
+    that keeps at least 4.5:1 contrast; "" for a missing value."""
+    try:
+        v = float(share)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    if v != v:  # NaN
+        return ""
+    v = min(1.0, max(0.0, v))
+    for (x0, c0), (x1, c1) in zip(SEQUENTIAL, SEQUENTIAL[1:], strict=False):
+        if v <= x1:
+            t = (v - x0) / (x1 - x0)
+            rgb = tuple(round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True))
+            break
+    text = "#ffffff" if _luminance(rgb) < 0.18 else "#1a1a1a"
+    return f"background-color: rgb{rgb}; color: {text}"
+
+
+def _luminance(rgb: tuple[int, ...]) -> float:
+    def channel(c: int) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every missing cell (None, NaN, NaT) as an empty string, for display."""
+    out = frame.astype(object)
+    return out.where(out.notna(), "")

@@ -1,0 +1,248 @@
+"""Trends, Compare forces, Data quality and Definitions as their users meet them (AppTest),
+and the pure builders behind them (present.page_charts, present.quality, present.definitions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from present import definitions, page_charts, quality
+
+CATALOGUE = Path(__file__).resolve().parents[1] / "metrics" / "catalogue"
+
+
+def texts(at) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "header",
+                 "subheader"):
+        parts.extend(str(el.value) for el in getattr(at, kind))
+    return "\n".join(parts).replace("\\", "")
+
+
+def open_page(at, path: str):
+    at.run()
+    at.switch_page(path)
+    at.run()
+    assert not at.exception
+    return at
+
+
+# --------------------------------------------------------------------------- Trends
+
+
+def test_trends_chart_starts_at_the_forces_first_month_with_data(app_test) -> None:
+    at = open_page(app_test(force="Kent Police", kpi="charge_rate"), "pages/trends.py")
+    assert at.selectbox(key="fd_span").value == 36  # the default span
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    spc = next(f for f in charts if "monthly" in f["layout"]["title"]["text"])
+    xs = spc["data"][0]["x"]  # the line through every month drawn
+    assert xs[0] == "2023-10-01"  # 36 months ending Sep 2026; the small export has data there
+    assert xs[-1] == "2026-09-01" and len(xs) == 36
+    assert spc["layout"]["xaxis"]["title"]["text"] == "Month"
+    assert spc["layout"]["yaxis"]["title"]["text"] == "Per cent"
+    assert "36 months asked for" in texts(at)
+
+
+def test_trends_longer_span_starts_where_the_data_starts(app_test, small_export) -> None:
+    from metrics.load import load_dataset
+
+    first = load_dataset(small_export).cases["recorded_date"].min().to_period("M")
+    at = open_page(app_test(force="Kent Police", kpi="charge_rate_cohort"), "pages/trends.py")
+    at.selectbox(key="fd_span").set_value(0).run()
+    spc = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "monthly" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    xs = spc["data"][0]["x"]  # the line through every month drawn
+    assert pd.Period(xs[0][:7], "M") == first  # the axis starts at the export's first case
+
+
+def test_trends_shows_before_after_for_every_proportion_kpi(app_test) -> None:
+    at = open_page(app_test(force="Kent Police"), "pages/trends.py")
+    tables = [df.value for df in at.dataframe]
+    before_after = next(t for t in tables if "before" in t.columns and "after" in t.columns)
+    from metrics.registry import all_kpis
+
+    proportions = [k for k in all_kpis() if k.is_proportion]
+    # every proportion of cases, outcomes or answers (censuses have no before/after test)
+    assert len(before_after) >= len([k for k in proportions if k.interval != "none"]) - 1
+    assert "difference in differences" in texts(at) or "force's own change" in texts(at)
+
+
+def test_trend_chart_with_too_few_months_is_a_sentence() -> None:
+    spc = pd.DataFrame({"month": pd.period_range("2026-01", periods=3, freq="M"),
+                        "value": [0.1, float("nan"), 0.2], "status": ["ok", "suppressed", "ok"],
+                        "n": [20, 5, 20]})
+    assert pd.notna(spc["value"]).sum() < page_charts.MIN_TREND_POINTS
+
+
+def test_trend_chart_draws_maturing_months_hollow_and_named() -> None:
+    months = pd.period_range("2025-01", periods=12, freq="M")
+    spc = pd.DataFrame({"month": months, "value": [0.2 + 0.01 * i for i in range(12)],
+                        "centre": 0.25, "upper": 0.4, "lower": 0.1,
+                        "point_type": ["common_cause"] * 10 + [None, None],
+                        "provisional": [False] * 10 + [True, True]})
+    fig = page_charts.trend_chart(spc, unit="proportion", title="x")
+    maturing = [t for t in fig.data if t.name == page_charts.MATURING_LABEL]
+    assert len(maturing) == 1 and maturing[0].marker.symbol == "circle-open"
+    assert list(maturing[0].x) == ["2025-11-01", "2025-12-01"]
+    low, high = fig.layout.yaxis.range
+    assert 0 <= low < 0.1 and 0.4 <= high <= 1.0  # spans the data and limits, not 0-400%
+
+
+def test_data_start_skips_leading_months_without_anything_to_count() -> None:
+    monthly = pd.DataFrame({"window_start": pd.date_range("2024-01-01", periods=4, freq="MS"),
+                            "status": ["no_data", "insufficient", "ok", "ok"],
+                            "n": [0, 3, 40, 50], "denominator": [0, 3, 40, 50]})
+    assert page_charts.data_start(monthly) == pd.Timestamp("2024-02-01")
+    assert page_charts.data_start(monthly.assign(status="no_data")) is None
+
+
+# --------------------------------------------------------------------------- Compare forces
+
+
+def test_compare_forces_highlights_the_chosen_force(app_test) -> None:
+    at = open_page(app_test(force="Kent Police", window="last_12_months"),
+                   "pages/compare_forces.py")
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    chosen = [t for t in fig["data"] if t.get("name") == "Kent Police (chosen)"]
+    assert len(chosen) == 1 and chosen[0]["marker"]["size"] > 12
+    labels = [a["text"] for a in fig["layout"].get("annotations", [])]
+    assert "<b>Kent Police</b>" in labels
+    ticks = fig["layout"]["xaxis"]["ticktext"]
+    assert all(t.replace(",", "").isdigit() for t in ticks)
+    table = at.dataframe[0].value
+    table = getattr(table, "data", table)
+    assert {"numerator", "denominator", "value", "lower 99.8%", "upper 99.8%"} <= set(table)
+    assert pd.api.types.is_numeric_dtype(table["value"])
+
+
+def test_funnel_labels_never_overlap() -> None:
+    points = pd.DataFrame({"force": [f"Force number {i}" for i in range(12)],
+                           "n": [100 + 3 * i for i in range(12)],
+                           "value": [0.1 + 0.002 * i for i in range(12)]})
+    labels = page_charts.place_labels(points, list(points["force"]),
+                                      x_range=(math.log10(50), math.log10(400)),
+                                      y_range=(0.0, 0.3))
+    assert 0 < len(labels) < 12  # crowded: some are left to the hover
+    boxes = [lab.box for lab in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (40, 9000, ["50", "100", "200", "500", "1,000", "2,000", "5,000"]),
+    (3, 300_000, ["10", "100", "1,000", "10,000", "100,000"]),
+])
+def test_log_ticks_are_tidy(low, high, expected) -> None:
+    assert page_charts.log_ticks(low, high)[1] == expected
+
+
+# --------------------------------------------------------------------------- Data quality
+
+
+def test_data_quality_freshness_reads_the_as_at_date_from_export_json(app_test, export_copy):
+    (export_copy / "export.json").write_text('{"as_at": "2026-09-30"}', encoding="utf-8")
+    at = open_page(app_test(data=export_copy), "pages/data_quality.py")
+    page = texts(at)
+    assert "as at **30 September 2026**" in page and "stated in export.json" in page
+
+
+def test_completeness_scale_is_neutral_and_sequential() -> None:
+    full, half, empty = (quality.sequential_colour(v) for v in (1.0, 0.5, 0.0))
+    for css in (full, half, empty):
+        rgb = [int(c) for c in css.split("rgb(")[1].split(")")[0].split(",")]
+        assert rgb[2] >= rgb[0]  # blue, never red
+    darkness = [sum(int(c) for c in css.split("rgb(")[1].split(")")[0].split(","))
+                for css in (empty, half, full)]
+    assert darkness == sorted(darkness, reverse=True)  # more complete, darker
+    assert "color: #ffffff" in full  # readable text on the darkest cell
+    assert quality.sequential_colour(float("nan")) == ""
+
+
+def test_empty_audit_cells_are_blank() -> None:
+    frame = pd.DataFrame({"user": ["a", None], "force": [None, "Kent"],
+                          "time": [pd.Timestamp("2026-01-01"), pd.NaT]})
+    shown = quality.blank_missing(frame)
+    assert shown.loc[1, "user"] == "" and shown.loc[0, "force"] == ""
+    assert shown.loc[1, "time"] == "" and "None" not in shown.to_string()
+
+
+# --------------------------------------------------------------------------- Definitions
+
+
+def test_definitions_show_every_definition_in_full_with_its_parameters(app_test) -> None:
+    from metrics.registry import all_kpis
+
+    at = open_page(app_test(), "pages/definitions.py")
+    page = texts(at)
+    assert not at.dataframe or all("definition" not in df.value.columns for df in at.dataframe)
+    for kpi in all_kpis():
+        assert " ".join(kpi.definition.split()) in page, kpi.id
+        for name, value in (kpi.params or {}).items():
+            assert f"{name.replace('_', ' ')} = {value}" in page, (kpi.id, name)
+    assert "maturity: 365 days" in page or "maturity:" in page
+    assert "no interval: a census of the teams, not a sample" in page
+
+
+def _extra_kpi(folder: Path, kpi_id: str = "charge_rate_extra") -> Path:
+    text = (CATALOGUE / "01_charge_rate.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "charge_rate"', f'id = "{kpi_id}"').replace(
+        'name = "Charge rate"', 'name = "Extra charge rate (force-declared)"')
+    path = folder / f"{kpi_id}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_kpi_added_through_flightdeck_kpis_appears_on_definitions(app_test, tmp_path,
+                                                                    monkeypatch) -> None:
+    monkeypatch.setenv("FLIGHTDECK_KPIS", str(_extra_kpi(tmp_path)))
+    at = open_page(app_test(), "pages/definitions.py")
+    page = texts(at)
+    assert "Extra charge rate (force-declared)" in page and "charge_rate_extra" in page
+    assert "this force's catalogue" in page
+
+
+def test_a_broken_declaration_shows_a_banner_not_a_traceback(app_test, tmp_path,
+                                                            monkeypatch) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text('id = "broken_kpi"\nname = 3\nunknown_key = true\n', encoding="utf-8")
+    monkeypatch.setenv("FLIGHTDECK_KPIS", str(bad))
+    at = open_page(app_test(), "pages/definitions.py")
+    warnings = " ".join(str(w.value) for w in at.warning).replace("\\", "")
+    assert "FLIGHTDECK_KPIS" in warnings and "broken" in warnings
+    assert "Traceback" not in texts(at)
+
+
+def test_definition_cells_cannot_break_the_table() -> None:
+    from metrics.registry import all_kpis
+
+    kpi = all_kpis()[0]
+    evil = type(kpi)(**{**{f: getattr(kpi, f) for f in kpi.__dataclass_fields__},
+                        "definition": "a | b\nnew row | <script>x</script>"})
+    table = definitions.pillar_table([evil], {})
+    body = table.splitlines()[2]
+    assert len(table.splitlines()) == 3  # one header, one rule, one row
+    assert "\\|" in body and "<script>" not in body
+
+
+# --------------------------------------------------------------------------- scope
+
+
+def test_scope_in_the_url_is_honoured_or_refused_in_plain_words(app_test) -> None:
+    from ui import data as ui_data
+
+    at = open_page(app_test(force="Kent Police", scope="adult_rape"), "pages/trends.py")
+    page = texts(at)
+    boxes = [b for b in at.selectbox if b.label == "Cases"]
+    if boxes:  # the engine reads case scopes: the window line says so, the URL keeps it
+        assert boxes[0].value == "adult_rape"
+        assert "adult rape only" in page
+        assert at.query_params["scope"] in ("adult_rape", ["adult_rape"])
+    else:
+        assert not ui_data.accepts_scope(object) and "showing all RASSO" in page
+        assert "scope" not in at.query_params
