@@ -151,3 +151,48 @@ def verdict(point_type: str | None, above_centre: bool | None = None) -> Verdict
     else:
         icon = "▲" if above_centre or above_centre is None else "▼"
     return Verdict(icon, POINT_TYPE_LABELS[point_type], POINT_TYPE_COLOURS[point_type], point_type)
+
+
+def _signed(value: float, decimals: int) -> str:
+    """``+1.2`` / ``−2.1`` (a real minus sign) / ``0.0``, to ``decimals`` places."""
+    text = f"{abs(value):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
+        return text
+    return ("+" if value > 0 else "−") + text
+
+
+def format_difference(diff: float | None, low: float | None, high: float | None,
+                      unit: str) -> str:
+    """A change with its 95% interval: ``+1.2 pts, −2.1 to +4.5`` (proportions in percentage
+    points), ``−3 days, −6 to +1``, ``+0.4 cases, −0.2 to +1.0``, ``+12, −3 to +27``.
+
+    Without an interval only the change is given (``+1.2 pts``); ``no comparison`` when the
+    change itself is missing.
+    """
+    if is_missing(diff):
+        return "no comparison"
+    scale, decimals, suffix = {
+        "proportion": (100.0, 1, " pts"), "days": (1.0, 0, " days"),
+        "cases": (1.0, 1, " cases"),
+    }.get(unit, (1.0, 0, ""))
+    text = _signed(float(diff) * scale, decimals) + suffix  # type: ignore[arg-type]
+    if is_missing(low) or is_missing(high):
+        return text
+    lo = _signed(float(low) * scale, decimals)  # type: ignore[arg-type]
+    hi = _signed(float(high) * scale, decimals)  # type: ignore[arg-type]
+    return f"{text}, {lo} to {hi}"
+
+
+def format_date(value: object) -> str:
+    """A date as ``12 Mar 2027`` (day without a leading zero); ``–`` when missing or not a date."""
+    import pandas as pd
+
+    if value is None:
+        return "–"
+    try:
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    if pd.isna(stamp):
+        return "–"
+    return f"{stamp.day} {stamp.strftime('%b %Y')}"

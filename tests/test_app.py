@@ -6,8 +6,10 @@ Runs ``app.py`` (navigation, access, shared frame) on a small synthetic export.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +21,8 @@ from metrics.kpis import compute_kpis
 from metrics.load import load_dataset
 from metrics.registry import PILLARS, all_kpis
 from metrics.windows import latest_complete_month
-from present.format import format_value, gate_text
+from present.format import format_value
+from present.tiles import gate_word
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["flight_deck", "trends", "victim_voice", "compare_forces", "data_quality",
@@ -33,13 +36,34 @@ def _open(at, page: str):
     return at
 
 
-def _tiles(at) -> dict[str, str]:
-    """Tile label -> the value or gate it shows."""
+_ROW = re.compile(
+    r'<li class="fd-row" data-kpi="(?P<kpi>[^"]*)" data-kind="(?P<kind>[^"]*)" '
+    r'data-verdict="(?P<verdict>[^"]*)">.*?<a class="fd-name"[^>]*>(?P<name>.*?)</a>'
+    r'<span class="fd-value">(?P<value>.*?)</span>'
+    r'<span class="fd-verdict"[^>]*>(?P<word>.*?)</span><span class="fd-detail">', re.S)
+
+
+def _deck(at) -> str:
+    """The flight deck's HTML block (ui.deck.deck_html), as sent to the browser."""
+    blocks = [e.proto.body for e in at.get("html") if "fd-deck" in e.proto.body]
+    assert len(blocks) == 1, "the flight deck draws one deck block"
+    return blocks[0]
+
+
+def _rows(at) -> dict[str, dict[str, str]]:
+    """kpi_id -> {name, kind, verdict, value, word} of every row the deck shows."""
     out = {}
-    for metric in at.metric:
-        label = metric.label.replace("\\", "")
-        out[label] = metric.value
+    for m in _ROW.finditer(_deck(at)):
+        word = html.unescape(re.sub(r"<[^>]+>", "", m["word"])).strip()
+        out[m["kpi"]] = {"name": html.unescape(m["name"]), "kind": m["kind"],
+                         "verdict": m["verdict"], "value": html.unescape(m["value"]),
+                         "word": word}
     return out
+
+
+def _tiles(at) -> dict[str, str]:
+    """Row name -> the value it shows ("–" when held back)."""
+    return {r["name"]: r["value"] for r in _rows(at).values()}
 
 
 def _expected_tiles(export: Path, force: str, start: str, end: str) -> dict[str, str]:
@@ -65,9 +89,10 @@ def test_every_page_runs_without_an_exception(app_test, page: str) -> None:
 
 def test_flight_deck_shows_all_six_pillars_and_the_as_at_date(app_test) -> None:
     at = _open(app_test(), "flight_deck")
-    headings = [s.value for s in at.subheader]
+    block = _deck(at)
     for number, name in PILLARS.items():
-        assert f"{number} · {name}" in headings
+        assert f'<h3 id="fd-p{number}">{number} · {html.escape(name)}</h3>' in block
+    assert '<h3 id="fd-changed-h">What changed</h3>' in block
     assert any("data as at **30 September 2026**" in c.value for c in at.caption)
 
 
@@ -120,9 +145,11 @@ def test_a_gated_tile_says_how_far_it_is_from_its_gate(app_test, small_export) -
     assert not gated.empty, "the small export should gate something for one month"
     survey = [c for c in dataset.get("survey_responses").columns if c.startswith("q_")]
     kpis = {k.id: k for k in all_kpis(survey)}
-    shown = {m.value.replace("\\", "") for m in at.markdown}
+    rows = _rows(at)
     for row in gated.itertuples():
-        assert f"**{gate_text(row.n, kpis[row.kpi_id].min_n)}**" in shown
+        shown = rows[row.kpi_id]
+        assert shown["word"].endswith(gate_word(kpis[row.kpi_id], row.n))
+        assert shown["value"] == "–" and shown["verdict"] == "insufficient"
 
 
 def test_query_params_restore_the_whole_view(app_test) -> None:
@@ -184,16 +211,18 @@ def test_last_good_data_is_served_when_the_export_breaks_after_a_good_load(
     at.run()
     assert not at.exception
     banner = " ".join(w.value.replace("\\", "") for w in at.warning)
-    assert "last good data, loaded at" in banner and "cases.parquet" in banner
+    # the banner says last good data is shown; what broke is on the Data quality page
+    assert "last good data, loaded at" in banner and "Data quality" in banner
     assert _tiles(at) == good
 
 
 def test_definitions_page_lists_every_registry_kpi(app_test, small_export) -> None:
     at = _open(app_test(), "definitions")
-    table = at.dataframe[0].value
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
     survey = [c for c in load_dataset(small_export).get("survey_responses").columns
               if c.startswith("q_")]
-    assert list(table["id"]) == [k.id for k in all_kpis(survey)]
+    for kpi in all_kpis(survey):
+        assert kpi.name.replace("\\", "") in text, kpi.id
 
 
 def test_compare_forces_flags_only_outside_the_998_limits(app_test) -> None:
@@ -210,7 +239,7 @@ def test_an_unexpected_page_error_shows_a_plain_message_not_a_trace(app_test, mo
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(deck, "deck_tables", broken)
+    monkeypatch.setattr(deck, "build_deck", broken)
     at = app_test()
     at.run()
     assert not at.exception

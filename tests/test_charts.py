@@ -150,10 +150,24 @@ def test_every_verdict_has_an_icon_and_a_text_label(point_type, above, text) -> 
     assert verdict(point_type, above).text == text
 
 
-def test_pillars_share_a_row_only_while_their_tiles_fit() -> None:
-    from ui.deck import per_row, pillar_rows
+@pytest.mark.parametrize(("diff", "low", "high", "unit", "text"), [
+    (0.012, -0.021, 0.045, "proportion", "+1.2 pts, −2.1 to +4.5"),
+    (-3.2, -6.0, 1.0, "days", "−3 days, −6 to +1"),
+    (0.4, -0.2, 1.0, "cases", "+0.4 cases, −0.2 to +1.0"),
+    (12.0, -3.0, 27.0, "count", "+12, −3 to +27"),
+    (0.0001, None, None, "proportion", "0.0 pts"),
+    (None, None, None, "proportion", "no comparison"),
+])
+def test_format_difference_gives_the_change_with_its_interval(diff, low, high, unit, text):
+    from present.format import format_difference
 
-    assert per_row(2, 9) == (2, 4)
-    assert per_row(5, 2) == (4, 2)
-    assert per_row(5, 0) == (5, 0)
-    assert pillar_rows({1: 5, 2: 4, 3: 6, 4: 6, 5: 1, 6: 3}) == [[1], [2], [3], [4], [5, 6]]
+    assert format_difference(diff, low, high, unit) == text
+
+
+def test_format_date_has_no_leading_zero_and_survives_junk() -> None:
+    from datetime import date
+
+    from present.format import format_date
+
+    assert format_date(date(2027, 3, 2)) == "2 Mar 2027"
+    assert format_date("not a date") == "–" and format_date(None) == "–"

@@ -1,128 +1,355 @@
-"""Assembling the flight deck: the engine's tables for a view, turned into tiles by pillar.
+"""Assembling the flight deck for a view: verdicts in, tiles and "what changed" out, as HTML.
 
-No formula here: the values, intervals, gates and SPC point types all come from
-``metrics.kpis.compute_kpis`` (via the cached ``ui.data``); this module only picks rows.
+No formula and no test here. The one verdict frame comes from
+``metrics.verdicts.kpi_verdicts`` (one row per KPI); ``present.tiles`` and
+``present.sentences`` turn it into display strings; :func:`deck_html` lays them out as one
+block of static HTML (every text HTML-escaped) so the first screen of a projector holds the
+"what changed" list and every pillar with its measures' verdicts. Each row and sentence links
+to Trends for its KPI with the same force, window, comparison and scope in the URL.
+
+The meeting record (``metrics.record``, issue 16) is read in one small call,
+:func:`record_notes`: a row shows that a comment exists and its assurance level, and the deck
+shows the view's open and overdue actions. When the record is not configured or not
+reachable, the deck is drawn without it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
-from metrics.kpis import KpiInputError
-from metrics.registry import KPI, PILLARS
-from ui.tiles import Tile, build_tile
+from metrics.registry import PILLARS
+from present.sentences import Sentence, what_changed
+from present.tiles import TONE_COLOURS, VERDICT_STYLES, Tile, build_tiles, pillar_counts
+from ui.state import encode
 
-SPARK_MONTHS = 24
-GRID = 6  # tile slots per pillar row: every tile is 1/6 of the pillar wide
+_LOG = logging.getLogger(__name__)
+
+#: how a sentence names the view's window ("14 of 30 survey replies this quarter")
+WINDOW_WORDS: dict[str, str] = {
+    "last_month": "this month", "last_quarter": "this quarter",
+    "last_12_months": "in the last 12 months", "custom": "in this window",
+}
+COMPARE_WORDS: dict[str, str] = {
+    "previous": "the previous window", "year_ago": "the same window a year earlier",
+}
+NO_VERDICTS = ("Change tests and SPC verdicts are not available for this view yet; the values "
+               "are shown without a verdict.")
 
 
 @dataclass(frozen=True)
-class DeckTables:
-    """The three KPI tables behind a flight deck view, for one force."""
+class DeckView:
+    """What the flight deck shows for one view: tiles by pillar and kind, and the sentences.
 
-    current: pd.DataFrame
-    previous: pd.DataFrame
-    monthly: pd.DataFrame
+    ``verdicts_available`` is False when ``metrics.verdicts.kpi_verdicts`` could not be used;
+    then no sentence claims that anything did or did not change.
+    """
+
+    pillars: dict[int, dict[str, list[Tile]]]
+    sentences: list[Sentence]
+    verdicts_available: bool = True
+    actions: dict[str, int] = field(default_factory=dict)  # open, overdue
 
 
-def deck_tables(ctx, force: str) -> DeckTables:  # ctx: ui.shell.PageContext
-    """Current window, comparison window and monthly series (history up to window end)."""
+def _fallback_verdicts(ctx, force: str) -> pd.DataFrame:  # ctx: ui.shell.PageContext
+    """The window's KPI rows with the comparison's value, but no verdict and no test.
+
+    Used only while ``metrics.verdicts.kpi_verdicts`` is not available: the tiles then show
+    values and an uncoloured difference, and say "No verdict yet".
+    """
     current = ctx.kpi_table(ctx.start, ctx.end, forces=[force])
     try:
         previous = ctx.kpi_table(ctx.cmp_start, ctx.cmp_end, forces=[force])
-    except KpiInputError:
+    except Exception:  # noqa: BLE001 - no comparison window in the export
         previous = current.iloc[0:0]
-    monthly = ctx.kpi_table(ctx.choices.first_month, ctx.end, by="month", forces=[force])
-    return DeckTables(current, previous, monthly)
-
-
-def _row(table: pd.DataFrame, kpi_id: str) -> pd.Series | None:
-    rows = table[table["kpi_id"] == kpi_id]
-    return None if rows.empty else rows.iloc[0]
-
-
-def _first_rows(table: pd.DataFrame) -> dict[str, pd.Series]:
-    """kpi_id -> its first row (as :func:`_row` picks it), indexed once for every tile."""
-    first = table.drop_duplicates("kpi_id", keep="first")
-    return {str(row["kpi_id"]): row for _, row in first.iterrows()}
-
-
-def tiles_by_pillar(
-    kpis: list[KPI], tables: DeckTables, compare_label: str, spark_months: int = SPARK_MONTHS
-) -> dict[int, dict[str, list[Tile]]]:
-    """Pillar -> {"quantitative": [...], "qualitative": [...]} tiles, in registry order."""
-    out: dict[int, dict[str, list[Tile]]] = {
-        p: {"quantitative": [], "qualitative": []} for p in PILLARS
-    }
-    # sorted once (stable, so each KPI's months keep their order), then split by KPI
-    monthly = tables.monthly.sort_values("window_start", kind="stable")
-    by_kpi = {k: g for k, g in monthly.groupby("kpi_id", sort=False)}
-    current, previous = _first_rows(tables.current), _first_rows(tables.previous)
-    for kpi in kpis:
-        series = by_kpi.get(kpi.id)
-        # the tile's SPC verdict is the last month's point type (the window's end month)
-        spark = series.tail(spark_months) if series is not None else None
-        tile = build_tile(kpi, current.get(kpi.id), previous.get(kpi.id),
-                          spark, compare_label=compare_label)
-        out[kpi.pillar][kpi.kind].append(tile)
+    before = previous[previous["status"] == "ok"].drop_duplicates("kpi_id").set_index(
+        "kpi_id")["value"]
+    out = current.drop_duplicates("kpi_id").copy()
+    out["compare_value"] = out["kpi_id"].map(before)
+    out["difference"] = (out["value"] - out["compare_value"]).where(out["status"] == "ok")
+    out["change_verdict"] = "not_tested"
+    out["verdict"] = None
     return out
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def _cached_tiles(
-    fingerprint: tuple, force: str, start: str, end: str, cmp_start: str, cmp_end: str,
-    first_month: str, compare_label: str, builder: str, _ctx: object,
-) -> dict[int, dict[str, list[Tile]]]:
-    return tiles_by_pillar(_ctx.kpis, deck_tables(_ctx, force), compare_label)  # type: ignore[attr-defined]
+def verdict_frame(ctx, force: str) -> tuple[pd.DataFrame, bool]:
+    """The ``kpi_verdicts`` frame for the view, and whether it came from ``metrics.verdicts``.
 
-
-def deck_tiles(ctx, force: str, compare_label: str) -> dict[int, dict[str, list[Tile]]]:
-    """:func:`tiles_by_pillar` of :func:`deck_tables`, cached per export and view.
-
-    The tiles are small picklable models, so a new session or a repeated view does no pandas
-    work. Keyed on the export's fingerprint, the force, the windows and the comparison label
-    (and the tables' builder); panel links are never cached (their disclosure depends on the
-    link's scope).
+    Returns (frame, True) from ``metrics.verdicts.kpi_verdicts``; (the KPI rows without
+    verdicts, False) while that function does not exist yet.
     """
+    try:
+        from metrics.verdicts import kpi_verdicts
+    except ImportError:
+        return _fallback_verdicts(ctx, force), False
+    frame = kpi_verdicts(
+        ctx.dataset, ctx.start, ctx.end, force=force, compare=ctx.view.compare,
+        scope=getattr(ctx, "scope", "all"), audience="panel" if ctx.is_panel else "internal")
+    return frame, True
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _record(url: str) -> object:
+    """The meeting record at ``url``, opened (and migrated) once per server."""
+    from metrics.record import open_record
+
+    return open_record(url)
+
+
+def record_notes(ctx, force: str, today: date | None = None
+                 ) -> tuple[dict[str, object], dict[str, int]]:
+    """The meeting record's latest comments (kpi_id -> Comment) for the view, and its action
+    counts ``{"open": n, "overdue": m}``; empty when the record is absent or unreachable
+    (never for a panel link: the record is internal)."""
+    if ctx.is_panel:
+        return {}, {}
+    try:
+        from metrics.record import database_url
+    except ImportError:
+        return {}, {}
+    try:
+        record = _record(database_url())
+        comments = dict(record.latest_comments(force, ctx.start, ctx.end))  # type: ignore[attr-defined]
+        actions = list(record.actions(force, status="open"))  # type: ignore[attr-defined]
+        today = today or date.today()
+        overdue = sum(1 for a in actions if a.overdue(today))
+        return comments, {"open": len(actions), "overdue": overdue}
+    except Exception:  # noqa: BLE001 - the deck is drawn without the record
+        _LOG.warning("meeting record not available for the flight deck", exc_info=True)
+        return {}, {}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached_verdicts(fingerprint: tuple, force: str, start: str, end: str, compare: str,
+                     scope: str, _ctx: object) -> tuple[pd.DataFrame, bool]:
+    return verdict_frame(_ctx, force)
+
+
+def view_verdicts(ctx, force: str) -> tuple[pd.DataFrame, bool]:
+    """:func:`verdict_frame`, cached per export and view (a panel link's never: its
+    disclosure depends on the link)."""
     fingerprint = ctx.loaded.fingerprint
-    if ctx.is_panel or not fingerprint or ctx.choices is None:
-        return tiles_by_pillar(ctx.kpis, deck_tables(ctx, force), compare_label)
-    builder = f"{deck_tables.__module__}.{deck_tables.__qualname__}"
-    return _cached_tiles(fingerprint, force, str(ctx.start), str(ctx.end), str(ctx.cmp_start),
-                         str(ctx.cmp_end), str(ctx.choices.first_month), compare_label, builder,
-                         ctx)
+    if ctx.is_panel or not fingerprint:
+        return verdict_frame(ctx, force)
+    return _cached_verdicts(fingerprint, force, str(ctx.start), str(ctx.end),
+                            ctx.view.compare, str(getattr(ctx, "scope", "all")), ctx)
 
 
-def per_row(n_quant: int, n_qual: int, width: int = 6) -> tuple[int, int]:
-    """How many tiles per row on each side of a pillar (quantitative, qualitative).
+def build_deck(ctx, force: str) -> DeckView:
+    """The flight deck for the current view: tiles by pillar, "what changed", record notes.
 
-    Both sides share ``width`` slots; a side with tiles gets at least one slot.
+    The verdicts are cached per view; the meeting record is read on every run (comments
+    change during a meeting)."""
+    frame, available = view_verdicts(ctx, force)
+    comments, actions = record_notes(ctx, force)
+    pillars = build_tiles(ctx.kpis, frame, comments=comments)
+    if available:
+        sentences = what_changed(
+            frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
+            compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
+    else:
+        sentences = []
+    return DeckView(pillars, sentences, available, actions)
+
+
+def trend_href(view: object, kpi_id: str, pillar: int, share: str | None = None) -> str:
+    """The relative link to Trends for one KPI, keeping the view's force, window,
+    comparison and scope (and a panel link's ``share`` token): ``trends?force=…&kpi=…``."""
+    params = encode(replace(view, kpi=kpi_id, pillar=pillar))  # type: ignore[type-var]
+    if share:
+        params["share"] = share
+    return "trends?" + urlencode(params)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def count_words(tiles: Sequence[Tile]) -> str:
+    """The pillar at a glance: "1 improving · 2 deteriorating · 4 no clear change" (verdicts
+    present only, in a fixed order)."""
+    counts = pillar_counts(tiles)
+    order = ["improving", "deteriorating", "mixed", "no_clear_change", "maturing",
+             "insufficient", "suppressed", "no_data", "unknown"]
+    return " · ".join(f"{counts[k]} {VERDICT_STYLES[k].word.lower()}" for k in order
+                      if counts.get(k))
+
+
+def _row_html(tile: Tile, href: str) -> str:
+    change = _e(tile.change_text)
+    if tile.change_colour:
+        change = (f'<span class="fd-real" style="color:{tile.change_colour}">{change}'
+                  '<span class="fd-sr"> (real change)</span></span>')
+    detail = []
+    if tile.interval_text:
+        detail.append(_e(tile.interval_text))
+    if tile.shows_value:
+        detail.append(f"change {change}")
+    if tile.comment:
+        detail.append(f'<span class="fd-comment">&#128172; {_e(tile.comment)}</span>')
+    verdict = f'<span aria-hidden="true">{_e(tile.icon)}</span> {_e(tile.word)}'
+    if tile.verdict == "mixed":
+        verdict = f'<a href="{_e(href)}" target="_self">{verdict}</a>'
+    return (
+        f'<li class="fd-row" data-kpi="{_e(tile.kpi_id)}" data-kind="{_e(tile.kind)}" '
+        f'data-verdict="{_e(tile.verdict)}">'
+        f'<a class="fd-name" href="{_e(href)}" target="_self" title="{_e(tile.help)}">'
+        f'{_e(tile.name)}</a>'
+        f'<span class="fd-value">{_e(tile.value_text)}</span>'
+        f'<span class="fd-verdict" style="color:{tile.colour}">{verdict}</span>'
+        f'<span class="fd-detail">{" · ".join(detail)}</span></li>')
+
+
+def _sentence_html(sentence: Sentence, href: Callable[[str], str] | None) -> str:
+    colour = TONE_COLOURS.get(sentence.tone, TONE_COLOURS["neutral"])
+    text = _e(sentence.text) + "."
+    if sentence.kpi_id and href is not None:
+        text = f'<a href="{_e(href(sentence.kpi_id))}" target="_self">{text}</a>'
+    return (f'<li class="fd-sentence" data-kind="{_e(sentence.kind)}" '
+            f'data-rank="{sentence.rank[0]}:{sentence.rank[1]:.6g}">'
+            f'<span class="fd-tag" style="color:{colour}"><span aria-hidden="true">'
+            f'{_e(sentence.icon)}</span> {_e(sentence.word)}:</span> {text}</li>')
+
+
+PILLAR_COLUMNS = 3
+
+
+def pillar_height(tiles: Sequence[Tile], kinds: int) -> float:
+    """A pillar box's height in text lines: heading and counts 3.2, kind labels 0.7 each (only
+    when a pillar has both kinds), a row with a detail line 1.6 (a gated or empty row 1),
+    plus 0.7 when its verdict word wraps."""
+    rows = sum((1.6 if (t.interval_text or t.shows_value or t.comment) else 1.0)
+               + (0.7 if len(t.word) > 22 else 0.0) for t in tiles)
+    return 3.2 + (0.7 * kinds if kinds > 1 else 0.0) + rows
+
+
+def pack_columns(heights: dict[int, float], columns: int = PILLAR_COLUMNS) -> list[list[int]]:
+    """Pillars into at most ``columns`` columns whose tallest is as short as it can be (every
+    split tried; pillars keep their number order within a column and columns are ordered by
+    their first pillar), so the first screen of a projector holds every pillar."""
+    from itertools import product
+
+    pillars = list(heights)
+    columns = max(1, min(columns, len(pillars)))
+    best: tuple[float, list[list[int]]] | None = None
+    for assignment in product(range(columns), repeat=len(pillars)):
+        packed: list[list[int]] = [[] for _ in range(columns)]
+        for pillar, column in zip(pillars, assignment, strict=True):
+            packed[column].append(pillar)
+        if any(not c for c in packed) or [c[0] for c in packed] != sorted(c[0] for c in packed):
+            continue
+        tallest = max(sum(heights[p] for p in c) for c in packed)
+        if best is None or tallest < best[0] - 1e-9:
+            best = (tallest, packed)
+    return best[1] if best else [pillars]
+
+
+def deck_html(deck: DeckView, href: Callable[[str], str], *,
+              actions_href: str | None = None) -> str:
+    """The flight deck as one static HTML block: "What changed", then the six pillars.
+
+    ``href(kpi_id)`` gives a KPI's Trends link. Every text from the data or the registry is
+    HTML-escaped; colours always come with an icon and a word.
     """
-    if n_quant == 0 or n_qual == 0:
-        return min(n_quant, width), min(n_qual, width)
-    qual = min(n_qual, max(2, width - n_quant))
-    quant = min(n_quant, width - qual)
-    return quant, qual
+    if deck.verdicts_available:
+        items = "".join(_sentence_html(s, href) for s in deck.sentences)
+        changed = f'<ol class="fd-sentences">{items}</ol>'
+    else:
+        changed = f'<p class="fd-note">{_e(NO_VERDICTS)}</p>'
+    actions = ""
+    if deck.actions:
+        words = (f"{deck.actions.get('open', 0)} open actions, "
+                 f"{deck.actions.get('overdue', 0)} overdue")
+        actions = (f'<p class="fd-actions"><a href="{_e(actions_href)}" target="_self">{words}'
+                   "</a></p>" if actions_href else f'<p class="fd-actions">{words}</p>')
+    blocks: dict[int, str] = {}
+    heights: dict[int, float] = {}
+    for number, name in PILLARS.items():
+        sides = deck.pillars.get(number, {})
+        tiles = [*sides.get("quantitative", []), *sides.get("qualitative", [])]
+        kinds = [k for k in ("quantitative", "qualitative") if sides.get(k)]
+        groups = []
+        for kind in kinds:
+            rows = "".join(_row_html(t, href(t.kpi_id)) for t in sides[kind])
+            label = f'<p class="fd-kind">{kind.capitalize()}</p>' if len(kinds) > 1 else ""
+            groups.append(f'{label}<ul class="fd-rows" aria-label="{_e(name)}: {kind}">'
+                          f"{rows}</ul>")
+        counts = count_words(tiles) or "no measures"
+        if len(kinds) == 1:
+            counts = f"{kinds[0].capitalize()} · {counts}"
+        blocks[number] = (
+            f'<section class="fd-pillar" aria-labelledby="fd-p{number}">'
+            f'<h3 id="fd-p{number}">{number} · {_e(name)}</h3>'
+            f'<p class="fd-counts">{_e(counts)}</p>'
+            f'{"".join(groups)}</section>')
+        heights[number] = pillar_height(tiles, len(kinds))
+    columns = "".join(
+        f'<div class="fd-col">{"".join(blocks[p] for p in column)}</div>'
+        for column in pack_columns(heights, PILLAR_COLUMNS))
+    return (
+        f"<style>{DECK_CSS}</style>"
+        '<div class="fd-deck">'
+        '<section class="fd-changed" id="what-changed" aria-labelledby="fd-changed-h" '
+        'tabindex="0">'
+        f'<div class="fd-head"><h3 id="fd-changed-h">What changed</h3>{actions}</div>'
+        f'{changed}</section>'
+        f'<div class="fd-grid">{columns}</div></div>')
 
 
-def slots(n_quant: int, n_qual: int, width: int = GRID) -> int:
-    """Tile slots a pillar needs in a row (both sides)."""
-    quant, qual = per_row(n_quant, n_qual, width)
-    return quant + qual
+# Static styling (no data in it). Words wrap only between words (never mid-word); values are
+# large for the back of a room; pillars packed in 3 columns of similar
+# height at 1920 px (they wrap to fewer on a narrower screen).
+DECK_CSS = """
+.fd-deck {color: #1f1f1f; font-size: 1rem; line-height: 1.25;}
+.fd-deck * {overflow-wrap: normal; word-break: normal; hyphens: none;}
+.fd-deck a {color: #004f8a; text-decoration: underline; text-underline-offset: 2px;}
+.fd-deck a:focus-visible, .fd-changed:focus-visible {outline: 3px solid #1f1f1f;
+  outline-offset: 2px;}
+.fd-changed {border: 2px solid #1f1f1f; border-radius: .5rem; padding: .4rem .9rem .5rem;
+  margin: 0 0 .6rem 0;}
+.fd-changed h3, .fd-pillar h3 {font-size: 1.15rem; font-weight: 700; margin: 0; padding: 0;
+  line-height: 1.3;}
+.fd-sentences {margin: .2rem 0 0 0; padding-left: 1.6rem;}
+.fd-sentence {font-size: 1.05rem; margin: .05rem 0; line-height: 1.3;}
+.fd-sentence a {color: #1f1f1f;}
+.fd-tag {font-weight: 700; white-space: nowrap;}
+.fd-note {margin: .2rem 0 0 0;}
+.fd-head {display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 1.2rem;}
+.fd-actions {margin: 0; font-size: .95rem;}
+.fd-grid {display: flex; flex-wrap: wrap; gap: 0 .7rem; align-items: flex-start;}
+.fd-col {flex: 1 1 25rem; min-width: 0;}
+.fd-pillar {box-sizing: border-box;
+  border: 1px solid #8c8c8c; border-radius: .5rem; padding: .25rem .6rem .25rem;
+  margin: 0 0 .5rem 0;}
+.fd-counts {font-size: .85rem; color: #4d4d4d; margin: 0; line-height: 1.2;}
+.fd-kind {font-size: .75rem; font-weight: 700; color: #4d4d4d; margin: .1rem 0 0 0;
+  text-transform: uppercase; letter-spacing: .03em;}
+.fd-deck ul.fd-rows {list-style: none; margin: 0; padding: 0;}
+.fd-deck ul.fd-rows li.fd-row {margin: 0; padding: .06rem 0;}
+.fd-row {display: grid; grid-template-columns: minmax(0, 1fr) auto 10.8rem;
+  column-gap: .5rem; align-items: baseline; padding: .12rem 0;
+  border-top: 1px solid #e0e0e0; margin: 0;}
+.fd-name {font-weight: 600; min-width: 0;}
+.fd-value {font-size: 1.15rem; line-height: 1.2; font-weight: 700; white-space: nowrap;
+  text-align: right;}
+.fd-verdict {font-weight: 700; font-size: .95rem; min-width: 0;}
+.fd-detail {grid-column: 1 / -1; font-size: .8rem; color: #4d4d4d; line-height: 1.1;}
+.fd-detail:empty {display: none;}
+.fd-real {font-weight: 700;}
+.fd-sr {position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap;}
+"""
 
 
-def pillar_rows(sizes: dict[int, int], width: int = GRID) -> list[list[int]]:
-    """Consecutive pillars share a row while their slots fit in ``width`` (order kept)."""
-    rows: list[list[int]] = []
-    used = width
-    for pillar, size in sizes.items():
-        if rows and used + size <= width:
-            rows[-1].append(pillar)
-            used += size
-        else:
-            rows.append([pillar])
-            used = size
-    return rows
+def actions_link(view: object, share: str | None) -> str | None:
+    """The meeting record page's link for the view (None for a panel link)."""
+    if share:
+        return None
+    return "record?" + urlencode(encode(view))  # type: ignore[arg-type]

@@ -1,0 +1,61 @@
+"""The deck's layout helpers (ui.deck): links to Trends, escaping, column packing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import parse_qs, urlparse
+
+import pandas as pd
+
+from metrics.registry import get_kpi, survey_kpi
+from present.sentences import what_changed
+from present.tiles import build_tiles
+from tests.test_tiles import row
+from ui.deck import DeckView, deck_html, pack_columns, trend_href
+from ui.state import ViewState
+
+
+def test_a_row_links_to_trends_with_the_same_force_window_compare_and_scope():
+    view = ViewState(force="Durham Constabulary", window="custom", start="2025-10",
+                     end="2026-09", compare="year_ago", scope="adult_rape")
+    href = trend_href(view, "charge_rate", 1)
+    assert urlparse(href).path == "trends"
+    assert {k: v[-1] for k, v in parse_qs(urlparse(href).query).items()} == {
+        "force": "Durham Constabulary", "window": "custom", "from": "2025-10", "to": "2026-09",
+        "compare": "year_ago", "pillar": "1", "kpi": "charge_rate", "scope": "adult_rape"}
+    # a panel link keeps its token, or the trend would refuse it
+    assert "share=tok.en" in trend_href(view, "charge_rate", 1, share="tok.en")
+
+
+def test_text_from_the_data_is_escaped_in_the_deck_html():
+    # a force's own catalogue file or a survey column could carry markup in a name
+    evil = replace(survey_kpi("q_felt_believed"), name='<img src=x onerror="alert(1)">',
+                   definition="<script>alert(2)</script>")
+    kpis = [get_kpi("charge_rate"), evil]
+    frame = pd.DataFrame([row("charge_rate"), row(evil.id, verdict="improving",
+                                                  change_verdict="better", q_value=0.01)])
+    deck = DeckView(build_tiles(kpis, frame), what_changed(frame, kpis))
+    block = deck_html(deck, lambda k: f"trends?kpi={k}")
+    assert "<img" not in block and "&lt;img" in block and "<script" not in block
+    assert 'onerror="' not in block
+
+
+def test_no_verdicts_means_no_claim_that_nothing_changed():
+    kpis = [get_kpi("charge_rate")]
+    deck = DeckView(build_tiles(kpis, pd.DataFrame([row("charge_rate", verdict=None)])), [],
+                    verdicts_available=False)
+    block = deck_html(deck, lambda k: "trends")
+    assert "not available" in block and "No clear change against" not in block
+    assert "No verdict yet" in block
+
+
+def test_pillars_pack_into_columns_whose_tallest_is_shortest():
+    heights = {1: 10.0, 2: 9.0, 3: 20.0, 4: 15.0, 5: 3.0, 6: 6.0}
+    packed = pack_columns(heights, 3)
+    assert sorted(p for c in packed for p in c) == [1, 2, 3, 4, 5, 6]
+    tallest = max(sum(heights[p] for p in c) for c in packed)
+    assert tallest == 22.0  # [1, 2, 5], [3], [4, 6]: no split does better
+    for column in packed:
+        assert column == sorted(column)
+    assert [c[0] for c in packed] == sorted(c[0] for c in packed)
+    assert pack_columns({1: 5.0}, 3) == [[1]]
