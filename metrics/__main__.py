@@ -1,4 +1,4 @@
-"""Command line: ``python -m metrics {validate,generate,kpis,boardpack} ...``.
+"""Command line: ``python -m metrics {validate,generate,kpis,catalogue,boardpack,...} ...``.
 
 Each subcommand lives in ``metrics/commands/<name>.py`` with ``add_parser(subparsers)``
 (which sets ``func``) and returns a process exit code. Errors are one line on stderr, never a
@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("validate", "generate", "kpis", "boardpack", "record", "changes", "funnel", "breakdown")
+COMMANDS = ("validate", "generate", "kpis", "catalogue", "boardpack", "record", "changes", "funnel", "breakdown")
 
 
 class CliError(Exception):
@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

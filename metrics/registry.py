@@ -1,7 +1,18 @@
-"""The KPI registry: every NOM measure declared once.
+"""The KPI registry: the loader and validator of the KPI catalogue's declarations.
 
-Tiles, charts, the definitions page, the CLI and exports all read these declarations;
-the computations in `metrics/kpis/` are looked up by the same ids.
+Every KPI is declared once, in one TOML file in ``metrics/catalogue/`` (format:
+``docs/catalogue.md``): its words, pillar, unit, direction, minimum n, interval, parameters,
+maturity, balancing measures, per-force targets and its computation as SQL over the data
+contract's tables (run by ``metrics.kpis``). Survey items (``survey_<item>``) come from one
+template declaration, ``metrics/catalogue/survey_item.toml``, applied to each ``q_`` column.
+Nothing else declares a KPI.
+
+A force's own catalogue: ``FLIGHTDECK_KPIS=PATH`` (a ``.toml`` file or a folder of them) adds
+KPIs, or, with only ``id`` plus ``[params]`` and/or ``[targets]``, overrides a shipped KPI's
+parameters and targets. A bad declaration (unknown key, wrong type, id clash, SQL that does
+not bind on an empty export) is skipped and reported by :func:`catalogue_problems` as one
+message naming the file, the KPI and the problem; the shipped catalogue goes on. Declarations
+are trusted configuration read from disk only, never from a URL or a user's input.
 
 Minimum n (the gate below which a value is not shown, status ``insufficient``):
 - survey items: 30 responses (the inspection's rule: 30 replies before results mean anything);
@@ -14,9 +25,14 @@ Minimum n (the gate below which a value is not shown, status ``insufficient``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 PILLARS: dict[int, str] = {
     1: "Suspect-focused investigation",
@@ -28,13 +44,18 @@ PILLARS: dict[int, str] = {
 }
 
 KINDS = ("quantitative", "qualitative")
-INTERVALS = ("wilson", "median_order", "none")
-CASE_LINKED_SOURCES = ("cases", "victim_updates", "orders", "breaches", "devices")
 UNITS = ("proportion", "days", "count", "cases")
 DIRECTIONS = ("higher", "lower", "neutral")
+INTERVALS = ("wilson", "median_order", "none")
+SOURCES = ("cases", "victim_updates", "orders", "breaches", "devices", "survey_responses",
+           "workforce")
+CASE_LINKED_SOURCES = ("cases", "victim_updates", "orders", "breaches", "devices")
 
 SURVEY_PREFIX = "q_"
 SURVEY_MIN_N = 30
+CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+SURVEY_TEMPLATE = "survey_item.toml"
+ENV_KPIS = "FLIGHTDECK_KPIS"
 
 
 @dataclass(frozen=True)
@@ -43,11 +64,12 @@ class KPI:
 
     ``interval``: the interval it carries, ``wilson`` (proportions), ``median_order`` (medians)
     or ``none`` (counts, means, censuses); empty means the default for its unit.
-    ``params``: named parameters of its computation (days, thresholds); ``maturity_days``: how
-    long after a window ends its value can still move; ``balancing``: ids of the KPIs to read
-    beside it; ``sql``: its computation over the contract tables; ``scoped``: case-linked, so
-    it follows the scope (all|adult_rape|child); None means "yes when its source is a
-    case-linked table"; ``targets``: force name -> target value (All forces allowed).
+    ``params``: named parameters of its computation (days, thresholds), used as ``$name`` in
+    ``sql``; ``maturity_days``: how long (days) after a window ends its value can still move;
+    ``balancing``: ids of the KPIs to read beside it; ``sql``: its computation over the
+    contract tables (see docs/catalogue.md); ``scoped``: case-linked, so it follows the scope
+    (all|adult_rape|child), None meaning "yes when its source is a case-linked table";
+    ``targets``: force name -> target value (All forces allowed); ``origin``: the file.
     """
 
     id: str
@@ -67,10 +89,12 @@ class KPI:
     params: dict = field(default_factory=dict, hash=False, compare=False)
     maturity_days: int = 0
     balancing: tuple[str, ...] = ()
-    sql: str = ""
+    sql: str = field(default="", compare=False)
     scoped: bool | None = None
     targets: dict = field(default_factory=dict, hash=False, compare=False)
-    origin: str = ""  # the declaration file it came from (for messages)
+    origin: str = field(default="", compare=False)
+    maturity_param: str = field(default="", compare=False)  # maturity_days names a param
+    texts: tuple[str, ...] = field(default=(), compare=False, repr=False)  # raw words
 
     def __post_init__(self) -> None:
         if not self.interval:
@@ -89,6 +113,15 @@ class KPI:
         """The SPC improvement direction: "increase", "decrease" or "neutral"."""
         return {"higher": "increase", "lower": "decrease"}.get(self.better, "neutral")
 
+    @property
+    def shape(self) -> str:
+        """What its SQL returns: ``items`` (one row per item: force, month, item; medians),
+        ``stock`` (per force and month end: force, month, num[, den][, n]) or ``flow`` (per
+        force and month: force, month, num[, den][, n], summed over the window's months)."""
+        if self.unit == "days":
+            return "items"
+        return "stock" if self.stock else "flow"
+
     def final_on(self, window_end: date) -> date:
         """The date from which a window ending ``window_end`` is final: ``window_end`` plus
         ``maturity_days`` days. The window is provisional while ``final_on > as_at``."""
@@ -104,175 +137,343 @@ class KPI:
         return None if value is None else float(value)
 
 
-def _kpi(**kw) -> KPI:
-    return KPI(**kw)
+# -- the declaration format ---------------------------------------------------------------------
+
+# key -> (accepted Python types after tomllib, required)
+_KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "id": ((str,), True),
+    "name": ((str,), True),
+    "pillar": ((int,), True),
+    "kind": ((str,), True),
+    "unit": ((str,), True),
+    "better": ((str,), True),
+    "min_n": ((int,), True),
+    "interval": ((str,), False),
+    "maturity_days": ((int, str), False),
+    "source": ((str,), False),
+    "scoped": ((bool,), False),
+    "stock": ((bool,), False),
+    "balancing": ((list,), False),
+    "definition": ((str,), True),
+    "numerator": ((str,), True),
+    "denominator": ((str,), False),
+    "params": ((dict,), False),
+    "targets": ((dict,), False),
+    "sql": ((str,), True),
+}
+_OVERRIDE_KEYS = {"id", "params", "targets"}
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_TYPE_WORDS = {str: "text", int: "a whole number", bool: "true or false", list: "a list",
+               dict: "a table"}
 
 
-_STATIC: tuple[KPI, ...] = (
-    # Pillar 1: suspect-focused investigation
-    _kpi(id="charge_rate", name="Charge rate", pillar=1, kind="quantitative", unit="proportion",
-         better="higher", min_n=10,
-         definition="Of the cases given an outcome in the window, the share charged or summonsed "
-                    "(Home Office outcome 1).",
-         numerator="Cases with outcome 1 and outcome date in the window",
-         denominator="Cases with any outcome and outcome date in the window"),
-    _kpi(id="charge_rate_cohort", name="Charge rate (cohort)", pillar=1, kind="quantitative",
-         unit="proportion", better="higher", min_n=10,
-         definition="Of the cases recorded in the window, the share that have been charged "
-                    "(outcome 1) so far. Recent cohorts are still maturing.",
-         numerator="Cases recorded in the window with outcome 1",
-         denominator="Cases recorded in the window"),
-    _kpi(id="days_to_charge", name="Days to charge", pillar=1, kind="quantitative", unit="days",
-         better="lower", min_n=5,
-         definition="Median days from recording to charge, for cases charged in the window.",
-         numerator="Median of outcome date minus recorded date (outcome 1, outcome date in window)",
-         denominator="Charged cases in the window"),
-    _kpi(id="early_advice_days", name="Early advice wait", pillar=1, kind="quantitative",
-         unit="days", better="lower", min_n=5,
-         definition="Median days from requesting CPS early advice to receiving it, for advice "
-                    "received in the window.",
-         numerator="Median of received date minus requested date (received in window)",
-         denominator="Early advice received in the window"),
-    _kpi(id="suspect_arrest_rate", name="Suspect arrest rate", pillar=1, kind="quantitative",
-         unit="proportion", better="higher", min_n=10,
-         definition="Of the cases recorded in the window where arrest or voluntary interview "
-                    "applies, the share where the suspect was arrested.",
-         numerator="Cases recorded in the window with the suspect arrested",
-         denominator="Cases recorded in the window with suspect_arrested recorded"),
-    # Pillar 2: repeat suspects
-    _kpi(id="repeat_suspect_share", name="Repeat suspect share", pillar=2, kind="quantitative",
-         unit="proportion", better="neutral", min_n=10,
-         definition="Of the cases recorded in the window with a named suspect, the share whose "
-                    "suspect is on at least one other case (any force) recorded within 1,095 days.",
-         numerator="Cases recorded in the window whose suspect has another case within 1,095 days",
-         denominator="Cases recorded in the window with a suspect_id"),
-    _kpi(id="orders_granted", name="Protective orders granted", pillar=2, kind="quantitative",
-         unit="count", better="higher", min_n=0, source="orders",
-         definition="SROs, SHPOs, interim SHPOs, restraining and non-molestation orders granted "
-                    "in the window (pre-charge bail is not counted).",
-         numerator="Orders of those types with granted date in the window"),
-    _kpi(id="breach_action_rate", name="Breach action rate", pillar=2, kind="quantitative",
-         unit="proportion", better="higher", min_n=10, source="breaches",
-         definition="Of the order breaches in the window, the share met with arrest or charge.",
-         numerator="Breaches in the window with action arrest or charge",
-         denominator="Breaches in the window"),
-    _kpi(id="s63g_applications", name="s63G applications", pillar=2, kind="quantitative",
-         unit="count", better="higher", min_n=0,
-         definition="Applications under PACE s63G to retain a suspect's biometrics, made in the "
-                    "window.",
-         numerator="Cases with s63G applied date in the window"),
-    # Pillar 3: victims and procedural justice
-    _kpi(id="victim_withdrawal_rate", name="Victim withdrawal rate", pillar=3,
-         kind="quantitative", unit="proportion", better="lower", min_n=10,
-         definition="Of the outcomes in the window, the share where the victim did not support or "
-                    "withdrew support (outcomes 14 and 16).",
-         numerator="Outcomes 14 and 16 with outcome date in the window",
-         denominator="All outcomes with outcome date in the window"),
-    _kpi(id="needs_assessment_7d", name="Needs assessed within 7 days", pillar=3,
-         kind="qualitative", unit="proportion", better="higher", min_n=10, maturity_days=7,
-         definition="Of the cases recorded in the window, the share whose victim needs assessment "
-                    "was completed within 7 days of recording.",
-         numerator="Cases recorded in the window with needs assessment no more than 7 days after",
-         denominator="Cases recorded in the window"),
-    _kpi(id="victim_updated_28d", name="Victims updated in last 28 days", pillar=3,
-         kind="qualitative", unit="proportion", better="higher", min_n=10,
-         source="victim_updates", stock=True,
-         definition="Of the cases open at the window's end, the share whose victim was updated in "
-                    "the 28 days up to and including that day.",
-         numerator="Open cases with a victim update in the 28 days ending at window end",
-         denominator="Cases open at window end (recorded by then, no outcome by then)"),
-    _kpi(id="nfa_explained_in_person", name="NFA explained in person", pillar=3,
-         kind="qualitative", unit="proportion", better="higher", min_n=10,
-         definition="Of the no-further-action outcomes in the window, the share explained to the "
-                    "victim face to face.",
-         numerator="NFA outcomes in the window explained in person",
-         denominator="NFA outcomes (codes 9-18, 21) with outcome date in the window"),
-    _kpi(id="isva_wait_days", name="ISVA wait", pillar=3, kind="quantitative", unit="days",
-         better="lower", min_n=5,
-         definition="Median days from referral to an independent sexual violence adviser to first "
-                    "contact, for first contacts in the window.",
-         numerator="Median of ISVA start date minus referral date (start in window)",
-         denominator="ISVA starts in the window"),
-    # Pillar 4: learning and well-being
-    _kpi(id="sickness_rate", name="Sickness rate", pillar=4, kind="qualitative",
-         unit="proportion", better="lower", min_n=1, source="workforce",
-         definition="Sickness days as a share of available days, over the window's months.",
-         numerator="Sum of sickness days", denominator="Sum of available days"),
-    _kpi(id="vacancy_rate", name="Vacancy rate", pillar=4, kind="quantitative",
-         unit="proportion", better="lower", min_n=1, source="workforce", stock=True,
-         definition="Share of establishment FTE not in post, in the window's last month.",
-         numerator="Establishment FTE minus in-post FTE (last month)",
-         denominator="Establishment FTE (last month)"),
-    _kpi(id="trainee_share", name="Trainee share", pillar=4, kind="quantitative",
-         unit="proportion", better="lower", min_n=1, source="workforce", stock=True,
-         definition="Share of in-post FTE who are trainees, in the window's last month.",
-         numerator="Trainee FTE (last month)", denominator="In-post FTE (last month)"),
-    _kpi(id="specialist_trained_share", name="Specialist trained share", pillar=4,
-         kind="quantitative", unit="proportion", better="higher", min_n=1, source="workforce",
-         stock=True,
-         definition="Share of headcount with specialist RASSO training, in the window's last "
-                    "month.",
-         numerator="Specialist-trained headcount (last month)",
-         denominator="Headcount (last month)"),
-    _kpi(id="screening_rate", name="Well-being screening rate", pillar=4, kind="qualitative",
-         unit="proportion", better="higher", min_n=1, source="workforce",
-         definition="Psychological screening completed as a share of screenings due, over the "
-                    "window's months.",
-         numerator="Sum of screenings done", denominator="Sum of screenings due"),
-    _kpi(id="caseload_per_investigator", name="Caseload per investigator", pillar=4,
-         kind="quantitative", unit="cases", better="lower", min_n=3, stock=True,
-         definition="Mean open cases per investigator at the window's end.",
-         numerator="Open cases at window end with an investigator",
-         denominator="Distinct investigators holding them"),
-    _kpi(id="investigators_over_15", name="Investigators over 15 cases", pillar=4,
-         kind="quantitative", unit="proportion", better="lower", min_n=3, stock=True,
-         definition="Of the investigators holding open cases at the window's end, the share "
-                    "holding more than 15.",
-         numerator="Investigators with more than 15 open cases at window end",
-         denominator="Investigators with open cases at window end"),
-    # Pillar 5: data and analysis
-    _kpi(id="victim_demographics_complete", name="Victim demographics complete", pillar=5,
-         kind="quantitative", unit="proportion", better="higher", min_n=10,
-         definition="Of the cases recorded in the window, the share with victim sex, age band and "
-                    "ethnicity all recorded (ethnicity not 'not stated').",
-         numerator="Cases recorded in the window with all three fields complete",
-         denominator="Cases recorded in the window"),
-    # Pillar 6: digital forensics
-    _kpi(id="victim_device_24h", name="Victim devices back in 24h", pillar=6,
-         kind="quantitative", unit="proportion", better="higher", min_n=10, source="devices",
-         definition="Of the victims' devices seized in the window, the share returned within 24 "
-                    "hours of seizure (real elapsed time).",
-         numerator="Victim devices seized in the window returned within 24 hours",
-         denominator="Victim devices seized in the window"),
-    _kpi(id="suspect_device_days", name="Suspect device examination", pillar=6,
-         kind="quantitative", unit="days", better="lower", min_n=5, source="devices",
-         definition="Median days from seizure to completed examination, for suspect devices "
-                    "completed in the window.",
-         numerator="Median of examination completed date minus seizure date (UK local)",
-         denominator="Suspect devices completed in the window"),
-    _kpi(id="device_backlog", name="Suspect device backlog", pillar=6, kind="quantitative",
-         unit="count", better="lower", min_n=0, source="devices", stock=True,
-         definition="Suspect devices seized on or before the window's end and not examined by "
-                    "then.",
-         numerator="Suspect devices outstanding at window end"),
-)
-
-STATIC_KPIS: dict[str, KPI] = {k.id: k for k in _STATIC}
+class DeclarationError(ValueError):
+    """A declaration that cannot be used; the message names the file, the KPI and the problem."""
 
 
-def survey_kpi(column: str) -> KPI:
-    """The KPI for one survey item column ``q_…``: share answering 4-5 (agree) or true."""
+def _where(path: Path | str, kpi_id: object) -> str:
+    name = Path(path).name if str(path) else "?"
+    return f"{name}: KPI {kpi_id!r}" if isinstance(kpi_id, str) and kpi_id else f"{name}"
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_keys(raw: dict[str, Any], where: str, *, override: bool) -> None:
+    """DeclarationError for an unknown key, a wrong type or a missing required key."""
+    for key in raw:
+        if key not in _KEYS:
+            raise DeclarationError(f"{where}: unknown key {key!r} (allowed: "
+                                   f"{', '.join(_KEYS)})")
+    for key, value in raw.items():
+        types = _KEYS[key][0]
+        ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
+        if not ok:
+            words = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in types)
+            raise DeclarationError(f"{where}: {key} must be {words}, not {value!r}")
+    if not override:
+        missing = [k for k, (_, required) in _KEYS.items() if required and k not in raw]
+        if missing:
+            raise DeclarationError(f"{where}: missing required key(s) {', '.join(missing)}")
+    for key in ("params", "targets"):
+        for name, value in raw.get(key, {}).items():
+            if not _number(value):
+                raise DeclarationError(f"{where}: [{key}] {name} must be a number, not "
+                                       f"{value!r}")
+    for item in raw.get("balancing", []):
+        if not isinstance(item, str):
+            raise DeclarationError(f"{where}: balancing must list KPI ids, not {item!r}")
+
+
+def _build(raw: dict[str, Any], path: Path | str) -> KPI:
+    """The KPI of one full declaration; DeclarationError naming the problem."""
+    where = _where(path, raw.get("id"))
+    _check_keys(raw, where, override=False)
+    if not _ID.match(raw["id"]):
+        raise DeclarationError(f"{where}: id must be lower-case letters, digits and _")
+    choices = {"kind": KINDS, "unit": UNITS, "better": DIRECTIONS, "interval": INTERVALS,
+               "source": SOURCES}
+    for key, allowed in choices.items():
+        if key in raw and raw[key] not in allowed:
+            raise DeclarationError(f"{where}: {key} must be one of {', '.join(allowed)}, not "
+                                   f"{raw[key]!r}")
+    if raw["pillar"] not in PILLARS:
+        raise DeclarationError(f"{where}: pillar must be 1-6, not {raw['pillar']!r}")
+    if raw["min_n"] < 0:
+        raise DeclarationError(f"{where}: min_n must not be negative")
+    if raw.get("unit") == "days" and raw.get("interval", "median_order") == "wilson":
+        raise DeclarationError(f"{where}: a median (unit days) cannot carry a Wilson interval")
+    params = dict(raw.get("params", {}))
+    kw = {k: v for k, v in raw.items() if k not in ("params", "targets", "maturity_days")}
+    texts = (raw["definition"], raw["numerator"], raw.get("denominator", ""))
+    kpi = KPI(**kw, params=params, targets=dict(raw.get("targets", {})),
+              maturity_days=0, origin=str(path), texts=texts)
+    maturity = raw.get("maturity_days", 0)
+    if isinstance(maturity, str):
+        if maturity not in params:
+            raise DeclarationError(f"{where}: maturity_days names {maturity!r}, which is not "
+                                   "one of its [params]")
+        kpi = replace(kpi, maturity_param=maturity)
+    elif maturity < 0:
+        raise DeclarationError(f"{where}: maturity_days must not be negative")
+    else:
+        kpi = replace(kpi, maturity_days=int(maturity))
+    return _settle(kpi)
+
+
+def _fill(text: str, params: dict[str, Any]) -> str:
+    """``text`` with each ``{param}`` replaced by the parameter's value (1,095 style)."""
+    for name, value in params.items():
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:g}"
+        text = text.replace("{" + name + "}", shown)
+    return text
+
+
+def _settle(kpi: KPI) -> KPI:
+    """``kpi`` with its words filled from its parameters and a parameter-named maturity."""
+    definition, numerator, denominator = (_fill(t, kpi.params) for t in kpi.texts)
+    kpi = replace(kpi, definition=definition, numerator=numerator, denominator=denominator)
+    if kpi.maturity_param:
+        kpi = replace(kpi, maturity_days=int(kpi.params[kpi.maturity_param]))
+    return kpi
+
+
+def _override(base: KPI, raw: dict[str, Any], path: Path | str) -> KPI:
+    """``base`` with the parameters and targets of an override declaration."""
+    where = _where(path, raw.get("id"))
+    _check_keys(raw, where, override=True)
+    extra = set(raw) - _OVERRIDE_KEYS
+    if extra:
+        raise DeclarationError(
+            f"{where}: id clash: {base.id!r} is already declared in "
+            f"{Path(base.origin).name}; a force's file may only override its [params] and "
+            f"[targets] (remove {', '.join(sorted(extra))}, or choose a new id)")
+    unknown = set(raw.get("params", {})) - set(base.params)
+    if unknown:
+        raise DeclarationError(f"{where}: unknown parameter(s) {', '.join(sorted(unknown))} "
+                               f"(it has: {', '.join(base.params) or 'none'})")
+    params = {**base.params, **raw.get("params", {})}
+    kpi = replace(base, params=params, targets={**base.targets, **raw.get("targets", {})},
+                  origin=f"{Path(base.origin).name} + {Path(path).name}")
+    return _settle(kpi)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise DeclarationError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DeclarationError(f"{path.name}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise DeclarationError(f"{path.name}: not UTF-8 text") from exc
+
+
+def declaration_files(path: Path | str) -> list[Path]:
+    """The ``.toml`` declaration files at ``path`` (a file, or a folder's files sorted by
+    name); FileNotFoundError when it does not exist."""
+    p = Path(path)
+    if p.is_dir():
+        return sorted(f for f in p.glob("*.toml") if f.is_file())
+    if p.is_file():
+        return [p]
+    raise FileNotFoundError(str(p))
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The loaded catalogue: the KPIs in order, the survey template, and the problems found."""
+
+    kpis: tuple[KPI, ...]
+    survey_template: dict[str, Any]
+    problems: tuple[str, ...] = ()
+
+    def survey_kpi(self, column: str) -> KPI:
+        return _survey_from(self.survey_template, column)
+
+
+def _load_shipped() -> tuple[list[KPI], dict[str, Any]]:
+    kpis: list[KPI] = []
+    seen: dict[str, KPI] = {}
+    for path in declaration_files(CATALOGUE_DIR):
+        if path.name == SURVEY_TEMPLATE:
+            continue
+        kpi = _build(_read(path), path)
+        if kpi.id in seen:
+            raise DeclarationError(f"{path.name}: KPI {kpi.id!r}: id clash with "
+                                   f"{Path(seen[kpi.id].origin).name}")
+        seen[kpi.id] = kpi
+        kpis.append(kpi)
+    template = _read(CATALOGUE_DIR / SURVEY_TEMPLATE)
+    _survey_from(template, "q_example")  # validates the template
+    return kpis, template
+
+
+def load_catalogue(extra: str | Path | None = None, *, check_sql: bool = True) -> Catalogue:
+    """The shipped catalogue plus the declarations at ``extra`` (a file or folder; default
+    ``$FLIGHTDECK_KPIS``). Each bad extra declaration is skipped and described in
+    ``problems``; the shipped files are trusted (a test checks them). ``check_sql``: bind each
+    extra KPI's SQL on an empty export (needs DuckDB)."""
+    shipped, template = _shipped()
+    if extra is None:
+        extra = os.environ.get(ENV_KPIS) or None
+    if extra is None:
+        return Catalogue(tuple(shipped), template)
+    kpis = list(shipped)
+    by_id = {k.id: i for i, k in enumerate(kpis)}
+    problems: list[str] = []
+    try:
+        files = declaration_files(extra)
+    except FileNotFoundError:
+        return Catalogue(tuple(shipped), template,
+                         (f"{ENV_KPIS}: {str(extra)!r} is not a file or folder; the shipped "
+                          "catalogue is used",))
+    added: list[KPI] = []
+    for path in files:
+        try:
+            raw = _read(path)
+            if not isinstance(raw.get("id"), str):
+                raise DeclarationError(f"{path.name}: missing required key id")
+            if raw["id"] in by_id:
+                pos = by_id[raw["id"]]
+                kpi = _override(kpis[pos], raw, path)
+                if check_sql:
+                    _check_sql(kpi, path)
+                kpis[pos] = kpi
+                continue
+            if raw["id"].startswith("survey_"):
+                raise DeclarationError(f"{_where(path, raw['id'])}: ids starting survey_ are "
+                                       "kept for the survey items")
+            kpi = _build(raw, path)
+            if check_sql:
+                _check_sql(kpi, path)
+            by_id[kpi.id] = len(kpis)
+            kpis.append(kpi)
+            added.append(kpi)
+        except DeclarationError as exc:
+            problems.append(f"{exc} (skipped)")
+    known = {k.id for k in kpis}
+    for kpi in added:
+        missing = [b for b in kpi.balancing if b not in known and not b.startswith("survey_")]
+        if missing:
+            problems.append(f"{_where(kpi.origin, kpi.id)}: balancing names unknown KPI(s) "
+                            f"{', '.join(missing)} (ignored)")
+    return Catalogue(tuple(kpis), template, tuple(problems))
+
+
+def shipped_problems_check() -> None:
+    """Check the shipped catalogue's SQL (every declaration and the survey template) on an
+    empty export; DeclarationError naming the first problem. Returns nothing when fine."""
+    kpis, _ = _shipped()
+    for kpi in [*kpis, catalogue().survey_kpi("q_example")]:
+        _check_sql(kpi, kpi.origin)
+
+
+def _check_sql(kpi: KPI, path: Path | str) -> None:
+    """DeclarationError when the KPI's SQL does not bind on an empty export (or lacks the
+    output columns its shape needs)."""
+    from metrics.kpis.sql import sql_problem
+
+    problem = sql_problem(kpi)
+    if problem:
+        raise DeclarationError(f"{_where(path, kpi.id)}: {problem}")
+
+
+_SHIPPED: tuple[list[KPI], dict[str, Any]] | None = None
+_CACHE: dict[tuple, Catalogue] = {}
+
+
+def _shipped() -> tuple[list[KPI], dict[str, Any]]:
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = _load_shipped()
+    return _SHIPPED
+
+
+def _extra_key(extra: str | None) -> tuple:
+    """Cache key of the force's catalogue: the path and each file's size and mtime."""
+    if not extra:
+        return ()
+    try:
+        files = declaration_files(extra)
+    except FileNotFoundError:
+        return (extra, "missing")
+    stamps = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        stamps.append((str(f), st.st_size, st.st_mtime_ns))
+    return (extra, tuple(stamps))
+
+
+def catalogue() -> Catalogue:
+    """The current catalogue (shipped + ``$FLIGHTDECK_KPIS``), cached until a file changes."""
+    extra = os.environ.get(ENV_KPIS) or None
+    key = _extra_key(extra)
+    hit = _CACHE.get(key)
+    if hit is None:
+        if len(_CACHE) > 8:
+            _CACHE.clear()
+        hit = _CACHE[key] = load_catalogue(extra)
+    return hit
+
+
+def catalogue_problems() -> list[str]:
+    """Plain-English messages about the KPI catalogue (a bad declaration file: the file, the
+    KPI and the problem), for the app banner and the CLI; empty when the catalogue is fine."""
+    return list(catalogue().problems)
+
+
+# -- survey items -------------------------------------------------------------------------------
+
+
+def _survey_from(template: dict[str, Any], column: str) -> KPI:
     if not column.startswith(SURVEY_PREFIX):
         raise ValueError(f"survey item columns start with {SURVEY_PREFIX!r}: {column!r}")
     item = column[len(SURVEY_PREFIX):]
     label = item.replace("_", " ").capitalize()
-    return KPI(
-        id=f"survey_{item}", name=f"Survey: {label.lower()}", pillar=3, kind="qualitative",
-        unit="proportion", better="higher", min_n=SURVEY_MIN_N, source="survey_responses",
-        definition=f"Of the victims who answered '{label}' in survey responses dated in the "
-                   "window, the share who agreed (4 or 5 on the five-point scale) or said yes.",
-        numerator="Answers 4 or 5 (or true)", denominator="Non-null answers",
-    )
+    quoted = '"' + column.replace('"', '""') + '"'
+    words = {"{item}": item, "{label}": label, "{label_lower}": label.lower(),
+             "{column}": quoted}
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            for key, text in words.items():
+                value = value.replace(key, text)
+        return value
+
+    raw = {k: fill(v) for k, v in template.items()}
+    return _build(raw, CATALOGUE_DIR / SURVEY_TEMPLATE)
+
+
+def survey_kpi(column: str) -> KPI:
+    """The KPI for one survey item column ``q_…``: share answering 4-5 (agree) or true."""
+    return catalogue().survey_kpi(column)
 
 
 def survey_columns(columns: Iterable[str]) -> list[str]:
@@ -280,15 +481,33 @@ def survey_columns(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c.startswith(SURVEY_PREFIX)]
 
 
+# -- lookups ------------------------------------------------------------------------------------
+
+
+class _Static(Mapping):
+    """id -> KPI for the catalogue's non-survey KPIs (shipped plus the force's own), live."""
+
+    def __getitem__(self, key: str) -> KPI:
+        for kpi in catalogue().kpis:
+            if kpi.id == key:
+                return kpi
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k.id for k in catalogue().kpis])
+
+    def __len__(self) -> int:
+        return len(catalogue().kpis)
+
+
+STATIC_KPIS: Mapping[str, KPI] = _Static()
+
+
 def all_kpis(survey_items: Iterable[str] = ()) -> list[KPI]:
-    """Every KPI: the static catalogue, then one per survey item column (``q_…``)."""
-    return list(_STATIC) + [survey_kpi(c) for c in survey_items]
-
-
-def catalogue_problems() -> list[str]:
-    """Plain-English messages about the KPI catalogue (a bad declaration file: the file, the
-    KPI and the problem), for the app banner and the CLI; empty when the catalogue is fine."""
-    return []
+    """Every KPI: the catalogue (shipped, then the force's own), then one per survey item
+    column (``q_…``)."""
+    cat = catalogue()
+    return list(cat.kpis) + [cat.survey_kpi(c) for c in survey_items]
 
 
 def get_kpi(kpi_id: str, survey_items: Iterable[str] = ()) -> KPI:

@@ -154,19 +154,20 @@ def test_sample_prints_every_kpi_for_every_force(capsys):
     assert code == 0, err
     table = pd.read_csv(io.StringIO(out))
     expected_ids = [k.id for k in all_kpis(SURVEY_ITEMS)]
-    assert len(expected_ids) == 30
+    assert len(expected_ids) == 39  # 34 declared KPIs + 5 survey items
     assert set(table["force"]) == SAMPLE_FORCES | {"All forces"}
     pairs = table.groupby("kpi_id")["force"].nunique()
     assert pairs.to_dict() == dict.fromkeys(expected_ids, 10)
-    assert len(table) == 300
+    assert len(table) == 390
     everyone = table[table["force"] == "All forces"].set_index("kpi_id")
     assert (everyone["status"] == "ok").all()
     # the sample's story: a charge rate of a few percent toward ten, about half withdrawing,
-    # over a year to charge, repeat suspects on about one report in four
+    # over a year to charge, repeat suspects on about one report in ten
     assert 0.02 < everyone.loc["charge_rate", "value"] < 0.15
     assert 0.3 < everyone.loc["victim_withdrawal_rate", "value"] < 0.7
     assert everyone.loc["days_to_charge", "value"] > 365
-    assert 0.15 < everyone.loc["repeat_suspect_share", "value"] < 0.35
+    # (look-back only since issue 11: about half the former two-sided share)
+    assert 0.05 < everyone.loc["repeat_suspect_share", "value"] < 0.35
     proportions = table[table["kpi_id"].isin(
         [k.id for k in all_kpis(SURVEY_ITEMS) if k.unit == "proportion"])]
     assert proportions["value"].dropna().between(0, 1).all()

@@ -138,15 +138,18 @@ def test_suspect_arrest_rate_ignores_nulls():
 
 # -- Pillar 2 ----------------------------------------------------------------------------------
 
-def test_repeat_suspect_share_any_force_within_1095_days_inclusive():
+def test_repeat_suspect_share_looks_back_only_1095_days_inclusive():
+    # issue 11: another case of the same suspect (any force) recorded on the same day or in
+    # the 1,095 days before; no look-ahead
     rows = [
         case(recorded="2024-02-01", suspect_id="S1"),
-        case(force="Beta", recorded="2027-01-31", suspect_id="S1"),  # +1,095 days: repeat
+        case(force="Beta", recorded="2021-02-01", suspect_id="S1"),  # 1,095 days before: yes
         case(recorded="2024-02-01", suspect_id="S2"),
-        case(recorded="2021-01-31", suspect_id="S2"),  # -1,096 days: not
+        case(recorded="2021-01-31", suspect_id="S2"),  # 1,096 days before: not
         case(recorded="2024-03-31", suspect_id="S3"),
         case(recorded="2024-03-31", suspect_id="S3"),  # same day, other case: both repeat
-        case(recorded="2024-01-10", suspect_id="S4"),  # alone
+        case(recorded="2024-01-10", suspect_id="S4"),
+        case(recorded="2024-06-10", suspect_id="S4"),  # a later case: no look-ahead, S4 not
         case(recorded="2024-01-10", suspect_id=None),  # no suspect: not counted
         *[case(recorded="2024-02-15", suspect_id=f"U{i}") for i in range(5)],
     ]
@@ -154,9 +157,24 @@ def test_repeat_suspect_share_any_force_within_1095_days_inclusive():
     # in window with a suspect: S1, S2, S3, S3, S4, U0-U4 = 10; repeats S1, S3, S3 = 3
     assert (row["numerator"], row["denominator"]) == (3, 10)
     assert row["status"] == "ok"
-    beta = kpi_row(dataset(rows), "repeat_suspect_share", force="Beta", start="2027-01",
-                   end="2027-01")
-    assert (beta["numerator"], beta["denominator"]) == (1, 1)
+    beta = kpi_row(dataset(rows), "repeat_suspect_share", force="Beta", start="2021-02",
+                   end="2021-02")
+    assert (beta["numerator"], beta["denominator"]) == (0, 1)  # its later case does not count
+    later = kpi_row(dataset(rows), "repeat_suspect_share", start="2024-06", end="2024-06")
+    assert (later["numerator"], later["denominator"]) == (1, 1)  # S4's second case looks back
+
+
+def test_repeat_suspect_arrest_rate_counts_repeat_cases_with_arrest_recorded():
+    rows = [
+        *[case(recorded="2023-06-01", suspect_id=f"R{i}") for i in range(12)],
+        *[case(recorded="2024-02-01", suspect_id=f"R{i}", suspect_arrested=i < 7)
+          for i in range(11)],  # 11 repeat cases, 7 arrested
+        case(recorded="2024-02-01", suspect_id="R11", suspect_arrested=None),  # not recorded
+        case(recorded="2024-02-01", suspect_id="ALONE", suspect_arrested=True),  # not repeat
+    ]
+    row = kpi_row(dataset(rows), "repeat_suspect_arrest_rate")
+    assert (row["numerator"], row["denominator"], row["status"]) == (7, 11, "ok")
+    assert row["value"] == pytest.approx(7 / 11)
 
 
 def test_orders_granted_counts_protective_types_by_granted_date():
@@ -183,20 +201,39 @@ def test_orders_granted_counts_protective_types_by_granted_date():
     assert missing["status"] == "no_data" and math.isnan(missing["value"])
 
 
-def test_breach_action_rate_uses_the_breach_force_column():
+def breaches_ds(rows: list[tuple[str, str, str, str]]) -> object:
+    """(breach force, order type, breach date, action) rows, one order per breach."""
+    orders = frame([{"order_id": f"O{i}", "case_id": "C", "force": "Alpha", "order_type": t,
+                     "applied_date": "2023-12-01", "granted_date": None}
+                    for i, (_, t, _, _) in enumerate(rows)],
+                   dates=("applied_date", "granted_date"), categories=("force", "order_type"))
+    breaches = frame([{"breach_id": f"B{i}", "order_id": f"O{i}", "force": f,
+                       "breach_date": d, "action": a}
+                      for i, (f, _, d, a) in enumerate(rows)],
+                     dates=("breach_date",), categories=("force", "action"))
+    return dataset([case()], orders=orders, breaches=breaches)
+
+
+def test_order_breach_action_rate_excludes_bail_and_uses_the_breach_force_column():
     actions = ["arrest"] * 3 + ["charge"] * 2 + ["warning"] * 4 + ["no_action"]
-    rows = [{"breach_id": f"B{i}", "order_id": "O1", "force": "Alpha", "breach_date": "2024-03-31",
-             "action": a} for i, a in enumerate(actions)]
-    rows.append({"breach_id": "Bx", "order_id": "O1", "force": "Beta",
-                 "breach_date": "2024-02-01", "action": "arrest"})
-    rows.append({"breach_id": "By", "order_id": "O1", "force": "Alpha",
-                 "breach_date": "2024-04-01", "action": "arrest"})
-    breaches = frame(rows, dates=("breach_date",), categories=("force", "action"))
-    ds = dataset([case()], breaches=breaches)
-    row = kpi_row(ds, "breach_action_rate")
+    rows = [("Alpha", "SHPO", "2024-03-31", a) for a in actions]
+    rows += [("Beta", "SRO", "2024-02-01", "arrest"),  # the breach's own force
+             ("Alpha", "SRO", "2024-04-01", "arrest"),  # after the window
+             ("Alpha", "pre_charge_bail", "2024-02-01", "arrest")]  # bail: the other KPI
+    ds = breaches_ds(rows)
+    row = kpi_row(ds, "order_breach_action_rate")
     assert (row["numerator"], row["denominator"], row["value"]) == (5, 10, 0.5)
-    beta = kpi_row(ds, "breach_action_rate", force="Beta")
+    beta = kpi_row(ds, "order_breach_action_rate", force="Beta")
     assert (beta["numerator"], beta["denominator"], beta["status"]) == (1, 1, "insufficient")
+
+
+def test_bail_breach_arrest_rate_counts_arrest_only():
+    # a bail breach "charged" is a validation warning (rows kept): it is not an arrest
+    actions = ["arrest"] * 6 + ["charge"] + ["warning"] * 2 + ["no_action"]
+    rows = [("Alpha", "pre_charge_bail", "2024-02-10", a) for a in actions]
+    rows.append(("Alpha", "SHPO", "2024-02-10", "arrest"))  # an order breach: not counted
+    row = kpi_row(breaches_ds(rows), "bail_breach_arrest_rate")
+    assert (row["numerator"], row["denominator"], row["status"]) == (6, 10, "ok")
 
 
 def test_s63g_applications_by_date():
@@ -334,7 +371,8 @@ def test_workforce_ratios(kpi_id, num, den, n):
     assert row["denominator"] == pytest.approx(den)
     assert row["n"] == n and row["status"] == "ok"
     assert row["value"] == pytest.approx(num / den)
-    assert_wilson(row)
+    # censuses of the teams, not samples: no interval (issue 11)
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
 
 
 def test_workforce_missing_file_is_no_data():
@@ -537,9 +575,9 @@ def test_output_columns_types_and_order():
     ok = table["status"] == "ok"
     assert table.loc[~ok, "value"].isna().all()
     assert table.loc[~ok, "ci_low"].isna().all()
-    # every catalogue KPI for every force: 25 static KPIs, no survey file
+    # every catalogue KPI for every force: 34 static KPIs, no survey file
     assert table.groupby("force").size().to_dict() == {
-        "Alpha": 25, "Beta": 25, "Gamma": 25, ALL_FORCES: 25}
+        "Alpha": 34, "Beta": 34, "Gamma": 34, ALL_FORCES: 34}
 
 
 def test_zero_denominator_is_no_data_and_missing_tables_are_no_data():
@@ -547,7 +585,7 @@ def test_zero_denominator_is_no_data_and_missing_tables_are_no_data():
     by_id = table[table["force"] == "Alpha"].set_index("kpi_id")
     assert by_id.loc["charge_rate", "status"] == "no_data"  # no outcomes
     assert by_id.loc["charge_rate", "denominator"] == 0
-    for kpi_id in ("orders_granted", "breach_action_rate", "victim_device_24h",
+    for kpi_id in ("orders_granted", "order_breach_action_rate", "victim_device_24h",
                    "device_backlog", "sickness_rate", "victim_updated_28d"):
         assert by_id.loc[kpi_id, "status"] == "no_data", kpi_id
     assert by_id.loc["charge_rate_cohort", "status"] == "insufficient"  # n = 1

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
+from metrics.kpis import ALL_FORCES, compute_kpis
 from metrics.kpis import _arrays as A
-from metrics.kpis import compute_kpis, repeat_suspect_flags
 from metrics.kpis.engine import median_ci_ranks
 from metrics.kpis.spc import rebase_positions
 from metrics.stats import median_ci, wilson
@@ -75,18 +75,26 @@ def test_group_medians_match_numpy(items):
         assert (low[g], high[g]) == pytest.approx(ref, nan_ok=True)
 
 
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 3000)),
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 2000)),
                 max_size=25))
-@settings(max_examples=80, deadline=None)
-def test_repeat_flags_match_brute_force(items):
-    sid = pd.Series([s for s, _ in items], dtype="string")
-    dates = pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta([d for _, d in items],
-                                                                   unit="D"))
-    got = repeat_suspect_flags(sid, dates)
+@settings(max_examples=40, deadline=None)
+def test_repeat_suspect_share_matches_brute_force(items):
+    """The SQL's look-back flag (lag/lead over each suspect's cases) against the definition:
+    another case of the same suspect recorded on the same day or up to 1,095 days before."""
+    from tests.kpi_fixtures import case, dataset
+
+    start = pd.Timestamp("2020-01-01")
+    days = [start + pd.Timedelta(days=d) for _, d in items]
+    rows = [case(recorded=str(day.date()), suspect_id=s)
+            for (s, _), day in zip(items, days, strict=True)] or [case(recorded="2020-01-01")]
+    table = compute_kpis(dataset(rows), "2020-01", "2025-06", by="month",
+                         kpi_ids=["repeat_suspect_share"], forces=[ALL_FORCES])
+    want = pd.Series(0.0, index=pd.period_range("2020-01", "2025-06", freq="M"))
     for i, (s, d) in enumerate(items):
-        want = s is not None and any(
-            j != i and t == s and abs(e - d) <= 1095 for j, (t, e) in enumerate(items))
-        assert got[i] == want
+        if s is not None and any(j != i and t == s and 0 <= d - e <= 1095
+                                 for j, (t, e) in enumerate(items)):
+            want[days[i].to_period("M")] += 1
+    assert table["numerator"].tolist() == want.tolist()
 
 
 def test_rebase_positions():

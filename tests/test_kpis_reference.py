@@ -79,8 +79,9 @@ def test_repeat_suspects(sample, start, end):
     named = c[c["suspect_id"].notna()]
     pairs = named.merge(named, on="suspect_id", suffixes=("", "_other"))
     pairs = pairs[pairs["case_id"] != pairs["case_id_other"]]
-    gap = (pairs["recorded_date"] - pairs["recorded_date_other"]).dt.days.abs()
-    repeat_ids = set(pairs.loc[gap <= 1095, "case_id"])
+    # issue 11: the other case recorded on the same day or up to 1,095 days before
+    gap = (pairs["recorded_date"] - pairs["recorded_date_other"]).dt.days
+    repeat_ids = set(pairs.loc[(gap >= 0) & (gap <= 1095), "case_id"])
     window = named[named["recorded_date"].between(lo, hi)].copy()
     window["repeat"] = window["case_id"].isin(repeat_ids)
     check(engine_cells(sample, start, end, "repeat_suspect_share", "numerator"),

@@ -14,22 +14,30 @@ from metrics.registry import (
     survey_kpi,
 )
 
-# id: (pillar, unit, better) exactly as the issue states them
+# id: (pillar, unit, better) exactly as issues 3 and 11 state them, in catalogue order
 CATALOGUE = {
     "charge_rate": (1, "proportion", "higher"),
     "charge_rate_cohort": (1, "proportion", "higher"),
     "days_to_charge": (1, "days", "lower"),
+    "investigation_days": (1, "days", "lower"),
     "early_advice_days": (1, "days", "lower"),
+    "early_advice_2d": (1, "proportion", "higher"),
     "suspect_arrest_rate": (1, "proportion", "higher"),
     "repeat_suspect_share": (2, "proportion", "neutral"),
+    "repeat_suspect_arrest_rate": (2, "proportion", "higher"),
     "orders_granted": (2, "count", "higher"),
-    "breach_action_rate": (2, "proportion", "higher"),
+    "order_grant_rate": (2, "proportion", "higher"),
+    "order_breach_action_rate": (2, "proportion", "higher"),
+    "bail_breach_arrest_rate": (2, "proportion", "higher"),
     "s63g_applications": (2, "count", "higher"),
+    "s63g_rate": (2, "proportion", "higher"),
     "victim_withdrawal_rate": (3, "proportion", "lower"),
     "needs_assessment_7d": (3, "proportion", "higher"),
     "victim_updated_28d": (3, "proportion", "higher"),
     "nfa_explained_in_person": (3, "proportion", "higher"),
     "isva_wait_days": (3, "days", "lower"),
+    "isva_referral_28d": (3, "proportion", "higher"),
+    "isva_waiting_over_28d": (3, "proportion", "lower"),
     "sickness_rate": (4, "proportion", "lower"),
     "vacancy_rate": (4, "proportion", "lower"),
     "trainee_share": (4, "proportion", "lower"),
@@ -40,12 +48,19 @@ CATALOGUE = {
     "victim_demographics_complete": (5, "proportion", "higher"),
     "victim_device_24h": (6, "proportion", "higher"),
     "suspect_device_days": (6, "days", "lower"),
+    "suspect_device_30d": (6, "proportion", "higher"),
     "device_backlog": (6, "count", "lower"),
 }
 QUALITATIVE = {"needs_assessment_7d", "victim_updated_28d", "nfa_explained_in_person",
-               "sickness_rate", "screening_rate"}
+               "sickness_rate", "screening_rate", "isva_referral_28d", "isva_waiting_over_28d"}
 STOCK = {"victim_updated_28d", "vacancy_rate", "trainee_share", "specialist_trained_share",
-         "caseload_per_investigator", "investigators_over_15", "device_backlog"}
+         "caseload_per_investigator", "investigators_over_15", "device_backlog",
+         "isva_waiting_over_28d"}
+# issue 11: how long after a window ends its value can still move
+MATURITY = {"charge_rate_cohort": 365, "needs_assessment_7d": 7, "order_grant_rate": 90,
+            "s63g_rate": 90, "isva_referral_28d": 28, "suspect_device_30d": 30}
+CENSUS = {"sickness_rate", "vacancy_rate", "trainee_share", "specialist_trained_share",
+          "screening_rate"}
 
 
 def test_static_catalogue_ids_in_order():
@@ -62,6 +77,27 @@ def test_each_declaration(kpi_id):
     assert kpi.min_n >= 0
     assert kpi.improvement == {"higher": "increase", "lower": "decrease",
                                "neutral": "neutral"}[kpi.better]
+    assert kpi.maturity_days == MATURITY.get(kpi_id, 0)
+    want = ("none" if kpi_id in CENSUS or kpi.unit in ("count", "cases")
+            else "median_order" if kpi.unit == "days" else "wilson")
+    assert kpi.interval == want
+    assert kpi.scoped == (kpi.source != "workforce")
+    assert kpi.sql.strip() and kpi.origin.endswith(".toml")
+
+
+def test_balancing_measures():
+    assert STATIC_KPIS["charge_rate"].balancing == ("victim_withdrawal_rate",
+                                                    "survey_felt_believed")
+    assert STATIC_KPIS["days_to_charge"].balancing == ("victim_updated_28d",)
+    assert STATIC_KPIS["caseload_per_investigator"].balancing == ("sickness_rate",)
+
+
+def test_parameters_and_final_on():
+    cohort = STATIC_KPIS["charge_rate_cohort"]
+    assert cohort.params == {"follow_up_days": 365}
+    assert "365 days" in cohort.definition and "{" not in cohort.definition
+    assert STATIC_KPIS["repeat_suspect_share"].params == {"look_back_days": 1095}
+    assert "1,095 days" in STATIC_KPIS["repeat_suspect_share"].definition
 
 
 def test_min_n_choices():

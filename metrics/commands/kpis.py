@@ -109,6 +109,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"  ... and {len(errors) - MAX_PROBLEMS_SHOWN} more", file=err)
         return 1
 
+    from metrics.registry import catalogue_problems
+
+    for problem in catalogue_problems():  # a force's bad declaration: skipped, said once
+        print(f"warning: {problem}", file=err)
     table = compute_kpis(dataset, start, end, by=args.by, forces=args.force, kpi_ids=kpi_ids,
                          scope=getattr(args, "scope", "all"))
     if apply_panel is not None:
