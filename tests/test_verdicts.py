@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 
@@ -125,3 +126,58 @@ def test_sample_default_view_q_values_are_bh_per_force(sample):
     # a verdict other than no_clear_change always has evidence behind it
     moving = v["verdict"].isin(["improving", "deteriorating", "mixed"])
     assert (v.loc[moving, "spc_point_type"].isin([IMP, CON]) | labelled[moving]).all()
+
+
+def _monthly_charges(force: str, months: pd.PeriodIndex, rates: list[float],
+                     total: int = 40) -> list[dict]:
+    rows = []
+    for month, rate in zip(months, rates, strict=True):
+        rows += _charges(force, str(month), round(rate * total), total)
+    return rows
+
+
+def test_spc_chart_rebases_at_adoption_and_leaves_maturing_months_out():
+    from metrics.verdicts import spc_chart
+    from tests.kpi_fixtures import frame
+
+    months = pd.period_range("2022-01", "2024-12", freq="M")  # 36 months
+    rates = [0.2, 0.25] * 10 + [0.5, 0.55] * 8  # a step up at adoption (month 21)
+    forces = frame([{"force": "Alpha", "soteria_adoption_date": "2023-09-01",
+                     "cohort": "national"}], dates=("soteria_adoption_date",),
+                   categories=("force", "cohort"))
+    # as-at 20 Dec 2024: December is not over, so its charge rate is still provisional
+    ds = dataset(_monthly_charges("Alpha", months, rates), as_at="2024-12-20", forces=forces)
+    chart = spc_chart(ds, "charge_rate", "Alpha", "2024-12")
+    assert len(chart) == 36 and chart.attrs["method"] == "laney"
+    assert bool(chart["provisional"].iloc[-1]) and chart["point_type"].iloc[-1] is None
+    assert chart.attrs["verdict_month"] == pd.Timestamp("2024-11-01")
+    assert chart["segment_start"].iloc[-1] == pd.Timestamp("2023-09-01")
+    # each segment alternates around its own centre: no special cause once rebased
+    assert set(chart["point_type"].dropna()) == {"common_cause"}
+    assert chart["centre"].iloc[0] == pytest.approx(0.225)
+    # p-bar after adoption pools the 15 final months (8 at 20/40, 7 at 22/40): the maturing
+    # December (22/40) is left out of it
+    assert chart["centre"].iloc[30] == pytest.approx((8 * 20 + 7 * 22) / (15 * 40))
+    assert bool(chart["limits_provisional"].iloc[30]) is False  # 15 final points >= 13
+    # kpis --by month carries the same chart, empty for the maturing month
+    table = compute_kpis(ds, "2022-01", "2024-12", by="month", forces=["Alpha"],
+                         kpi_ids=["charge_rate"])
+    assert table["spc"].iloc[-1] is None
+    assert table["spc"].iloc[:-1].tolist() == chart["point_type"].iloc[:-1].tolist()
+
+
+def test_spc_chart_without_rebase_flags_the_step_and_the_verdict_follows():
+    from metrics.verdicts import spc_chart
+
+    months = pd.period_range("2022-01", "2024-12", freq="M")
+    rates = [0.2, 0.25] * 12 + [0.5] * 12  # limits fixed on the first 24 months
+    ds = dataset(_monthly_charges("Alpha", months, rates), as_at="2025-06-30")
+    chart = spc_chart(ds, "charge_rate", "Alpha", "2024-12")
+    assert set(chart["point_type"].iloc[24:]) == {IMP}
+    assert chart["centre"].iloc[-1] == pytest.approx(0.225)
+    v = kpi_verdicts(ds, "2024-10", "2024-12", force="Alpha").set_index("kpi_id")
+    assert v.loc["charge_rate", "spc_point_type"] == IMP
+    assert v.loc["charge_rate", "spc_evidence"] == "above the process limits for 12 months"
+    # the last two quarters are both at 50%: no tested change, yet SPC says improving
+    assert v.loc["charge_rate", "change_verdict"] == "no_clear_change"
+    assert v.loc["charge_rate", "verdict"] == "improving"
