@@ -21,9 +21,10 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_PROBLEMS_SHOWN = 20
 SCOPES = ("all", "adult_rape", "child")
@@ -39,15 +40,15 @@ class UnusableExport(Exception):
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``changes`` subcommand; sets ``func`` to :func:`run`."""
-    from metrics.verdicts import CHANGE_COLUMNS
-
     p = subparsers.add_parser(
         "changes", help="test each KPI's change against the comparison window",
         description="For each KPI and force, the window against the comparison window: the "
                     "difference, its interval (proportions), the test, p, the Benjamini-"
                     "Hochberg q across the force's KPIs, and the verdict.",
-        epilog="Output columns: " + ", ".join(CHANGE_COLUMNS) + ". Exit codes: 0 done; 1 the "
-               "export is unusable; 2 a bad argument.",
+        epilog="Output columns: kpi_id, force, window_start, window_end, compare_start, "
+               "compare_end, value, compare_value, difference, diff_ci_low, diff_ci_high, test, "
+               "p_value, q_value, verdict. Exit codes: 0 done; 1 the export is unusable; 2 a "
+               "bad argument.",
     )
     add_window_arguments(p)
     p.add_argument("--compare", choices=("previous", "year_ago"), default="previous",
@@ -128,6 +129,8 @@ def write(table: pd.DataFrame, out: TextIO, fmt: str, date_columns: tuple[str, .
           ) -> None:
     """``table`` as CSV (formula-injection safe; empty cells for missing, booleans
     true/false) or as a JSON array of objects (null for missing)."""
+    import pandas as pd
+
     shown = table.copy()
     for col in date_columns:
         shown[col] = pd.to_datetime(shown[col]).dt.strftime("%Y-%m-%d")
@@ -147,6 +150,8 @@ def write(table: pd.DataFrame, out: TextIO, fmt: str, date_columns: tuple[str, .
 
 
 def _json_value(v: Any) -> Any:
+    import pandas as pd
+
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if hasattr(v, "item"):

@@ -21,15 +21,14 @@ from metrics.commands.changes import CommandError, add_window_arguments, guarded
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``funnel`` subcommand; sets ``func`` to :func:`run`."""
-    from metrics.verdicts import FUNNEL_COLUMNS
-
     p = subparsers.add_parser(
         "funnel", help="funnel plot of one proportion KPI across forces",
         description="Each force's value of one proportion KPI against exact binomial funnel "
                     "limits (95%% and 99.8%%) around the pooled rate; gated forces left out; "
                     "limits widened for overdispersion only when phi > 1.",
-        epilog="Output columns: " + ", ".join(FUNNEL_COLUMNS) + ". Exit codes: 0 done; 1 the "
-               "export is unusable; 2 a bad argument.",
+        epilog="Output columns: force, numerator, denominator, value, target, lower_95, "
+               "upper_95, lower_998, upper_998, phi, tau2, adjusted, position. Exit codes: 0 "
+               "done; 1 the export is unusable; 2 a bad argument.",
     )
     add_window_arguments(p)
     p.add_argument("--kpi", required=True, metavar="ID", help="the proportion KPI's id")
