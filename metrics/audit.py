@@ -50,8 +50,9 @@ COLUMNS: tuple[str, ...] = (
 _MAX_FIELD = 200
 UNVERIFIED = "unverified"
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+# O_NONBLOCK: a FIFO put in the file's place fails at once (ENXIO) instead of hanging.
 _OPEN_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-               | getattr(os, "O_CLOEXEC", 0))
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
 
 
 def audit_path() -> Path:
