@@ -31,7 +31,7 @@ postgres:
 	@if [ -x ./scripts/install-postgres.sh ]; then ./scripts/install-postgres.sh; fi
 
 run: install
-	FLIGHTDECK_DATA=$${FLIGHTDECK_DATA:-$(DATA)} $(PY) -m streamlit run app.py --server.port $(PORT)
+	FLIGHTDECK_DATA=$${FLIGHTDECK_DATA:-$(DATA)} $(PY) -m ui.serve run app.py --server.port $(PORT)
 
 lint: install-dev
 	$(PY) -m ruff check .
