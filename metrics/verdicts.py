@@ -247,43 +247,40 @@ def spc_chart(dataset: Dataset, kpi_id: str, force: str, end: str | pd.Period, *
 def _evidence(types: list[str | None], values: np.ndarray, upper: np.ndarray,
               lower: np.ndarray, centre: np.ndarray, limits_provisional: bool,
               points: int) -> str:
-    """Plain words for the latest final month's point type (types/values in month order,
-    only final months)."""
+    """Plain words for the latest final month's point type, from the rule that made it
+    (outside the limits, trend, run, 2 of 3 near a limit, in NHSRplotthedots' precedence).
+    ``types``/``values``/limits: the final months only, oldest first."""
     last = types[-1]
     if last is None:
         return ""
-    note = (f" (limits provisional: {points} months set them)" if limits_provisional else "")
+    note = f" (limits provisional: {points} months set them)" if limits_provisional else ""
     if last == stats.COMMON_CAUSE:
         return "within the process limits, no unusual pattern" + note
-
-    def streak(pred: Any) -> int:
-        k = 0
-        for i in range(len(types) - 1, -1, -1):
-            if types[i] == last and pred(i):
-                k += 1
-            else:
-                break
-        return k
-
     v, u, lo, c = values, upper, lower, centre
-    i = len(types) - 1
+    i = len(v) - 1
 
     def months(k: int) -> str:
         return "1 month" if k == 1 else f"{k} months"
+
+    def streak(pred: Any) -> int:
+        k = 0
+        while k <= i and pred(i - k):
+            k += 1
+        return k
 
     if v[i] > u[i]:
         return f"above the process limits for {months(streak(lambda j: v[j] > u[j]))}" + note
     if v[i] < lo[i]:
         return f"below the process limits for {months(streak(lambda j: v[j] < lo[j]))}" + note
-    k = 1
-    while k < len(types) and types[i - k] == last:
-        k += 1
-    if k >= stats.XMR_RUN and i >= 1:
-        rising = all(v[j] > v[j - 1] for j in range(i - stats.XMR_RUN + 2, i + 1))
-        falling = all(v[j] < v[j - 1] for j in range(i - stats.XMR_RUN + 2, i + 1))
-        if rising or falling:
-            return f"{'rising' if rising else 'falling'} for {k} months in a row" + note
-        side = "above" if v[i] > c[i] else "below"
+    rising = streak(lambda j: j > 0 and v[j] > v[j - 1]) + 1
+    falling = streak(lambda j: j > 0 and v[j] < v[j - 1]) + 1
+    if max(rising, falling) >= stats.XMR_RUN:
+        word, k = ("rising", rising) if rising >= falling else ("falling", falling)
+        return f"{word} for {k} months in a row" + note
+    above = streak(lambda j: v[j] > c[j])
+    below = streak(lambda j: v[j] < c[j])
+    if max(above, below) >= stats.XMR_RUN:
+        side, k = ("above", above) if above else ("below", below)
         return f"{k} months in a row {side} the average" + note
     side = "upper" if v[i] > c[i] else "lower"
     return f"2 of the last 3 months close to the {side} process limit" + note

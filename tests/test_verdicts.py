@@ -181,3 +181,23 @@ def test_spc_chart_without_rebase_flags_the_step_and_the_verdict_follows():
     # the last two quarters are both at 50%: no tested change, yet SPC says improving
     assert v.loc["charge_rate", "change_verdict"] == "no_clear_change"
     assert v.loc["charge_rate", "verdict"] == "improving"
+
+
+@pytest.mark.parametrize(("values", "words"), [
+    ([10, 11] * 8 + [30, 31], "above the process limits for 2 months"),
+    ([11, 10] * 8 + [10.6, 10.9, 11.2, 11.5, 11.8, 12.1, 12.4], "rising for 8 months in a row"),
+    ([11, 10] * 8 + [10.6, 10.7, 10.6, 10.8, 10.6, 10.7, 10.6, 10.8], "8 months in a row above "
+                                                                       "the average"),
+    ([10, 11] * 8 + [12.8, 10.6, 12.8], "2 of the last 3 months close to the upper process "
+                                        "limit"),
+    ([10, 11] * 8, "within the process limits, no unusual pattern"),
+])
+def test_spc_evidence_names_the_rule_in_plain_words(values, words):
+    from metrics.stats import spc_monitor
+    from metrics.verdicts import _evidence
+
+    y = np.asarray(values, dtype=float)
+    res = spc_monitor(y[None, :], improvement="increase", baseline=16)  # limits: 10.5 +- 2.66
+    types = list(res["point_type"][0])
+    assert _evidence(types, y, res["upper"][0], res["lower"][0], res["centre"][0], False,
+                     16) == words
