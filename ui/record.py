@@ -388,7 +388,8 @@ def render_reviews(ctx: Any, record: Record) -> None:
             column.checkbox(words, key=f"rec_v_theme_{theme}")
         st.radio("Was the NFA decision sound?", ["yes", "no"], horizontal=True,
                  key="rec_v_sound")
-        st.text_area("Learning point", key="rec_v_point", max_chars=2000, height=80)
+        st.text_area("Learning point", key="rec_v_point", max_chars=2000, height=80,
+                     help="Do not name victims, suspects or officers.")
         st.caption("Optional learning action (opens an action for the force).")
         a, b, c = st.columns([3, 1, 1])
         a.text_input("Learning action", key="rec_v_action", max_chars=2000)

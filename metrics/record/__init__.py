@@ -15,6 +15,9 @@ No Streamlit here. See docs/record.md.
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from metrics.record.repository import (
@@ -39,9 +42,10 @@ __all__ = [
     "ACTION_STATUSES", "ASSURANCE", "COMMENT_GUIDANCE", "DEFAULT_URL", "ENV_DB", "MAX_COMMENT",
     "THEMES", "Action", "Comment", "Record", "RecordConflict", "RecordError", "RecordUnavailable",
     "database_url", "draw_sample", "migrate", "open_record", "record_kpis", "month",
-    "RECORD_KPI_IDS", "nominate_case",
+    "RECORD_KPI_IDS", "nominate_case", "redact_url", "RecordView", "view",
 ]
 
+_MIGRATE_LOCK = threading.Lock()
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 RECORD_KPI_IDS = ("panel_nfa_decision_sound", "open_learning_actions")
 
@@ -69,15 +73,57 @@ def _alembic_config(connection: object) -> object:
 def migrate(engine: object) -> str:
     """Bring the database at ``engine`` to the latest schema (Alembic ``upgrade head``).
 
-    Returns the revision it is at afterwards (e.g. ``"0001"``).
+    Returns the revision it is at afterwards (e.g. ``"0001"``). Safe when several servers
+    start at once: PostgreSQL serialises them with an advisory lock; on SQLite the loser of a
+    race retries and finds the schema made.
     """
+    with _MIGRATE_LOCK:  # Alembic's context is module state: one migration per process
+        return _migrate(engine)
+
+
+def _migrate(engine: object) -> str:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    with engine.begin() as connection:  # type: ignore[attr-defined]
-        command.upgrade(_alembic_config(connection), "head")  # type: ignore[arg-type]
+    for attempt in range(3):
+        try:
+            with engine.begin() as connection:  # type: ignore[attr-defined]
+                if connection.dialect.name == "postgresql":
+                    # two servers starting at once: the second waits, then finds it done
+                    connection.execute(text("SELECT pg_advisory_xact_lock(7316016)"))
+                command.upgrade(_alembic_config(connection), "head")  # type: ignore[arg-type]
+            break
+        except (OperationalError, ProgrammingError):
+            # SQLite has no such lock: a concurrent first migration makes the loser's
+            # CREATE TABLE fail; the winner's schema is then there, so try again.
+            if attempt == 2:
+                raise
     with engine.connect() as connection:  # type: ignore[attr-defined]
         return str(MigrationContext.configure(connection).get_current_revision())
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """What the flight deck and the board pack show of the record for one view.
+
+    ``comments``: latest commentary per KPI for (force, window); ``open_actions``: the force's
+    open actions, oldest due first; ``overdue``: those of them past their due date on
+    ``today``."""
+
+    comments: dict[str, Comment]
+    open_actions: list[Action]
+    overdue: list[Action]
+
+
+def view(record: Record, force: str, window_start: object, window_end: object, *,
+         today: date) -> RecordView:
+    """The record for one view (force, window) on ``today``: see :class:`RecordView`."""
+    open_actions = record.actions(force, status="open")
+    return RecordView(comments=record.latest_comments(force, window_start, window_end),
+                      open_actions=open_actions,
+                      overdue=[a for a in open_actions if a.overdue(today)])
 
 
 def open_record(url: str | None = None, *, audit_path: str | Path | None = None) -> Record:

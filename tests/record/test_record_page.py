@@ -181,3 +181,19 @@ def test_unreachable_record_database_is_a_message_not_a_traceback(app_test, reco
     assert not at.exception
     assert any("cannot be opened" in e.value for e in at.error)
     assert "pw-secret" not in _all_text(at)
+
+
+def test_commentary_with_markdown_and_html_is_shown_as_text_not_rendered(app_test, record_env):
+    attack = "**Bold** [click](javascript:alert(1)) <img src=x onerror=alert(1)> $x$"
+    record = open_record(record_env)
+    record.add_comment(FORCE, START, END, "charge_rate", owner="<b>Owner</b>", text=attack,
+                       assurance="assured", author="[me](http://evil)")
+    at = _open_internal(app_test)
+    at.selectbox(key="rec_c_kpi").set_value("charge_rate")
+    at.run()
+    shown = [m.value for m in at.markdown if "Bold" in m.value]
+    assert shown, "the latest commentary is shown"
+    for value in shown:
+        assert "\\*\\*Bold\\*\\*" in value and "\\[click\\]" in value and "\\<img" in value
+    latest = [m.value for m in at.markdown if "Latest" in m.value][0]
+    assert "\\[me\\]" in latest and "\\<b\\>" in latest

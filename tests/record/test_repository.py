@@ -202,3 +202,61 @@ def test_unreachable_database_is_a_one_line_error_without_the_password(tmp_path)
     message = str(err.value)
     assert "s3cret-pass" not in message and "\n" not in message
     assert "cannot be opened" in message
+
+
+def test_servers_opening_a_fresh_database_at_once_all_get_the_schema(db_url, audit_file):
+    opened, failed = [], []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            opened.append(open_record(db_url))
+        except RecordUnavailable as exc:  # pragma: no cover - the failure being tested
+            failed.append(str(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == [] and len(opened) == 4
+    _comment(opened[0], "After a racy start.")
+    assert opened[3].latest_comments(FORCE, "2025-10", "2026-09")["charge_rate"].text == (
+        "After a racy start.")
+    for rec in opened:
+        rec.close()
+
+
+def test_view_gives_the_deck_and_pack_comments_open_and_overdue_actions(record):
+    from metrics.record import view
+
+    _comment(record)
+    late = record.add_action(FORCE, text="late", owner="o", due_date=date(2026, 1, 1),
+                             author="a", kpi_id="charge_rate")
+    soon = record.add_action(FORCE, text="soon", owner="o", due_date=date(2026, 3, 1),
+                             author="a", pillar=2)
+    gone = record.add_action(FORCE, text="gone", owner="o", due_date=date(2025, 1, 1),
+                             author="a", pillar=2)
+    record.set_action_status(gone.id, "dropped", version=gone.version, author="a")
+    shown = view(record, FORCE, "2025-10", "2026-09", today=date(2026, 2, 1))
+    assert list(shown.comments) == ["charge_rate"]
+    assert [a.id for a in shown.open_actions] == [late.id, soon.id]
+    assert [a.id for a in shown.overdue] == [late.id]
+
+
+def test_separate_processes_migrating_a_fresh_database_at_once_all_succeed(db_url, tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    code = ("import sys; from metrics.record import open_record; "
+            "r = open_record(sys.argv[1]); print(len(r.actions('x')))")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo),
+           "FLIGHTDECK_AUDIT_LOG": str(tmp_path / "a.jsonl")}
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], cwd=repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in results]
+    assert [out.strip() for out, _ in results] == ["0", "0", "0"]
