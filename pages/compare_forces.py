@@ -43,7 +43,7 @@ chosen = ctx.view.force if ctx.view.force in set(result.points["force"]) else No
 if ctx.view.force != shell.ALL_FORCES and chosen is None:
     st.caption(f"{escape_md(ctx.view.force)} has too few cases for this KPI in the window to "
                "be placed on the funnel.")
-left, right = st.columns([3, 2], gap="medium")
+left, right = st.columns([11, 9], gap="medium")
 with left:
     st.plotly_chart(
         page_charts.funnel_chart(result.points, result.limits, target=result.target,
@@ -52,23 +52,23 @@ with left:
         width="stretch", config={"displaylogo": False},
     )
 with right:
-    shown = result.table
+    shown = result.table  # downloaded as it is: fractions, numerators and limits
+    screen = shown.assign(value=shown["value"] * 100)
     st.dataframe(
-        shown.style.apply(lambda row: ["font-weight: bold; background-color: #fff3cd"
+        screen.style.apply(lambda row: ["font-weight: bold; background-color: #fff3cd"
                                        if row["force"] == chosen else "" for _ in row], axis=1),
         hide_index=True, width="stretch", column_config={
-            "force": st.column_config.TextColumn("force", width="medium"),
-            "numerator": st.column_config.NumberColumn("numerator", format="%d"),
+            "force": st.column_config.TextColumn("force"),
+            "numerator": None,  # in the download, with the limits
             "denominator": st.column_config.NumberColumn("n", format="%d"),
-            "value": st.column_config.NumberColumn("value", format="percent"),
-            "lower 95%": None, "upper 95%": None,
-            "lower 99.8%": st.column_config.NumberColumn("99.8% from", format="percent"),
-            "upper 99.8%": st.column_config.NumberColumn("99.8% to", format="percent"),
-            "position": st.column_config.TextColumn("position", width="medium"),
+            "value": st.column_config.NumberColumn("value", format="%.1f%%"),
+            "lower 95%": None, "upper 95%": None, "lower 99.8%": None, "upper 99.8%": None,
+            "position": st.column_config.TextColumn("position"),
         })
     views.downloads(ctx, shown, f"{kpi.id}_funnel")
     st.caption("Labels on the chart: the chosen force and forces outside or near the limits, "
-               "where they fit; hover over a point for any force.")
+               "where they fit; hover over a point for any force. The downloads add each "
+               "force's numerator and its 95% and 99.8% limits.")
 st.caption(
     "Each force is plotted at its denominator; the funnel narrows as the denominator grows "
     "because larger numbers wobble less. A force is **flagged only outside the 99.8% "

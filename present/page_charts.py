@@ -221,16 +221,17 @@ def funnel_chart(
     highlight: str | None = None,
     title: str | None = None,
     height: int = 500,
-    width_px: float = 640,
+    width_px: float = 420,
 ) -> go.Figure:
     """A funnel plot for a proportion KPI (Spiegelhalter 2005), the chosen force standing out.
 
     ``points``: ``force``, ``n`` (denominator), ``value``, ``flag`` (``within``,
     ``worth_a_look``, ``outside``). ``limits``: ``metrics.stats.funnel_limits`` output (``n``,
     ``level``, ``lower``, ``upper``). ``highlight``: the view's force (a larger black-ringed
-    marker, always labelled). Other labels are the forces outside or near the limits that fit
-    without overlapping (:func:`place_labels`); every force is in the hover. The x axis is
-    log-scaled with 1-2-5 ticks (:func:`log_ticks`).
+    marker, labelled). Other labels are the forces outside or near the limits that fit
+    without overlapping (:func:`place_labels`, sized for a plot at least ``width_px`` wide);
+    every force is in the hover and in the table the page shows beside the chart. The x axis
+    is log-scaled with 1-2-5 ticks (:func:`log_ticks`).
     """
     fig = go.Figure()
     for level, dash, colour in ((0.95, "dash", OKABE_ITO["grey"]), (0.998, "solid", "#444444")):
@@ -243,9 +244,12 @@ def funnel_chart(
                 x=band["n"], y=band[col].clip(lower=0, upper=1), mode="lines", name=label,
                 legendgroup=label, showlegend=i == 0,
                 line=dict(color=colour, dash=dash, width=1.5), hoverinfo="skip"))
-    fig.add_hline(y=target, line=dict(color=OKABE_ITO["black"], width=1))
-    fig.add_annotation(x=1, xref="paper", y=target, text=f"All forces {target:.1%}",
-                       showarrow=False, xanchor="right", yanchor="bottom")
+    n_low = float(limits["n"].min()) if not limits.empty else float(points["n"].min())
+    n_high = float(limits["n"].max()) if not limits.empty else float(points["n"].max())
+    fig.add_trace(go.Scatter(  # the target as a named line (a legend entry, not a label that
+        x=[n_low, n_high], y=[target, target], mode="lines",  # could sit on a point)
+        name=f"All forces {target:.1%}", line=dict(color=OKABE_ITO["black"], width=1),
+        hoverinfo="skip"))
     for flag, (label, colour, symbol) in FUNNEL_FLAGS.items():
         sub = points[points["flag"] == flag]
         if sub.empty:
@@ -266,15 +270,14 @@ def funnel_chart(
                         line=dict(color=OKABE_ITO["black"], width=3)),
             hovertemplate=f"{highlight}: {format_value(row['value'], 'proportion')} of "
                           "%{x:,}<extra>chosen force</extra>"))
-    n_low = float(limits["n"].min()) if not limits.empty else float(points["n"].min())
-    n_high = float(limits["n"].max()) if not limits.empty else float(points["n"].max())
     ys = [*points["value"].dropna(), target]
     y_low, y_high = max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.05)
+    # Labelled: the chosen force, then flagged forces, then those worth a look, while they fit
+    # without touching another label or point (every force is in the hover and the table).
     order = [highlight] if highlight else []
-    order += list(points.loc[points["flag"] == "outside", "force"])
-    order += list(points.loc[points["flag"] == "worth_a_look", "force"])
-    order += list(points.loc[points["flag"] == "within", "force"])
-    plot_h = height - 160  # title, legend and margins
+    for flag in ("outside", "worth_a_look"):
+        order += [f for f in points.loc[points["flag"] == flag, "force"] if f not in order]
+    plot_h = height - 170  # title, axis title, legend and margins
     for lab in place_labels(points, order, x_range=(math.log10(n_low), math.log10(n_high)),
                             y_range=(y_low, y_high), width_px=width_px, height_px=plot_h):
         fig.add_annotation(

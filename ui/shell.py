@@ -71,6 +71,7 @@ class PageSpec:
 PAGE_SPECS: tuple[PageSpec, ...] = (
     PageSpec("flight_deck", "pages/flight_deck.py", "Flight deck", ":material/dashboard:",
              "Meeting"),
+    PageSpec("record", "pages/record.py", "Meeting record", ":material/edit_note:", "Meeting"),
     PageSpec("trends", "pages/trends.py", "Trends", ":material/show_chart:", "Explore"),
     PageSpec("victim_voice", "pages/victim_voice.py", "Victim voice",
              ":material/record_voice_over:", "Explore"),
@@ -303,8 +304,10 @@ def _resolve_view(choices: Choices, locked: Mapping[str, str]) -> ViewState:
         view, notes = decode(url, choices)
         st.session_state[_NOTES] = notes
     if locked:
+        # A panel link shares a force and window of all RASSO: the case scope is not part of
+        # what was shared, so it stays "all" (a narrower scope means smaller counts).
         view = replace(view, force=locked["force"], window="custom", start=locked["from"],
-                       end=locked["to"])
+                       end=locked["to"], scope="all")
     st.session_state[_VIEW] = view
     return view
 
@@ -386,7 +389,7 @@ def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str
     if ui_data.scope_supported(loaded):
         _sync_widget(W_SCOPE, view.scope)
         sb.selectbox("Cases", list(SCOPES), format_func=SCOPES.__getitem__, key=W_SCOPE,
-                     on_change=_on_filter_change,
+                     on_change=_on_filter_change, disabled=bool(locked),
                      help="Adult rape: offence group rape, victim aged 18 or over. Child "
                           "victims: victim under 18. Survey and workforce measures are "
                           "force-wide and do not change with this choice.")
@@ -397,7 +400,7 @@ def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str
         if note not in notes:
             st.session_state[_NOTES] = [*notes, note]
     if locked:
-        sb.caption("Force and window are fixed by the shared link.")
+        sb.caption("Force, window and cases are fixed by the shared link.")
     st.session_state[_VIEW] = view
     return view
 
