@@ -141,3 +141,16 @@ def test_unreadable_folder(tmp_path, capsys):
     code, _, err = run(["changes", str(tmp_path / "missing"), "--from", "2026-07", "--to",
                         "2026-09"], capsys)
     assert code == 2 and "cannot read the data folder" in err
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(capsys, monkeypatch):
+    import metrics.verdicts
+
+    def broken(*_a, **_k):
+        raise RuntimeError("engine exploded\nwith a second line")
+
+    monkeypatch.setattr(metrics.verdicts, "compute_changes", broken)
+    code, out, err = run(["changes", str(SAMPLE), "--from", "2026-07", "--to", "2026-09"],
+                         capsys)
+    assert code == 1 and out == ""
+    assert err.strip() == "error: could not compute the changes table: engine exploded"

@@ -76,7 +76,8 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
 def guarded(body: Any, args: argparse.Namespace, out: TextIO | None, err: TextIO | None
             ) -> int:
     """Run ``body(args, out, err)``; user errors become one ``error:`` line (exit 2), an
-    unusable export exit 1. Never lets a traceback reach the terminal."""
+    unusable export or an unexpected failure exit 1 (one line). Never lets a traceback reach
+    the terminal."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     from metrics.kpis import KpiInputError
@@ -89,6 +90,11 @@ def guarded(body: Any, args: argparse.Namespace, out: TextIO | None, err: TextIO
         text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
         print(f"error: {text.splitlines()[0] if text else type(exc).__name__}", file=err)
         return 2
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the terminal
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: could not compute the {getattr(args, 'command', 'requested')} "
+              f"table: {text}", file=err)
+        return 1
 
 
 def window(args: argparse.Namespace) -> tuple[pd.Period, pd.Period]:
