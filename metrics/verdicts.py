@@ -525,7 +525,8 @@ def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     (``compare_value``, ``difference``, ``diff_ci_low``/``diff_ci_high``, ``test``,
     ``p_value``, ``q_value``, ``change_verdict``); the SPC chart of the 36 months ending at
     ``end`` (``spc_point_type`` of the latest final month, ``spc_month`` (Timestamp),
-    ``spc_evidence`` in plain words); and ``verdict`` from :func:`combine`. Values are in the
+    ``spc_evidence`` in plain words); and ``verdict`` from :func:`combine`, which ignores a
+    chart whose latest final month lies before the window (its evidence says so). Values are in the
     KPI's units (fractions, days, counts). ``audience="panel"``: everything from the disclosed
     figures. One engine call per window (and one for the 36 months), batched by KPI.
     """
@@ -538,11 +539,18 @@ def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
                         kpi_ids=ids, scope=scope, audience=audience)
     spc = latest_verdict(monthly, kpis, adoption_months(dataset)).set_index("kpi_id")
     spc = spc.reindex(changes["kpi_id"])
+    window_start = pd.Timestamp(p0.start_time.normalize())
     rows = []
     for i, r in enumerate(changes.itertuples(index=False)):
         kpi = kpis[r.kpi_id]
         point = spc["spc_point_type"].iloc[i]
         point = point if isinstance(point, str) else None
+        month = spc["spc_month"].iloc[i]
+        words = spc["spc_evidence"].iloc[i] if point else ""
+        # a chart whose latest final month lies before the window says nothing about it
+        stale = point is not None and pd.notna(month) and month < window_start
+        if stale:
+            words += f" (latest final month {pd.Timestamp(month):%b %Y}, before the window)"
         status = str(r.status)
         rows.append({
             "kpi_id": r.kpi_id, "value": r.value, "ci_low": r.ci_low, "ci_high": r.ci_high,
@@ -551,9 +559,9 @@ def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
             "compare_value": r.compare_value, "difference": r.difference,
             "diff_ci_low": r.diff_ci_low, "diff_ci_high": r.diff_ci_high, "test": r.test,
             "p_value": r.p_value, "q_value": r.q_value, "change_verdict": r.verdict,
-            "spc_point_type": point, "spc_month": spc["spc_month"].iloc[i],
-            "spc_evidence": spc["spc_evidence"].iloc[i] if point else "",
-            "verdict": combine(status, bool(r.provisional), point, str(r.verdict)),
+            "spc_point_type": point, "spc_month": month, "spc_evidence": words,
+            "verdict": combine(status, bool(r.provisional), None if stale else point,
+                               str(r.verdict)),
         })
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
 

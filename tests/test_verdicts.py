@@ -201,3 +201,18 @@ def test_spc_evidence_names_the_rule_in_plain_words(values, words):
     types = list(res["point_type"][0])
     assert _evidence(types, y, res["upper"][0], res["lower"][0], res["centre"][0], False,
                      16) == words
+
+
+def test_a_chart_whose_latest_final_month_is_before_the_window_does_not_drive_the_verdict():
+    months = pd.period_range("2023-01", "2024-06", freq="M")
+    rows = _monthly_charges("Alpha", months, [0.2, 0.25] * 7 + [0.8] * 4)  # a late jump
+    for m in ("2024-10", "2024-11", "2024-12"):  # 4 outcomes a month: each month gated
+        rows += _charges("Alpha", m, 1, 4)
+    ds = dataset(rows, as_at="2025-06-30")
+    row = kpi_verdicts(ds, "2024-10", "2024-12", force="Alpha").set_index("kpi_id").loc[
+        "charge_rate"]
+    assert row["status"] == "ok" and row["n"] == 12  # the window passes its gate
+    assert row["spc_point_type"] == IMP and row["spc_month"] == pd.Timestamp("2024-06-01")
+    assert row["spc_evidence"].endswith("(latest final month Jun 2024, before the window)")
+    assert row["change_verdict"] == "not_comparable"  # nothing in Jul-Sep 2024
+    assert row["verdict"] == "no_clear_change"
