@@ -4,7 +4,9 @@ Declares the pages with ``st.navigation`` (``ui.shell.navigation``: sections fro
 ``ui.shell.PAGE_SPECS``; the sidebar links are drawn by ``ui.shell`` so they carry the view in
 the URL and hide pages a panel link does not open) and runs the current page. Every page
 starts with ``ui.shell.page_setup``: access check first, then data, filters and URL state.
-The data folder is ``$FLIGHTDECK_DATA`` (default ``data/sample``).
+The data folder is ``$FLIGHTDECK_DATA`` (default ``data/sample``). Start it through the
+server launcher, ``python -m ui.serve run app.py`` (``make run``): same options as
+``streamlit run``, plus the HTTP-level guards of ``ui/serve.py`` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 
 import streamlit as st
 
-from ui import shell
+from ui import serve, shell
 
 _LOG = logging.getLogger("flightdeck")
 
@@ -27,6 +29,7 @@ st.set_page_config(
 # of the pages/ folder.
 st.set_option("client.showSidebarNavigation", False)
 
+serve.warn_if_unguarded()  # the server launcher (python -m ui.serve run app.py) guards HTTP
 page = shell.navigation()
 try:
     page.run()

@@ -285,6 +285,24 @@ async def _refuse(scope: Scope, send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_WARNED = False
+
+
+def warn_if_unguarded() -> bool:
+    """Log a warning once per process when the app runs without the launcher (a plain
+    ``streamlit run app.py``): the Host check then runs only at page level, and downloads are
+    neither bound to their session nor audited per fetch. Returns True when guarded."""
+    global _WARNED  # noqa: PLW0603
+    if INSTALLED:
+        return True
+    if not _WARNED:
+        _WARNED = True
+        _LOG.warning("started without the launcher: use `python -m ui.serve run app.py` (make "
+                     "run) for the Host check at the HTTP layer, security headers and "
+                     "session-bound, audited downloads")
+    return False
+
+
 # --------------------------------------------------------------------------- installation
 
 
