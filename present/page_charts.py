@@ -124,8 +124,9 @@ def _points(x: Sequence[str], values: pd.Series, mask: np.ndarray, unit: str, la
     return go.Scatter(
         x=[xx for xx, m in zip(x, mask, strict=True) if m], y=chosen, mode="markers",
         name=label,
-        marker=dict(color=colour, size=10, symbol=symbol,
-                    line=dict(color=colour if symbol.endswith("-open") else "white", width=2)),
+        marker=dict(color=colour, size=12, symbol=symbol,
+                    line=dict(color=colour if symbol.endswith("-open") else "white",
+                              width=2 if symbol.endswith("-open") else 1)),
         customdata=[[format_value(v, unit), label] for v in chosen],
         hovertemplate="%{x|%b %Y}: %{customdata[0]} (%{customdata[1]})<extra></extra>",
     )

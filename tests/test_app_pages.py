@@ -246,3 +246,31 @@ def test_scope_in_the_url_is_honoured_or_refused_in_plain_words(app_test) -> Non
     else:
         assert not ui_data.accepts_scope(object) and "showing all RASSO" in page
         assert "scope" not in at.query_params
+
+
+# --------------------------------------------------------------------------- commentary
+
+
+def test_trends_shows_the_kpis_commentary_history(app_test, tmp_path, monkeypatch) -> None:
+    from metrics.record import open_record
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    monkeypatch.setenv("FLIGHTDECK_DB", url)
+    monkeypatch.setenv("FLIGHTDECK_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    record = open_record(url)
+    record.add_comment("Kent Police", "2026-04", "2026-06", "charge_rate", owner="DCI RASSO",
+                       text="Charging advice backlog cleared in May.", assurance="assured",
+                       author="lead@example.police.uk")
+    record.add_comment("Kent Police", "2026-07", "2026-09", "charge_rate", owner="DCI RASSO",
+                       text="Two reviews outstanding; *not* yet assured.",
+                       assurance="partly_assured", author="lead@example.police.uk")
+    record.add_comment("Kent Police", "2026-07", "2026-09", "victim_withdrawal_rate",
+                       owner="ISVA lead", text="Other KPI.", assurance="assured",
+                       author="lead@example.police.uk")
+    record.close()
+    at = open_page(app_test(force="Kent Police", kpi="charge_rate"), "pages/trends.py")
+    history = [str(m.value) for m in at.markdown if "owner DCI RASSO" in str(m.value)]
+    assert len(history) == 2  # both windows, newest first, not the other KPI
+    assert history[0].startswith("**Partly assured**") and "2026\\-07 to 2026\\-09" in history[0]
+    assert "\\*not\\*" in history[0]  # the comment's text is escaped, never formatted
+    assert "Charging advice backlog cleared in May" in history[1].replace("\\", "")

@@ -174,3 +174,24 @@ def test_panel_coverage_reaches_a_long_windows_previous_window():
     access = Access(audience="panel", user="t", page_id="trends", mode="link", scope=scope)
     ctx = PageContext("trends", access, None, ViewState(), None)  # type: ignore[arg-type]
     assert str(ctx.coverage[0]) == "2022-10"
+
+
+def test_panel_trends_commentary_is_only_the_links_window(panel_app, tmp_path, monkeypatch):
+    from metrics.record import open_record
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    monkeypatch.setenv("FLIGHTDECK_DB", url)
+    monkeypatch.setenv("FLIGHTDECK_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    record = open_record(url)
+    for start, end, text in (("2026-07", "2026-09", "Shared window note."),
+                             ("2026-04", "2026-06", "Earlier internal note.")):
+        record.add_comment("Gwent Police", start, end, "charge_rate", owner="DCI",
+                           text=text, assurance="assured", author="lead@example.police.uk")
+    record.close()
+    at = panel_app(kpi="charge_rate")
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    page = unescape(texts(at))
+    assert "Shared window note." in page
+    assert "Earlier internal note." not in page

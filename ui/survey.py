@@ -144,7 +144,8 @@ def before_after_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd
 def before_after_display(table: pd.DataFrame, kpis: dict[str, KPI]) -> pd.DataFrame:
     """``metrics.verdicts.before_after`` rows as the screen shows them: before and after
     shares, the force's change, the comparison forces' change, the difference in
-    differences with its 95% interval, the adjusted p and the verdict in words."""
+    differences with its 95% interval in one cell (points; "own change only" when there is no
+    comparison group), the adjusted p and the verdict in words."""
     rows = []
     for r in table.itertuples(index=False):
         kpi = kpis.get(r.kpi_id)
@@ -157,10 +158,11 @@ def before_after_display(table: pd.DataFrame, kpis: dict[str, KPI]) -> pd.DataFr
             "change": _pts(r.change) if ok else "",
             "other forces' change": _pts(r.comparison_change)
             if ok and r.method == "difference_in_differences" else "",
-            "difference in differences": _pts(r.estimate)
-            if ok and r.method == "difference_in_differences" else "",
-            "95% interval": f"{r.ci_low * 100:+.1f} to {r.ci_high * 100:+.1f} pts"
-            if ok and _finite(r.ci_low) else "",
+            "difference in differences (95% interval)":
+            f"{_pts(r.estimate)} ({r.ci_low * 100:+.1f} to {r.ci_high * 100:+.1f})"
+            if ok and r.method == "difference_in_differences" and _finite(r.ci_low) else
+            (f"own change only ({r.ci_low * 100:+.1f} to {r.ci_high * 100:+.1f})"
+             if ok and _finite(r.ci_low) else ""),
             "adjusted p": f"{r.q_value:.3f}" if ok and _finite(r.q_value) else "",
             "verdict": BEFORE_AFTER_WORDS.get(str(r.verdict), str(r.verdict)),
         })
