@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -137,6 +138,23 @@ _MONTH_ENDS = (
     "INTERVAL 1 MONTH) AS t(m)) ")
 _CONNECTIONS: dict[tuple[int, str], tuple[weakref.ref, Any, threading.Lock]] = {}
 _CONNECTIONS_LOCK = threading.Lock()
+# per loaded export: (KPI declaration, months, by, scope) -> Cells, so a rerun of the app (a
+# force change filters rows of the same all-forces result) costs nothing. Bounded.
+_RESULTS: dict[int, tuple[weakref.ref, OrderedDict]] = {}
+RESULTS_PER_EXPORT = 512
+
+
+def _results(dataset: Dataset) -> OrderedDict:
+    """The result cache of one loaded export (tables are read-only by contract)."""
+    key = id(dataset)
+    with _CONNECTIONS_LOCK:
+        hit = _RESULTS.get(key)
+        if hit is not None and hit[0]() is dataset:
+            return hit[1]
+        store: OrderedDict = OrderedDict()
+        _RESULTS[key] = (weakref.ref(dataset, lambda _r, key=key: _RESULTS.pop(key, None)),
+                         store)
+        return store
 
 
 def _connection(dataset: Dataset, scope: str) -> tuple[Any, threading.Lock]:
@@ -286,7 +304,25 @@ class _Run:
                      ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
 
     def cells(self, kpi: KPI) -> Cells:
-        """The KPI's cells; missing (no_data) when its source table is absent or it fails."""
+        """The KPI's cells; missing (no_data) when its source table is absent or it fails.
+        Computed once per export, declaration, months, ``by`` and scope (then cached)."""
+        key = (kpi.id, kpi.sql, tuple(sorted(kpi.params.items())), kpi.unit, kpi.stock,
+               kpi.interval, kpi.source, self.m0, self.M, self.by,
+               self.scope if kpi.scoped else "all")
+        store = _results(self.ds)
+        with _CONNECTIONS_LOCK:
+            hit = store.get(key)
+            if hit is not None:
+                store.move_to_end(key)
+                return hit
+        cells = self._compute(kpi)
+        with _CONNECTIONS_LOCK:
+            store[key] = cells
+            while len(store) > RESULTS_PER_EXPORT:
+                store.popitem(last=False)
+        return cells
+
+    def _compute(self, kpi: KPI) -> Cells:
         if self.ds.get(kpi.source) is None:
             return self.missing()
         try:
