@@ -155,8 +155,8 @@ def spc_points(table: pd.DataFrame, kpis: dict[str, KPI],
                adoption: dict[str, pd.Period]) -> pd.DataFrame:
     """The monitoring chart for every (KPI, force) series of a by-month KPI table.
 
-    ``table``: by-month rows of ``compute_kpis`` (ordered KPI, force, month; every series with
-    the same months). Rows whose status is not ``ok`` are missing and ``provisional`` rows
+    ``table``: by-month rows of ``compute_kpis`` (any order; a month missing from a series is
+    a gap). Rows whose status is not ``ok`` are missing and ``provisional`` rows
     excluded: both get no point type. Rebased at the force's adoption month when inside the
     months (not the first). Returns ``table``'s index with ``centre``, ``upper``, ``lower``
     (value units), ``point_type`` (str or None), ``limits_provisional`` (bool),
@@ -183,31 +183,36 @@ def spc_points(table: pd.DataFrame, kpis: dict[str, KPI],
     value = np.where(ok, _floats(table["value"]), np.nan)
     num = _floats(table["numerator"])
     den = _floats(table["denominator"])
-    kpi_ids = table["kpi_id"].to_numpy()
-    forces = table["force"].to_numpy()
-    start = 0
-    while start < n_rows:
-        kid = kpi_ids[start]
-        stop = start
-        while stop < n_rows and kpi_ids[stop] == kid:
-            stop += n_months
+    # place every row on a (force x month) grid per KPI: any row order, missing rows NaN
+    month_pos = months.get_indexer(pd.DatetimeIndex(table["window_start"]))
+    kpi_codes, kpi_names = pd.factorize(table["kpi_id"], sort=False)
+    for k, kid in enumerate(kpi_names):
+        rows = np.flatnonzero(kpi_codes == k)
+        f_codes, names = pd.factorize(table["force"].to_numpy()[rows], sort=False)
+        shape = (len(names), n_months)
+        grid = np.full(shape, -1, dtype=np.int64)
+        grid[f_codes, month_pos[rows]] = rows
+        have = grid >= 0
+        pick = np.where(have, grid, 0)
+
+        def cells(x: np.ndarray, fill: float = np.nan, pick=pick, have=have) -> np.ndarray:
+            return np.where(have, x[pick], fill)
+
         kpi = kpis[kid]
-        shape = (-1, n_months)
-        names = [str(f) for f in forces[start:stop:n_months]]
         method = spc_method(kpi)
         res = stats.spc_monitor(
-            value[start:stop].reshape(shape),
-            numerators=num[start:stop].reshape(shape) if method == "laney" else None,
-            denominators=den[start:stop].reshape(shape) if method == "laney" else None,
-            exclude=prov[start:stop].reshape(shape),
-            rebase=rebase_positions(names, first, n_months, adoption),
+            cells(value),
+            numerators=cells(num) if method == "laney" else None,
+            denominators=cells(den) if method == "laney" else None,
+            exclude=np.where(have, prov[pick], False),
+            rebase=rebase_positions([str(f) for f in names], first, n_months, adoption),
             improvement=kpi.improvement, method=method,
         )
+        target = grid[have]
         for key in ("centre", "upper", "lower", "point_type", "limits_provisional",
                     "segment_points"):
-            out[key][start:stop] = res[key].ravel()
-        out["segment_start"][start:stop] = months.to_numpy()[res["segment_start"].ravel()]
-        start = stop
+            out[key][target] = res[key][have]
+        out["segment_start"][target] = months.to_numpy()[res["segment_start"][have]]
     return pd.DataFrame(out, index=table.index)
 
 

@@ -216,3 +216,17 @@ def test_a_chart_whose_latest_final_month_is_before_the_window_does_not_drive_th
     assert row["spc_evidence"].endswith("(latest final month Jun 2024, before the window)")
     assert row["change_verdict"] == "not_comparable"  # nothing in Jul-Sep 2024
     assert row["verdict"] == "no_clear_change"
+
+
+def test_spc_points_do_not_depend_on_row_order(sample):
+    from metrics.verdicts import adoption_months, spc_points
+
+    ids = ["charge_rate", "days_to_charge", "orders_granted"]
+    table = compute_kpis(sample, "2023-10", "2026-09", by="month", kpi_ids=ids)
+    kpis = {k: get_kpi(k) for k in ids}
+    ordered = spc_points(table, kpis, adoption_months(sample))
+    assert ordered["point_type"].fillna("").tolist() == table["spc"].fillna("").tolist()
+    shuffled = table.sample(frac=1.0, random_state=4)
+    again = spc_points(shuffled, kpis, adoption_months(sample)).loc[table.index]
+    assert again["point_type"].fillna("").tolist() == ordered["point_type"].fillna("").tolist()
+    np.testing.assert_allclose(again["upper"], ordered["upper"])
