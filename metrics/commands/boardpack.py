@@ -19,14 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from report.boardpack import (
-    ALL_FORCES,
-    AUDIENCES,
-    COMPARISONS,
-    BoardpackError,
-    UnusableDataError,
-    build_boardpack,
-)
+# Names only (no ReportLab): the builder itself is imported inside run(), so that other
+# commands (``kpis``) never load the PDF stack.
+from report.common import ALL_FORCES, AUDIENCES, COMPARISONS
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -51,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="comparison window: previous (default) or year_ago")
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     p.add_argument("--no-charts", action="store_true",
-                   help="leave the charts out (tables only; faster, needs no browser)")
+                   help="leave the charts out (tables only)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
@@ -82,6 +77,7 @@ def _audit(args: argparse.Namespace) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Build and write the pack; returns the exit code."""
     from metrics.load import load_dataset
+    from report.boardpack import BoardpackError, UnusableDataError, build_boardpack
 
     folder = Path(args.data_dir)
     if not folder.is_dir():

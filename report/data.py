@@ -1,0 +1,531 @@
+"""Gathering the numbers of a board pack: one pass over the engine, then the verdicts.
+
+:func:`collect_pack_data` computes every table the pack prints, disclosure-controlled for the
+panel audience, into a :class:`PackData`:
+
+- ``current`` / ``previous``: the window and comparison window for the force (and
+  ``forces_window`` for the funnel plots), from ``metrics.kpis.compute_kpis``;
+- ``verdicts``: ONE row per KPI from ``metrics.verdicts.kpi_verdicts`` with the pack's
+  audience (the same call the flight deck's tiles make, so a panel pack and the panel screen
+  agree); every value, change and verdict the pack prints reads this frame. Without that
+  module (older trees) :func:`fallback_verdicts` builds the same columns from the pack's own
+  tables, and ``verdict_source`` says so;
+- ``spc``: each KPI's chart over the 36 months ending at the window (``SPC_HISTORY_MONTHS``,
+  the verdicts' span), from ``metrics.verdicts.spc_points`` when present (the screen's
+  chart: final months only, Laney p' or XmR, rebased at adoption), else :func:`spc_frame`;
+- ``sentences``: the flight deck's "what changed" sentences (``present.sentences.
+  what_changed`` over ``verdicts``), the pack's first content page;
+- the survey items before and after the force's adoption, and the funnel plots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from metrics import registry
+from metrics.dataset import Dataset
+from metrics.registry import KPI
+from metrics.windows import comparison_window, describe_window, latest_complete_month
+from present.format import is_missing
+from report.common import (
+    ALL_FORCES,
+    AUDIENCES,
+    COMPARISONS,
+    BoardpackError,
+    UnusableDataError,
+    _month,
+)
+from report.words import kpi_value_text, verdict_word
+
+#: Months on each SPC chart, ending at the window's last month (the verdicts' span).
+SPC_HISTORY_MONTHS = 36
+#: Panel audience: no SPC chart when more than this share of a KPI's months is suppressed.
+PANEL_MAX_SUPPRESSED_MONTHS = 0.25
+#: Survey items before/after adoption: up to this many months each side (as the app's page).
+BEFORE_AFTER_MONTHS = 24
+#: Proportion KPIs shown as funnel plots on the compare-forces page.
+FUNNEL_KPIS: tuple[str, ...] = ("charge_rate", "victim_withdrawal_rate")
+#: The columns of a verdict frame (``metrics.verdicts.kpi_verdicts``) the pack reads.
+VERDICT_COLUMNS: tuple[str, ...] = (
+    "value", "ci_low", "ci_high", "n", "status", "provisional", "final_on", "compare_value",
+    "difference", "diff_ci_low", "diff_ci_high", "test", "p_value", "q_value",
+    "change_verdict", "spc_point_type", "spc_month", "spc_evidence", "verdict")
+
+
+def spc_frame(monthly: pd.DataFrame, kpi: KPI, adoption: pd.Period | None) -> pd.DataFrame:
+    """One KPI's XmR chart data: ``month``, ``value``, ``centre``, ``upper``, ``lower``,
+    ``point_type``, one row per month of ``monthly`` (one KPI, one force, ``by="month"``).
+
+    As in the engine's ``spc`` column, months whose status is not ``ok`` enter the series as
+    missing (a gap, point type None) and the limits are rebased at the adoption month when it
+    lies inside the series (not its first month), so pack and screen agree.
+    ``attrs["provisional"]`` is True when fewer than 12 points set the last limits.
+    """
+    cols = ["month", "value", "centre", "upper", "lower", "point_type"]
+    rows = monthly.sort_values("window_start")
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    months = pd.PeriodIndex(pd.to_datetime(rows["window_start"]), freq="M")
+    values = rows["value"].astype(float).where(rows["status"].eq("ok").to_numpy())
+    out = pd.DataFrame({"month": list(months), "value": values.to_numpy()})
+    out["centre"] = math.nan
+    out["upper"] = math.nan
+    out["lower"] = math.nan
+    out["point_type"] = None
+    out.attrs["provisional"] = True
+    if int(values.notna().sum()) < 2:
+        return out[out["value"].notna()].reset_index(drop=True)[cols]
+    from metrics.stats import xmr
+
+    rebase = [adoption] if adoption is not None and months[0] < adoption <= months[-1] else None
+    result = xmr(pd.Series(values.to_numpy(), index=months), improvement=kpi.improvement,
+                 rebase=rebase)
+    for col in ("centre", "upper", "lower", "point_type"):
+        out[col] = result[col].to_numpy()
+    out.attrs["provisional"] = bool(result.attrs.get("provisional", False))
+    return out
+
+
+
+
+
+@dataclass
+class PackData:
+    """Everything a pack prints, already disclosure-controlled in the panel audience."""
+
+    force: str
+    start: pd.Period
+    end: pd.Period
+    comp_start: pd.Period
+    comp_end: pd.Period
+    audience: str
+    comparison: str
+    as_at: date | None
+    kpis: list[KPI]
+    current: pd.DataFrame  # window, this force, indexed by kpi_id
+    previous: pd.DataFrame  # comparison window, this force, indexed by kpi_id
+    forces_window: pd.DataFrame  # window, every force (for the funnel plots)
+    adoption: pd.Period | None
+    scope: str = "all"
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # indexed by kpi_id
+    verdict_source: str = "kpi_verdicts"  # or "fallback"
+    sentences: list[Any] = field(default_factory=list)
+    spc: dict[str, pd.DataFrame] = field(default_factory=dict)
+    spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
+    before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
+    before_after_window: tuple[pd.Period, pd.Period] | None = None
+
+    @property
+    def window_label(self) -> str:
+        """The window in words, e.g. ``Oct 2025 to Sep 2026``."""
+        return describe_window(self.start, self.end)
+
+    @property
+    def comparison_label(self) -> str:
+        """The comparison window in words with its kind, e.g. ``... (previous window)``."""
+        return (f"{describe_window(self.comp_start, self.comp_end)} "
+                f"({COMPARISONS[self.comparison]})")
+
+    def kpi(self, kpi_id: str) -> KPI:
+        """The registry KPI with this id."""
+        return next(k for k in self.kpis if k.id == kpi_id)
+
+    def row(self, kpi_id: str, *, previous: bool = False) -> dict[str, Any] | None:
+        """One KPI's row of the window (or comparison window) table as a dict, or None.
+
+        The window's row is the verdict frame's (value, interval, n, status, change and
+        verdict); the comparison window's the engine's."""
+        cache = self.__dict__.setdefault("_rows", {})
+        key = "previous" if previous else "current"
+        if key not in cache:
+            table = self.previous if previous else self.verdicts
+            cache[key] = {str(i): dict(r) for i, r in zip(
+                table.index, table.to_dict("records"), strict=True)}
+        return cache[key].get(kpi_id)
+
+    def last_verdict(self, kpi_id: str) -> str:
+        """The KPI's verdict in words (icon and word, e.g. ``✔ Improving``), from the
+        verdict frame: the same word the flight deck's tile shows."""
+        row = self.row(kpi_id)
+        return verdict_word(row)
+
+
+def _compute(dataset: Dataset, start: pd.Period, end: pd.Period, **kw: Any) -> pd.DataFrame:
+    from metrics.kpis import compute_kpis
+
+    return compute_kpis(dataset, start, end, **kw)
+
+
+def _panel(table: pd.DataFrame) -> pd.DataFrame:
+    """``metrics.disclosure.apply_panel`` (the one place the panel rules live)."""
+    try:
+        from metrics.disclosure import apply_panel
+    except ImportError as exc:  # never build a panel pack without disclosure control
+        raise BoardpackError("the panel audience needs metrics.disclosure.apply_panel, "
+                             "which is not available") from exc
+    return apply_panel(table)
+
+
+def _adoption_month(dataset: Dataset, force: str) -> pd.Period | None:
+    """The month of the force's Soteria adoption (None for All forces or no date)."""
+    from metrics.kpis.spc import adoption_months
+
+    return None if force == ALL_FORCES else adoption_months(dataset).get(force)
+
+
+def first_data_month(dataset: Dataset) -> pd.Period | None:
+    """The first month with a recorded case, or None."""
+    cases = dataset.get("cases")
+    if cases is None or cases.empty:
+        return None
+    first = cases["recorded_date"].min()
+    return None if pd.isna(first) else pd.Timestamp(first).to_period("M")
+
+
+def _panel_pages() -> tuple[str, ...]:
+    try:
+        from metrics.sharelink import PANEL_PAGES
+    except ImportError:
+        return ("flight_deck", "trends", "victim_voice", "definitions")
+    return tuple(PANEL_PAGES)
+
+
+def check_arguments(dataset: Dataset, force: str, start: str | pd.Period,
+                    end: str | pd.Period, audience: str = "internal",
+                    comparison: str = "previous") -> tuple[pd.Period, pd.Period]:
+    """The window's first and last months, after checking every argument (cheap).
+
+    Raises ``BoardpackError`` for a bad argument, ``UnusableDataError`` for an unusable export.
+    """
+    if audience not in AUDIENCES:
+        raise BoardpackError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    if comparison not in COMPARISONS:
+        raise BoardpackError(
+            f"comparison must be one of {', '.join(COMPARISONS)}, not {comparison!r}")
+    if not dataset.report.usable or "cases" not in dataset.tables:
+        problems = "; ".join(p.message for p in dataset.report.errors[:2]) or "no cases table"
+        raise UnusableDataError(f"the export is not usable: {problems}")
+    p0, p1 = _month(start, "start"), _month(end, "end")
+    if p0 > p1:
+        raise BoardpackError(f"the window starts ({p0}) after it ends ({p1})")
+    if force not in set(dataset.forces) | {ALL_FORCES}:
+        raise BoardpackError(f"unknown force {force!r}")
+    return p0, p1
+
+
+def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
+                      end: str | pd.Period, *, audience: str = "internal",
+                      comparison: str = "previous", scope: str = "all",
+                      disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                      progress: Callable[[float, str], None] | None = None) -> PackData:
+    """Compute (and, for the panel, disclosure-control) every table the pack prints.
+
+    ``disclose`` replaces ``apply_panel`` for the panel audience's own tables (the app passes
+    ``Access.disclose``, which also keeps only a share link's force and months); verdicts
+    come from ``kpi_verdicts(..., audience=audience)``, as on the screen.
+    ``progress(share_done, message)`` reports the steps. Raises ``BoardpackError`` for bad
+    arguments, ``UnusableDataError`` for an unusable export.
+    """
+    def step(share: float, message: str) -> None:
+        if progress is not None:
+            progress(share, message)
+
+    p0, p1 = check_arguments(dataset, force, start, end, audience, comparison)
+    c0, c1 = comparison_window(p0, p1, comparison)
+    from metrics.kpis import KpiInputError, survey_items
+
+    kw: dict[str, Any] = {} if scope == "all" else {"scope": scope}
+    rule = (disclose or _panel) if audience == "panel" else None
+    try:
+        window_all = _compute(dataset, p0, p1, **kw)
+        step(0.2, "Computing the comparison window")
+        previous = _compute(dataset, c0, c1, forces=[force], **kw)
+    except (KpiInputError, TypeError) as exc:
+        raise BoardpackError(str(exc)) from exc
+    if rule is not None:
+        window_all, previous = rule(window_all), rule(previous)
+    kpis = registry.all_kpis(survey_items(dataset))
+    adoption = _adoption_month(dataset, force)
+    data = PackData(
+        force=force, start=p0, end=p1, comp_start=c0, comp_end=c1, audience=audience,
+        comparison=comparison, as_at=dataset.as_at, kpis=kpis,
+        current=window_all[window_all["force"] == force].set_index("kpi_id"),
+        previous=previous.set_index("kpi_id"), forces_window=window_all, adoption=adoption,
+        scope=scope)
+    step(0.35, "Verdicts (SPC and change tests)")
+    data.verdicts, data.verdict_source = pack_verdicts(dataset, data)
+    step(0.6, "SPC charts")
+    data.spc, data.spc_notes = spc_frames(dataset, data, rule, kw)
+    step(0.8, "What changed")
+    data.sentences = what_changed_sentences(data)
+    survey = [k for k in kpis if k.source == "survey_responses"]
+    window = _before_after_window(dataset, adoption)
+    if window is not None and survey and adoption is not None:
+        ids = [k.id for k in survey]
+        b0, a1 = window
+        before = _compute(dataset, b0, adoption - 1, forces=[force], kpi_ids=ids, **kw)
+        after = _compute(dataset, adoption, a1, forces=[force], kpi_ids=ids, **kw)
+        data.before_after_window = window
+        if rule is not None:
+            before, after = rule(before), rule(after)
+        data.before_after = survey_before_after(survey, before, after)
+    return data
+
+
+def pack_verdicts(dataset: Dataset, data: PackData) -> tuple[pd.DataFrame, str]:
+    """The verdict frame (indexed by kpi_id) and where it came from.
+
+    ``metrics.verdicts.kpi_verdicts`` with the pack's force, window, comparison, scope and
+    audience (``"kpi_verdicts"``); :func:`fallback_verdicts` when that module is missing
+    (``"fallback"``)."""
+    try:
+        from metrics.verdicts import kpi_verdicts
+    except ImportError:
+        return fallback_verdicts(data), "fallback"
+    frame = kpi_verdicts(dataset, data.start, data.end, force=data.force,
+                         compare=data.comparison, scope=data.scope, audience=data.audience)
+    return frame.drop_duplicates("kpi_id").set_index("kpi_id"), "kpi_verdicts"
+
+
+def fallback_verdicts(data: PackData) -> pd.DataFrame:
+    """A verdict frame from the pack's own window tables when ``metrics.verdicts`` is absent:
+    the window's value, interval, n and status, the comparison value and difference, no
+    change test (``change_verdict`` ``not_tested``) and the verdict ``insufficient`` /
+    ``no_data`` / ``no_clear_change`` (no SPC: nothing is called improving untested)."""
+    rows = []
+    for kpi in data.kpis:
+        cur = data.current.loc[kpi.id] if kpi.id in data.current.index else None
+        prev = data.previous.loc[kpi.id] if kpi.id in data.previous.index else None
+        status = "no_data" if cur is None else str(cur["status"])
+        value = None if cur is None or status != "ok" else cur["value"]
+        before = None if prev is None or prev["status"] != "ok" else prev["value"]
+        diff = None if is_missing(value) or is_missing(before) else float(value) - float(before)
+        rows.append({
+            "kpi_id": kpi.id, "value": value,
+            "ci_low": None if cur is None or status != "ok" else cur["ci_low"],
+            "ci_high": None if cur is None or status != "ok" else cur["ci_high"],
+            "n": None if cur is None else cur["n"], "status": status,
+            "provisional": bool(cur.get("provisional", False)) if cur is not None else False,
+            "final_on": None, "compare_value": before, "difference": diff,
+            "diff_ci_low": None, "diff_ci_high": None, "test": None, "p_value": None,
+            "q_value": None, "change_verdict": "not_tested", "spc_point_type": None,
+            "spc_month": None, "spc_evidence": "",
+            "verdict": {"ok": "no_clear_change", "insufficient": "insufficient",
+                        "suppressed": "suppressed"}.get(status, "no_data"),
+        })
+    return pd.DataFrame(rows).set_index("kpi_id")
+
+
+def spc_frames(dataset: Dataset, data: PackData,
+               rule: Callable[[pd.DataFrame], pd.DataFrame] | None,
+               kw: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Each KPI's chart frame (month Period, value, centre, upper, lower, point_type,
+    provisional) over the ``SPC_HISTORY_MONTHS`` months ending at the window, and notes for
+    KPIs with no chart (a panel pack's mostly suppressed months).
+
+    One by-month engine call for every KPI; the limits and point types from
+    ``metrics.verdicts.spc_points`` (the screen's charts and the verdicts' SPC) when present,
+    else :func:`spc_frame`."""
+    from metrics.kpis import KpiInputError
+
+    h0 = data.end - (SPC_HISTORY_MONTHS - 1)
+    try:
+        monthly = _compute(dataset, h0, data.end, by="month", forces=[data.force], **kw)
+    except KpiInputError as exc:
+        raise BoardpackError(str(exc)) from exc
+    if "provisional" not in monthly.columns:
+        monthly = monthly.assign(provisional=False)
+    monthly["provisional"] = monthly["provisional"].fillna(False).astype(bool)
+    if rule is not None:
+        monthly = rule(monthly)
+    monthly = monthly.sort_values(["kpi_id", "window_start"]).reset_index(drop=True)
+    points = None
+    try:
+        from metrics.verdicts import adoption_months, spc_points
+    except ImportError:
+        spc_points = None  # type: ignore[assignment]
+    if spc_points is not None:
+        known = {k.id: k for k in data.kpis}
+        table = monthly[monthly["kpi_id"].isin(list(known))].reset_index(drop=True)
+        points = spc_points(table, known, adoption_months(dataset))
+        monthly = table
+    frames: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    for kpi in data.kpis:
+        mask = (monthly["kpi_id"] == kpi.id).to_numpy()
+        rows = monthly[mask]
+        suppressed = float(rows["status"].eq("suppressed").mean()) if len(rows) else 0.0
+        if data.audience == "panel" and suppressed > PANEL_MAX_SUPPRESSED_MONTHS:
+            # The months left would be a biased selection (e.g. only the months with 0).
+            frames[kpi.id] = spc_frame(rows.iloc[0:0], kpi, None)
+            notes[kpi.id] = (
+                f"{kpi.name}: no chart in the panel view: {suppressed:.0%} of the months are "
+                "suppressed (counts of 1 to 7), and the rest alone would mislead.")
+            continue
+        if points is None:
+            frames[kpi.id] = spc_frame(rows, kpi, data.adoption)
+            continue
+        pts = points[mask]
+        frame = pd.DataFrame({
+            "month": list(pd.PeriodIndex(pd.to_datetime(rows["window_start"]), freq="M")),
+            "value": rows["value"].astype(float).where(rows["status"].eq("ok")).to_numpy(),
+            "centre": pts["centre"].to_numpy(float), "upper": pts["upper"].to_numpy(float),
+            "lower": pts["lower"].to_numpy(float),
+            "point_type": [p if isinstance(p, str) else None for p in pts["point_type"]],
+            "provisional": rows["provisional"].to_numpy(bool),
+        })
+        last = pts["limits_provisional"].to_numpy(bool)
+        frame.attrs["provisional"] = bool(last[-1]) if len(last) else True
+        frames[kpi.id] = frame
+    return frames, notes
+
+
+def what_changed_sentences(data: PackData) -> list[Any]:
+    """The flight deck's "what changed" sentences for this view: ``present.sentences.
+    what_changed`` over the verdict frame (objects with ``text``, ``icon``, ``word``), or,
+    without that module, one plain sentence per KPI whose verdict is not "no clear change"."""
+    frame = data.verdicts.reset_index()
+    window_words = f"in {data.window_label}"
+    compare_words = data.comparison_label
+    try:
+        from present.sentences import what_changed
+    except ImportError:
+        what_changed = None  # type: ignore[assignment]
+    if what_changed is not None:
+        return list(what_changed(frame, data.kpis, window_words=window_words,
+                                 compare_words=compare_words))
+    out = []
+    for kpi in data.kpis:
+        row = data.row(kpi.id)
+        if row and row.get("verdict") in ("improving", "deteriorating", "mixed"):
+            out.append(f"{kpi.name}: {verdict_word(row)}")
+    return out or [f"No clear change against {compare_words}."]
+
+
+def _before_after_window(dataset: Dataset, adoption: pd.Period | None
+                         ) -> tuple[pd.Period, pd.Period] | None:
+    """First month before and last month after adoption for the survey comparison: up to
+    ``BEFORE_AFTER_MONTHS`` each side, within the export's months (as the app's victim voice
+    page does); None when either side would be empty."""
+    first, last = first_data_month(dataset), latest_complete_month(dataset.as_at)
+    if adoption is None or first is None or last is None:
+        return None
+    b0 = max(adoption - BEFORE_AFTER_MONTHS, first)
+    a1 = min(adoption + (BEFORE_AFTER_MONTHS - 1), last)
+    if b0 >= adoption or a1 < adoption:
+        return None
+    return b0, a1
+
+
+def survey_before_after(items: Sequence[KPI], before: pd.DataFrame, after: pd.DataFrame
+                        ) -> pd.DataFrame:
+    """Each survey item in the months before adoption against the months from it.
+
+    Counts from the two KPI tables (``compute_kpis``, disclosure-controlled for a panel);
+    ``metrics.stats.proportion_change`` (Newcombe interval, gate of the item's minimum n on each
+    side) and Benjamini-Hochberg across the items. Columns: ``kpi_id``, ``status``, ``before``,
+    ``after``, ``n_before``, ``n_after``, ``diff``, ``low``, ``high``, ``q`` (adjusted p),
+    ``real`` (a discovery at a 5% false discovery rate) and each side's engine ``value_*`` and
+    ``status_*`` (what the pack prints for that side).
+    """
+    from metrics.stats import benjamini_hochberg, proportion_change
+
+    b, a = before.set_index("kpi_id"), after.set_index("kpi_id")
+
+    def count(table: pd.DataFrame, kpi_id: str, col: str) -> float:
+        value = table[col].get(kpi_id) if kpi_id in table.index else None
+        return math.nan if is_missing(value) else float(value)  # type: ignore[arg-type]
+
+    rows = []
+    for kpi in items:
+        result = proportion_change(count(b, kpi.id, "numerator"), count(b, kpi.id, "denominator"),
+                                   count(a, kpi.id, "numerator"), count(a, kpi.id, "denominator"),
+                                   min_n=kpi.min_n)
+        rows.append({"kpi_id": kpi.id, **{k: result[k] for k in (
+            "status", "before", "after", "n_before", "n_after", "diff", "low", "high",
+            "p_value")},
+            **{f"{col}_{side}": (table[col].get(kpi.id) if kpi.id in table.index else None)
+               for side, table in (("before", b), ("after", a))
+               for col in ("value", "status")}})
+    frame = pd.DataFrame(rows)
+    q, real = benjamini_hochberg(frame["p_value"].to_numpy(dtype=float))
+    frame["q"], frame["real"] = q, real
+    return frame
+
+
+def survey_frame(data: PackData) -> pd.DataFrame:
+    """The survey items of the window for the survey chart: ``group`` (item words),
+    ``value``, ``ci_low``, ``ci_high`` (fractions), ``n``, ``status`` and ``note`` (the gate
+    or "Suppressed*" for an item without a value), from the verdict frame."""
+    rows = []
+    for kpi in data.kpis:
+        r = data.row(kpi.id)
+        if kpi.source != "survey_responses" or r is None:
+            continue
+        rows.append({"group": kpi.name.replace("Survey: ", "").capitalize(),
+                     "value": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                     "n": r["n"], "status": r["status"], "note": kpi_value_text(kpi, r)})
+    return pd.DataFrame(rows, columns=["group", "value", "ci_low", "ci_high", "n", "status",
+                                       "note"])
+
+
+@dataclass
+class Funnel:
+    """One funnel plot: points per force (``force``, ``n``, ``value``, ``flag``, ``side``),
+    the limits to draw, the all-forces target and whether limits allow for overdispersion."""
+
+    kpi_id: str
+    points: pd.DataFrame
+    limits: pd.DataFrame
+    target: float
+    overdispersed: bool
+
+
+_FLAG = {"outside_998": "outside", "between_95_998": "worth_a_look", "inside_95": "within"}
+
+
+def _funnels(data: PackData) -> list[Funnel]:
+    """A funnel per ``FUNNEL_KPIS`` entry with at least three forces to compare.
+
+    Uses the window's (panel: disclosure-controlled) numerators and denominators, the pooled
+    rate as target and ``metrics.stats.funnel_flags`` (overdispersion allowed for when the
+    forces vary more than chance allows).
+    """
+    from metrics.stats import funnel_flags, funnel_limits
+
+    out = []
+    table = data.forces_window
+    for kpi_id in FUNNEL_KPIS:
+        rows = table[(table["kpi_id"] == kpi_id) & (table["force"] != ALL_FORCES)
+                     & (table["status"] == "ok")]
+        if len(rows) < 3:
+            continue
+        num = rows["numerator"].astype(float).to_numpy()
+        den = rows["denominator"].astype(float).to_numpy()
+        flags = funnel_flags(num, den)
+        target = float(flags.attrs["target"])
+        if math.isnan(target):
+            continue
+        points = pd.DataFrame({
+            "force": rows["force"].astype(str).to_numpy(), "n": den,
+            "value": flags["proportion"].to_numpy(),
+            "flag": [_FLAG.get(p, "within") for p in flags["position"]],
+            "side": flags["side"].to_numpy(),
+        })
+        grid = _grid(max(1.0, float(den.min()) * 0.5), float(den.max()) * 1.1)
+        limits = funnel_limits(target, grid, tau2=float(flags.attrs["tau2"]))
+        out.append(Funnel(kpi_id, points, limits, target, bool(flags.attrs["tau2"] > 0)))
+    return out
+
+
+def _grid(lo: float, hi: float, steps: int = 120) -> list[float]:
+    lo, hi = max(lo, 1.0), max(hi, 2.0)
+    ratio = (hi / lo) ** (1 / (steps - 1))
+    return [lo * ratio**i for i in range(steps)]
+

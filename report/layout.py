@@ -1,0 +1,666 @@
+"""The board pack's pages (ReportLab): styles, the numbered and marked canvas, and the
+builder that turns a :class:`report.data.PackData` into the flowables of each section.
+
+:func:`render_pack` lays out every section and returns the PDF bytes. Headings keep with what
+follows them and paragraphs never leave a single line at the top or foot of a page
+(``keepWithNext``, ``allowWidows=0``, ``allowOrphans=0``); charts are drawn by
+:mod:`report.charts` as vector graphics.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Frame,
+    KeepInFrame,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from metrics import registry
+from metrics.registry import KPI, PILLARS
+from metrics.windows import describe_window
+from present.format import format_interval, format_value, is_missing
+from report import charts as pack_charts
+from report.common import MARKING, SECTIONS, SUPPRESSED_NOTE, _get
+from report.data import SPC_HISTORY_MONTHS, Funnel, PackData, survey_frame
+from report.fonts import FONTS, esc, register_fonts, t
+from report.words import (
+    SENTENCES_PER_KPI,
+    change_text,
+    format_n,
+    kpi_value_text,
+    special_cause_sentences,
+)
+
+PAGE = landscape(A4)
+MARGIN = 14 * mm
+TOP_MARGIN = 14 * mm
+BOTTOM_MARGIN = 13 * mm
+
+class _Styles:
+    def __init__(self) -> None:
+        reg, bold = FONTS["regular"], FONTS["bold"]
+        self.title = ParagraphStyle("title", fontName=bold, fontSize=26, leading=32)
+        self.h1 = ParagraphStyle("h1", fontName=bold, fontSize=16, leading=20, spaceAfter=6,
+                                 keepWithNext=1)
+        self.h2 = ParagraphStyle("h2", fontName=bold, fontSize=11, leading=14, spaceBefore=4,
+                                 spaceAfter=3, keepWithNext=1)
+        self.body = ParagraphStyle("body", fontName=reg, fontSize=9, leading=12,
+                                   allowWidows=0, allowOrphans=0)
+        self.lead = ParagraphStyle("lead", fontName=reg, fontSize=11, leading=15,
+                                   allowWidows=0, allowOrphans=0, leftIndent=16,
+                                   firstLineIndent=-16, spaceAfter=5)
+        self.small = ParagraphStyle("small", fontName=reg, fontSize=7.5, leading=9.5,
+                                    allowWidows=0, allowOrphans=0)
+        self.cell = ParagraphStyle("cell", fontName=reg, fontSize=8, leading=10)
+        self.cell_b = ParagraphStyle("cellb", fontName=bold, fontSize=8.5, leading=10.5)
+        self.deck = ParagraphStyle("deck", fontName=reg, fontSize=7, leading=8.2)
+        self.deck_b = ParagraphStyle("deckb", fontName=bold, fontSize=7.4, leading=8.4)
+        self.card = ParagraphStyle("card", fontName=reg, fontSize=7.2, leading=8.8)
+        self.cell_small = ParagraphStyle("cells", fontName=reg, fontSize=6.8, leading=8.2,
+                                         textColor=colors.HexColor("#333333"))
+        self.head = ParagraphStyle("head", fontName=bold, fontSize=8, leading=10,
+                                   textColor=colors.white)
+        self.cover_row = ParagraphStyle("cover", fontName=reg, fontSize=13, leading=18)
+        self.banner = ParagraphStyle("banner", fontName=bold, fontSize=10, leading=13,
+                                     alignment=TA_CENTER)
+
+
+class _NumberedCanvas(rl_canvas.Canvas):
+    """Draws "Page x of y" and the marking on every page (two passes over the pages)."""
+
+    footer_left = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+        self._saved.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._saved)
+        for state in self._saved:
+            self.__dict__.update(state)
+            self._decorate(total)
+            super().showPage()
+        super().save()
+
+    def _decorate(self, total: int) -> None:
+        width, height = PAGE
+        self.saveState()
+        self.setFont(FONTS["bold"], 10)
+        self.drawCentredString(width / 2, height - 9 * mm, MARKING)
+        self.drawCentredString(width / 2, 6 * mm, MARKING)
+        self.setFont(FONTS["regular"], 8)
+        self.drawString(MARGIN, 6 * mm, t(self.footer_left))
+        self.drawRightString(width - MARGIN, 6 * mm, f"Page {self._pageNumber} of {total}")
+        self.setLineWidth(0.5)
+        self.line(MARGIN, height - 11 * mm, width - MARGIN, height - 11 * mm)
+        self.line(MARGIN, 10 * mm, width - MARGIN, 10 * mm)
+        self.restoreState()
+
+
+GREY_HEAD = colors.HexColor("#333333")
+GREY_BAND = colors.HexColor("#eeeeee")
+GREY_RULE = colors.HexColor("#999999")
+
+
+def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True,
+           zebra: bool = True, extra: list[tuple] | None = None) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    style: list[tuple] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, GREY_RULE),
+    ]
+    if header:
+        style += [("BACKGROUND", (0, 0), (-1, 0), GREY_HEAD)]
+    if zebra:
+        for i in range(1 if header else 0, len(rows)):
+            if i % 2 == 0:
+                style.append(("BACKGROUND", (0, i), (-1, i), GREY_BAND))
+    table.setStyle(TableStyle(style + (extra or [])))
+    return table
+
+
+class _Builder:
+    """Lays out the pack's pages from a PackData, drawing its charts as vector graphics."""
+
+    def __init__(self, data: PackData, charts: bool, chart_note: str | None,
+                 sections: Sequence[str] = SECTIONS) -> None:
+        self.data = data
+        self.sections = tuple(sections)
+        self.charts = charts
+        self.chart_note = chart_note
+        self.drawings: dict[str, Drawing] = {}  # every chart drawn, by key (for tests)
+        self.s = _Styles()
+        self.width = PAGE[0] - 2 * MARGIN
+        self.height = PAGE[1] - TOP_MARGIN - BOTTOM_MARGIN
+
+    # -- helpers ------------------------------------------------------------------------------
+    def p(self, text: str, style: ParagraphStyle | None = None) -> Paragraph:
+        return Paragraph(text, style or self.s.body)
+
+    def head(self, *labels: str) -> list[Paragraph]:
+        return [self.p(esc(label), self.s.head) for label in labels]
+
+    def _keep(self, key: str, drawing: Drawing) -> Drawing:
+        self.drawings[key] = drawing
+        return drawing
+
+    def spc_chart(self, kpi: KPI, width: float, height: float) -> Drawing | None:
+        """The KPI's SPC chart as a vector drawing, or None (no charts, or no months)."""
+        frame = self.data.spc.get(kpi.id)
+        if not self.charts or frame is None or frame.empty or \
+                not frame["value"].notna().any():
+            return None
+        return self._keep(f"spc:{kpi.id}", pack_charts.spc_drawing(
+            frame, unit=kpi.unit, title=kpi.name, width_pt=width, height_pt=height,
+            adoption=self.data.adoption))
+
+    def survey_chart(self, width: float) -> Drawing | None:
+        """The survey items with intervals as a drawing, or None (no charts, no item)."""
+        frame = survey_frame(self.data)
+        if not self.charts or frame.empty or not frame["status"].eq("ok").any():
+            return None
+        return self._keep("survey", pack_charts.survey_drawing(frame, width_pt=width))
+
+    def funnel_chart(self, funnel: Funnel, width: float, height: float) -> Drawing | None:
+        """A funnel plot as a drawing, or None when charts are off."""
+        if not self.charts:
+            return None
+        kpi = self.data.kpi(funnel.kpi_id)
+        denominator = (kpi.denominator or "Denominator").rstrip(".")
+        if len(denominator) > 60:
+            denominator = "Denominator"
+        return self._keep(f"funnel:{funnel.kpi_id}", pack_charts.funnel_drawing(
+            funnel.points, funnel.limits, target=funnel.target, force=self.data.force,
+            title=f"{kpi.name}, {self.data.window_label}",
+            x_title=f"{denominator} (log scale)", width_pt=width, height_pt=height))
+
+    def suppressed_note(self) -> list[Any]:
+        if self.data.audience != "panel":
+            return []
+        try:
+            from metrics.disclosure import FOOTNOTE as note
+        except ImportError:
+            note = SUPPRESSED_NOTE
+        return [Spacer(1, 4), self.p(esc(note), self.s.small)]
+
+    def charts_missing_note(self) -> list[Any]:
+        if not self.chart_note:
+            return []
+        return [self.p(f"<b>{esc(self.chart_note)}</b> The tables give the same numbers.",
+                       self.s.small), Spacer(1, 4)]
+
+    # -- pages ---------------------------------------------------------------------------------
+    def cover(self) -> list[Any]:
+        d = self.data
+        audience = ("Internal (officers and analysts)" if d.audience == "internal" else
+                    "Scrutiny panel: disclosure-controlled (counts of 1 to 7 suppressed, "
+                    "others rounded to the nearest 5)")
+        rows = [
+            ("Force", d.force),
+            ("Window", d.window_label),
+            ("Compared with", d.comparison_label),
+            ("Data as at", d.as_at.strftime("%d %B %Y") if d.as_at else "unknown"),
+            ("Audience", audience),
+            ("Produced", datetime.now(UTC).strftime("%d %B %Y %H:%M UTC")),
+        ]
+        table = Table([[self.p(f"<b>{esc(k)}</b>", self.s.cover_row),
+                        self.p(esc(v), self.s.cover_row)] for k, v in rows],
+                      colWidths=[45 * mm, self.width - 45 * mm])
+        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                   ("LINEBELOW", (0, 0), (-1, -1), 0.25, GREY_RULE),
+                                   ("TOPPADDING", (0, 0), (-1, -1), 5),
+                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+        contents = ["What changed"]
+        if "flight_deck" in self.sections:
+            contents.append("Flight deck: the six pillars, quantitative and qualitative side "
+                            "by side")
+        if "pillars" in self.sections:
+            contents += [f"Pillar {i}: {name}" for i, name in PILLARS.items()]
+        if "victim_voice" in self.sections:
+            contents.append("Victim voice")
+        if "compare_forces" in self.sections:
+            contents.append("Compare forces")
+        contents.append("Appendix: definitions and methods")
+        flow: list[Any] = [
+            Spacer(1, 18 * mm),
+            self.p("Operation Soteria: RASSO flight deck", self.s.title),
+            self.p(esc(f"Board pack for {d.force}"), self.s.h1),
+            Spacer(1, 6 * mm), table, Spacer(1, 6 * mm),
+            self.p("<b>Contents</b>", self.s.h2),
+        ]
+        flow += [self.p(esc(f"{i}. {c}")) for i, c in enumerate(contents, 1)]
+        flow.append(Spacer(1, 5 * mm))
+        if self.chart_note:
+            flow.append(self.p(f"<b>{esc(self.chart_note)}</b> The tables carry every number.",
+                               self.s.body))
+        flow.append(self.p(
+            esc("Values carry 95% intervals. A value below its KPI's minimum n is not shown: "
+                 "the pack says how many items there are and how many are needed. SPC verdicts "
+                 "are words, not colours: Improvement, Concern, Common cause."), self.s.small))
+        flow.append(PageBreak())
+        return flow
+
+    def what_changed(self) -> list[Any]:
+        """The first content page: the flight deck's "what changed" sentences, each with its
+        verdict icon and word, then how to read them."""
+        d = self.data
+        flow: list[Any] = [
+            self.p(esc(f"What changed: {d.force}, {d.window_label}"), self.s.h1),
+            self.p(esc(f"Against {d.comparison_label}. Strongest evidence first; a change is "
+                       "called real only when the SPC chart or the change test (adjusted for "
+                       "testing every measure at once) says so."), self.s.small),
+            Spacer(1, 4 * mm)]
+        for sentence in d.sentences:
+            text = getattr(sentence, "text", sentence)
+            icon, word = getattr(sentence, "icon", ""), getattr(sentence, "word", "")
+            lead = f"<b>{esc(icon)} {esc(word)}</b>: " if word else ""
+            flow.append(self.p(f"{esc(icon) if not word else ''}{lead}{esc(text)}",
+                               self.s.lead))
+        if d.verdict_source != "kpi_verdicts":
+            flow.append(self.p(esc("Verdicts here come from the pack's own tables: the "
+                                   "verdict module was not available, so no change is "
+                                   "called real."), self.s.small))
+        flow += self.suppressed_note()
+        flow.append(PageBreak())
+        return flow
+
+    def _rows(self, kpi: KPI) -> tuple[Any, Any]:
+        d = self.data
+        return d.row(kpi.id), d.row(kpi.id, previous=True)
+
+    def _kpi_cells(self, kpi: KPI, row: Any, prev: Any, *, with_kind: bool = False) -> list[Any]:
+        """One KPI's row of a pillar or victim-voice table: name, [kind,] value, interval, n,
+        change and SPC verdict (interval and n left blank unless the value is shown)."""
+        ok = row is not None and _get(row, "status") == "ok"
+        interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
+        cells = [self.p(esc(kpi.name), self.s.cell)]
+        if with_kind:
+            cells.append(self.p(esc(kpi.kind), self.s.cell))
+        return cells + [
+            self.p(esc(kpi_value_text(kpi, row) if row is not None else "No data"),
+                   self.s.cell_b),
+            self.p(esc(interval.replace("95% CI ", "")), self.s.cell),
+            self.p(esc(format_n(row["n"]) if ok else ""), self.s.cell),
+            self.p(esc(change_text(kpi, row, prev)), self.s.cell),
+            self.p(esc(self.data.last_verdict(kpi.id)), self.s.cell),
+        ]
+
+    def kpi_cells(self, kpi: KPI) -> tuple[list[Any], bool]:
+        """Five flight-deck cells (name, value, interval, change, verdict) and whether the
+        value cell should span the interval cell (a gate or suppression message)."""
+        row, prev = self._rows(kpi)
+        value = kpi_value_text(kpi, row) if row is not None else "No data"
+        ok = row is not None and _get(row, "status") == "ok"
+        interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
+        cells = [self.p(esc(kpi.name), self.s.deck),
+                 self.p(esc(value), self.s.deck_b),
+                 self.p(esc(interval.replace("95% CI ", "")), self.s.deck),
+                 self.p(esc(change_text(kpi, row, prev)), self.s.deck),
+                 self.p(esc(self.data.last_verdict(kpi.id)), self.s.deck)]
+        return cells, not ok
+
+    def flight_deck(self) -> list[Any]:
+        d = self.data
+        flow: list[Any] = [self.p(esc(f"Flight deck: {d.force}, {d.window_label}"), self.s.h1),
+                           self.p(esc(f"Values with 95% intervals. Change is against "
+                                       f"{d.comparison_label}, with what its test says. The "
+                                       "verdict combines the SPC chart (pillar pages) and "
+                                       "the change test, as on the flight deck."),
+                                  self.s.small), Spacer(1, 4)]
+        kpi_w = [38 * mm, 18 * mm, 26 * mm, 24 * mm, 27 * mm]
+        gap = self.width - 2 * sum(kpi_w)
+        widths = kpi_w + [gap] + kpi_w
+        rows: list[list[Any]] = [
+            self.head("Quantitative", "Value", "95% interval", "Change", "Verdict", "",
+                      "Qualitative", "Value", "95% interval", "Change", "Verdict")]
+        extra: list[tuple] = []
+        blank = ["", "", "", "", ""]
+        for number, name in PILLARS.items():
+            quant = [k for k in d.kpis if k.pillar == number and k.kind == "quantitative"]
+            qual = [k for k in d.kpis if k.pillar == number and k.kind == "qualitative"]
+            band = len(rows)
+            rows.append([self.p(f"<b>Pillar {number}: {esc(name)}</b>", self.s.deck_b)]
+                        + [""] * 10)
+            extra += [("SPAN", (0, band), (-1, band)),
+                      ("BACKGROUND", (0, band), (-1, band), GREY_BAND),
+                      ("LINEABOVE", (0, band), (-1, band), 1, colors.black)]
+            for i in range(max(len(quant), len(qual), 1)):
+                r = len(rows)
+                left, span_l = self.kpi_cells(quant[i]) if i < len(quant) else (blank, False)
+                right, span_r = self.kpi_cells(qual[i]) if i < len(qual) else (blank, False)
+                if span_l:
+                    extra.append(("SPAN", (1, r), (2, r)))
+                if span_r:
+                    extra.append(("SPAN", (7, r), (8, r)))
+                rows.append([*left, "", *right])
+        extra.append(("LINEBEFORE", (6, 0), (6, -1), 0.8, colors.black))
+        extra += [("TOPPADDING", (0, 0), (-1, -1), 1.6),
+                  ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6)]
+        flow.append(_table(rows, widths, zebra=False, extra=extra))
+        flow += self.suppressed_note()
+        # One page, whatever the number of survey items: shrink to fit when needed.
+        return [KeepInFrame(self.width, self.height - 2, flow, mode="shrink"), PageBreak()]
+
+    def _sentences(self, kpi: KPI) -> list[str]:
+        """What a KPI's chart shows: a sentence per special cause (or why there is none)."""
+        d = self.data
+        frame = d.spc.get(kpi.id)
+        months = 0 if frame is None else int(frame["value"].notna().sum())
+        sentences = special_cause_sentences(kpi, frame if frame is not None else
+                                            pd.DataFrame(), d.adoption, limit=SENTENCES_PER_KPI)
+        if kpi.id in d.spc_notes:
+            return [d.spc_notes[kpi.id]]
+        if not sentences:
+            sentences = [f"{kpi.name}: no special cause; common cause variation only."
+                         if months >= 2 else f"{kpi.name}: too few months with a value to "
+                                             "chart."]
+        if months >= 2 and frame is not None and frame.attrs.get("provisional"):
+            sentences.append("Limits are provisional: fewer than 12 months set them.")
+        return sentences
+
+    def pillar_pages(self) -> list[Any]:
+        """Per pillar: a table of its KPIs, then one card per KPI (its SPC chart with the
+        sentences under it), three to a row. Without charts the sentences join the table."""
+        d = self.data
+        flow: list[Any] = []
+        gap = 3 * mm
+        chart_w = (self.width - 2 * gap) / 3
+        chart_h = chart_w * 0.56
+        for number, name in PILLARS.items():
+            kpis = [k for k in d.kpis if k.pillar == number and k.source != "survey_responses"]
+            cards = {k.id: self.spc_chart(k, chart_w, chart_h) for k in kpis}
+            with_charts = any(c is not None for c in cards.values())
+            flow.append(self.p(esc(f"Pillar {number}: {name}"), self.s.h1))
+            head = ["KPI", "Kind", "Value", "95% interval", "n", "Change", "Verdict"]
+            rows = [self.head(*head, *([] if with_charts else ["What the chart shows"]))]
+            for kpi in kpis:
+                row, prev = self._rows(kpi)
+                cells = self._kpi_cells(kpi, row, prev, with_kind=True)
+                if not with_charts:
+                    cells.append([self.p(esc(s), self.s.cell) for s in self._sentences(kpi)])
+                rows.append(cells)
+            widths = [52 * mm, 22 * mm, 24 * mm, 34 * mm, 22 * mm, 32 * mm, 30 * mm]
+            if with_charts:
+                widths[0] += self.width - sum(widths)
+            else:
+                widths = [40 * mm, 20 * mm, 22 * mm, 30 * mm, 18 * mm, 26 * mm, 26 * mm]
+                widths.append(self.width - sum(widths))
+            flow.append(_table(rows, widths))
+            flow.append(Spacer(1, 2 * mm))
+            flow += self.charts_missing_note()
+            if with_charts:
+                flow.append(self.p(esc(
+                    "Key: ● common cause, ▲ improvement, ◆ concern, ■ unusually high or low; "
+                    f"the last {SPC_HISTORY_MONTHS} months; solid line the mean, dashed lines "
+                    "the process limits; dotted vertical line: Soteria adopted, limits "
+                    "rebased. Maturing months are drawn but set no limits."), self.s.small))
+                items = []
+                for kpi in kpis:
+                    img = cards[kpi.id]
+                    text = [self.p(esc(s), self.s.card) for s in self._sentences(kpi)]
+                    items.append([img, *text] if img is not None else
+                                 [self.p(f"<b>{esc(kpi.name)}</b>", self.s.cell), *text])
+                for i in range(0, len(items), 3):
+                    line = items[i:i + 3]
+                    line += [""] * (3 - len(line))
+                    t = Table([line], colWidths=[chart_w + gap] * 2 + [chart_w])
+                    t.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                           ("RIGHTPADDING", (0, 0), (-1, -1), gap),
+                                           ("TOPPADDING", (0, 0), (-1, -1), 3),
+                                           ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+                    flow.append(t)
+            flow += self.suppressed_note()
+            flow.append(PageBreak())
+        return flow
+
+    def victim_voice(self) -> list[Any]:
+        d = self.data
+        flow: list[Any] = [self.p("Victim voice", self.s.h1), self.p(esc(
+            f"What victims told the force in survey responses dated {d.window_label}, and the "
+            "qualitative measures of how victims are kept informed. A survey item is shown "
+            f"once {registry.SURVEY_MIN_N} victims have answered it: below that the pack says "
+            "how many answered and how many are needed. Percentages are "
+            "the share agreeing (4 or 5 out of 5) or answering yes."), self.s.body),
+            Spacer(1, 3 * mm)]
+        kpis = [k for k in d.kpis if k.pillar == 3 and k.kind == "qualitative"]
+        rows = [self.head("Measure", "Value", "95% interval", "n", "Change", "Verdict")]
+        for kpi in kpis:
+            row, prev = d.row(kpi.id), d.row(kpi.id, previous=True)
+            rows.append(self._kpi_cells(kpi, row, prev))
+        table = _table(rows, [66 * mm, 40 * mm, 40 * mm, 24 * mm, 36 * mm, 32 * mm])
+        ba = self.before_after_table()
+        flow.append(table)
+        flow += self.charts_missing_note()
+        if ba:
+            flow.append(KeepTogether(ba))
+        img = self.survey_chart(150 * mm)
+        if img is not None:
+            img.hAlign = "LEFT"
+            flow += [Spacer(1, 3 * mm), KeepTogether([
+                self.p("Survey items in the window, with 95% intervals", self.s.h2), img])]
+        flow += self.suppressed_note()
+        flow.append(PageBreak())
+        return flow
+
+    def before_after_table(self) -> list[Any]:
+        """Survey items before adoption against after (up to 24 months each side)."""
+        d = self.data
+        frame = d.before_after
+        if frame is None or frame.empty or d.adoption is None:
+            return []
+        adopted = d.adoption.strftime("%b %Y")
+        b0, a1 = d.before_after_window or (d.adoption, d.adoption)
+        flow: list[Any] = [Spacer(1, 4 * mm), self.p(esc(
+            f"Before and after adoption ({adopted}): {describe_window(b0, d.adoption - 1)} "
+            f"against {describe_window(d.adoption, a1)}"), self.s.h2),
+            self.p(esc(
+                "Difference after minus before with a 95% Newcombe interval; p-values adjusted "
+                "for testing every item at once (Benjamini-Hochberg, 5% false discovery rate)."),
+                self.s.small), Spacer(1, 1.5 * mm)]
+        rows = [self.head("Survey item", "Before", "After", "Difference (95% interval)",
+                          "Adjusted p", "Verdict")]
+        for _, r in frame.iterrows():
+            kpi = d.kpi(r["kpi_id"])
+            ok = r["status"] == "ok"
+            before = kpi_value_text(kpi, {"status": r["status_before"], "value": r["value_before"],
+                                          "n": r["n_before"]})
+            after = kpi_value_text(kpi, {"status": r["status_after"], "value": r["value_after"],
+                                         "n": r["n_after"]})
+            diff = (f"{r['diff'] * 100:+.1f} pts ({r['low'] * 100:+.1f} to "
+                    f"{r['high'] * 100:+.1f})") if ok else ""
+            verdict_words = (("likely real" if r["real"] else "could be chance") if ok
+                             else "too few answers")
+            rows.append([self.p(esc(kpi.name.removeprefix("Survey: ").capitalize()),
+                                self.s.cell),
+                         self.p(esc(before), self.s.cell),
+                         self.p(esc(after), self.s.cell),
+                         self.p(esc(diff.replace("-", "−")), self.s.cell),
+                         self.p("" if is_missing(r["q"]) else f"{r['q']:.3f}", self.s.cell),
+                         self.p(esc(verdict_words), self.s.cell)])
+        flow.append(_table(rows, [66 * mm, 34 * mm, 34 * mm, 56 * mm, 24 * mm, 36 * mm]))
+        return flow
+
+    def compare_forces(self, funnels: list[Funnel]) -> list[Any]:
+        d = self.data
+        flow: list[Any] = [self.p("Compare forces", self.s.h1), self.p(esc(
+            f"Funnel plots for {d.window_label}: each force's rate against its denominator, with "
+            "95% and 99.8% limits around the rate for all forces together. A force is flagged "
+            "only outside the 99.8% limits; between 95% and 99.8% it is worth a look. Forces are "
+            "not ranked: a league table would mostly rank noise."), self.s.body),
+            Spacer(1, 3 * mm)]
+        if not funnels:
+            flow.append(self.p("No funnel plot: fewer than three forces have a value for the "
+                               "compared KPIs in this window.", self.s.body))
+        flow += self.charts_missing_note()
+        labels = {"outside": "Outside 99.8%: flagged",
+                  "worth_a_look": "95% to 99.8%: worth a look"}
+        side_w = 128 * mm
+        for funnel in funnels:
+            kpi = d.kpi(funnel.kpi_id)
+            points = funnel.points
+            img_w = self.width - side_w - 4 * mm
+            img_h = img_w * 0.62
+            img = self.funnel_chart(funnel, img_w, img_h)
+            # With the chart, list the forces outside 95%; without it, every force
+            # (alphabetically: positions, not ranks).
+            shown = points if img is None else points[points["flag"].isin(list(labels))]
+            rows = [self.head("Force", "Rate", "Denominator", "Position")]
+            for _, r in shown.sort_values("force").iterrows():
+                where = "above" if r["value"] > funnel.target else "below"
+                position = (f"{labels[r['flag']]}, {where}" if r["flag"] in labels
+                            else "Within 95%")
+                style = self.s.cell_b if r["flag"] == "outside" else self.s.cell
+                rows.append([self.p(esc(r["force"]), style),
+                             self.p(esc(format_value(r["value"], "proportion")), style),
+                             self.p(esc(f"n = {r['n']:,.0f}"), style),
+                             self.p(esc(position), style)])
+            side: list[Any] = [self.p(esc(
+                f"{kpi.name}: all forces {format_value(funnel.target, 'proportion')}"),
+                self.s.h2)]
+            this = points[points["force"] == d.force]
+            if not this.empty:
+                where = {"outside": "outside the 99.8% limits (flagged)",
+                         "worth_a_look": "between the 95% and 99.8% limits (worth a look)",
+                         "within": "within the 95% limits"}[str(this.iloc[0]["flag"])]
+                side.append(self.p(esc(f"{d.force} is {where}."), self.s.body))
+            if funnel.overdispersed:
+                side.append(self.p(esc(
+                    "The forces vary more than chance alone allows (overdispersion), so the "
+                    "limits are widened (Spiegelhalter's additive random effects)."),
+                    self.s.small))
+            side.append(Spacer(1, 2 * mm))
+            if len(rows) > 1:
+                side.append(_table(rows, [48 * mm, 16 * mm, 24 * mm, side_w - 88 * mm]))
+            else:
+                side.append(self.p("Every force lies within the 95% limits.", self.s.body))
+            if img is None:
+                flow += side + [Spacer(1, 4 * mm)]
+                continue
+            block = Table([[img, side]], colWidths=[img_w + 4 * mm, side_w])
+            block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                       ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+            flow += [CondPageBreak(img_h + 10), block, Spacer(1, 3 * mm)]
+        flow += self.suppressed_note()
+        flow.append(PageBreak())
+        return flow
+
+    def appendix(self) -> list[Any]:
+        d = self.data
+        flow: list[Any] = [self.p("Appendix: definitions and methods", self.s.h1), self.p(esc(
+            "Generated from the KPI registry, the single declaration every tile, chart, table "
+            "and export reads."), self.s.small), Spacer(1, 2 * mm)]
+        rows = [self.head("KPI (id)", "Pillar", "Kind", "Unit, better", "Min n", "Definition",
+                          "Numerator", "Denominator")]
+        for kpi in d.kpis:
+            rows.append([
+                self.p(f"<b>{esc(kpi.name)}</b><br/>{esc(kpi.id)}", self.s.cell_small),
+                self.p(str(kpi.pillar), self.s.cell_small),
+                self.p(esc(kpi.kind), self.s.cell_small),
+                self.p(esc(f"{kpi.unit}, {kpi.better}"), self.s.cell_small),
+                self.p(str(kpi.min_n), self.s.cell_small),
+                self.p(esc(kpi.definition), self.s.cell_small),
+                self.p(esc(kpi.numerator), self.s.cell_small),
+                self.p(esc(kpi.denominator or "-"), self.s.cell_small),
+            ])
+        rest = self.width - (42 + 12 + 20 + 24 + 11) * mm
+        flow.append(_table(rows, [42 * mm, 12 * mm, 20 * mm, 24 * mm, 11 * mm, rest * 0.42,
+                                  rest * 0.29, rest * 0.29]))
+        flow += [Spacer(1, 4 * mm), self.p("How to read the pack", self.s.h2)]
+        notes = [
+            "Intervals: proportions carry a 95% Wilson score interval; medians a "
+            "distribution-free 95% interval from order statistics.",
+            "Gates: a value based on fewer items than its KPI's minimum n is not shown; the "
+            "pack prints n and the number needed instead.",
+            "SPC (NHS Making Data Count XmR charts): the mean and process limits (2.66 times "
+            "the mean moving range) come from the series, rebased at the force's Soteria "
+            "adoption month. Special cause: a point outside the limits, 7 months on one side "
+            "of the mean, 7 months rising or falling, or 2 of 3 months close to a limit. "
+            "Improvement or concern follows the KPI's better direction; otherwise unusually "
+            "high or low. Fewer than 12 months make the limits provisional.",
+            "Funnel plots: exact binomial limits (Spiegelhalter 2005) around the all-forces "
+            "rate; flagged only outside 99.8%.",
+        ]
+        if d.audience == "panel":
+            notes.append("Disclosure control (scrutiny panel): a count of 0 stays 0, a count of "
+                         "1 to 7 is suppressed, other counts are rounded to the nearest 5, rates "
+                         "are computed from rounded counts, and statistics based on 1 to 7 "
+                         "items are suppressed.")
+        flow += [self.p(esc(n), self.s.small) for n in notes]
+        return flow
+
+
+def _doc(buffer: io.BytesIO, data: PackData) -> BaseDocTemplate:
+    doc = BaseDocTemplate(
+        buffer, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=TOP_MARGIN,
+        bottomMargin=BOTTOM_MARGIN, title=f"Board pack: {data.force}, {data.window_label}",
+        author="Soteria flight deck", subject=MARKING,
+        keywords=[MARKING, data.audience],
+    )
+    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+    return doc
+
+
+
+def render_pack(data: PackData, sections: Sequence[str], *, charts: bool = True,
+                chart_note: str | None = None, funnels: list[Funnel] | None = None,
+                builder_out: list[Any] | None = None) -> bytes:
+    """The PDF bytes of the pack: cover, "what changed", then ``sections`` in order
+    (flight_deck, pillars, victim_voice, compare_forces) and the appendix.
+
+    ``charts=False`` leaves the charts out (``chart_note`` says why on the cover and chart
+    pages). ``builder_out``: when a list is given, the builder is appended to it (tests read
+    its ``drawings``)."""
+    register_fonts()
+    builder = _Builder(data, charts, chart_note, sections)
+    if builder_out is not None:
+        builder_out.append(builder)
+    story: list[Any] = []
+    story += builder.cover()
+    story += builder.what_changed()
+    if "flight_deck" in sections:
+        story += builder.flight_deck()
+    if "pillars" in sections:
+        story += builder.pillar_pages()
+    if "victim_voice" in sections:
+        story += builder.victim_voice()
+    if "compare_forces" in sections:
+        story += builder.compare_forces(funnels or [])
+    story += builder.appendix()
+    buffer = io.BytesIO()
+    doc = _doc(buffer, data)
+    footer = (f"{data.force}: {data.window_label}"
+              + (" (scrutiny panel)" if data.audience == "panel" else ""))
+    canvas_cls = type("PackCanvas", (_NumberedCanvas,), {"footer_left": footer})
+    doc.build(story, canvasmaker=canvas_cls)
+    return buffer.getvalue()
