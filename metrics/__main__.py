@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("validate", "generate", "kpis", "catalogue", "boardpack", "record", "changes", "funnel", "breakdown")
+COMMANDS = ("validate", "generate", "kpis", "catalogue", "boardpack", "record", "changes", "funnel",
+            "breakdown")
 
 
 class CliError(Exception):
