@@ -195,3 +195,29 @@ def test_panel_trends_commentary_is_only_the_links_window(panel_app, tmp_path, m
     page = unescape(texts(at))
     assert "Shared window note." in page
     assert "Earlier internal note." not in page
+
+
+def test_panel_refused_page_is_plain_words(panel_app):
+    at = panel_app()
+    at.run()
+    at.switch_page("pages/compare_forces.py")
+    at.run()
+    assert not at.exception
+    page = unescape(texts(at))
+    assert "This link does not open this page" in page
+    assert "Compare forces" not in [h.value for h in at.header]  # no data page drawn
+
+
+@pytest.mark.xfail(strict=True, reason="needs the refusal page in ui/access.py (guard) to "
+                   "name and link the pages the link opens instead of a reason code; see the "
+                   "pages report. Remove this mark when it lands.")
+def test_panel_refused_page_links_to_where_the_panel_can_go(panel_app):
+    at = panel_app(page_ids=("flight_deck", "trends"))
+    at.run()
+    at.switch_page("pages/compare_forces.py")
+    at.run()
+    page = unescape(texts(at))
+    assert "Reason code" not in page and "page_not_in_scope" not in page
+    links = [el.proto.label for el in at.get("page_link")]
+    assert "Flight deck" in links and "Trends" in links
+    assert "Compare forces" not in links

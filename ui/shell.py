@@ -423,6 +423,23 @@ def _page_links(allowed: Sequence[str], view: ViewState, target: object = None) 
                         query_params=params)
 
 
+def where_to_go(scope: object, token: str) -> None:
+    """For a refused panel page (``ui.access``'s refusal page): say in words which pages the
+    link opens, for which force and months, and link to each of them (the link's own view:
+    ``share``, force, custom window). ``scope``: the verified ``metrics.sharelink.Scope``."""
+    pages = [spec for spec in PAGE_SPECS if spec.id in getattr(scope, "pages", ())]
+    if not pages:
+        return
+    months = describe_window(pd.Period(scope.start, freq="M"),  # type: ignore[attr-defined]
+                             pd.Period(scope.end, freq="M"))  # type: ignore[attr-defined]
+    st.write(f"This link shows {escape_md(scope.force)}, {escape_md(months)}, on "  # type: ignore[attr-defined]
+             f"{len(pages)} page{'s' if len(pages) > 1 else ''}. Open one of them:")
+    params = {"share": token, "force": scope.force, "window": "custom",  # type: ignore[attr-defined]
+              "from": scope.start, "to": scope.end}  # type: ignore[attr-defined]
+    for spec in pages:
+        st.page_link(spec.path, label=spec.title, icon=spec.icon, query_params=params)
+
+
 def validation_report(loaded: ui_data.Loaded) -> None:
     """The validation report of the export on disk (problems, rows read and excluded)."""
     report = loaded.report
