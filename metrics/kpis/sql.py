@@ -151,7 +151,9 @@ def sql_problem(kpi: KPI) -> str | None:
         return f"sql uses ${exc.args[0]}, which is not one of its [params]"
     con = connect()
     try:
-        register_views(con, None, "all", survey_items=("q_example",))
+        items = ("q_example",) + ((f"q_{kpi.id[len('survey_'):]}",)
+                                  if kpi.id.startswith("survey_") else ())
+        register_views(con, None, "all", survey_items=items)
         try:
             names = output_columns(con, kpi)
         except Exception as exc:  # noqa: BLE001 - any DuckDB error is the declaration's
