@@ -54,7 +54,8 @@ for note in notes:
     st.caption(escape_md(note))
 
 st.subheader("Trend by quarter", anchor=False)
-if trend["value"].notna().sum() >= 2:
+quarters_shown = trend.loc[trend["value"].notna(), "quarter"].nunique()
+if quarters_shown >= survey.MIN_TREND_QUARTERS:
     st.caption("Each point is one quarter; quarters below the gate are left as gaps.")
     st.plotly_chart(charts.survey_trend_chart(trend), width="stretch",
                     config={"displaylogo": False})
@@ -63,8 +64,9 @@ elif trend.empty:
 else:
     advice = ("" if locked or force == shell.ALL_FORCES else
               " Choose All forces or a larger force to see a trend.")
-    st.write("Fewer than two quarters reach the 30-answer gate for this force, so there is "
-             f"no quarterly trend to draw.{advice}")
+    st.write(f"Only {quarters_shown} of the last {len(trend['quarter'].unique())} quarters "
+             f"reach the 30-answer gate for this force (at least {survey.MIN_TREND_QUARTERS} "
+             f"are needed for a trend), so there is no quarterly chart.{advice}")
 
 st.subheader("Before and after Soteria", anchor=False)
 if adoption is None:

@@ -274,3 +274,21 @@ def test_trends_shows_the_kpis_commentary_history(app_test, tmp_path, monkeypatc
     assert history[0].startswith("**Partly assured**") and "2026\\-07 to 2026\\-09" in history[0]
     assert "\\*not\\*" in history[0]  # the comment's text is escaped, never formatted
     assert "Charging advice backlog cleared in May" in history[1].replace("\\", "")
+
+
+# --------------------------------------------------------------------------- victim voice
+
+
+@pytest.mark.parametrize("force", ["Kent Police", "Metropolitan Police Service"])
+def test_victim_voice_trend_is_drawn_only_with_three_quarters(app_test, force) -> None:
+    from ui.survey import MIN_TREND_QUARTERS
+
+    at = open_page(app_test(force=force, window="last_12_months"), "pages/victim_voice.py")
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    page = texts(at)
+    if charts:
+        quarters = {x for t in charts[0]["data"]
+                    for x, y in zip(t["x"], t["y"], strict=True) if y is not None}
+        assert len(quarters) >= MIN_TREND_QUARTERS
+    else:
+        assert "no quarterly chart" in page

@@ -22,6 +22,8 @@ from ui.shell import ROUNDED_MARK, PageContext
 from ui.views import value_text
 
 TREND_QUARTERS = 12
+#: Fewest quarters with a result (any item) that make a trend worth drawing.
+MIN_TREND_QUARTERS = 3
 CHANGE_WORDS = {
     "better": "better (likely real)", "worse": "worse (likely real)",
     "higher": "higher (likely real)", "lower": "lower (likely real)",
