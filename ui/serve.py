@@ -146,9 +146,23 @@ def _secrets_section(name: str) -> dict[str, Any]:
     return dict(access._section(name))  # noqa: SLF001 - the one reader of secrets
 
 
-def allowed_hosts() -> tuple[tuple[str, int | None], ...]:
-    """``[flightdeck] allowed_hosts`` parsed (loopback names are always allowed on top).
-    An unreadable secrets file gives () (loopback only: fail closed)."""
+_SETTINGS_TTL_S = 2.0
+_settings: dict[str, tuple[float, Any]] = {}
+
+
+def _cached(name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` reused for 2 seconds (every asset request asks; a secrets change still
+    takes effect within 2 s)."""
+    now = time.monotonic()
+    hit = _settings.get(name)
+    if hit is not None and now - hit[0] < _SETTINGS_TTL_S:
+        return hit[1]
+    value = compute()
+    _settings[name] = (now, value)
+    return value
+
+
+def _read_allowed_hosts() -> tuple[tuple[str, int | None], ...]:
     try:
         entries = _secrets_section("flightdeck").get("allowed_hosts")
     except Exception:  # noqa: BLE001
@@ -156,12 +170,22 @@ def allowed_hosts() -> tuple[tuple[str, int | None], ...]:
     return hosts.parse_allowed(entries)  # type: ignore[arg-type]
 
 
-def auth_configured() -> bool:
-    """True when ``[auth]`` is in secrets, or when secrets cannot be read (fail closed)."""
+def _read_auth_configured() -> bool:
     try:
         return bool(_secrets_section("auth"))
     except Exception:  # noqa: BLE001
         return True
+
+
+def allowed_hosts() -> tuple[tuple[str, int | None], ...]:
+    """``[flightdeck] allowed_hosts`` parsed (loopback names are always allowed on top).
+    An unreadable secrets file gives () (loopback only: fail closed)."""
+    return _cached("allowed_hosts", _read_allowed_hosts)
+
+
+def auth_configured() -> bool:
+    """True when ``[auth]`` is in secrets, or when secrets cannot be read (fail closed)."""
+    return _cached("auth_configured", _read_auth_configured)
 
 
 def _base_path() -> str:

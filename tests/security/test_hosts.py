@@ -120,3 +120,35 @@ def test_allowed_entries_with_a_port_allow_that_port_only():
 ])
 def test_origin_check(origin, expected):
     assert hosts.origin_allowed(origin) is expected
+
+
+def test_plain_streamlit_run_still_refuses_a_foreign_websocket(tmp_path):
+    """Without the launcher, ``server.allowedHosts`` in .streamlit/config.toml still stops the
+    rebinding websocket (the HTTP pages are then answered; only the launcher refuses those)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.security.conftest import APP, REPO, Server, _healthy, free_port
+
+    port = free_port()
+    log = tmp_path / "plain.log"
+    env = {**os.environ, "FLIGHTDECK_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(port):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        server = Server(port, tmp_path / "audit.jsonl", log, proc)
+        host = f"attacker.example:{port}"
+        assert " 101 " not in server.upgrade(host=host, origin=f"http://{host}") + " "
+        local = f"127.0.0.1:{port}"
+        assert " 101 " in server.upgrade(host=local, origin=f"http://{local}") + " "
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
