@@ -691,8 +691,9 @@ def render_audit_trail(access: Access, *, limit: int = 50) -> None:
     st.subheader("Recent activity", anchor=False)
     try:
         frame = audit.read_audit(limit=limit)
-    except OSError as exc:
-        st.warning(f"The audit trail cannot be read: {escape_md(exc.strerror or exc)}")
+    except OSError:
+        _LOG.error("the audit trail cannot be read", exc_info=True)
+        st.warning("The audit trail cannot be read right now. The server log says why.")
         return
     if frame.empty:
         st.caption("No activity recorded yet.")
