@@ -221,3 +221,27 @@ def test_panel_refused_page_links_to_where_the_panel_can_go(panel_app):
     links = [el.proto.label for el in at.get("page_link")]
     assert "Flight deck" in links and "Trends" in links
     assert "Compare forces" not in links
+
+
+def test_panel_before_after_inside_the_link_names_no_other_force(panel_app, small_export):
+    from metrics.kpis.spc import adoption_months
+    from metrics.load import load_dataset
+
+    adoption = adoption_months(load_dataset(small_export))
+    adopted = adoption["Durham Constabulary"]
+    assert any(month > adopted + 11 for month in adoption.values())  # a comparison group
+    end = adopted + 11  # the 12 months after adoption end with the link's window
+    at = panel_app(force="Durham Constabulary", start=str(end - 2), end=str(end))
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    assert not at.exception
+    page = unescape(texts(at))
+    assert "outside this link's window" not in page.split("Before and after Soteria")[1] \
+        .split("Breakdowns")[0]
+    table = next(df.value for df in at.dataframe
+                 if "difference in differences (95% interval)" in df.value.columns)
+    assert "other forces' change" not in table.columns
+    for force in adoption:  # the comparison forces are not named to a panel
+        assert force == "Durham Constabulary" or force not in page
+    assert "(pooled)" in page

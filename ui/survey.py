@@ -140,14 +140,16 @@ def before_after_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd
     table = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
                                  audience="panel" if ctx.is_panel else "internal",
                                  kpi_ids=[k.id for k in items])
-    return before_after_display(table, {k.id: k for k in items})
+    return before_after_display(table, {k.id: k for k in items}, panel=ctx.is_panel)
 
 
-def before_after_display(table: pd.DataFrame, kpis: dict[str, KPI]) -> pd.DataFrame:
+def before_after_display(table: pd.DataFrame, kpis: dict[str, KPI], *, panel: bool = False
+                         ) -> pd.DataFrame:
     """``metrics.verdicts.before_after`` rows as the screen shows them: before and after
     shares, the force's change, the comparison forces' change, the difference in
     differences with its 95% interval in one cell (points; "own change only" when there is no
-    comparison group), the adjusted p and the verdict in words."""
+    comparison group), the adjusted p and the verdict in words. ``panel=True`` leaves out the
+    other forces' own change (a link shows one force; the estimate is what it needs)."""
     rows = []
     for r in table.itertuples(index=False):
         kpi = kpis.get(r.kpi_id)
@@ -168,7 +170,8 @@ def before_after_display(table: pd.DataFrame, kpis: dict[str, KPI]) -> pd.DataFr
             "adjusted p": f"{r.q_value:.3f}" if ok and _finite(r.q_value) else "",
             "verdict": BEFORE_AFTER_WORDS.get(str(r.verdict), str(r.verdict)),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return out.drop(columns=["other forces' change"]) if panel and not out.empty else out
 
 
 def _pts(value: object) -> str:

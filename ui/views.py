@@ -356,13 +356,15 @@ def before_after_section(ctx: shell.PageContext, force: str, adoption: pd.Period
         raw = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
                                    audience="panel" if ctx.is_panel else "internal",
                                    kpi_ids=list(kpis))
-        table = survey.before_after_display(raw, kpis)
-        others = raw["comparison_forces"].iloc[0] if len(raw) else ""
+        table = survey.before_after_display(raw, kpis, panel=ctx.is_panel)
+        names = str(raw["comparison_forces"].iloc[0]) if len(raw) else ""
+        others = ("pooled" if ctx.is_panel else names.replace("; ", ", ")) if names else \
+            "none in this export"
         st.caption(
             f"{_months_words(first, adoption - 1)} against {_months_words(adoption, last)}, "
             "every proportion KPI, as a difference in differences: the force's change minus "
             "the change over the same months in forces that had not yet adopted Soteria "
-            f"({safe(others.replace('; ', ', ')) if others else 'none in this export'}), with "
+            f"({safe(others)}), with "
             "its 95% interval. With many KPIs tested at once, p-values are adjusted for the "
             "false discovery rate (Benjamini–Hochberg); 'likely real' means an adjusted p "
             "of 0.05 or less. Without a comparison group the change is the force's own and "
