@@ -106,12 +106,17 @@ def _changed(row: Mapping[str, object] | pd.Series) -> bool:
 
 
 def _movement(kpi: object, row: Mapping[str, object] | pd.Series) -> str:
-    """"rose to 12.0% from 10.0%" (or "is 12.0%" with nothing to compare)."""
+    """"rose to 12.0% from 10.0%" when the change test says the change is real; otherwise the
+    two values without a verb that would claim a change: "is 12.0% (10.0% in the comparison
+    window, no clear change)"; "is 12.0%" with nothing to compare."""
     unit = str(getattr(kpi, "unit", ""))
     value, before = _val(row, "value"), _val(row, "compare_value")
     now = format_value(value, unit)  # type: ignore[arg-type]
     if before is None:
         return f"is {now}"
+    if _val(row, "change_verdict") not in REAL_CHANGES:
+        return (f"is {now} ({format_value(before, unit)} in the comparison window, "  # type: ignore[arg-type]
+                "no clear change)")
     diff = _val(row, "difference")
     diff = float(value) - float(before) if diff is None else float(diff)  # type: ignore[arg-type]
     verb = "rose" if diff > 0 else "fell" if diff < 0 else "stayed"

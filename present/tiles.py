@@ -54,6 +54,9 @@ VERDICT_STYLES: dict[str, VerdictStyle] = {
     "deteriorating": VerdictStyle("Deteriorating", "✖", "bad"),
     "no_clear_change": VerdictStyle("No clear change", "●", "neutral"),
     "mixed": VerdictStyle("Mixed signals", "◆", "mixed"),
+    # a real change (test or SPC) of a measure with no better direction: never "no clear change"
+    "higher": VerdictStyle("Higher", "▲", "neutral"),
+    "lower": VerdictStyle("Lower", "▼", "neutral"),
     "maturing": VerdictStyle("Maturing", "◷", "pending"),
     "insufficient": VerdictStyle("Too few to show", "○", "pending"),
     "suppressed": VerdictStyle("Suppressed (small number)", "○", "pending"),
@@ -182,6 +185,17 @@ def _direction_conflict(key: str, change_verdict: object) -> bool:
         key == "deteriorating" and change_verdict == "better")
 
 
+def _neutral_change(row: Mapping[str, object] | pd.Series) -> str | None:
+    """"higher"/"lower" when a measure with no better direction changed for real (its change
+    test says higher/lower, or its SPC point is a neutral special cause), else None."""
+    change = _val(row, "change_verdict")
+    if change in ("higher", "lower"):
+        return str(change)
+    point = _val(row, "spc_point_type")
+    return {"special_cause_neutral_high": "higher",
+            "special_cause_neutral_low": "lower"}.get(str(point))
+
+
 def build_tile(
     kpi: object,
     row: Mapping[str, object] | pd.Series | None,
@@ -200,6 +214,8 @@ def build_tile(
     change_verdict = _val(row, "change_verdict")
     if key in ("improving", "deteriorating") and _direction_conflict(key, change_verdict):
         key = "mixed"
+    if key == "no_clear_change":
+        key = _neutral_change(row) or key
     style = VERDICT_STYLES[key]
     shows = status == "ok"
     value_text = format_value(_val(row, "value"), unit) if shows else "–"  # type: ignore[arg-type]

@@ -166,3 +166,14 @@ def test_a_real_change_without_a_better_direction_has_its_own_icon_not_the_no_ch
     assert out[0].text == ("Repeat suspect share rose to 20.0% from 6.0% "
                            "(real: change test q < 0.001)")
     assert (out[0].icon, out[0].word, out[0].tone) == ("▲", "Higher", "neutral")
+
+
+def test_no_verb_claims_a_change_the_test_did_not_find():
+    # SPC says improving, but the window-on-window change is not real: no "rose"/"fell"
+    out = what_changed(frame(fell("needs_assessment_7d", 0.62, 0.60, verdict="improving",
+                                  spc_point_type="special_cause_improvement",
+                                  spc_evidence="above the process limits for 22 months",
+                                  change_verdict="no_clear_change", q_value=0.4)), KPIS)
+    assert out[0].text == ("Needs assessed within 7 days is 62.0% (60.0% in the comparison "
+                           "window, no clear change), an improvement (real: above the process "
+                           "limits for 22 months)")

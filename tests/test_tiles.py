@@ -168,3 +168,15 @@ def test_build_tiles_groups_by_pillar_and_kind_in_registry_order():
     assert tiles[1]["quantitative"][1].word == "No data"  # no row: no data
     assert set(tiles) == {1, 2, 3, 4, 5, 6}
     assert pillar_counts(tiles[1]["quantitative"]) == {"improving": 1, "no_data": 1}
+
+
+def test_a_real_change_without_a_better_direction_is_never_called_no_clear_change():
+    # kpi_verdicts says no_clear_change (nothing better or worse), but the change is real
+    tile = build_tile(REPEAT, row("repeat_suspect_share", value=0.198, compare_value=0.064,
+                                  difference=0.134, change_verdict="higher",
+                                  verdict="no_clear_change"))
+    assert (tile.word, tile.icon) == ("Higher", "▲")
+    spc_only = build_tile(REPEAT, row("repeat_suspect_share", verdict="no_clear_change",
+                                      spc_point_type="special_cause_neutral_low"))
+    assert spc_only.word == "Lower"
+    assert build_tile(REPEAT, row("repeat_suspect_share")).word == "No clear change"

@@ -49,12 +49,15 @@ def test_no_verdicts_means_no_claim_that_nothing_changed():
     assert "No verdict yet" in block
 
 
-def test_pillars_pack_into_columns_whose_tallest_is_shortest():
+def test_pillars_pack_so_the_lowest_heading_is_highest_then_the_tallest_is_shortest():
     heights = {1: 10.0, 2: 9.0, 3: 20.0, 4: 15.0, 5: 3.0, 6: 6.0}
     packed = pack_columns(heights, 3)
     assert sorted(p for c in packed for p in c) == [1, 2, 3, 4, 5, 6]
-    tallest = max(sum(heights[p] for p in c) for c in packed)
-    assert tallest == 22.0  # [1, 2, 5], [3], [4, 6]: no split does better
+    lowest_heading = max(sum(heights[p] for p in c[:-1]) for c in packed)
+    # the highest any split puts its lowest heading is 10 ([1, 4], [2, 3], [5, 6]: tallest
+    # 29); within 4 lines of that, [1, 5, 6], [2, 4], [3] has the shortest tallest column
+    assert lowest_heading == 13.0
+    assert packed == [[1, 5, 6], [2, 4], [3]]
     for column in packed:
         assert column == sorted(column)
     assert [c[0] for c in packed] == sorted(c[0] for c in packed)

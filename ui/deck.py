@@ -176,8 +176,8 @@ def count_words(tiles: Sequence[Tile]) -> str:
     """The pillar at a glance: "1 improving · 2 deteriorating · 4 no clear change" (verdicts
     present only, in a fixed order)."""
     counts = pillar_counts(tiles)
-    order = ["improving", "deteriorating", "mixed", "no_clear_change", "maturing",
-             "insufficient", "suppressed", "no_data", "unknown"]
+    order = ["improving", "deteriorating", "mixed", "higher", "lower", "no_clear_change",
+             "maturing", "insufficient", "suppressed", "no_data", "unknown"]
     return " · ".join(f"{counts[k]} {VERDICT_STYLES[k].word.lower()}" for k in order
                       if counts.get(k))
 
@@ -230,25 +230,36 @@ def pillar_height(tiles: Sequence[Tile], kinds: int) -> float:
     return 3.2 + (0.7 * kinds if kinds > 1 else 0.0) + rows
 
 
+HEADING_SLACK = 4.0  # lines a pillar heading may sit below the highest possible placement
+
+
 def pack_columns(heights: dict[int, float], columns: int = PILLAR_COLUMNS) -> list[list[int]]:
-    """Pillars into at most ``columns`` columns whose tallest is as short as it can be (every
-    split tried; pillars keep their number order within a column and columns are ordered by
-    their first pillar), so the first screen of a projector holds every pillar."""
+    """Pillars into at most ``columns`` columns for the first screen of a projector.
+
+    Every split is tried (pillars keep their number order within a column; columns are ordered
+    by their first pillar). Among the splits whose lowest pillar heading is within
+    :data:`HEADING_SLACK` lines of the highest it can be (so every pillar's name and verdict
+    counts are on the first screen), the one with the shortest tallest column wins.
+    """
     from itertools import product
 
     pillars = list(heights)
     columns = max(1, min(columns, len(pillars)))
-    best: tuple[float, list[list[int]]] | None = None
+    splits: list[tuple[float, float, list[list[int]]]] = []
     for assignment in product(range(columns), repeat=len(pillars)):
         packed: list[list[int]] = [[] for _ in range(columns)]
         for pillar, column in zip(pillars, assignment, strict=True):
             packed[column].append(pillar)
         if any(not c for c in packed) or [c[0] for c in packed] != sorted(c[0] for c in packed):
             continue
+        lowest = max(sum(heights[p] for p in c[:-1]) for c in packed)
         tallest = max(sum(heights[p] for p in c) for c in packed)
-        if best is None or tallest < best[0] - 1e-9:
-            best = (tallest, packed)
-    return best[1] if best else [pillars]
+        splits.append((round(lowest, 6), round(tallest, 6), packed))
+    if not splits:
+        return [pillars]
+    highest = min(s[0] for s in splits)
+    fits = [s for s in splits if s[0] <= highest + HEADING_SLACK]
+    return min(fits, key=lambda s: (s[1], s[0]))[2]
 
 
 def deck_html(deck: DeckView, href: Callable[[str], str], *,
