@@ -78,19 +78,25 @@ def test_charge_rate_below_min_n_is_insufficient_with_counts_kept():
     assert math.isnan(row["value"]) and math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
 
 
-def test_charge_rate_cohort_uses_recorded_date_and_any_outcome_date():
+def test_charge_rate_cohort_counts_charges_within_365_days_of_recording():
+    # issue 11: "charged within 12 months": outcome 1 no more than 365 days after recording
     rows = [
-        case(recorded="2024-01-01", outcome_code=1, outcome_date="2024-09-01"),  # later charge
-        case(recorded="2024-03-31", outcome_code=1, outcome_date="2024-03-31"),
+        case(recorded="2024-01-01", outcome_code=1, outcome_date="2024-09-01"),  # 244 days
+        case(recorded="2024-01-01", outcome_code=1, outcome_date="2024-12-31"),  # 365: in
+        case(recorded="2024-01-01", outcome_code=1, outcome_date="2025-01-01"),  # 366: out
+        case(recorded="2024-03-31", outcome_code=1, outcome_date="2024-03-31"),  # same day
         case(recorded="2023-12-31", outcome_code=1, outcome_date="2024-01-05"),  # out
         case(recorded="2024-04-01", outcome_code=1, outcome_date="2024-04-05"),  # out
         *filler(8, outcome_code=16, outcome_date="2024-02-20"),
         case(recorded="2024-02-02"),
     ]
-    row = kpi_row(dataset(rows), "charge_rate_cohort")
-    assert (row["numerator"], row["denominator"]) == (2, 11)
-    assert row["value"] == pytest.approx(2 / 11)
+    row = kpi_row(dataset(rows, as_at="2025-06-30"), "charge_rate_cohort")
+    assert (row["numerator"], row["denominator"]) == (3, 13)
+    assert row["value"] == pytest.approx(3 / 13)
     assert_wilson(row)
+    assert not row["provisional"]  # 31 March 2024 + 365 days = 31 March 2025 <= as-at
+    young = kpi_row(dataset(rows, as_at="2025-03-30"), "charge_rate_cohort")
+    assert young["provisional"] and young["value"] == pytest.approx(3 / 13)  # still shown
 
 
 def test_days_to_charge_is_the_median_of_charged_cases_in_window():
