@@ -443,9 +443,11 @@ def where_to_go(scope: object, token: str) -> None:
 def validation_report(loaded: ui_data.Loaded) -> None:
     """The validation report of the export on disk (problems, rows read and excluded)."""
     report = loaded.report
-    if report is None:
-        st.error(f"The export in `{escape_md(loaded.path)}` could not be read: "
-                 f"{escape_md(loaded.problem or 'unknown problem')}.")
+    if report is None:  # plain words; the exception goes to the server log only (issue 15)
+        _LOG.error("the export in %s could not be read: %s", loaded.path, loaded.problem)
+        st.error(f"The export in `{escape_md(loaded.path)}` could not be read. Check that the "
+                 "folder exists and that the account running the flight deck may read it and "
+                 "its files; the server log has the details.")
         return
     if report.errors:
         st.error(f"The export in `{escape_md(loaded.path)}` cannot be used: "

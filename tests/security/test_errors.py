@@ -3,11 +3,11 @@
 The attack: with the data folder unreadable, the stale-data banner said "PermissionError:
 [Errno 13] Permission denied: '<the data folder>/cases.parquet'", and ``validate`` on an
 unreadable folder printed a traceback. Here the app (AppTest) loads a good copy of data/sample,
-then the copy is made unreadable (chmod 000; as root, whom chmod does not stop, the folder is
-also replaced by a file so that reading it fails with an OSError all the same) and the page is
-run again: the banner says in plain words that the last good data is shown, for an internal
-user and for a panel, and names no exception, errno or path. ``validate`` on a chmod-000
-folder (run as an unprivileged user when the tests run as root) prints one plain line.
+then the copy is made unreadable (chmod 000; as root, whom chmod does not stop, reading it is
+made to raise the same PermissionError) and the page is run again: the banner says in plain
+words that the last good data is shown, for an internal user and for a panel, and names no
+exception, errno or path. ``validate`` on a chmod-000 folder (run as an unprivileged user when
+the tests run as root) prints one plain line.
 """
 
 from __future__ import annotations
@@ -28,12 +28,18 @@ DETAILS = ("Error", "Errno", "errno", "Traceback", "Permission denied", "parquet
            "Exception", "[", "could not be opened")
 
 
-def _make_unreadable(folder: Path) -> None:
+def _make_unreadable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """chmod 000 the export folder. Root reads through that, so when the tests run as root
+    reading the folder is made to fail exactly as it does for everyone else: the
+    ``PermissionError`` of the issue, naming ``<the data folder>/cases.parquet``."""
     os.chmod(folder, 0)
-    if os.geteuid() == 0:  # root reads through chmod 000: make the read fail another way
-        os.chmod(folder, 0o700)
-        shutil.rmtree(folder)
-        folder.write_bytes(b"not a folder")
+    if os.geteuid() == 0:
+        import metrics.load
+
+        def denied(path: object) -> tuple:
+            raise PermissionError(13, "Permission denied", str(Path(str(path)) / "cases.parquet"))
+
+        monkeypatch.setattr(metrics.load, "export_fingerprint", denied)
 
 
 @pytest.fixture
@@ -49,12 +55,12 @@ def export(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.mark.parametrize("audience", ["internal", "panel"])
-def test_stale_data_banner_is_plain_words(export, audience):
+def test_stale_data_banner_is_plain_words(export, audience, monkeypatch):
     query = panel_query(FORCE, START, END) if audience == "panel" else {
         "force": FORCE, "window": "custom", "from": START, "to": END}
     at = open_app(query)
     assert not at.exception and not at.warning  # the good export loads
-    _make_unreadable(export)
+    _make_unreadable(export, monkeypatch)
     at.run()
     assert not at.exception
     banners = [w.value for w in at.warning]
@@ -70,8 +76,8 @@ def test_stale_data_banner_is_plain_words(export, audience):
         assert "last good data" in banner and "Data quality" in banner
 
 
-def test_no_good_export_ever_an_unreadable_folder_is_plain_words(export):
-    _make_unreadable(export)
+def test_no_good_export_ever_an_unreadable_folder_is_plain_words(export, monkeypatch):
+    _make_unreadable(export, monkeypatch)
     at = open_app({})
     assert not at.exception
     shown = "\n".join(e.value for e in at.error)
@@ -113,3 +119,18 @@ def test_validate_on_an_unreadable_folder_prints_one_plain_line():
             for name in dirs:
                 os.chmod(Path(root) / name, 0o755)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_data_quality_page_names_no_exception_when_the_folder_cannot_be_read(export,
+                                                                           monkeypatch):
+    """Internal users on the Data quality page, after the export folder became unreadable,
+    read plain words too (the report of an export that cannot be read at all)."""
+    at = open_app({}, page="pages/data_quality.py")
+    assert not at.exception
+    _make_unreadable(export, monkeypatch)
+    at.run()
+    assert not at.exception
+    shown = all_text(at)
+    for word in ("Errno", "Traceback", "NotADirectoryError", "PermissionError", "OSError"):
+        assert word not in shown, word
+    assert "last good data" in shown  # the stale banner is there: the check is not vacuous
