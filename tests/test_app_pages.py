@@ -292,3 +292,15 @@ def test_victim_voice_trend_is_drawn_only_with_three_quarters(app_test, force) -
         assert len(quarters) >= MIN_TREND_QUARTERS
     else:
         assert "no quarterly chart" in page
+
+
+def test_force_wide_measures_say_so_under_a_scope(app_test) -> None:
+    at = open_page(app_test(force="Kent Police", scope="child", kpi="sickness_rate", pillar="4"),
+                   "pages/trends.py")
+    page = texts(at)
+    assert [b.value for b in at.selectbox if b.label == "Cases"] == ["child"]
+    assert "child victims only" in page
+    assert "force-wide" in page and "same for every scope" in page
+    at = open_page(app_test(force="Kent Police", scope="child", kpi="charge_rate"),
+                   "pages/trends.py")
+    assert "force-wide" not in texts(at)  # a case-linked KPI follows the scope
