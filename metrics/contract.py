@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 KINDS = ("id", "category", "int", "float", "bool", "date", "timestamp")
 EXCLUDE = "exclude_rows"  # warning: the rows are dropped and counted in rows_excluded
+KEEP = "keep_rows"  # warning: the rows are kept as they are and counted
 SET_NULL = "set_null"  # warning: the offending values are treated as not recorded
 UK_TZ = "Europe/London"
 SURVEY_PREFIX = "q_"
@@ -115,6 +116,24 @@ class ForeignKey:
     ref_table: str
     ref_column: str
     action: str = EXCLUDE
+
+
+@dataclass(frozen=True)
+class Inconsistent:
+    """A ``table`` row whose ``column`` is ``value`` while the ``ref_table`` row it points to
+    (``via`` = ``ref_key``) has ``ref_column`` equal to ``ref_value``: impossible in the
+    world, so a warning; the rows are kept (``KEEP``) and counted."""
+
+    table: str
+    via: str
+    ref_table: str
+    ref_key: str
+    column: str
+    value: str
+    ref_column: str
+    ref_value: str
+    rule: str
+    wording: str  # "a bail breach with action charge ..."
 
 
 def _c(name: str, kind: str, description: str, **kw: object) -> Column:
@@ -279,6 +298,15 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("breaches", "order_id", "orders", "order_id"),
 )
 
+INCONSISTENT: tuple[Inconsistent, ...] = (
+    Inconsistent("breaches", "order_id", "orders", "order_id", "action", "charge",
+                 "order_type", "pre_charge_bail", "bail_breach_charged",
+                 "a breach of pre-charge bail with action charge (breaching bail is not an "
+                 "offence, so it cannot be charged)"),
+)
+
+EXPORT_JSON = "export.json"
+
 # Which findings refuse the export (error, exit 1) and which load with a warning.
 SEVERITY_POLICY: tuple[tuple[str, str, str], ...] = (
     ("folder missing, or cases.parquet missing", "error", "nothing to show"),
@@ -299,6 +327,8 @@ SEVERITY_POLICY: tuple[tuple[str, str, str], ...] = (
     ("outcome_code without outcome_date", "warning", "rows excluded"),
     ("dangling foreign key", "warning", "rows excluded (also rows whose case or order was "
      "excluded)"),
+    ("a bail breach with action charge", "warning", "rows kept and counted (a bail breach "
+     "cannot be charged; bail_breach_arrest_rate counts arrests only)"),
     ("survey item outside 1-5 (or not a whole number)", "warning",
      "the answer is treated as not given"),
     ("negative workforce number; month not the first of a month", "warning",
@@ -393,11 +423,26 @@ def contract_markdown() -> str:
         what = f"`{r.column}` set requires `{r.needs}` set"
         act = EXCLUDE if r.action == EXCLUDE else f"{SET_NULL} `{r.target}`"
         lines.append(f"| {r.table}.parquet | {r.rule} | {what} | {act} |")
+    for i in INCONSISTENT:
+        what = (f"not `{i.column}` = `{i.value}` when its {i.ref_table} row "
+                f"(`{i.via}`) has `{i.ref_column}` = `{i.ref_value}`")
+        lines.append(f"| {i.table}.parquet | {i.rule} | {what} | {KEEP} (counted) |")
     lines += [
         "",
         "`exclude_rows`: the row is dropped (and counted); `set_null`: the value is treated as "
-        "not recorded, the row stays. Rows referring to an excluded case or order are excluded "
+        "not recorded, the row stays; `keep_rows`: the row stays as it is and is counted in "
+        "the report. Rows referring to an excluded case or order are excluded "
         "in turn (dangling foreign key).",
+        "",
+        "## The as-at date (`export.json`)",
+        "",
+        f"An export may state its extraction date in `{EXPORT_JSON}` beside the Parquet "
+        "files: `{\"as_at\": \"YYYY-MM-DD\"}`. Without it (or when it is unreadable or holds "
+        "no valid date) the as-at date is the latest `recorded_date` or `outcome_date` in "
+        "cases. The as-at date is shown with every figure and decides which windows are "
+        "still **provisional**: a KPI declares `maturity_days` (how long after a window ends "
+        "its value can still move, see docs/catalogue.md), and a window is provisional while "
+        "`window_end + maturity_days > as_at` (final on the as-at date itself).",
         "",
         "## Errors and warnings",
         "",

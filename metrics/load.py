@@ -25,6 +25,8 @@ from metrics.contract import (
     DATE_ORDERS,
     EXCLUDE,
     FOREIGN_KEYS,
+    INCONSISTENT,
+    KEEP,
     REQUIRES,
     SET_NULL,
     SURVEY_PREFIX,
@@ -107,9 +109,33 @@ def load_dataset(path: str | Path) -> Dataset:
         rep.add("error", "cases.parquet", None, "no_rows", 0,
                 "cases.parquet has no usable rows, so there is nothing to show.")
         del tables["cases"]
+    _inconsistent(tables, rep)
     dataset = Dataset(tables, rep.freeze(), folder)
     _keep_fk_rows(dataset, rep)
     return dataset
+
+
+def _inconsistent(tables: dict[str, pd.DataFrame], rep: _Report) -> None:
+    """Warn about the rows each ``contract.INCONSISTENT`` rule finds (rows are kept)."""
+    specs = {spec.name: spec for spec in TABLES}
+    for rule in INCONSISTENT:
+        child, parent = tables.get(rule.table), tables.get(rule.ref_table)
+        if child is None or parent is None or rule.column not in child \
+                or rule.via not in child or rule.ref_column not in parent:
+            continue
+        flagged = parent.loc[parent[rule.ref_column].astype(object) == rule.ref_value,
+                             rule.ref_key].astype(object)
+        mask = ((child[rule.column].astype(object) == rule.value).to_numpy(dtype=bool)
+                & child[rule.via].astype(object).isin(set(flagged)).to_numpy(dtype=bool))
+        count = int(mask.sum())
+        if not count:
+            continue
+        spec = specs[rule.table]
+        ex = _examples(child, spec, mask)
+        plural = "row has" if count == 1 else "rows have"
+        rep.add("warning", spec.file, rule.column, rule.rule, count,
+                f"{spec.file} column {rule.column}: {count:,} {plural} {rule.wording}; rows "
+                f"kept ({KEEP}) (e.g. {', '.join(ex)}).", ex)
 
 
 def _keep_fk_rows(dataset: Dataset, rep: _Report) -> None:

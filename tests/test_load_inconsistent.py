@@ -1,0 +1,52 @@
+"""Cross-table rules that keep the rows (contract.INCONSISTENT): a bail breach "charged"."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+
+from metrics.kpis import compute_kpis
+from metrics.load import load_dataset
+from tests.foundation_export import tables, write_export
+
+D = date
+
+
+def breaches(actions: list[tuple[str, str]]) -> pa.Table:
+    """(order id, action) rows in February 2024, Durham."""
+    return pa.table({
+        "breach_id": [f"B{i:03d}" for i in range(len(actions))],
+        "order_id": [o for o, _ in actions],
+        "force": ["Durham Constabulary"] * len(actions),
+        "breach_date": pa.array([D(2024, 2, 10)] * len(actions)),
+        "action": [a for _, a in actions],
+    })
+
+
+def test_a_charged_bail_breach_is_a_warning_and_the_row_is_kept(tmp_path: Path) -> None:
+    # O001 is pre-charge bail, O002 an SHPO (charging its breach is right)
+    rows = [("O001", "charge"), ("O001", "charge"), ("O001", "arrest"), ("O002", "charge")]
+    ds = load_dataset(write_export(tmp_path / "x", breaches=breaches(rows)))
+    found = [p for p in ds.report.problems if p.rule == "bail_breach_charged"]
+    assert len(found) == 1
+    p = found[0]
+    assert (p.severity, p.file, p.column, p.rows) == ("warning", "breaches.parquet", "action", 2)
+    assert p.examples == ("B000", "B001")
+    assert "rows kept" in p.message and "pre-charge bail" in p.message
+    assert ds.report.usable
+    assert len(ds.tables["breaches"]) == 4  # kept
+    assert ds.report.rows_excluded.get("breaches", 0) == 0
+    table = compute_kpis(ds, "2024-02", "2024-02", forces=["Durham Constabulary"],
+                         kpi_ids=["bail_breach_arrest_rate", "order_breach_action_rate"])
+    got = table.set_index("kpi_id")[["numerator", "denominator"]].to_dict("index")
+    assert got["bail_breach_arrest_rate"] == {"numerator": 1, "denominator": 3}
+    # the SHPO breach (the breach's own force column says Durham) is an order breach
+    assert got["order_breach_action_rate"] == {"numerator": 1, "denominator": 1}
+
+
+def test_no_warning_without_a_charged_bail_breach(tmp_path: Path) -> None:
+    ds = load_dataset(write_export(tmp_path / "y"))
+    assert not [p for p in ds.report.problems if p.rule == "bail_breach_charged"]
+    assert tables()["breaches"].num_rows == len(ds.tables["breaches"])
