@@ -265,3 +265,29 @@ def test_a_new_export_is_picked_up_without_a_restart(app_test, export_copy, tmp_
     after = _tiles(at)
     assert after == _expected_tiles(export_copy, "All forces", str(last - 2), str(last))
     assert after != before
+
+
+def test_the_deck_shows_a_comment_with_its_assurance_and_the_views_actions(
+        app_test, small_export, tmp_path, monkeypatch) -> None:
+    from datetime import date
+
+    from metrics.record import open_record
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    monkeypatch.setenv("FLIGHTDECK_DB", url)
+    monkeypatch.setenv("FLIGHTDECK_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    record = open_record(url)
+    last = latest_complete_month(load_dataset(small_export).as_at)
+    record.add_comment("All forces", last - 2, last, "charge_rate", owner="Head of crime",
+                       text="Reviewed in the meeting", assurance="partly_assured",
+                       author="lead@example.police.uk")
+    for due in (date(2020, 1, 31), date(2099, 1, 31)):
+        record.add_action("All forces", text="Review the NFA decisions", owner="DCI",
+                          due_date=due, author="lead@example.police.uk", kpi_id="charge_rate")
+    at = _open(app_test(), "flight_deck")
+    assert not at.exception
+    block = _deck(at)
+    row = block.split('data-kpi="charge_rate"')[1].split("</li>")[0]
+    assert "Comment: Partly assured" in row
+    assert "Comment:" not in block.split('data-kpi="days_to_charge"')[1].split("</li>")[0]
+    assert "2 open actions, 1 overdue" in block
