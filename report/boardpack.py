@@ -117,7 +117,8 @@ def build_boardpack(
     tick(0.02, "Computing KPIs")
     data = collect_pack_data(dataset, force, start, end, audience=audience,
                              comparison=comparison, disclose=disclose, scope=scope,
-                             progress=lambda share, message: tick(0.02 + 0.7 * share, message))
+                             progress=lambda share, message: tick(0.02 + 0.7 * share, message),
+                             with_forces="compare_forces" in sections)
     funnels = _funnels(data) if "compare_forces" in sections else []
     tick(0.75, "Laying out the pages and drawing the charts")
     from report.layout import render_pack

@@ -211,17 +211,22 @@ def _segments(xs: list[float], ys: list[float | None]) -> list[list[float]]:
     return out
 
 
-def _steps(values: list[float | None]) -> list[tuple[int, int, float]]:
-    """(first index, last index, value) of each run of one limit value (limits step at a
-    rebase), missing values breaking runs."""
-    out: list[tuple[int, int, float]] = []
+def _step_line(f: _Frame, values: list[float | None], n: int) -> list[list[float]]:
+    """Point lists of a step line through one level per month (each month's level from
+    half a month before to half a month after it; clipped to the plot), broken at gaps."""
+    out: list[list[float]] = []
+    run: list[float] = []
     for i, v in enumerate(values):
-        if v is None or not math.isfinite(v):
+        if v is None or not math.isfinite(v) or not (f.lo <= v <= f.hi):
+            if len(run) >= 4:
+                out.append(run)
+            run = []
             continue
-        if out and out[-1][1] == i - 1 and abs(out[-1][2] - v) <= 1e-12 * max(1, abs(v)):
-            out[-1] = (out[-1][0], i, v)
-        else:
-            out.append((i, i, v))
+        xa = f.x(max(0.0, i - 0.5)) if n > 1 else f.x0
+        xb = f.x(min(n - 1.0, i + 0.5)) if n > 1 else f.x1
+        run += [xa, f.y(v), xb, f.y(v)]
+    if len(run) >= 4:
+        out.append(run)
     return out
 
 
@@ -299,25 +304,32 @@ def spc_drawing(frame: pd.DataFrame, *, unit: str, title: str, width_pt: float,
             anchor = "start" if x + width(text, font - 1) + 3 < f.x1 else "end"
             d.add(_string(x + (2 if anchor == "start" else -2), f.y1 - font, text, font - 1,
                           anchor=anchor, colour=MUTED))
-    # mean and limits (stepping at a rebase)
+    # mean and limits: a step line, one level per month (p' limits vary with the month's
+    # denominator; XmR limits are level and step only at a rebase); gaps where missing
     for col, dash, w in (("upper", [2.5, 1.5], 0.6), ("lower", [2.5, 1.5], 0.6),
                          ("centre", None, 0.7)):
-        for a, b, v in _steps(cols[col]):
-            if not (f.lo <= v <= f.hi):
-                continue
-            xa = f.x(a - 0.5) if a > 0 else f.x(0)
-            xb = f.x(b + 0.5) if b < len(months) - 1 else f.x(b)
-            d.add(Line(xa, f.y(v), xb, f.y(v), strokeColor=MUTED if col != "centre" else AXIS,
-                       strokeWidth=w, strokeDashArray=dash))
-    # values and point types
+        for seg in _step_line(f, cols[col], len(months)):
+            d.add(PolyLine(seg, strokeColor=MUTED if col != "centre" else AXIS,
+                           strokeWidth=w, strokeDashArray=dash))
+    # values and point types; maturing months (not final) hollow, joined by a dotted line
     xs = [f.x(i) for i in range(len(months))]
     ys = [None if v is None else f.y(v) for v in values]
-    for seg in _segments(xs, ys):
+    maturing = [bool(v) for v in rows["provisional"]] if "provisional" in rows else \
+        [False] * len(rows)
+    final_ys = [None if m else y for y, m in zip(ys, maturing, strict=True)]
+    for seg in _segments(xs, final_ys):
         d.add(PolyLine(seg, strokeColor=LINE, strokeWidth=0.9))
+    tail = [y if (m or (i + 1 < len(ys) and maturing[i + 1])) else None
+            for i, (y, m) in enumerate(zip(ys, maturing, strict=True))]
+    for seg in _segments(xs, tail):
+        d.add(PolyLine(seg, strokeColor=LINE, strokeWidth=0.7, strokeDashArray=[1, 1.2]))
     types = list(rows["point_type"]) if "point_type" in rows else [None] * len(rows)
     r = max(1.2, min(2.2, (f.x1 - f.x0) / max(1, len(months)) * 0.32))
-    for x, y, p in zip(xs, ys, types, strict=True):
+    for x, y, p, m in zip(xs, ys, types, maturing, strict=True):
         if y is None:
+            continue
+        if m:
+            d.add(Circle(x, y, r, fillColor=colors.white, strokeColor=LINE, strokeWidth=0.6))
             continue
         kind = p if isinstance(p, str) and p in POINT_SHAPES else "common_cause"
         colour = colors.HexColor(POINT_TYPE_COLOURS.get(kind, OKABE_ITO["grey"]))

@@ -223,14 +223,16 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
                       end: str | pd.Period, *, audience: str = "internal",
                       comparison: str = "previous", scope: str = "all",
                       disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-                      progress: Callable[[float, str], None] | None = None) -> PackData:
+                      progress: Callable[[float, str], None] | None = None,
+                      with_forces: bool = True) -> PackData:
     """Compute (and, for the panel, disclosure-control) every table the pack prints.
 
     ``disclose`` replaces ``apply_panel`` for the panel audience's own tables (the app passes
     ``Access.disclose``, which also keeps only a share link's force and months); verdicts
     come from ``kpi_verdicts(..., audience=audience)``, as on the screen.
-    ``progress(share_done, message)`` reports the steps. Raises ``BoardpackError`` for bad
-    arguments, ``UnusableDataError`` for an unusable export.
+    ``progress(share_done, message)`` reports the steps. ``with_forces=False``: the window
+    for this force only (no funnel plots). Raises ``BoardpackError`` for bad arguments,
+    ``UnusableDataError`` for an unusable export.
     """
     def step(share: float, message: str) -> None:
         if progress is not None:
@@ -242,24 +244,34 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
 
     kw: dict[str, Any] = {} if scope == "all" else {"scope": scope}
     rule = (disclose or _panel) if audience == "panel" else None
+    # Every force only when the funnels need them (an internal pack's compare-forces page).
+    forces = None if audience == "internal" and with_forces else [force]
     try:
-        window_all = _compute(dataset, p0, p1, **kw)
-        step(0.2, "Computing the comparison window")
-        previous = _compute(dataset, c0, c1, forces=[force], **kw)
+        window_all = _compute(dataset, p0, p1, forces=forces, **kw)
     except (KpiInputError, TypeError) as exc:
         raise BoardpackError(str(exc)) from exc
     if rule is not None:
-        window_all, previous = rule(window_all), rule(previous)
+        window_all = rule(window_all)
     kpis = registry.all_kpis(survey_items(dataset))
     adoption = _adoption_month(dataset, force)
     data = PackData(
         force=force, start=p0, end=p1, comp_start=c0, comp_end=c1, audience=audience,
         comparison=comparison, as_at=dataset.as_at, kpis=kpis,
         current=window_all[window_all["force"] == force].set_index("kpi_id"),
-        previous=previous.set_index("kpi_id"), forces_window=window_all, adoption=adoption,
-        scope=scope)
-    step(0.35, "Verdicts (SPC and change tests)")
+        previous=pd.DataFrame(index=pd.Index([], name="kpi_id")),
+        forces_window=window_all, adoption=adoption, scope=scope)
+    step(0.3, "Verdicts (SPC and change tests)")
     data.verdicts, data.verdict_source = pack_verdicts(dataset, data)
+    if data.verdict_source != "kpi_verdicts":
+        # Only the fallback needs the comparison window's table: kpi_verdicts holds
+        # each KPI's comparison value already.
+        try:
+            previous = _compute(dataset, c0, c1, forces=[force], **kw)
+        except (KpiInputError, TypeError) as exc:
+            raise BoardpackError(str(exc)) from exc
+        data.previous = (rule(previous) if rule is not None else previous).set_index("kpi_id")
+        data.verdicts = fallback_verdicts(data)
+        data.__dict__.pop("_rows", None)
     step(0.6, "SPC charts")
     data.spc, data.spc_notes = spc_frames(dataset, data, rule, kw)
     step(0.8, "What changed")
@@ -287,7 +299,7 @@ def pack_verdicts(dataset: Dataset, data: PackData) -> tuple[pd.DataFrame, str]:
     try:
         from metrics.verdicts import kpi_verdicts
     except ImportError:
-        return fallback_verdicts(data), "fallback"
+        return pd.DataFrame(), "fallback"
     frame = kpi_verdicts(dataset, data.start, data.end, force=data.force,
                          compare=data.comparison, scope=data.scope, audience=data.audience)
     return frame.drop_duplicates("kpi_id").set_index("kpi_id"), "kpi_verdicts"

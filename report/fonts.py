@@ -27,6 +27,10 @@ def register_fonts() -> None:
             try:
                 pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
                 pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
+                # so that <b> in a paragraph picks the bold face
+                pdfmetrics.registerFontFamily("DejaVuSans", normal="DejaVuSans",
+                                              bold="DejaVuSans-Bold", italic="DejaVuSans",
+                                              boldItalic="DejaVuSans-Bold")
             except Exception:  # noqa: BLE001 - a broken font file: keep Helvetica
                 return
             FONTS.update(regular="DejaVuSans", bold="DejaVuSans-Bold")

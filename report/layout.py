@@ -46,6 +46,7 @@ from report.data import SPC_HISTORY_MONTHS, Funnel, PackData, survey_frame
 from report.fonts import FONTS, esc, register_fonts, t
 from report.words import (
     SENTENCES_PER_KPI,
+    change_short,
     change_text,
     format_n,
     kpi_value_text,
@@ -324,7 +325,7 @@ class _Builder:
         cells = [self.p(esc(kpi.name), self.s.deck),
                  self.p(esc(value), self.s.deck_b),
                  self.p(esc(interval.replace("95% CI ", "")), self.s.deck),
-                 self.p(esc(change_text(kpi, row, prev)), self.s.deck),
+                 self.p(esc(change_short(kpi, row, prev)), self.s.deck),
                  self.p(esc(self.data.last_verdict(kpi.id)), self.s.deck)]
         return cells, not ok
 
@@ -339,20 +340,18 @@ class _Builder:
         kpi_w = [38 * mm, 18 * mm, 26 * mm, 24 * mm, 27 * mm]
         gap = self.width - 2 * sum(kpi_w)
         widths = kpi_w + [gap] + kpi_w
-        rows: list[list[Any]] = [
-            self.head("Quantitative", "Value", "95% interval", "Change", "Verdict", "",
-                      "Qualitative", "Value", "95% interval", "Change", "Verdict")]
-        extra: list[tuple] = []
+        header = self.head("Quantitative", "Value", "95% interval", "Change", "Verdict", "",
+                           "Qualitative", "Value", "95% interval", "Change", "Verdict")
         blank = ["", "", "", "", ""]
+        blocks: list[tuple[list[list[Any]], list[tuple]]] = []
         for number, name in PILLARS.items():
             quant = [k for k in d.kpis if k.pillar == number and k.kind == "quantitative"]
             qual = [k for k in d.kpis if k.pillar == number and k.kind == "qualitative"]
-            band = len(rows)
-            rows.append([self.p(f"<b>Pillar {number}: {esc(name)}</b>", self.s.deck_b)]
-                        + [""] * 10)
-            extra += [("SPAN", (0, band), (-1, band)),
-                      ("BACKGROUND", (0, band), (-1, band), GREY_BAND),
-                      ("LINEABOVE", (0, band), (-1, band), 1, colors.black)]
+            rows: list[list[Any]] = [[self.p(f"<b>Pillar {number}: {esc(name)}</b>",
+                                             self.s.deck_b)] + [""] * 10]
+            extra: list[tuple] = [("SPAN", (0, 0), (-1, 0)),
+                                  ("BACKGROUND", (0, 0), (-1, 0), GREY_BAND),
+                                  ("LINEABOVE", (0, 0), (-1, 0), 1, colors.black)]
             for i in range(max(len(quant), len(qual), 1)):
                 r = len(rows)
                 left, span_l = self.kpi_cells(quant[i]) if i < len(quant) else (blank, False)
@@ -362,13 +361,48 @@ class _Builder:
                 if span_r:
                     extra.append(("SPAN", (7, r), (8, r)))
                 rows.append([*left, "", *right])
-        extra.append(("LINEBEFORE", (6, 0), (6, -1), 0.8, colors.black))
-        extra += [("TOPPADDING", (0, 0), (-1, -1), 1.6),
-                  ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6)]
-        flow.append(_table(rows, widths, zebra=False, extra=extra))
-        flow += self.suppressed_note()
-        # One page, whatever the number of survey items: shrink to fit when needed.
-        return [KeepInFrame(self.width, self.height - 2, flow, mode="shrink"), PageBreak()]
+            blocks.append((rows, extra))
+
+        def table(rows: list[list[Any]], extra: list[tuple], with_header: bool) -> Table:
+            shift = 1 if with_header else 0
+            moved = [(cmd, (a[0], a[1] + shift), (b[0], b[1] + shift), *rest)
+                     for cmd, a, b, *rest in extra]
+            moved += [("LINEBEFORE", (6, 0), (6, -1), 0.8, colors.black),
+                      ("TOPPADDING", (0, 0), (-1, -1), 1.6),
+                      ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6)]
+            return _table(([header] if with_header else []) + rows, widths,
+                          header=with_header, zebra=False, extra=moved)
+
+        note = [self.p(esc("Change: the difference from the comparison window; "
+                           "\u201c(real)\u201d when its test says the change is real "
+                           "(otherwise it could be chance)."), self.s.small),
+                *self.suppressed_note()]
+        whole = [*flow, table([r for rows, _ in blocks for r in rows],
+                              [(cmd, (a[0], a[1] + sum(len(rw) for rw, _ in blocks[:k])),
+                                (b[0], b[1] + sum(len(rw) for rw, _ in blocks[:k])), *rest)
+                               for k, (_, ex) in enumerate(blocks) for cmd, a, b, *rest in ex],
+                              True), *note]
+        needed = sum(f.wrap(self.width, self.height)[1] for f in whole)
+        if needed <= (self.height - 2) * 1.15:
+            # One page, shrinking a little when needed.
+            return [KeepInFrame(self.width, self.height - 2, whole, mode="shrink"), PageBreak()]
+        # Too long for one readable page: break between pillars (never inside one), with the
+        # column headings at the top of each page.
+        out: list[Any] = list(flow)
+        room = self.height - sum(f.wrap(self.width, self.height)[1] for f in flow) - 4
+        first_on_page = True
+        for rows, extra in blocks:
+            t_ = table(rows, extra, first_on_page)
+            h = t_.wrap(self.width, self.height)[1]
+            if h > room and not first_on_page:
+                out.append(PageBreak())
+                room = self.height - 4
+                t_ = table(rows, extra, True)
+                h = t_.wrap(self.width, self.height)[1]
+            out.append(t_)
+            room -= h
+            first_on_page = False
+        return [*out, *note, PageBreak()]
 
     def _sentences(self, kpi: KPI) -> list[str]:
         """What a KPI's chart shows: a sentence per special cause (or why there is none)."""

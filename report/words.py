@@ -118,6 +118,16 @@ def change_text(kpi: KPI, row: Any, previous: Any = None) -> str:
     return change.text
 
 
+def change_short(kpi: KPI, row: Any, previous: Any = None) -> str:
+    """The change for a narrow cell: its size, and ``(real)`` only when the change test says
+    so (``+7.5 pts (real)``, ``−0.6 pts``); ``no comparison`` when either side is missing."""
+    full = change_text(kpi, row, previous)
+    if full == "no comparison" or "(" not in full:
+        return full
+    size, _, test = full.partition(" (")
+    return f"{size} (real)" if test.startswith("real") else size
+
+
 def verdict_text(point_type: str | None, above_centre: bool | None = None) -> str:
     """The SPC verdict as an icon plus a text label, e.g. ``▲ Improvement``."""
     return verdict(point_type, above_centre).text

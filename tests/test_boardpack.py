@@ -41,6 +41,17 @@ def _pages(pdf: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
+def _deck(pdf: bytes) -> str:
+    """The flight deck's text: its first page and any page it runs on to (up to pillar 1)."""
+    pages = _pages(pdf)
+    text = [pages[DECK]]
+    for page in pages[DECK + 1:]:
+        if "Pillar 1: Suspect-focused investigation KPI" in _flat(page):
+            break
+        text.append(page)
+    return _flat(" ".join(text))
+
+
 def _flat(text: str) -> str:
     """Page text with every run of whitespace as one space (cells wrap across lines)."""
     return " ".join(text.split())
@@ -97,7 +108,7 @@ def test_sections_in_order(internal_pack: bytes) -> None:
 
 def test_every_kpi_name_and_definition_is_printed(sample, internal_pack: bytes) -> None:
     pages = _pages(internal_pack)
-    deck = _flat(pages[DECK])
+    deck = _deck(internal_pack)
     appendix = _flat(" ".join(pages[-3:]))
     for kpi in all_kpis(_survey_items(sample)):
         assert kpi.name in deck, kpi.name
@@ -128,7 +139,7 @@ def _expected_cell(kpi, row) -> str:
 
 def test_flight_deck_values_match_the_kpis_command(sample, internal_pack, capsys) -> None:
     table = _kpis_cli_csv(capsys)
-    deck = _flat(_pages(internal_pack)[DECK])
+    deck = _deck(internal_pack)
     items = _survey_items(sample)
     checked = 0
     for _, row in table.iterrows():
@@ -179,7 +190,7 @@ def test_panel_pack_has_no_count_from_1_to_7(sample, internal_pack, panel_pack) 
 
 def test_panel_pack_numbers_come_from_apply_panel(sample, panel_pack) -> None:
     table = apply_panel(compute_kpis(sample, START, END, forces=[FORCE])).set_index("kpi_id")
-    deck = _flat(_pages(panel_pack)[DECK])
+    deck = _deck(panel_pack)
     items = _survey_items(sample)
     for kpi_id, row in table.iterrows():
         kpi = get_kpi(kpi_id, items)
@@ -299,7 +310,7 @@ def test_every_verdict_printed_comes_from_kpi_verdicts(sample, audience, interna
     verdicts = pytest.importorskip("metrics.verdicts")
     frame = verdicts.kpi_verdicts(sample, START, END, force=FORCE, audience=audience)
     pdf = internal_pack if audience == "internal" else panel_pack
-    deck = _flat(_pages(pdf)[DECK])
+    deck = _deck(pdf)
     for word, count in _verdict_counts(frame).items():
         assert deck.count(_flat(word)) == count, (word, count, deck.count(_flat(word)))
     data = bp.collect_pack_data(sample, FORCE, START, END, audience=audience)
@@ -435,3 +446,24 @@ def test_victim_voice_before_after_adoption_uses_engine_counts(sample) -> None:
             assert f"{result['diff'] * 100:+.1f} pts".replace("-", "−") in section
             compared += 1
     assert compared >= 3
+
+
+def test_without_the_verdict_module_the_pack_says_so_and_calls_nothing_real(sample,
+                                                                           monkeypatch) -> None:
+    import sys
+
+    verdicts = pytest.importorskip("metrics.verdicts")
+    monkeypatch.delattr(verdicts, "kpi_verdicts")  # "from metrics.verdicts import" fails
+    monkeypatch.setitem(sys.modules, "present.sentences", None)
+    data = bp.collect_pack_data(sample, FORCE, START, END)
+    assert data.verdict_source == "fallback"
+    assert set(data.verdicts["verdict"]) <= {"no_clear_change", "insufficient", "no_data",
+                                             "suppressed"}
+    assert not data.previous.empty  # the comparison window was computed for the changes
+    pdf = bp.build_boardpack(sample, FORCE, START, END, charts=False, pages=["flight_deck"])
+    page = _flat(_pages(pdf)[WHAT_CHANGED])
+    assert "the verdict module was not available, so no change is called real" in page
+    deck = _deck(pdf)
+    assert "✔ Improving" not in deck and "✖ Deteriorating" not in deck
+    assert not re.search(r"\d (pts|days|cases)? ?\(real\)", deck)
+    assert "● No clear change" in deck
