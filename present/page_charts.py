@@ -249,7 +249,8 @@ def funnel_chart(
     n_high = float(limits["n"].max()) if not limits.empty else float(points["n"].max())
     fig.add_trace(go.Scatter(  # the target as a named line (a legend entry, not a label that
         x=[n_low, n_high], y=[target, target], mode="lines",  # could sit on a point)
-        name=f"All forces {target:.1%}", line=dict(color=OKABE_ITO["black"], width=1),
+        name=f"All forces {target:.1%}",
+        line=dict(color=OKABE_ITO["black"], width=2, dash="dot"),
         hoverinfo="skip"))
     for flag, (label, colour, symbol) in FUNNEL_FLAGS.items():
         sub = points[points["flag"] == flag]
