@@ -208,9 +208,6 @@ def test_panel_refused_page_is_plain_words(panel_app):
     assert "Compare forces" not in [h.value for h in at.header]  # no data page drawn
 
 
-@pytest.mark.xfail(strict=True, reason="needs the refusal page in ui/access.py (guard) to "
-                   "name and link the pages the link opens instead of a reason code; see the "
-                   "pages report. Remove this mark when it lands.")
 def test_panel_refused_page_links_to_where_the_panel_can_go(panel_app):
     at = panel_app(page_ids=("flight_deck", "trends"))
     at.run()

@@ -353,6 +353,22 @@ def _refuse(title: str, reason: str, *, detail: str | None = None) -> None:
     st.stop()
 
 
+def _refuse_page(scope: Scope, token: str) -> None:
+    """The refusal page for a valid link opened on a page it does not open: plain words and
+    links to the pages it does open (``ui.shell.where_to_go``), no reason code. Stops."""
+    render_marking(sidebar=True)
+    render_marking()
+    st.title("This link cannot be opened")
+    st.error(REFUSALS["page_not_in_scope"])
+    try:
+        from ui.shell import where_to_go
+
+        where_to_go(scope, token)
+    except Exception:  # noqa: BLE001 - e.g. no page registry (a single-page test app)
+        _LOG.debug("page links for a refused link not drawn", exc_info=True)
+    st.stop()
+
+
 def render_panel_banner(access: Access) -> None:
     """The banner a panel sees: what this view is and when the link expires."""
     if access.scope is None:
@@ -392,18 +408,24 @@ def _render_user_box(access: Access) -> None:
 
 def _panel_access(page_id: str, token: str) -> Access:
     secret = link_secret()
+    verified: Scope | None = None
     try:
         if secret is None:
             raise sharelink.NoSecret("Panel links are not enabled on this service.")
         scope = sharelink.verify(token, secret)
+        verified = scope
         sharelink.check_request(
             scope, page=page_id, force=_query("force"), start=_query("from"),
             end=_query("to"), window=_query("window"),
         )
     except LinkError as exc:
-        # The id inside a refused token is whatever its sender wrote: never recorded as a user.
-        _safe_log("link_refused", user=audit.UNVERIFIED, audience="panel", force=_query("force"),
-                  window=_window_from_url(), page=page_id, reason=exc.reason)
+        # The id inside a token whose signature did not verify is whatever its sender wrote:
+        # never recorded as a user. A verified link asking outside its scope is that link.
+        _safe_log("link_refused", user=verified.link_id if verified else audit.UNVERIFIED,
+                  audience="panel", force=_query("force"), window=_window_from_url(),
+                  page=page_id, reason=exc.reason)
+        if verified is not None and exc.reason == "page_not_in_scope":
+            _refuse_page(verified, token)
         _refuse("This link cannot be opened", exc.reason, detail=str(exc))
         raise  # unreachable: st.stop() raises
     st.session_state[_TOKEN_KEY] = token
