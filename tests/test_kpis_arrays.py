@@ -34,25 +34,6 @@ def test_wilson_arrays_undefined_cells():
     assert np.isnan(low).all() and np.isnan(high).all()
 
 
-def test_month_index_and_day_number():
-    dates = pd.Series(pd.to_datetime(["1970-01-01", "2024-02-29", None, "1969-12-31"]))
-    assert A.month_index(dates).tolist() == [0, 649, A.NO_MONTH, -1]
-    days = A.day_number(dates)
-    assert days[:2].tolist() == [0.0, 19782.0] and math.isnan(days[2]) and days[3] == -1
-
-
-def test_panel_and_stock_panel():
-    force = np.array([0, 0, 1, 1, -1])
-    month = np.array([10, 12, 11, 99, 10])
-    got = A.panel(force, month, 2, 10, 3)
-    assert got.tolist() == [[1, 0, 1], [0, 1, 0]]
-    # item in stock at month-end w when start <= w < stop
-    start = np.array([5, 11, 10, 12])
-    stop = np.array([11, 10**9, 10, 13])
-    got = A.stock_panel(np.array([0, 0, 1, 1]), start, stop, 2, 10, 3)
-    assert got.tolist() == [[1, 1, 1], [0, 0, 1]]
-
-
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(-5, 40)), max_size=40))
 @settings(max_examples=60, deadline=None)
 def test_group_medians_match_numpy(items):
