@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metrics.record.repository import (
     ACTION_STATUSES,
@@ -37,6 +38,10 @@ from metrics.record.repository import (
     month,
     redact_url,
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection, Engine
 
 __all__ = [
     "ACTION_STATUSES", "ASSURANCE", "COMMENT_GUIDANCE", "DEFAULT_URL", "ENV_DB", "MAX_COMMENT",
@@ -61,7 +66,7 @@ def database_url(url: str | None = None) -> str:
     return chosen or DEFAULT_URL
 
 
-def _alembic_config(connection: object) -> object:
+def _alembic_config(connection: Connection) -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -70,7 +75,7 @@ def _alembic_config(connection: object) -> object:
     return config
 
 
-def migrate(engine: object) -> str:
+def migrate(engine: Engine) -> str:
     """Bring the database at ``engine`` to the latest schema (Alembic ``upgrade head``).
 
     Returns the revision it is at afterwards (e.g. ``"0001"``). Safe when several servers
@@ -81,7 +86,7 @@ def migrate(engine: object) -> str:
         return _migrate(engine)
 
 
-def _migrate(engine: object) -> str:
+def _migrate(engine: Engine) -> str:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import text
@@ -89,18 +94,18 @@ def _migrate(engine: object) -> str:
 
     for attempt in range(3):
         try:
-            with engine.begin() as connection:  # type: ignore[attr-defined]
+            with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     # two servers starting at once: the second waits, then finds it done
                     connection.execute(text("SELECT pg_advisory_xact_lock(7316016)"))
-                command.upgrade(_alembic_config(connection), "head")  # type: ignore[arg-type]
+                command.upgrade(_alembic_config(connection), "head")
             break
         except (OperationalError, ProgrammingError):
             # SQLite has no such lock: a concurrent first migration makes the loser's
             # CREATE TABLE fail; the winner's schema is then there, so try again.
             if attempt == 2:
                 raise
-    with engine.connect() as connection:  # type: ignore[attr-defined]
+    with engine.connect() as connection:
         return str(MigrationContext.configure(connection).get_current_revision())
 
 

@@ -33,6 +33,7 @@ DATA = ROOT / "data" / "sample"
 OUT = ROOT / "test-output" / "e2e"
 FORCE, START, END = "Gwent Police", "2026-07", "2026-09"
 TIMEOUT_MS = 120_000
+SECRET = "e2e-record-panel-secret-0123456789"
 COMMENT = "Charge rate steady; early advice requests up since the summer."
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -129,7 +130,7 @@ def setup(tmp_path_factory) -> Iterator[dict]:
     secrets.write_text("# no [auth]: local mode\n")
     db_url = f"sqlite:///{tmp / 'record.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
-    env.update(FLIGHTDECK_DATA=str(DATA), FLIGHTDECK_DB=db_url,
+    env.update(FLIGHTDECK_DATA=str(DATA), FLIGHTDECK_DB=db_url, FLIGHTDECK_SECRET=SECRET,
                FLIGHTDECK_AUDIT_LOG=str(tmp / "audit.jsonl"), PYTHONPATH=str(ROOT),
                _SECRETS=str(secrets))
     server = Server(_entry(tmp), env, tmp / "streamlit.log")
@@ -163,6 +164,16 @@ def _open(page, base: str) -> None:
     page.get_by_role("heading", name=f"Meeting record: {FORCE}").wait_for(timeout=TIMEOUT_MS)
 
 
+def _see(page, locator, name: str) -> None:
+    """Wait for ``locator``; on a timeout keep a screenshot (test-output/e2e/) and fail."""
+    try:
+        locator.wait_for(timeout=TIMEOUT_MS)
+    except Exception:
+        OUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUT / f"record-failed-{name}.png"), full_page=True)
+        raise
+
+
 def _markdown(page, text: str):
     """The Markdown paragraph (not the table cell) showing exactly ``text``."""
     return page.locator("[data-testid='stMarkdownContainer']").get_by_text(text, exact=True)
@@ -188,7 +199,7 @@ def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup)
     page.get_by_text("Commentary saved.").wait_for(timeout=TIMEOUT_MS)
     page.reload()
     _wait(page)
-    _markdown(page, COMMENT).wait_for(timeout=TIMEOUT_MS)
+    _see(page, _markdown(page, COMMENT), "after-reload")
     assert page.get_by_text("Latest: Partly assured").count() == 1
 
     # an action
@@ -211,7 +222,7 @@ def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup)
     form = _form(page, "Save review")
     form.get_by_text("Early advice", exact=True).click()
     form.get_by_text("no", exact=True).click()
-    form.get_by_label("Learning point").fill("Request early advice before NFA.")
+    form.get_by_role("textbox", name="Learning point").fill("Request early advice before NFA.")
     form.get_by_role("button", name="Save review").click()
     _wait(page)
     page.get_by_text("Review saved.").wait_for(timeout=TIMEOUT_MS)
@@ -223,7 +234,7 @@ def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup)
     base = server.start()
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     _open(page, base)
-    _markdown(page, COMMENT).wait_for(timeout=TIMEOUT_MS)
+    _see(page, _markdown(page, COMMENT), "after-restart")
     page.get_by_role("tab", name="Actions").click()
     page.get_by_text("1 open, 0 overdue.").wait_for(timeout=TIMEOUT_MS)
     page.get_by_role("tab", name="Case reviews").click()
@@ -246,3 +257,41 @@ def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup)
     assert reviews["learning_point"].tolist() == ["Request early advice before NFA."]
     assert reviews["early_advice"].astype(str).str.lower().tolist() in (["true"], ["1"])
     assert reviews["decision_sound"].astype(str).str.lower().tolist() in (["false"], ["0"])
+
+
+def test_panel_link_to_the_record_shows_commentary_but_never_case_ids(setup):
+    from metrics import sharelink
+    from metrics.record import draw_sample, open_record
+
+    start, end = "2026-04", "2026-06"
+    record = open_record(setup["db"], audit_path=setup["tmp"] / "audit-test.jsonl")
+    record.add_comment(FORCE, start, end, "charge_rate", owner="Head of crime",
+                       text="Panel sees this commentary.", assurance="not_assured",
+                       author="named.author@example.police.uk")
+    cases = pd.read_parquet(DATA / "cases.parquet")
+    sample_id, _ = draw_sample(record, cases, FORCE, start, end, size=5, seed=3, author="lead")
+    first = int(record.sample_cases(sample_id)["sample_case_id"][0])
+    record.add_review(first, decision_sound=False, learning_point="Internal learning point",
+                      reviewer="panel chair")
+    case_ids = set(record.export_tables()["sample_cases"]["case_id"])
+    record.close()
+    token, _ = sharelink.create(SECRET, force=FORCE, start=start, end=end,
+                                pages=["flight_deck", "record"], created_by="e2e")
+    query = urlencode({"share": token, "force": FORCE, "window": "custom", "from": start,
+                       "to": end})
+    page = setup["browser"].new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{setup['server'].base}/record?{query}", timeout=TIMEOUT_MS)
+    _wait(page)
+    # the table is drawn on a canvas; its accessible cells are in the DOM (attached, hidden)
+    cells = page.locator("[data-testid='stDataFrame'] [role='gridcell']")
+    cells.filter(has_text="Panel sees this commentary.").first.wait_for(
+        state="attached", timeout=TIMEOUT_MS)
+    assert cells.filter(has_text="Not assured").count() == 1
+    html = page.content()
+    assert case_ids and not [c for c in case_ids if c in html]
+    assert "named.author@example.police.uk" not in html
+    assert "Internal learning point" not in html and "panel chair" not in html
+    assert page.get_by_role("tab").count() == 0  # no Actions / Case reviews tabs
+    assert page.locator("[data-testid='stForm']").count() == 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "record-panel.png"), full_page=True)
