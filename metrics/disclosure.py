@@ -95,7 +95,7 @@ _WORKFORCE_UNITS_N_INFORMATIONAL = {
     "screening_rate",
 }
 _TOLERANCE = 1e-6
-_MAX_TRIALS = 24  # candidate cells tried per step (smallest first)
+_MAX_TRIALS = 8  # candidate cells tried per step (smallest first)
 
 # A relation: (cells, total) as flat indices: the cells add up to the total.
 Relation = tuple[list[int], int]
@@ -168,35 +168,40 @@ def _small_array(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- secondary suppression
 
 
-def recoverable_flat(values: np.ndarray, hidden: np.ndarray,
-                     relations: Sequence[Relation]) -> list[int]:
+def incidence(relations: Sequence[Relation], size: int) -> np.ndarray:
+    """The relations as a matrix (one row per relation: +1 for its cells, -1 for its total)
+    over ``size`` flat cells."""
+    matrix = np.zeros((len(relations), size))
+    for r, (cells, total) in enumerate(relations):
+        np.add.at(matrix[r], np.asarray(cells, dtype=np.intp), 1.0)
+        matrix[r, total] -= 1.0
+    return matrix
+
+
+def recoverable_flat(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation],
+                     matrix: np.ndarray | None = None) -> list[int]:
     """Hidden cells (flat indices) whose exact value follows from the shown cells taken as
-    exact and the relations: a hidden cell is determined when every solution of the relations
-    restricted to the hidden cells moves it by 0 (its row of the null space is zero)."""
-    unknown = [int(i) for i in np.flatnonzero(hidden)]
-    if not unknown or not relations:
+    exact and the relations: a hidden cell is determined when its unit vector lies in the row
+    space of the relations restricted to the hidden cells. ``matrix``: :func:`incidence` of
+    the relations, when already built."""
+    unknown = np.flatnonzero(hidden)
+    if unknown.size == 0 or not relations:
         return []
-    pos = {cell: k for k, cell in enumerate(unknown)}
-    matrix = []
-    for cells, total in relations:
-        row = np.zeros(len(unknown))
-        for cell in cells:
-            if cell in pos:
-                row[pos[cell]] += 1.0
-        if total in pos:
-            row[pos[total]] -= 1.0
-        if row.any():
-            matrix.append(row)
-    if not matrix:
+    full = incidence(relations, np.asarray(values).size) if matrix is None else matrix
+    a = full[:, unknown]
+    a = a[np.abs(a).sum(axis=1) > 0]
+    if a.shape[0] == 0:
         return []
-    a = np.array(matrix)
-    _, s, vt = np.linalg.svd(a)
-    rank = int((s > 1e-9 * max(1.0, s.max())).sum())
-    null = vt[rank:]  # rows: a basis of the null space
-    if null.shape[0] == 0:
-        return unknown
-    determined = np.all(np.abs(null) < 1e-9, axis=0)
-    return [cell for cell, k in pos.items() if determined[k]]
+    # An orthonormal basis of the row space from the (small) Gram matrix of the relations;
+    # a cell is determined when its unit vector lies in that space (projection of length 1).
+    # (Integer products and einsum: exact, and no multi-threaded BLAS for these small
+    # matrices, which on a shared machine costs more than the arithmetic.)
+    ints = a.astype(np.int64)
+    w, u = np.linalg.eigh((ints @ ints.T).astype(np.float64))
+    keep = w > 1e-10 * max(1.0, float(w.max()))
+    basis = np.einsum("rs,rk->sk", u[:, keep] / np.sqrt(w[keep]), a)
+    determined = (basis ** 2).sum(axis=0) > 1 - 1e-6
+    return [int(c) for c in unknown[determined]]
 
 
 def bounds(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation],
@@ -208,21 +213,20 @@ def bounds(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation]
     shown = _round5_array(np.abs(values))
     low = np.where(hidden, 1.0, np.where(shown == 0, 0.0, np.maximum(SMALL_MAX + 1, shown - 2)))
     high = np.where(hidden, float(SMALL_MAX), np.where(shown == 0, 0.0, shown + 2))
+    lines = [(np.asarray(cells, dtype=np.intp), total) for cells, total in relations]
     for _ in range(60):
         changed = False
-        for cells, total in relations:
-            lo_sum, hi_sum = low[cells].sum(), high[cells].sum()
+        for cells, total in lines:
+            lo_c, hi_c = low[cells], high[cells]
+            lo_sum, hi_sum = lo_c.sum(), hi_c.sum()
             if lo_sum > low[total]:
                 low[total], changed = lo_sum, True
             if hi_sum < high[total]:
                 high[total], changed = hi_sum, True
-            for c in cells:
-                new_lo = low[total] - (hi_sum - high[c])
-                new_hi = high[total] - (lo_sum - low[c])
-                if new_lo > low[c]:
-                    low[c], changed = new_lo, True
-                if new_hi < high[c]:
-                    high[c], changed = new_hi, True
+            new_lo = np.maximum(lo_c, low[total] - (hi_sum - hi_c))
+            new_hi = np.minimum(hi_c, high[total] - (lo_sum - lo_c))
+            if (new_lo > lo_c).any() or (new_hi < hi_c).any():
+                low[cells], high[cells], changed = new_lo, new_hi, True
         if (low > high).any():
             return None
         if not changed:
@@ -230,11 +234,12 @@ def bounds(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation]
     return low, high
 
 
-def exposed_cells(values: np.ndarray, hidden: np.ndarray,
-                  relations: Sequence[Relation]) -> list[int]:
+def exposed_cells(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation],
+                  matrix: np.ndarray | None = None) -> list[int]:
     """Flat cells a panel could work out: hidden cells recoverable exactly (linear algebra) or
-    pinned to their true value by :func:`bounds`, and shown non-zero cells pinned so."""
-    found = recoverable_flat(values, hidden, relations)
+    pinned to their true value by :func:`bounds`, and shown non-zero cells pinned so.
+    ``matrix``: :func:`incidence` of the relations, when already built."""
+    found = recoverable_flat(values, hidden, relations, matrix)
     if found:
         return found
     b = bounds(values, hidden, relations)
@@ -259,6 +264,11 @@ def protect(values: np.ndarray, relations: Sequence[Relation], *,
     ``frozen``: cells published by another output, which this call may not hide (they are
     hidden only when the count rule itself hides them). Returns the boolean mask of hidden
     cells: after it, :func:`exposed_cells` finds nothing (unless only frozen cells are left).
+
+    First every line with exactly one hidden cell gets its smallest further non-zero cell
+    hidden; then the exact and bounds checks run over all relations, and each exposed cell
+    gets the further cell (of those tried, smallest first) that leaves the fewest exposed.
+    Zeros are hidden only when no non-zero cell is left to hide.
     """
     values = np.abs(np.nan_to_num(np.asarray(values, dtype=np.float64).ravel(), nan=0.0))
     mask = _small_array(values)
@@ -269,33 +279,51 @@ def protect(values: np.ndarray, relations: Sequence[Relation], *,
     fixed_shown = fixed & ~mask
     if not relations:
         return mask
-    members: dict[int, list[int]] = {}
-    for cells, total in relations:
-        line = list(cells) + [total]
-        for c in line:
-            members.setdefault(c, []).extend(line)
+    lines = [np.asarray(list(cells) + [total], dtype=np.intp) for cells, total in relations]
+    matrix = incidence(relations, values.size)
+    members: dict[int, set[int]] = {}
+    for line in lines:
+        for c in line.tolist():
+            members.setdefault(c, set()).update(line.tolist())
+
+    def free_cells(candidates: Iterable[int], allow_zero: bool) -> list[int]:
+        return sorted((c for c in candidates if not mask[c] and not fixed_shown[c]
+                       and (allow_zero or values[c] > 0)), key=lambda c: (values[c], c))
+
+    def single_hidden_lines(allow_zero: bool) -> bool:
+        """Hide the smallest free cell of every line holding exactly one hidden cell; True
+        when anything was hidden."""
+        any_change = False
+        changed = True
+        while changed:
+            changed = False
+            for line in lines:
+                if int(mask[line].sum()) != 1:
+                    continue
+                free = free_cells(line.tolist(), allow_zero)
+                if free:
+                    mask[free[0]] = True
+                    changed = any_change = True
+        return any_change
 
     def choose(exposed: list[int], allow_zero: bool) -> int | None:
-        """The cell whose hiding leaves the fewest exposed cells (ties: the smallest), among
-        those on the exposed cells' lines that may still be hidden (zeros only if allowed)."""
-        free = sorted({c for t in exposed for c in members.get(t, [])
-                       if not mask[c] and not fixed_shown[c] and (allow_zero or values[c] > 0)},
-                      key=lambda c: (values[c], c))
+        """The cell whose hiding leaves the fewest exposed cells (ties: the smallest)."""
+        free = free_cells({c for t in exposed for c in members.get(t, ())}, allow_zero)
         best, best_left = None, math.inf
         for c in free[:_MAX_TRIALS]:
             trial = mask.copy()
             trial[c] = True
-            left = len(exposed_cells(values, trial, relations))
+            left = len(exposed_cells(values, trial, relations, matrix))
             if left < best_left:
                 best, best_left = c, left
             if left == 0:
                 break
         return best
 
-    # Non-zero cells first; a zero is hidden only when no non-zero cell is left to hide.
     for allow_zero in (False, True):
         for _ in range(values.size + 1):
-            exposed = exposed_cells(values, mask, relations)
+            single_hidden_lines(allow_zero)
+            exposed = exposed_cells(values, mask, relations, matrix)
             if not exposed:
                 return mask
             pinned_shown = [t for t in exposed if not mask[t] and not fixed_shown[t]]
@@ -336,32 +364,32 @@ def _linked_columns(block: pd.DataFrame) -> dict[str, str]:
     return links
 
 
-def _protect_grid(block: pd.DataFrame, row_key: str | None, col_key: str | None,
-                  row_total: str | None, col_total_virtual: bool,
+def _protect_grid(block: pd.DataFrame, row_key: str, col_key: str | None,
+                  row_total: str | None, windows: Sequence[Sequence[object]],
                   hide: pd.DataFrame) -> None:
     """Secondary suppression of one KPI's rows laid out as a grid (rows by ``row_key``, columns
     by ``col_key``), writing into ``hide`` (columns numerator/denominator/n).
 
     ``row_total``: the row label that is the sum of the other rows (All forces), used only
-    where the sum holds exactly. ``col_total_virtual``: add a published, frozen total column
-    (the window of a month table, the force's figure of a breakdown) equal to the row sums.
+    where the sum holds exactly. ``windows``: groups of column labels whose sum another output
+    publishes (the windows of a month table): each adds a frozen total column per row.
     """
     keys = [k for k in (row_key, col_key) if k]
-    if len(block) < 2 or not keys or block.duplicated(keys).any():
+    if len(block) < 2 or block.duplicated(keys).any():
         return  # one cell, or rows that are not a grid: the count rule alone applies
-    rows = list(dict.fromkeys(block[row_key])) if row_key else [None]
+    rows = list(dict.fromkeys(block[row_key]))
     cols = list(dict.fromkeys(block[col_key])) if col_key else [None]
     if row_total is not None and row_total in rows:
         rows = [r for r in rows if r != row_total] + [row_total]
-    n_rows, n_cols = len(rows), len(cols) + (1 if col_total_virtual else 0)
-    r_pos = {r: i for i, r in enumerate(rows)}
     c_pos = {c: j for j, c in enumerate(cols)}
+    spans = [[c_pos[c] for c in w if c in c_pos] for w in windows]
+    spans = [w for w in spans if len(w) >= 2]
+    n_rows, n_cols = len(rows), len(cols) + len(spans)
+    r_pos = {r: i for i, r in enumerate(rows)}
     where = {}
-    for idx, rec in zip(block.index, block[keys].itertuples(
-            index=False, name=None), strict=True):
-        r = rec[0] if row_key else None
-        c = rec[-1] if col_key else None
-        where[idx] = r_pos[r] * n_cols + c_pos[c]
+    for idx, rec in zip(block.index, block[keys].itertuples(index=False, name=None),
+                        strict=True):
+        where[idx] = r_pos[rec[0]] * n_cols + (c_pos[rec[-1]] if col_key else 0)
     links = _linked_columns(block)
     for col in _COUNT_COLUMNS:
         if col in links:
@@ -376,25 +404,26 @@ def _protect_grid(block: pd.DataFrame, row_key: str | None, col_key: str | None,
             present[where[idx]] = True
         frozen = np.zeros(n_rows * n_cols, dtype=bool)
         relations: list[Relation] = []
-        inner_cols = len(cols)
-        if col_total_virtual:
+        for k, span in enumerate(spans):  # months against each published window
             for i in range(n_rows):
-                cells = [i * n_cols + j for j in range(inner_cols)]
-                total = i * n_cols + inner_cols
+                cells = [i * n_cols + j for j in span if present[i * n_cols + j]]
+                total = i * n_cols + len(cols) + k
                 grid[total] = grid[cells].sum()
                 present[total] = frozen[total] = True
-                relations.append((cells, total))
+                if cells:
+                    relations.append((cells, total))
         if row_total is not None and row_total in r_pos and n_rows > 2:
             last = n_rows - 1
-            for j in range(n_cols):
+            for j in range(n_cols):  # forces against All forces, where they add up
                 cells = [i * n_cols + j for i in range(last) if present[i * n_cols + j]]
                 total = last * n_cols + j
                 if present[total] and cells and abs(
                         grid[cells].sum() - grid[total]) < _TOLERANCE * max(1.0, grid[total]):
                     relations.append((cells, total))
+        if not relations:
+            continue
         mask = protect(grid, relations, frozen=frozen)
-        hidden_rows = [bool(mask[where[idx]]) for idx in block.index]
-        hide.loc[block.index, col] = hidden_rows
+        hide.loc[block.index, col] = [bool(mask[where[idx]]) for idx in block.index]
     for col, source in links.items():
         hide.loc[block.index, col] = hide.loc[block.index, source].to_numpy()
 
@@ -412,25 +441,20 @@ def _secondary_hide(table: pd.DataFrame, windows: Sequence[tuple] | None) -> pd.
         return hide
     months = _is_month(table["window_start"], table["window_end"])
     period = pd.to_datetime(table["window_start"]).dt.to_period("M")
+    span = table["window_start"].astype(str) + "/" + table["window_end"].astype(str)
     for _, block in table.groupby("kpi_id", sort=False):
-        b_months = months.loc[block.index]
-        span = block["window_start"].astype(str) + "/" + block["window_end"].astype(str)
-        monthly = bool(b_months.all()) and span.nunique() >= 2
+        monthly = bool(months.loc[block.index].all()) and span.loc[block.index].nunique() >= 2
         if not monthly:
             # By window: forces against All forces, each window on its own.
-            for _, win in block.groupby(span, sort=False):
-                _protect_grid(win, "force", None, ALL_FORCES, False, hide)
+            for _, win in block.groupby(span.loc[block.index], sort=False):
+                _protect_grid(win, "force", None, ALL_FORCES, [], hide)
             continue
-        spans = _month_windows(period.loc[block.index], windows)
-        for first, last in spans:
-            inside = block[(period.loc[block.index] >= first) & (period.loc[block.index] <= last)]
-            if inside.empty:
-                continue
-            sub = inside.assign(_month=period.loc[inside.index].astype(str))
-            sub_hide = pd.DataFrame(False, index=sub.index, columns=list(_COUNT_COLUMNS))
-            _protect_grid(sub, "force", "_month", ALL_FORCES,
-                          sub["_month"].nunique() >= 2, sub_hide)
-            hide.loc[sub.index] = hide.loc[sub.index] | sub_hide
+        b_period = period.loc[block.index]
+        labels = sorted(set(b_period))
+        groups = [[str(p) for p in labels if first <= p <= last]
+                  for first, last in _month_windows(b_period, windows)]
+        sub = block.assign(_month=b_period.astype(str))
+        _protect_grid(sub, "force", "_month", ALL_FORCES, groups, hide)
     return hide
 
 
