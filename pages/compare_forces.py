@@ -15,7 +15,6 @@ st.header("Compare forces", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
 st.caption(f"**{escape_md(ctx.window_text)}** · data as at **{as_at}** · forces against the "
            "all-forces rate")
-views.catalogue_banner()
 proportions = [k for k in ctx.kpis if k.is_proportion and getattr(k, "interval", "") != "none"]
 kpi = views.kpi_picker(ctx, proportions, with_pillar=False, default="charge_rate")
 st.caption(escape_md(kpi.definition))

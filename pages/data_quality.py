@@ -17,7 +17,6 @@ as_at = fresh["as_at"].strftime("%d %B %Y") if fresh["as_at"] else "unknown"
 loaded_at = loaded.loaded_at.strftime("%d %b %Y %H:%M UTC") if loaded.loaded_at else "unknown"
 st.caption(f"Export folder `{escape_md(loaded.path)}` · data as at **{as_at}** · "
            f"loaded {loaded_at}")
-views.catalogue_banner()
 
 st.subheader("Validation report", anchor=False)
 st.write("Every check the export went through. Errors stop the export being used; warnings "

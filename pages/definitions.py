@@ -7,14 +7,13 @@ from pathlib import Path
 import streamlit as st
 
 from present import definitions
-from ui import shell, views
+from ui import shell
 
 ctx = shell.page_setup("definitions")
 st.header("Definitions and methods", anchor=False)
 st.write("Every KPI on the flight deck, as declared once in the KPI catalogue "
          "(`metrics/catalogue/`, plus a force's own declarations in `FLIGHTDECK_KPIS`); the "
          "app, the command line and the board pack all read it.")
-views.catalogue_banner()
 for heading, table in definitions.catalogue_markdown(ctx.kpis):
     st.subheader(heading, anchor=False)
     st.markdown(table, unsafe_allow_html=False)

@@ -17,7 +17,6 @@ st.header(f"Trends: {escape_md(force)}", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
 st.caption(f"**{escape_md(ctx.window_text)}** · data as at **{as_at}** · monthly SPC chart "
            "ending with the window's last month")
-views.catalogue_banner()
 left, right = st.columns([3, 1])
 with left:
     kpi = views.kpi_picker(ctx, ctx.kpis, default="charge_rate")

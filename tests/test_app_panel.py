@@ -242,3 +242,16 @@ def test_panel_before_after_inside_the_link_names_no_other_force(panel_app, smal
     for force in adoption:  # the comparison forces are not named to a panel
         assert force == "Durham Constabulary" or force not in page
     assert "(pooled)" in page
+
+
+def test_panel_never_sees_the_catalogue_banner(panel_app, tmp_path, monkeypatch):
+    bad = tmp_path / "broken.toml"
+    bad.write_text('id = "broken_kpi"\nname = 3\n', encoding="utf-8")
+    monkeypatch.setenv("FLIGHTDECK_KPIS", str(bad))
+    at = panel_app()
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    assert not at.exception
+    assert not any("FLIGHTDECK_KPIS" in str(w.value) for w in at.warning)
+    assert "broken" not in unescape(texts(at))

@@ -523,12 +523,12 @@ def page_setup(page_id: str) -> PageContext:
     view = _sidebar_filters(view, choices, locked, loaded)
     for note in st.session_state.get(_NOTES, []):
         st.warning(escape_md(note), icon=":material/link_off:")
+    if getattr(access, "is_internal", False):
+        from ui.views import catalogue_banner
+
+        catalogue_banner()  # a force's broken KPI declarations, on every page (not to a panel)
     start, end = window_bounds(view, choices.last_month)
     cmp_start, cmp_end = comparison_window(start, end, view.compare)
-    if view.scope != "all" and loaded.fingerprint:
-        # Caches keyed on the export's fingerprint (e.g. the flight deck's tiles) then key on
-        # the scope too: a scoped view never reuses the all-RASSO figures.
-        loaded = replace(loaded, fingerprint=(*loaded.fingerprint, ("scope", view.scope)))
     _write_url(view)
     _page_links(allowed, view, nav)
     ctx = PageContext(page_id, access, loaded, view, choices, start, end, cmp_start, cmp_end)
