@@ -264,7 +264,11 @@ def spc_drawing(frame: pd.DataFrame, *, unit: str, title: str, width_pt: float,
     cols = {c: [_num(v) for v in rows[c]] if c in rows else [None] * len(rows)
             for c in ("centre", "upper", "lower")}
     data = _finite([*values, *cols["centre"], *cols["upper"], *cols["lower"]])
-    lo = min(0.0, min(data))
+    # Rates, days and counts cannot go below 0: a lower limit below 0 is simply not drawn.
+    nonneg = all(v >= 0 for v in _finite(values))
+    if nonneg:
+        data = [v for v in data if v >= 0] or [0.0]
+    lo = 0.0 if nonneg else min(0.0, min(data))
     hi = max(data) * 1.04 if max(data) > 0 else 1.0
     if unit == "proportion" and max(data) <= 1:
         hi = min(hi, 1.0) if max(data) < 0.96 else 1.0

@@ -423,12 +423,14 @@ class _Builder:
 
     def pillar_pages(self) -> list[Any]:
         """Per pillar: a table of its KPIs, then one card per KPI (its SPC chart with the
-        sentences under it), three to a row. Without charts the sentences join the table."""
+        sentences under it), four to a row (eight fit a page under the table). Without charts
+        the sentences join the table."""
         d = self.data
         flow: list[Any] = []
         gap = 3 * mm
-        chart_w = (self.width - 2 * gap) / 3
-        chart_h = chart_w * 0.56
+        per_row = CARDS_PER_ROW
+        chart_w = (self.width - (per_row - 1) * gap) / per_row
+        chart_h = chart_w * 0.62
         for number, name in PILLARS.items():
             kpis = [k for k in d.kpis if k.pillar == number and k.source != "survey_responses"]
             cards = {k.id: self.spc_chart(k, chart_w, chart_h) for k in kpis}
@@ -442,7 +444,7 @@ class _Builder:
                 if not with_charts:
                     cells.append([self.p(esc(s), self.s.cell) for s in self._sentences(kpi)])
                 rows.append(cells)
-            widths = [52 * mm, 22 * mm, 24 * mm, 34 * mm, 22 * mm, 32 * mm, 30 * mm]
+            widths = [52 * mm, 22 * mm, 24 * mm, 34 * mm, 20 * mm, 48 * mm, 50 * mm]
             if with_charts:
                 widths[0] += self.width - sum(widths)
             else:
@@ -463,10 +465,10 @@ class _Builder:
                     text = [self.p(esc(s), self.s.card) for s in self._sentences(kpi)]
                     items.append([img, *text] if img is not None else
                                  [self.p(f"<b>{esc(kpi.name)}</b>", self.s.cell), *text])
-                for i in range(0, len(items), 3):
-                    line = items[i:i + 3]
-                    line += [""] * (3 - len(line))
-                    t = Table([line], colWidths=[chart_w + gap] * 2 + [chart_w])
+                for i in range(0, len(items), per_row):
+                    line = items[i:i + per_row]
+                    line += [""] * (per_row - len(line))
+                    t = Table([line], colWidths=[chart_w + gap] * (per_row - 1) + [chart_w])
                     t.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0),
                                            ("RIGHTPADDING", (0, 0), (-1, -1), gap),
                                            ("TOPPADDING", (0, 0), (-1, -1), 3),
@@ -664,6 +666,10 @@ def _doc(buffer: io.BytesIO, data: PackData) -> BaseDocTemplate:
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
     return doc
 
+
+
+#: SPC chart cards per row on a pillar page.
+CARDS_PER_ROW = 4
 
 
 def render_pack(data: PackData, sections: Sequence[str], *, charts: bool = True,
