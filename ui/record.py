@@ -183,6 +183,28 @@ def render_commentary(ctx: Any, record: Record) -> None:
                               args=(record, ctx, kpi_id, seen_before))
 
 
+def history_expander(access: Any, force: str, kpi_id: str, *,
+                     label: str = "Meeting commentary on this measure") -> None:
+    """For other pages (e.g. Trends): an expander with every commentary entry on ``kpi_id``
+    for ``force``, newest first, across windows. Internal audience only (a panel gets
+    nothing: its commentary is on the record page, for its window). Silent when the record
+    cannot be opened or holds nothing for the measure."""
+    if not getattr(access, "is_internal", False):
+        return
+    try:
+        record = _open(database_url())
+    except RecordUnavailable:
+        return
+    history = record.comment_history(force, kpi_id)
+    if not history:
+        return
+    with st.expander(f"{label} ({len(history)})", icon=":material/edit_note:"):
+        st.dataframe(pd.DataFrame([{
+            "window": f"{c.window_start} to {c.window_end}", "recorded": _when(c.created_at),
+            "assurance": c.assurance_label, "owner": c.owner, "commentary": c.text,
+            "author": c.author} for c in history]), hide_index=True, width="stretch")
+
+
 # --------------------------------------------------------------------------- actions
 
 

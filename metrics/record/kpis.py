@@ -3,7 +3,8 @@
 - ``panel_nfa_decision_sound``: of the NFA cases with an outcome in the window that the
   scrutiny panel reviewed (latest review per case; random and ISVA-nominated cases alike), the
   share whose decision the panel found sound. A proportion (fraction) with its 95% Wilson
-  interval; ``insufficient`` below :data:`MIN_REVIEWS` reviewed cases, ``no_data`` when none.
+  interval; ``insufficient`` below :func:`min_reviews` reviewed cases (the catalogue's ``min_n``
+  once the catalogue declares the KPI, else :data:`MIN_REVIEWS`), ``no_data`` when none.
   ISVA-nominated cases are chosen, not random, so the share describes the reviewed cases; it
   is not an estimate for every NFA decision (docs/record.md).
 - ``open_learning_actions``: the number of learning actions raised from the panel's reviews of
@@ -29,6 +30,17 @@ MIN_REVIEWS = 10
 """Fewest reviewed cases for ``panel_nfa_decision_sound`` to show a value."""
 COLUMNS = ["kpi_id", "force", "window_start", "window_end", "value", "numerator",
            "denominator", "n", "ci_low", "ci_high", "status", "provisional"]
+
+
+def min_reviews() -> int:
+    """The gate of ``panel_nfa_decision_sound``: the catalogue's ``min_n`` when the catalogue
+    declares the KPI, else :data:`MIN_REVIEWS`."""
+    try:
+        from metrics.registry import get_kpi
+
+        return int(get_kpi("panel_nfa_decision_sound").min_n)
+    except Exception:  # noqa: BLE001 - not declared (yet) or the catalogue cannot be read
+        return MIN_REVIEWS
 
 
 def _wilson(successes: float, n: float) -> tuple[float, float]:
@@ -61,6 +73,7 @@ def record_kpis(record: Record, start: object, end: object,
     names = list(forces) if forces is not None else [
         *sorted(samples["force"].astype(str).unique()), ALL_FORCES]
     open_learning = actions[(actions["kind"] == "learning") & (actions["status"] == "open")]
+    gate = min_reviews()
     rows = []
     for force in names:
         scope = merged if force == ALL_FORCES else merged[merged["force"] == force]
@@ -69,7 +82,7 @@ def record_kpis(record: Record, start: object, end: object,
         n = int(len(latest))
         sound = int(latest["decision_sound"].astype(bool).sum()) if n else 0
         low, high = _wilson(sound, n) if n else (np.nan, np.nan)
-        status = "ok" if n >= MIN_REVIEWS else "insufficient" if n else "no_data"
+        status = "ok" if n >= gate else "insufficient" if n else "no_data"
         rows.append({
             "kpi_id": "panel_nfa_decision_sound", "force": force,
             "value": sound / n if status == "ok" else np.nan,

@@ -197,3 +197,31 @@ def test_commentary_with_markdown_and_html_is_shown_as_text_not_rendered(app_tes
         assert "\\*\\*Bold\\*\\*" in value and "\\[click\\]" in value and "\\<img" in value
     latest = [m.value for m in at.markdown if "Latest" in m.value][0]
     assert "\\[me\\]" in latest and "\\<b\\>" in latest
+
+
+def _history_script(audience: str) -> None:
+    from types import SimpleNamespace
+
+    from ui.record import history_expander
+
+    access = SimpleNamespace(is_internal=audience == "internal")
+    history_expander(access, "Gwent Police", "charge_rate")
+
+
+@pytest.mark.parametrize("audience", ["internal", "panel"])
+def test_history_expander_for_other_pages_is_internal_only(record_env, audience):
+    from streamlit.testing.v1 import AppTest
+
+    record = open_record(record_env)
+    for window, text in ((("2026-04", "2026-06"), "Q1 view."), ((START, END), "Q2 view.")):
+        record.add_comment(FORCE, *window, "charge_rate", owner="DCI", text=text,
+                           assurance="assured", author="chair")
+    at = AppTest.from_function(_history_script, args=(audience,), default_timeout=60).run()
+    assert not at.exception
+    if audience == "internal":
+        assert at.expander[0].label.endswith("(2)")
+        table = at.dataframe[0].value
+        assert table["commentary"].tolist() == ["Q2 view.", "Q1 view."]
+        assert table["window"].tolist() == ["2026-07 to 2026-09", "2026-04 to 2026-06"]
+    else:
+        assert not at.expander and not at.dataframe

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from metrics.record import RecordError, draw_sample, nominate_case, record_kpis
-from metrics.record.kpis import MIN_REVIEWS
+from metrics.record.kpis import min_reviews
 from metrics.record.sampling import NFA_CODES, allocate, nfa_population, stratified_sample
 
 FORCE = "Kent Police"
@@ -164,15 +164,15 @@ def test_panel_nfa_decision_sound_is_the_share_of_reviewed_cases_with_wilson_int
 
 def test_a_later_review_of_the_same_case_supersedes_and_closing_actions_counts_down(record):
     cases = _cases({("rape", 14): 30})
-    sample_id, _ = draw_sample(record, cases, FORCE, "2025-10", "2026-09", size=MIN_REVIEWS,
+    sample_id, _ = draw_sample(record, cases, FORCE, "2025-10", "2026-09", size=min_reviews(),
                                seed=2, author="lead")
-    _review_all(record, sample_id, sound_first=MIN_REVIEWS, learning=2)
+    _review_all(record, sample_id, sound_first=min_reviews(), learning=2)
     first = int(record.sample_cases(sample_id)["sample_case_id"][0])
     record.add_review(first, decision_sound=False, reviewer="panel")   # second look: not sound
     row = record_kpis(record, "2025-10", "2026-09", [FORCE]).set_index("kpi_id")
-    assert row.loc["panel_nfa_decision_sound", "n"] == MIN_REVIEWS
+    assert row.loc["panel_nfa_decision_sound", "n"] == min_reviews()
     assert row.loc["panel_nfa_decision_sound", "value"] == pytest.approx(
-        (MIN_REVIEWS - 1) / MIN_REVIEWS)
+        (min_reviews() - 1) / min_reviews())
     action = record.actions(FORCE, kind="learning")[0]
     record.set_action_status(action.id, "done", version=action.version, author="di")
     row = record_kpis(record, "2025-10", "2026-09", [FORCE]).set_index("kpi_id")
@@ -181,13 +181,14 @@ def test_a_later_review_of_the_same_case_supersedes_and_closing_actions_counts_d
 
 def test_record_kpis_gate_and_no_data_and_other_windows(record):
     cases = _cases({("rape", 14): 30})
-    sample_id, _ = draw_sample(record, cases, FORCE, "2025-10", "2026-09", size=MIN_REVIEWS - 1,
+    gate = min_reviews()
+    sample_id, _ = draw_sample(record, cases, FORCE, "2025-10", "2026-09", size=gate - 1,
                                seed=2, author="lead")
     _review_all(record, sample_id, sound_first=3)
     row = record_kpis(record, "2025-10", "2026-09", [FORCE]).set_index("kpi_id")
     assert row.loc["panel_nfa_decision_sound", "status"] == "insufficient"
     assert np.isnan(row.loc["panel_nfa_decision_sound", "value"])
-    assert row.loc["panel_nfa_decision_sound", "n"] == MIN_REVIEWS - 1
+    assert row.loc["panel_nfa_decision_sound", "n"] == min_reviews() - 1
     other = record_kpis(record, "2024-01", "2024-12", [FORCE]).set_index("kpi_id")
     assert set(other["status"]) == {"no_data"}
     assert record_kpis(record, "2025-10", "2026-09", ["Gwent Police"])["status"].eq(
