@@ -22,9 +22,19 @@ with st.spinner("Computing the verdicts…"):
 
 share = st.query_params.get("share")
 pillar_of = {kpi.id: kpi.pillar for kpi in ctx.kpis}
+allowed = getattr(ctx.access, "allowed_pages", ("trends", "record"))
+
+
+def trend_link(kpi_id: str) -> str | None:
+    """A row's link to its trend (same view), or None when this audience cannot open Trends."""
+    if "trends" not in allowed:
+        return None
+    return deck.trend_href(ctx.view, kpi_id, pillar_of.get(kpi_id), share)
+
+
 render_deck(deck.deck_html(
-    view, lambda kpi_id: deck.trend_href(ctx.view, kpi_id, pillar_of.get(kpi_id), share),
-    actions_href=deck.actions_link(ctx.view, share)))
+    view, trend_link,
+    actions_href=deck.actions_link(ctx.view, share) if "record" in allowed else None))
 
 with st.sidebar:
     st.divider()

@@ -23,10 +23,10 @@ from metrics.registry import PILLARS, all_kpis
 from metrics.windows import latest_complete_month
 from present.format import format_value
 from present.tiles import gate_word
+from ui.shell import PAGE_SPECS
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ["flight_deck", "trends", "victim_voice", "compare_forces", "data_quality",
-         "definitions"]
+PAGES = [spec.id for spec in PAGE_SPECS]  # every page the app declares
 
 
 def _open(at, page: str):

@@ -62,3 +62,26 @@ def test_pillars_pack_so_the_lowest_heading_is_highest_then_the_tallest_is_short
         assert column == sorted(column)
     assert [c[0] for c in packed] == sorted(c[0] for c in packed)
     assert pack_columns({1: 5.0}, 3) == [[1]]
+
+
+def test_mixed_signals_link_to_the_trend_and_colours_come_with_icon_and_word():
+    kpis = [get_kpi("charge_rate"), get_kpi("days_to_charge")]
+    frame = pd.DataFrame([row("charge_rate", verdict="mixed", change_verdict="better"),
+                          row("days_to_charge", verdict="improving", change_verdict="better",
+                              value=100.0, compare_value=120.0, difference=-20.0)])
+    deck = DeckView(build_tiles(kpis, frame), what_changed(frame, kpis))
+    block = deck_html(deck, lambda k: f"trends?kpi={k}")
+    charge = block.split('data-kpi="charge_rate"')[1].split("</li>")[0]
+    verdict = charge.split('class="fd-verdict"')[1]
+    assert '<a href="trends?kpi=charge_rate" target="_self">' in verdict
+    assert "Mixed signals" in verdict and "◆" in verdict
+    days = block.split('data-kpi="days_to_charge"')[1].split("</li>")[0]
+    assert "✔</span> Improving" in days and "(real change)" in days
+
+
+def test_without_trends_access_rows_are_not_links():
+    kpis = [get_kpi("charge_rate")]
+    frame = pd.DataFrame([row("charge_rate", verdict="mixed", change_verdict="better")])
+    block = deck_html(DeckView(build_tiles(kpis, frame), what_changed(frame, kpis)),
+                      lambda k: None)
+    assert "href=" not in block and '<a class="fd-name" title=' in block

@@ -182,7 +182,7 @@ def count_words(tiles: Sequence[Tile]) -> str:
                       if counts.get(k))
 
 
-def _row_html(tile: Tile, href: str) -> str:
+def _row_html(tile: Tile, href: str | None) -> str:
     change = _e(tile.change_text)
     if tile.change_colour:
         change = (f'<span class="fd-real" style="color:{tile.change_colour}">{change}'
@@ -195,23 +195,25 @@ def _row_html(tile: Tile, href: str) -> str:
     if tile.comment:
         detail.append(f'<span class="fd-comment">&#128172; {_e(tile.comment)}</span>')
     verdict = f'<span aria-hidden="true">{_e(tile.icon)}</span> {_e(tile.word)}'
-    if tile.verdict == "mixed":
+    link = f' href="{_e(href)}" target="_self"' if href else ""
+    if tile.verdict == "mixed" and href:
         verdict = f'<a href="{_e(href)}" target="_self">{verdict}</a>'
     return (
         f'<li class="fd-row" data-kpi="{_e(tile.kpi_id)}" data-kind="{_e(tile.kind)}" '
         f'data-verdict="{_e(tile.verdict)}">'
-        f'<a class="fd-name" href="{_e(href)}" target="_self" title="{_e(tile.help)}">'
+        f'<a class="fd-name"{link} title="{_e(tile.help)}">'
         f'{_e(tile.name)}</a>'
         f'<span class="fd-value">{_e(tile.value_text)}</span>'
         f'<span class="fd-verdict" style="color:{tile.colour}">{verdict}</span>'
         f'<span class="fd-detail">{" · ".join(detail)}</span></li>')
 
 
-def _sentence_html(sentence: Sentence, href: Callable[[str], str] | None) -> str:
+def _sentence_html(sentence: Sentence, href: Callable[[str], str | None]) -> str:
     colour = TONE_COLOURS.get(sentence.tone, TONE_COLOURS["neutral"])
     text = _e(sentence.text) + "."
-    if sentence.kpi_id and href is not None:
-        text = f'<a href="{_e(href(sentence.kpi_id))}" target="_self">{text}</a>'
+    target = href(sentence.kpi_id) if sentence.kpi_id else None
+    if target:
+        text = f'<a href="{_e(target)}" target="_self">{text}</a>'
     return (f'<li class="fd-sentence" data-kind="{_e(sentence.kind)}" '
             f'data-rank="{sentence.rank[0]}:{sentence.rank[1]:.6g}">'
             f'<span class="fd-tag" style="color:{colour}"><span aria-hidden="true">'
@@ -262,11 +264,12 @@ def pack_columns(heights: dict[int, float], columns: int = PILLAR_COLUMNS) -> li
     return min(fits, key=lambda s: (s[1], s[0]))[2]
 
 
-def deck_html(deck: DeckView, href: Callable[[str], str], *,
+def deck_html(deck: DeckView, href: Callable[[str], str | None], *,
               actions_href: str | None = None) -> str:
     """The flight deck as one static HTML block: "What changed", then the six pillars.
 
-    ``href(kpi_id)`` gives a KPI's Trends link. Every text from the data or the registry is
+    ``href(kpi_id)`` gives a KPI's Trends link (None: no link, e.g. a panel link that does
+    not open Trends). Every text from the data or the registry is
     HTML-escaped; colours always come with an icon and a word.
     """
     if deck.verdicts_available:

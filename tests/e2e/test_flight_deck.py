@@ -9,9 +9,9 @@ import pytest
 
 from metrics.registry import PILLARS
 from tests.e2e.conftest import select_option, selectbox_value, wait_for_app_run
+from ui.shell import PAGE_SPECS
 
-PAGES = ["flight_deck", "trends", "victim_voice", "compare_forces", "data_quality",
-         "definitions"]
+PAGES = [spec.id for spec in PAGE_SPECS]  # every page the app declares
 
 
 def _query(url: str) -> dict[str, str]:
@@ -118,6 +118,5 @@ def test_a_first_visit_to_a_page_url_goes_through_the_app_navigation(page, start
     assert page.locator("h2").first.inner_text() == "Trends: Kent Police"
     assert [link.inner_text().split("\n")[-1] for link in
             page.locator("[data-testid='stPageLink']").all()] == [
-        "Flight deck", "Trends", "Victim voice", "Compare forces", "Data quality",
-        "Definitions and methods"]
+        spec.title for spec in PAGE_SPECS]
     _no_exception(page)
