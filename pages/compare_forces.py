@@ -64,7 +64,7 @@ with right:
             "lower 95%": None, "upper 95%": None, "lower 99.8%": None, "upper 99.8%": None,
             "position": st.column_config.TextColumn("position"),
         })
-    views.downloads(ctx, shown, f"{kpi.id}_funnel")
+    views.downloads(ctx, shown, f"{kpi.id}_funnel", kpi=kpi.id)
     st.caption("Labels on the chart: the chosen force and forces outside or near the limits, "
                "where they fit; hover over a point for any force. The downloads add each "
                "force's numerator and its 95% and 99.8% limits.")

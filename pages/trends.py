@@ -44,13 +44,16 @@ def breakdown_section() -> None:
                                      default="offence_group", key="fd_breakdown")
     dimension = dimension or "offence_group"
     with st.spinner("Computing the breakdown…"):
-        table = ui_data.breakdown_table(ctx.loaded, ctx.start, ctx.end, dimension, force,
-                                        kpi_ids=[kpi.id], scope=ctx.scope)
-    if ctx.is_panel:
-        table = disclose_breakdown(table, {kpi.id: kpi})
+        raw = ui_data.breakdown_table(ctx.loaded, ctx.start, ctx.end, dimension, force,
+                                      kpi_ids=[kpi.id], scope=ctx.scope)
+    table = disclose_breakdown(raw, {kpi.id: kpi}) if ctx.is_panel else raw
     if table.empty:
         st.write("No cases recorded in this window.")
         return
+    table = table.reset_index(drop=True)
+    rounded = (shell.rounding_changed(  # the undisclosed row of each group, in table order
+        raw.set_index("group").loc[table["group"]].reset_index(), table, [kpi])
+               if ctx.is_panel else None)
     table = table.assign(group=table["group"].map(views.group_label))
     if not table["status"].eq("ok").any():
         st.write("No group has enough cases in this window to show a value, so there is no "
@@ -61,10 +64,14 @@ def breakdown_section() -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.breakdown_chart(table, unit=kpi.unit), width="stretch",
                       config={"displaylogo": False})
-    shown = views.display_table(table, {kpi.id: kpi}, "group")
+    shown = views.display_table(table, {kpi.id: kpi}, "group", rounded)
     right.dataframe(shown, hide_index=True, width="stretch")
+    if rounded is not None and any(rounded):
+        right.caption(shell.ROUNDED_FOOTNOTE)
     with right:
-        views.downloads(ctx, shown, f"{kpi.id}_by_{dimension}")
+        columns = [c for c in ("kpi_id", "dimension", "group", "value", "ci_low", "ci_high",
+                               "numerator", "denominator", "n", "status") if c in table]
+        views.downloads(ctx, table[columns], f"{kpi.id}_by_{dimension}", kpi=kpi.id)
 
 
 if kpi.id not in BREAKDOWN_KPIS:

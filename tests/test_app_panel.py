@@ -255,3 +255,31 @@ def test_panel_never_sees_the_catalogue_banner(panel_app, tmp_path, monkeypatch)
     assert not at.exception
     assert not any("FLIGHTDECK_KPIS" in str(w.value) for w in at.warning)
     assert "broken" not in unescape(texts(at))
+
+
+def test_panel_breakdown_marks_exactly_the_values_rounding_changed(panel_app, small_export):
+    from metrics.breakdowns import compute_breakdown, disclose_breakdown
+    from metrics.load import load_dataset
+    from metrics.registry import get_kpi
+    from present.format import format_value
+
+    met = "Metropolitan Police Service"
+    kpi = get_kpi("charge_rate_cohort")
+    raw = compute_breakdown(load_dataset(small_export), "2023-10", "2026-09", "offence_group",
+                            force=met, kpi_ids=[kpi.id])
+    shown = disclose_breakdown(raw, {kpi.id: kpi}).set_index("group")
+    raw = raw.set_index("group")
+    expected = {g for g in shown.index if shown.loc[g, "status"] == "ok"
+                and format_value(shown.loc[g, "value"], kpi.unit)
+                != format_value(raw.loc[g, "value"], kpi.unit)}
+    at = panel_app(force=met, start="2023-10", kpi=kpi.id, pillar="1")
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "group" in df.value.columns)
+    marked = {g.lower() for g, v in zip(table["group"], table["value"], strict=True)
+              if str(v).endswith("†")}
+    assert marked == {g.replace("_", " ").lower() for g in expected}
+    footnote = "Changed by disclosure control" in unescape(texts(at))
+    assert footnote == bool(expected)

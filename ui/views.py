@@ -113,14 +113,19 @@ def value_text(row: pd.Series, kpi: KPI) -> str:
     return "no data"
 
 
-def display_table(table: pd.DataFrame, kpis: dict[str, KPI], label_col: str) -> pd.DataFrame:
-    """A KPI table as the screen shows it: label, value (or gate), 95% interval, n, status."""
+def display_table(table: pd.DataFrame, kpis: dict[str, KPI], label_col: str,
+                  rounded: Sequence[bool] | None = None) -> pd.DataFrame:
+    """A KPI table as the screen shows it: label, value (or gate), 95% interval, n, status.
+    ``rounded`` (one flag per row, e.g. :func:`ui.shell.rounding_changed`): values that panel
+    rounding changed get :data:`ui.shell.ROUNDED_MARK`."""
     rows = []
-    for _, row in table.iterrows():
+    marks = list(rounded) if rounded is not None else [False] * len(table)
+    for (_, row), mark in zip(table.iterrows(), marks, strict=True):
         kpi = kpis[row["kpi_id"]]
+        text = value_text(row, kpi)
         rows.append({
             label_col: row[label_col] if label_col in row else kpi.name,
-            "value": value_text(row, kpi),
+            "value": f"{text} {shell.ROUNDED_MARK}" if mark else text,
             "95% interval": format_interval(row.get("ci_low"), row.get("ci_high"), kpi.unit)
             .removeprefix("95% CI "),
             "numerator": row.get("numerator"),
@@ -145,19 +150,22 @@ def verdict_words(chart: pd.DataFrame) -> str:
     return words
 
 
-def downloads(ctx: shell.PageContext, table: pd.DataFrame, name: str) -> None:
-    """CSV and Excel downloads of a table (``ui.downloads`` when it is available)."""
+def downloads(ctx: shell.PageContext, table: pd.DataFrame, name: str, *,
+              kpi: str | None = None) -> None:
+    """CSV and Excel downloads of a table (``ui.downloads.download_buttons``), naming this
+    view's force, window, scope, audience and as-at date (``page=ctx``) and, for a breakdown
+    or funnel, its KPI. Pass numbers as numbers (fractions, counts), not display text."""
     try:
         from ui import downloads as dl
     except ImportError:
         return
-    render = getattr(dl, "download_buttons", None) or getattr(dl, "table_downloads", None)
+    render = getattr(dl, "download_buttons", None)
     if render is None:
         return
     try:
+        render(table, name=name, access=ctx.access, page=ctx, kpi=kpi)
+    except TypeError:  # an older ui.downloads without page/kpi
         render(table, name=name, access=ctx.access)
-    except TypeError:
-        render(table, name)
 
 
 def safe(text: object) -> str:
