@@ -318,6 +318,9 @@ def trend_section(ctx: shell.PageContext, kpi: KPI, force: str, first: pd.Period
     if chart["provisional"].fillna(False).astype(bool).any():
         words.append("Hollow points are months still maturing: their values can still "
                      "change, so they set no limits and get no verdict.")
+    if ctx.is_panel:
+        words.append("Each month's value is worked out from its counts rounded to the nearest "
+                     "5; months with a count from 1 to 7 are left as gaps.")
     cover = ctx.coverage
     if cover is not None and ctx.choices.first_month < cover[0]:
         words.append(f"Months before {cover[0].strftime('%B %Y')} are outside this link's "
