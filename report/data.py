@@ -302,7 +302,9 @@ def pack_verdicts(dataset: Dataset, data: PackData) -> tuple[pd.DataFrame, str]:
         return pd.DataFrame(), "fallback"
     frame = kpi_verdicts(dataset, data.start, data.end, force=data.force,
                          compare=data.comparison, scope=data.scope, audience=data.audience)
-    return frame.drop_duplicates("kpi_id").set_index("kpi_id"), "kpi_verdicts"
+    out = frame.drop_duplicates("kpi_id").set_index("kpi_id")
+    out.attrs = dict(frame.attrs)
+    return out, "kpi_verdicts"
 
 
 def fallback_verdicts(data: PackData) -> pd.DataFrame:
@@ -341,16 +343,25 @@ def spc_frames(dataset: Dataset, data: PackData,
     provisional) over the ``SPC_HISTORY_MONTHS`` months ending at the window, and notes for
     KPIs with no chart (a panel pack's mostly suppressed months).
 
-    One by-month engine call for every KPI; the limits and point types from
+    One by-month engine call for every KPI (none when ``kpi_verdicts`` hands over its own
+    36 months in ``verdicts.attrs["monthly"]``, internal audience); the limits and point
+    types from
     ``metrics.verdicts.spc_points`` (the screen's charts and the verdicts' SPC) when present,
     else :func:`spc_frame`."""
     from metrics.kpis import KpiInputError
 
     h0 = data.end - (SPC_HISTORY_MONTHS - 1)
-    try:
-        monthly = _compute(dataset, h0, data.end, by="month", forces=[data.force], **kw)
-    except KpiInputError as exc:
-        raise BoardpackError(str(exc)) from exc
+    shared = data.verdicts.attrs.get("monthly") if rule is None else None
+    if isinstance(shared, pd.DataFrame) and not shared.empty and \
+            pd.Timestamp(shared["window_start"].min()).to_period("M") <= h0:
+        # kpi_verdicts already computed these months (internal audience): reuse them.
+        start = h0.start_time
+        monthly = shared[pd.to_datetime(shared["window_start"]) >= start].copy()
+    else:
+        try:
+            monthly = _compute(dataset, h0, data.end, by="month", forces=[data.force], **kw)
+        except KpiInputError as exc:
+            raise BoardpackError(str(exc)) from exc
     if "provisional" not in monthly.columns:
         monthly = monthly.assign(provisional=False)
     monthly["provisional"] = monthly["provisional"].fillna(False).astype(bool)

@@ -286,6 +286,7 @@ class _Builder:
             lead = f"<b>{esc(icon)} {esc(word)}</b>: " if word else ""
             flow.append(self.p(f"{esc(icon) if not word else ''}{lead}{esc(text)}",
                                self.s.lead))
+        flow += self.verdict_summary()
         if d.verdict_source != "kpi_verdicts":
             flow.append(self.p(esc("Verdicts here come from the pack's own tables: the "
                                    "verdict module was not available, so no change is "
@@ -293,6 +294,25 @@ class _Builder:
         flow += self.suppressed_note()
         flow.append(PageBreak())
         return flow
+
+    def verdict_summary(self) -> list[Any]:
+        """Every measure's verdict at a glance: one line per verdict with its count, naming
+        the measures unless they are the many with no clear change."""
+        d = self.data
+        groups: dict[str, list[str]] = {}
+        for kpi in d.kpis:
+            groups.setdefault(d.last_verdict(kpi.id).split(" (final on")[0], []).append(
+                kpi.name)
+        order = ["✔ Improving", "✖ Deteriorating", "◆ Mixed signals", "● No clear change",
+                 "◷ Maturing", "○ Too few to show", "○ Suppressed (small number)", "– No data"]
+        rows = [self.head("Verdict", "Measures", "Which")]
+        for word in sorted(groups, key=lambda w: order.index(w) if w in order else 99):
+            names = groups[word]
+            which = "" if word == "● No clear change" and len(names) > 6 else ", ".join(names)
+            rows.append([self.p(esc(word), self.s.cell_b), self.p(str(len(names)), self.s.cell),
+                         self.p(esc(which), self.s.cell)])
+        return [Spacer(1, 4 * mm), self.p("Every measure at a glance", self.s.h2),
+                _table(rows, [48 * mm, 20 * mm, self.width - 68 * mm])]
 
     def _rows(self, kpi: KPI) -> tuple[Any, Any]:
         d = self.data

@@ -467,3 +467,34 @@ def test_without_the_verdict_module_the_pack_says_so_and_calls_nothing_real(samp
     assert "✔ Improving" not in deck and "✖ Deteriorating" not in deck
     assert not re.search(r"\d (pts|days|cases)? ?\(real\)", deck)
     assert "● No clear change" in deck
+
+
+def test_spc_history_is_reused_when_kpi_verdicts_hands_it_over(sample, monkeypatch) -> None:
+    """With ``kpi_verdicts(...).attrs["monthly"]`` (its 36 months) the pack makes no by-month
+    engine call of its own, and draws the same charts."""
+    verdicts = pytest.importorskip("metrics.verdicts")
+    from report import data as rd
+
+    before = bp.collect_pack_data(sample, FORCE, START, END)
+    original = verdicts.kpi_verdicts
+
+    def handing_over(dataset, start, end, **kw):
+        frame = original(dataset, start, end, **kw)
+        frame.attrs["monthly"] = compute_kpis(dataset, pd.Period(end, "M") - 35, end,
+                                              by="month", forces=[kw["force"]])
+        return frame
+
+    calls: list[str] = []
+    compute = rd._compute
+
+    def counting(*args, **kw):
+        calls.append(kw.get("by", "window"))
+        return compute(*args, **kw)
+
+    monkeypatch.setattr(verdicts, "kpi_verdicts", handing_over)
+    monkeypatch.setattr(rd, "_compute", counting)
+    after = bp.collect_pack_data(sample, FORCE, START, END)
+    assert "month" not in calls
+    for kpi_id, frame in before.spc.items():
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True),
+                                      after.spc[kpi_id].reset_index(drop=True))
