@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-concurrency", action="store_true")
     p.add_argument("--skip-profile", action="store_true")
     p.add_argument("--skip-boardpack", action="store_true")
+    p.add_argument("--skip-engine", action="store_true",
+                   help="skip issue 11's whole-process KPI engine goals (bench/engine.py)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes (25k,50k,100k), one repeat, levels 2,5,10: for iteration")
     p.add_argument("--out", type=Path, default=RESULTS_MD, help="Markdown results file")
@@ -240,6 +242,12 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
         label = report.size_label(int(results.get("main_size") or report.MAIN_SIZE))
         lines += ["", f"## Profile ({label} cases, steps 2-4)", ""]
         lines.append(prof["text"] if "text" in prof else f"error: {prof.get('error')}")
+    eng = results.get("engine")
+    if eng:
+        from bench import engine
+
+        lines += ["", engine.markdown(eng) if "median" in eng
+                  else f"## KPI engine (issue 11)\n\nerror: {eng.get('error')}"]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip()]
     return "\n".join(lines) + "\n"
@@ -337,6 +345,16 @@ def main(argv: list[str] | None = None) -> int:
         results["profile"] = prof
         if prof.get("text"):
             print(prof["text"], flush=True)
+
+    if not args.skip_engine and main_size in folders:
+        from bench import engine
+
+        print(f"KPI engine goals (issue 11) at {report.size_label(main_size)}: whole "
+              "processes...", flush=True)
+        try:
+            results["engine"] = engine.run(folders[main_size], args.repeat)
+        except Exception as exc:  # a broken step is reported, the bench goes on
+            results["engine"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
     if not args.skip_boardpack:
         print("board pack: 12 months, All forces, sample data...", flush=True)

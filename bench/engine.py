@@ -1,0 +1,169 @@
+"""Issue 11's engine goals, as whole processes, side by side in one run.
+
+``python -m bench.engine DATA_DIR [--repeat N] [--out RESULT.json] [--markdown FILE]`` times,
+interleaved round by round (so background load on the shared machine falls on all alike),
+each in a fresh process, wall and CPU (user + system) seconds and peak RSS:
+
+- ``floor``: pyarrow reads the four case columns ``force, recorded_date, outcome_code,
+  outcome_date`` (``pyarrow.parquet.read_table``);
+- ``all_kpis``: ``python -m metrics kpis DATA --by month`` over the 36 months ending at the
+  export's last month, every KPI, to /dev/null;
+- ``three_cli``: the same with ``--kpi charge_rate,victim_withdrawal_rate,days_to_charge``;
+- ``three_sql``: the same three written directly in DuckDB SQL over the Parquet files
+  (``bench/direct_sql.py``: per force and All forces, by month; no validation).
+
+Goals (issue 11): all_kpis <= 4x floor; three_cli <= 2x three_sql; peak RSS of all_kpis at
+5M <= 1.5 GiB (measured here at the size given). Medians over the repeats. The shared 2-core
+machine is noisy: CPU seconds are shown beside wall seconds as the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+THREE = "charge_rate,victim_withdrawal_rate,days_to_charge"
+FLOOR = ("import pyarrow.parquet as pq, sys; pq.read_table(sys.argv[1] + '/cases.parquet', "
+         "columns=['force', 'recorded_date', 'outcome_code', 'outcome_date'])")
+
+
+def months(data: Path) -> tuple[str, str]:
+    """The 36 months ending at the export's last recorded month ("YYYY-MM", "YYYY-MM")."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    last = pc.max(pq.read_table(data / "cases.parquet", columns=["recorded_date"])
+                  ["recorded_date"]).as_py()
+    end_index = last.year * 12 + last.month - 1
+    start_index = end_index - 35
+    return (f"{start_index // 12:04d}-{start_index % 12 + 1:02d}",
+            f"{end_index // 12:04d}-{end_index % 12 + 1:02d}")
+
+
+def timed(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd`` (stdout to /dev/null); its own wall, CPU seconds and peak RSS (bytes),
+    from ``os.wait4`` on that very child."""
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as sink, open(os.devnull, "w") as errs:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=sink, stderr=errs,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    rc = os.waitstatus_to_exitcode(status)
+    proc.returncode = rc
+    out: dict[str, Any] = {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                           "rss": usage.ru_maxrss * 1024, "rc": rc}
+    if rc:
+        out["error"] = f"exit code {rc}: {' '.join(cmd[:6])} ..."
+    return out
+
+
+def run(data: Path, repeat: int = 3) -> dict[str, Any]:
+    """The four steps ``repeat`` times each, interleaved; raw runs and medians."""
+    start, end = months(data)
+    py = sys.executable
+    kpis = [py, "-m", "metrics", "kpis", str(data), "--from", start, "--to", end,
+            "--by", "month"]
+    steps = {
+        "floor": [py, "-c", FLOOR, str(data)],
+        "all_kpis": kpis,
+        "three_cli": [*kpis, "--kpi", THREE],
+        "three_sql": [py, "-m", "bench.direct_sql", str(data), start, end],
+    }
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in steps}
+    for rnd in range(repeat):
+        order = list(steps) if rnd % 2 == 0 else list(reversed(steps))
+        for name in order:
+            runs[name].append(timed(steps[name]))
+            r = runs[name][-1]
+            print(f"  round {rnd + 1} {name}: {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU, "
+                  f"{r['rss'] / 2**20:.0f} MiB" + (f" ERROR {r['error']}" if r.get("error")
+                                                     else ""), flush=True)
+    med = {name: {key: statistics.median(r[key] for r in rs) for key in ("wall", "cpu")}
+           for name, rs in runs.items()}
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    return {"data": str(data), "months": [start, end], "repeat": repeat, "runs": runs,
+            "median": med, "loadavg_end": load,
+            "cases": _cases(data)}
+
+
+def _cases(data: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(data / "cases.parquet").metadata.num_rows
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The results section for bench/results.md."""
+    m = res["median"]
+
+    def ratio(a: str, b: str, key: str) -> float:
+        return m[a][key] / m[b][key] if m[b][key] else float("nan")
+
+    rss_all = max(r["rss"] for r in res["runs"]["all_kpis"])
+    rows = [
+        ("all KPIs by month, 36 months (`python -m metrics kpis`) / pyarrow floor",
+         ratio("all_kpis", "floor", "wall"), ratio("all_kpis", "floor", "cpu"), "<= 4x", 4.0),
+        ("3 KPIs via the CLI / the same 3 in direct DuckDB SQL",
+         ratio("three_cli", "three_sql", "wall"), ratio("three_cli", "three_sql", "cpu"),
+         "<= 2x", 2.0),
+    ]
+    lines = [
+        f"## KPI engine (issue 11): {res['cases']:,} cases, months {res['months'][0]} to "
+        f"{res['months'][1]}",
+        "",
+        f"`python -m bench.engine {res['data']} --repeat {res['repeat']}` (part of `make "
+        "bench`): whole processes, interleaved, medians of "
+        f"{res['repeat']}; load average at the end {res.get('loadavg_end')} on 2 cores, so "
+        "wall times are inflated by other work and CPU seconds (user + system) are the "
+        "steadier figure.",
+        "",
+        "| step | wall (s) | CPU (s) |",
+        "|---|---|---|",
+    ]
+    for name, label in (("floor", "pyarrow reads 4 case columns"),
+                        ("all_kpis", "all KPIs by month (CLI)"),
+                        ("three_cli", "3 KPIs by month (CLI)"),
+                        ("three_sql", "3 KPIs by month, direct DuckDB SQL")):
+        lines.append(f"| {label} | {m[name]['wall']:.2f} | {m[name]['cpu']:.2f} |")
+    lines += ["", "| goal | wall ratio | CPU ratio | goal | met |", "|---|---|---|---|---|"]
+    for label, wall, cpu, goal, limit in rows:
+        ok = "yes" if cpu <= limit and wall <= limit else "no"
+        lines.append(f"| {label} | {wall:.1f}x | {cpu:.1f}x | {goal} | {ok} |")
+    gib = rss_all / 2**30
+    lines.append(f"| peak RSS of the all-KPI run at this size | {gib:.2f} GiB | | "
+                 f"<= 1.5 GiB at 5M | {'yes' if gib <= 1.5 else 'no'} (at this size) |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", type=Path, help="raw results (JSON)")
+    p.add_argument("--markdown", type=Path, help="write the results section here")
+    args = p.parse_args(argv)
+    res = run(args.data_dir.resolve(), args.repeat)
+    text = markdown(res)
+    print(text)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=2))
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
