@@ -178,3 +178,17 @@ def test_broken_declaration_in_a_subprocess_never_shows_a_traceback(tmp_path, ex
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "bad.toml" in proc.stderr
+
+
+def test_a_force_kpi_failing_on_the_data_is_no_data_not_a_crash(tmp_path, monkeypatch):
+    # binds on an empty export, fails on real rows (a force name is not a number)
+    text = NEW_KPI.replace("count(*) AS den", "sum(CAST(force AS INTEGER)) AS den")
+    write(tmp_path / "k", "fails.toml", text)
+    monkeypatch.setenv("FLIGHTDECK_KPIS", str(tmp_path / "k"))
+    assert registry.catalogue_problems() == []
+    table = compute_kpis(dataset([case(), case()]), "2024-01", "2024-01",
+                         kpi_ids=["charge_within_90d", "charge_rate_cohort"])
+    mine = table[table["kpi_id"] == "charge_within_90d"]
+    assert (mine["status"] == "no_data").all()
+    shipped = table[(table["kpi_id"] == "charge_rate_cohort") & (table["force"] == "Alpha")]
+    assert shipped["denominator"].item() == 2
