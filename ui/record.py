@@ -62,6 +62,14 @@ def get_record() -> Record | None:
         return None
 
 
+def _may_write(ctx: Any) -> bool:
+    """Only internal users write (defence in depth: a panel session never gets a form)."""
+    if getattr(ctx.access, "is_internal", False):
+        return True
+    _flash("error", "The meeting record is read-only on a panel link.")
+    return False
+
+
 def _flash(kind: str, text: str) -> None:
     st.session_state[_FLASH] = (kind, text)
 
@@ -121,6 +129,8 @@ def render_panel(ctx: Any, record: Record) -> None:
 
 
 def _add_comment(record: Record, ctx: Any, kpi_id: str, seen: Any) -> None:
+    if not _may_write(ctx):
+        return
     state = st.session_state
     try:
         kwargs = {} if seen is ... else {"based_on": seen}
@@ -215,6 +225,8 @@ def _target_options(ctx: Any) -> dict[str, str]:
 
 
 def _add_action(record: Record, ctx: Any) -> None:
+    if not _may_write(ctx):
+        return
     state = st.session_state
     target = str(state.get("rec_a_target", ""))
     kind, _, value = target.partition(":")
@@ -232,6 +244,8 @@ def _add_action(record: Record, ctx: Any) -> None:
 
 
 def _set_status(record: Record, ctx: Any) -> None:
+    if not _may_write(ctx):
+        return
     state = st.session_state
     action_id = state.get("rec_s_action")
     seen = state.get(_SEEN_ACTIONS, {})
@@ -298,6 +312,8 @@ def render_actions(ctx: Any, record: Record) -> None:
 
 
 def _draw(record: Record, ctx: Any) -> None:
+    if not _may_write(ctx):
+        return
     state = st.session_state
     seed_text = str(state.get("rec_r_seed", "")).strip()
     try:
@@ -317,6 +333,8 @@ def _draw(record: Record, ctx: Any) -> None:
 
 
 def _nominate(record: Record, ctx: Any, sample_id: int) -> None:
+    if not _may_write(ctx):
+        return
     state = st.session_state
     try:
         nominate_case(record, sample_id, str(state.get("rec_n_case", "")), source=ctx.dataset,
@@ -329,6 +347,8 @@ def _nominate(record: Record, ctx: Any, sample_id: int) -> None:
 
 
 def _review(record: Record, ctx: Any) -> None:
+    if not _may_write(ctx):
+        return
     state = st.session_state
     case = state.get("rec_v_case")
     if case is None:

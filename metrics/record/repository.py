@@ -300,13 +300,15 @@ class Record:
         read as its month). Empty when nothing was recorded.
         """
         start, end = month(window_start), month(window_end)
+        newest = (select(func.max(CommentRow.id))
+                  .where(CommentRow.force == force, CommentRow.window_start == start,
+                         CommentRow.window_end == end)
+                  .group_by(CommentRow.kpi_id))
         with self._sessions() as session:
             rows = session.scalars(
-                select(CommentRow).where(CommentRow.force == force,
-                                         CommentRow.window_start == start,
-                                         CommentRow.window_end == end)
-                .order_by(CommentRow.id)).all()
-        return {row.kpi_id: _comment(row) for row in rows}  # later ids overwrite earlier
+                select(CommentRow).where(CommentRow.id.in_(newest)).order_by(CommentRow.id)
+            ).all()
+        return {row.kpi_id: _comment(row) for row in rows}
 
     def comment_history(self, force: str, kpi_id: str, *, window_start: object = None,
                         window_end: object = None) -> list[Comment]:

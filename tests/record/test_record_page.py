@@ -225,3 +225,22 @@ def test_history_expander_for_other_pages_is_internal_only(record_env, audience)
         assert table["window"].tolist() == ["2026-07 to 2026-09", "2026-04 to 2026-06"]
     else:
         assert not at.expander and not at.dataframe
+
+
+def test_write_callbacks_refuse_a_panel_session_even_if_called(record_env, monkeypatch):
+    """Defence in depth: a forged form submission from a panel session writes nothing."""
+    from types import SimpleNamespace
+
+    import ui.record as ui_record
+
+    state: dict = {"rec_c_owner": "x", "rec_c_text": "forged", "rec_c_assurance": "assured",
+                   "rec_a_target": "pillar:1", "rec_a_text": "forged", "rec_a_owner": "x",
+                   "rec_a_due": date(2026, 1, 1)}
+    monkeypatch.setattr(ui_record.st, "session_state", state)
+    record = open_record(record_env)
+    ctx = SimpleNamespace(access=SimpleNamespace(is_internal=False, user="link-id"),
+                          view=SimpleNamespace(force=FORCE), start=START, end=END)
+    ui_record._add_comment(record, ctx, "charge_rate", ...)
+    ui_record._add_action(record, ctx)
+    assert record.latest_comments(FORCE, START, END) == {} and record.actions(FORCE) == []
+    assert "read-only" in state["_rec_flash"][1]
