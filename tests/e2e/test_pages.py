@@ -125,3 +125,21 @@ def test_definitions_are_readable_in_full(browser, app_url, screenshot_dir):
     assert " ".join(longest.definition.split()) in text
     page.screenshot(path=str(screenshot_dir / "definitions_1280x720.png"))
     context.close()
+
+
+def test_a_refused_page_says_where_the_panel_can_go_and_links_there(browser, panel_url,
+                                                                     screenshot_dir):
+    context, page = _open(browser, _link(panel_url, "compare_forces"), "1280x720")
+    main = page.locator("[data-testid='stMain']")
+    text = main.inner_text()
+    assert "This link cannot be opened" in text and "This link does not open this page" in text
+    assert "page_not_in_scope" not in text and "Reason code" not in text
+    assert "Compare forces" not in text.split("This link cannot be opened")[1]
+    link = main.get_by_role("link", name="Victim voice")
+    link.wait_for()
+    page.screenshot(path=str(screenshot_dir / "panel_refused_page_1280x720.png"))
+    link.click()
+    wait_for_app_run(page)
+    assert "Victim voice: Metropolitan Police Service" in main.inner_text()
+    assert "Scrutiny panel view" in main.inner_text()
+    context.close()
