@@ -13,6 +13,7 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
+from present.escape import plotly as escape_label
 from present.format import OKABE_ITO, POINT_TYPE_COLOURS, POINT_TYPE_LABELS, format_value
 
 FONT = dict(family="Source Sans Pro, DejaVu Sans, Arial, sans-serif", size=14)
@@ -50,7 +51,7 @@ def _y_axis(unit: str) -> dict:
 
 def _layout(fig: go.Figure, *, title: str | None, height: int) -> go.Figure:
     fig.update_layout(
-        title=dict(text=title, x=0, xanchor="left") if title else None,
+        title=dict(text=escape_label(title), x=0, xanchor="left") if title else None,
         font=FONT,
         height=height,
         margin=dict(l=10, r=10, t=50 if title else 10, b=10),
@@ -189,7 +190,8 @@ def funnel_chart(
         if sub.empty:
             continue
         fig.add_trace(go.Scatter(
-            x=sub["n"], y=sub["value"], mode="markers+text", name=label, text=sub["force"],
+            x=sub["n"], y=sub["value"], mode="markers+text", name=label,
+            text=[escape_label(f) for f in sub["force"]],
             textposition="top center", textfont=dict(size=12),
             marker=dict(color=colour, size=12, symbol=symbol, line=dict(color="white", width=1)),
             customdata=[[format_value(v, "proportion"), label] for v in sub["value"]],
@@ -213,11 +215,11 @@ def breakdown_chart(
     for _, row in frame.iterrows():
         status = row.get("status", "ok")
         if status == "ok":
-            labels.append(f"{row['group']}")
+            labels.append(escape_label(row["group"]))
         elif status == "suppressed":
-            labels.append(f"{row['group']} (suppressed)")
+            labels.append(f"{escape_label(row['group'])} (suppressed)")
         else:
-            labels.append(f"{row['group']} (too few)")
+            labels.append(f"{escape_label(row['group'])} (too few)")
     shown = frame["status"].eq("ok") if "status" in frame else pd.Series(True, index=frame.index)
     values = frame["value"].where(shown)
     err_plus = (frame.get("ci_high", values) - values).where(shown)
@@ -242,11 +244,11 @@ def survey_trend_chart(trend: pd.DataFrame, *, height: int = 380) -> go.Figure:
     fig = go.Figure()
     for i, (item, block) in enumerate(trend.groupby("item", sort=False)):
         fig.add_trace(go.Scatter(
-            x=_x(block["quarter"]), y=block["value"], mode="lines+markers", name=str(item),
+            x=_x(block["quarter"]), y=block["value"], mode="lines+markers", name=escape_label(item),
             line=dict(color=palette[i % len(palette)], width=2),
             marker=dict(symbol=symbols[i % len(symbols)], size=8),
             connectgaps=False,
-            hovertemplate="%{x|%b %Y} quarter: %{y:.1%}<extra>" + str(item) + "</extra>",
+            hovertemplate="%{x|%b %Y} quarter: %{y:.1%}<extra>" + escape_label(item) + "</extra>",
         ))
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
     return _layout(fig, title=None, height=height)
