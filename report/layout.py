@@ -584,7 +584,7 @@ class _Builder:
             kpi = d.kpi(funnel.kpi_id)
             points = funnel.points
             img_w = self.width - side_w - 4 * mm
-            img_h = img_w * 0.62
+            img_h = img_w * 0.44  # two funnels to a page
             img = self.funnel_chart(funnel, img_w, img_h)
             # With the chart, list the forces outside 95%; without it, every force
             # (alphabetically: positions, not ranks).
