@@ -273,17 +273,21 @@ class _Run:
         return np.vstack([win, win.sum(axis=0, keepdims=True)])
 
     def items(self, kpi: KPI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(force code, month offset, item) of the KPI's items in the range, by item value."""
+        """(force code, month offset, item) of the KPI's items in the range, by item value.
+        Equal items of one force and month come back once with their count (days repeat a
+        lot), and are expanded here."""
         wrapper = (
             "SELECT force::VARCHAR AS force, "
-            "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, item::DOUBLE AS item"
+            "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, "
+            "item::DOUBLE AS item, count(*) AS flightdeck_k"
             " FROM ({sql}) AS q WHERE month >= $flightdeck_start AND month <= $flightdeck_end"
             " AND force IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)"
-            " ORDER BY item")
+            " GROUP BY ALL ORDER BY item")
         got, _ = self.query(kpi, wrapper)
-        f = self.force_codes(got["force"])
-        rel = np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0
-        values = np.asarray(got["item"], dtype=np.float64)
+        k = np.asarray(got["flightdeck_k"], dtype=np.int64)
+        f = np.repeat(self.force_codes(got["force"]), k)
+        rel = np.repeat(np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0, k)
+        values = np.repeat(np.asarray(got["item"], dtype=np.float64), k)
         keep = (f >= 0) & (rel >= 0) & (rel < self.M)
         return f[keep], rel[keep], values[keep]
 
