@@ -102,7 +102,9 @@ DATA_UNAVAILABLE = "The data is not available right now."
 
 def escape_md(text: object) -> str:
     """``text`` with Markdown/HTML special characters backslash-escaped, for st.markdown etc."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    from present.escape import md  # the one Markdown escaper (also breaks autolinks)
+
+    return md(text)
 
 
 @dataclass(frozen=True)
