@@ -13,7 +13,9 @@ _MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:")
 
 def escape_md(text: object) -> str:
     """Backslash-escape Markdown specials (text from the data is never rendered as markup)."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    from present.escape import md  # the one Markdown escaper (also breaks autolinks)
+
+    return md(text)
 
 
 def render_deck(block: str) -> None:
