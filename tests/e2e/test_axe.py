@@ -63,3 +63,38 @@ def test_allowlist_entries_name_rule_element_and_upstream_issue() -> None:
     for entry in ALLOWLIST:
         assert entry.rule and entry.element and entry.why
         assert entry.upstream.startswith("https://github.com/streamlit/streamlit/issues/")
+
+
+PANEL_SECRET = "e2e-axe-panel-secret-0123456789abcdef"
+
+
+LOCKED_LABELS = pytest.mark.xfail(
+    strict=True,
+    reason="a panel link locks force, window and scope: their selectboxes are disabled and "
+           "Streamlit draws a disabled widget's label at #929291 (3.0:1), which axe cannot "
+           "tell is inactive; fix requested in ui/shell.py (owner: pages). Strict, so this "
+           "fails as soon as the fix lands and the mark must go.")
+
+
+@pytest.mark.parametrize("page_id", ["flight_deck", pytest.param("trends", marks=LOCKED_LABELS)])
+def test_axe_finds_no_violation_in_the_panel_audience(browser, start_app, page_id: str) -> None:
+    # The scrutiny panel's view (banner, suppressed and rounded figures) is checked too.
+    from urllib.parse import urlencode
+
+    from metrics import sharelink
+
+    url = start_app(FLIGHTDECK_SECRET=PANEL_SECRET)
+    token, _ = sharelink.create(PANEL_SECRET, force="Gwent Police", start="2025-01",
+                                end="2025-03", pages=["flight_deck", "trends"],
+                                created_by="e2e@example.police.uk")
+    query = {"share": token, "force": "Gwent Police", "window": "custom", "from": "2025-01",
+             "to": "2025-03"}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/{page_id}?{urlencode(query)}")
+        wait_for_app_run(page)
+        assert page.get_by_text("Scrutiny panel view").count() >= 1
+        assert _violations(page) == []
+    finally:
+        context.close()
