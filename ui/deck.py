@@ -128,18 +128,21 @@ def record_notes(ctx, force: str, today: date | None = None
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_verdicts(fingerprint: tuple, force: str, start: str, end: str, compare: str,
-                     scope: str, _ctx: object) -> tuple[pd.DataFrame, bool]:
+                     scope: str, catalogue: str, _ctx: object) -> tuple[pd.DataFrame, bool]:
     return verdict_frame(_ctx, force)
 
 
 def view_verdicts(ctx, force: str) -> tuple[pd.DataFrame, bool]:
-    """:func:`verdict_frame`, cached per export and view (a panel link's never: its
-    disclosure depends on the link)."""
+    """:func:`verdict_frame`, cached per export, view and KPI catalogue (``FLIGHTDECK_KPIS``);
+    a panel link's never (its disclosure depends on the link)."""
+    import os
+
     fingerprint = ctx.loaded.fingerprint
     if ctx.is_panel or not fingerprint:
         return verdict_frame(ctx, force)
     return _cached_verdicts(fingerprint, force, str(ctx.start), str(ctx.end),
-                            ctx.view.compare, str(getattr(ctx, "scope", "all")), ctx)
+                            ctx.view.compare, str(getattr(ctx, "scope", "all")),
+                            os.environ.get("FLIGHTDECK_KPIS", ""), ctx)
 
 
 def build_deck(ctx, force: str) -> DeckView:
