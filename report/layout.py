@@ -485,6 +485,7 @@ class _Builder:
                     text = [self.p(esc(s), self.s.card) for s in self._sentences(kpi)]
                     items.append([img, *text] if img is not None else
                                  [self.p(f"<b>{esc(kpi.name)}</b>", self.s.cell), *text])
+                lines: list[Any] = []
                 for i in range(0, len(items), per_row):
                     line = items[i:i + per_row]
                     line += [""] * (per_row - len(line))
@@ -493,8 +494,11 @@ class _Builder:
                                            ("RIGHTPADDING", (0, 0), (-1, -1), gap),
                                            ("TOPPADDING", (0, 0), (-1, -1), 3),
                                            ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-                    flow.append(t)
-            flow += self.suppressed_note()
+                    lines.append(t)
+                # The footnote stays with the last row of charts (never alone on a page).
+                flow += lines[:-1] + [KeepTogether(lines[-1:] + self.suppressed_note())]
+            else:
+                flow += self.suppressed_note()
             flow.append(PageBreak())
         return flow
 

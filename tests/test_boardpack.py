@@ -404,9 +404,12 @@ def test_tidy_ticks() -> None:
     assert tick_text(1200, "count", 200) == "1,200"
 
 
-def test_no_page_ends_up_with_a_single_orphan_line(internal_pack) -> None:
-    footer = f"{FORCE}: Oct 2025 to Sep 2026"
-    for number, text in enumerate(_pages(internal_pack), 1):
+@pytest.mark.parametrize("audience", ["internal", "panel"])
+def test_no_page_ends_up_with_a_single_orphan_line(sample, audience) -> None:
+    footer = f"{FORCE}: Oct 2025 to Sep 2026" + (" (scrutiny panel)" if audience == "panel"
+                                                  else "")
+    pdf = bp.build_boardpack(sample, FORCE, START, END, audience=audience)  # with charts
+    for number, text in enumerate(_pages(pdf), 1):
         lines = [ln.strip() for ln in text.splitlines()
                  if ln.strip() and ln.strip() not in ("OFFICIAL-SENSITIVE", footer)
                  and not re.fullmatch(r"Page \d+ of \d+", ln.strip())]
