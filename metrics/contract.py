@@ -327,6 +327,8 @@ SEVERITY_POLICY: tuple[tuple[str, str, str], ...] = (
     ("outcome_code without outcome_date", "warning", "rows excluded"),
     ("dangling foreign key", "warning", "rows excluded (also rows whose case or order was "
      "excluded)"),
+    ("export.json present but without a valid as_at date", "warning",
+     "ignored: the as-at date is the latest recorded or outcome date"),
     ("a bail breach with action charge", "warning", "rows kept and counted (a bail breach "
      "cannot be charged; bail_breach_arrest_rate counts arrests only)"),
     ("survey item outside 1-5 (or not a whole number)", "warning",

@@ -110,9 +110,22 @@ def load_dataset(path: str | Path) -> Dataset:
                 "cases.parquet has no usable rows, so there is nothing to show.")
         del tables["cases"]
     _inconsistent(tables, rep)
+    _check_export_json(folder, rep)
     dataset = Dataset(tables, rep.freeze(), folder)
     _keep_fk_rows(dataset, rep)
     return dataset
+
+
+def _check_export_json(folder: Path, rep: _Report) -> None:
+    """Warn when ``export.json`` exists but states no valid as-at date (it is then ignored
+    and the as-at date is the latest recorded or outcome date, see ``Dataset.as_at``)."""
+    from metrics.contract import EXPORT_JSON
+    from metrics.dataset import export_as_at
+
+    if (folder / EXPORT_JSON).is_file() and export_as_at(folder) is None:
+        rep.add("warning", EXPORT_JSON, "as_at", "bad_export_json", 0,
+                f"{EXPORT_JSON} does not hold a valid as-at date ({{\"as_at\": "
+                "\"YYYY-MM-DD\"}); the latest recorded or outcome date in cases is used.")
 
 
 def _inconsistent(tables: dict[str, pd.DataFrame], rep: _Report) -> None:

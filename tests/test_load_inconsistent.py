@@ -50,3 +50,19 @@ def test_no_warning_without_a_charged_bail_breach(tmp_path: Path) -> None:
     ds = load_dataset(write_export(tmp_path / "y"))
     assert not [p for p in ds.report.problems if p.rule == "bail_breach_charged"]
     assert tables()["breaches"].num_rows == len(ds.tables["breaches"])
+
+
+def test_export_json_states_the_as_at_date(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "z")
+    latest = load_dataset(folder).as_at  # the latest recorded or outcome date
+    assert latest == D(2025, 2, 1)
+    (folder / "export.json").write_text('{"as_at": "2025-03-31"}')
+    ds = load_dataset(folder)
+    assert ds.as_at == D(2025, 3, 31)
+    assert not [p for p in ds.report.problems if p.rule == "bad_export_json"]
+    (folder / "export.json").write_text('{"as_at": "31/03/2025"}')
+    ds = load_dataset(folder)
+    assert ds.as_at == latest
+    bad = [p for p in ds.report.problems if p.rule == "bad_export_json"]
+    assert len(bad) == 1 and bad[0].severity == "warning" and ds.report.usable
+    assert "export.json does not hold a valid as-at date" in bad[0].message

@@ -37,6 +37,7 @@ Decisions:
 
 from __future__ import annotations
 
+import atexit
 import threading
 import weakref
 from collections import OrderedDict
@@ -142,6 +143,20 @@ _CONNECTIONS_LOCK = threading.Lock()
 # force change filters rows of the same all-forces result) costs nothing. Bounded.
 _RESULTS: dict[int, tuple[weakref.ref, OrderedDict]] = {}
 RESULTS_PER_EXPORT = 512
+
+
+@atexit.register
+def close_connections() -> None:
+    """Close every cached DuckDB connection (at exit, so none is left to the interpreter's
+    teardown). Returns nothing; later calls open new ones."""
+    with _CONNECTIONS_LOCK:
+        for _, con, _lock in list(_CONNECTIONS.values()):
+            try:
+                con.close()
+            except Exception:  # noqa: BLE001 - closing at exit must never raise
+                pass
+        _CONNECTIONS.clear()
+        _RESULTS.clear()
 
 
 def _results(dataset: Dataset) -> OrderedDict:
