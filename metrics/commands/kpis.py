@@ -4,7 +4,9 @@ Writes one row per KPI x force (x month with ``--by month``) to stdout as CSV (d
 JSON (a list of objects), with the columns ``kpi_id, force, window_start, window_end, value,
 numerator, denominator, n, ci_low, ci_high, status`` (+ ``spc`` with ``--by month``), and last
 ``provisional`` (``true`` while the window can still move: window end + the KPI's maturity days
-after the export's as-at date).
+after the export's as-at date). ``--scope all|adult_rape|child`` reads the case-linked KPIs for
+all RASSO, adult rape or child victims (survey and workforce KPIs are force-wide). A force's
+bad KPI declaration (``FLIGHTDECK_KPIS``) is one ``warning:`` line on stderr; the rest goes on.
 Proportions are fractions in [0, 1], days are floats, dates are ISO ``YYYY-MM-DD``; ``value``,
 ``ci_low`` and ``ci_high`` are empty (CSV) or null (JSON) unless ``status`` is ``ok``.
 
