@@ -135,11 +135,24 @@ def marker(shape: str, x: float, y: float, r: float, fill: Any, stroke: Any = No
     return Polygon(pts, fillColor=fill, strokeColor=stroke, strokeWidth=stroke_width)
 
 
-def _wrap(text: str, limit: float, size: float) -> list[str]:
+def _title(d: Drawing, title: str, size: float, width_pt: float, height_pt: float) -> float:
+    """Draw a chart title at the top left, wrapped onto a second line (and then made
+    smaller) when it is wider than the chart; returns the height it takes in points."""
+    lines = _wrap(title, width_pt, size, bold=True)
+    while (len(lines) > 2 or max(width(ln, size, True) for ln in lines) > width_pt) \
+            and size > 5:
+        size -= 0.5
+        lines = _wrap(title, width_pt, size, bold=True)
+    for i, line in enumerate(lines[:2]):
+        d.add(_string(0, height_pt - size * (1 + 1.15 * i), line, size, bold=True))
+    return size * (1 + 1.15 * (min(len(lines), 2) - 1))
+
+
+def _wrap(text: str, limit: float, size: float, bold: bool = False) -> list[str]:
     """Words of ``text`` in lines no wider than ``limit`` points (a long word stays whole)."""
     lines: list[str] = []
     for word in text.split():
-        if lines and width(lines[-1] + " " + word, size) <= limit:
+        if lines and width(lines[-1] + " " + word, size, bold) <= limit:
             lines[-1] += " " + word
         else:
             lines.append(word)
@@ -253,7 +266,7 @@ def spc_drawing(frame: pd.DataFrame, *, unit: str, title: str, width_pt: float,
     y_title = UNIT_AXIS.get(unit, unit.capitalize())
     d.axis_titles = ("Month", y_title)
     title_size = font + 1.2
-    d.add(_string(0, height_pt - title_size, title, title_size, bold=True))
+    title_h = _title(d, title, title_size, width_pt, height_pt)
     rows = frame.reset_index(drop=True)
     months = _months(rows["month"]) if len(rows) else []
     values = [_num(v) for v in rows.get("value", [])]
@@ -277,7 +290,7 @@ def spc_drawing(frame: pd.DataFrame, *, unit: str, title: str, width_pt: float,
     labels = [tick_text(v, unit, step) for v in ticks]
     left = max(width(s, font) for s in labels) + font * 0.6 + font * 1.6
     bottom = font * 3.0
-    top = title_size + font * 0.9
+    top = title_h + font * 0.9
     right = width("Sep 2025", font) / 2 + 2
     f = _Frame(left, bottom, width_pt - right, height_pt - top, ticks[0], ticks[-1],
                len(months))
@@ -526,7 +539,7 @@ def funnel_drawing(points: pd.DataFrame, limits: pd.DataFrame, *, target: float,
     y_title = "Rate (per cent)"
     d.axis_titles = (x_title, y_title)
     title_size = font + 1.2
-    d.add(_string(0, height_pt - title_size, title, title_size, bold=True))
+    title_h = _title(d, title, title_size, width_pt, height_pt)
     ns = _finite(points["n"]) + _finite(limits["n"])
     ns = [n for n in ns if n > 0]
     if not ns or points.empty:
@@ -543,7 +556,7 @@ def funnel_drawing(points: pd.DataFrame, limits: pd.DataFrame, *, target: float,
     labels = [tick_text(v, "proportion", step) for v in ticks]
     legend_h = font * 1.3 * _legend_rows(width_pt, font) + font * 0.3
     left = max(width(s, font) for s in labels) + font * 0.6 + font * 1.6
-    bottom, top = font * 3.0, title_size + legend_h + font * 0.6
+    bottom, top = font * 3.0, title_h + legend_h + font * 0.6
     x0, y0, x1, y1 = left, bottom, width_pt - 4, height_pt - top
     lx0, lx1 = math.log10(n_lo), math.log10(n_hi)
 
@@ -614,7 +627,7 @@ def funnel_drawing(points: pd.DataFrame, limits: pd.DataFrame, *, target: float,
     d.label_boxes = [(text, *box) for text, _, _, box, _ in placed]
     d.unlabelled = unplaced
     # legend under the title (wrapping onto a second row when it does not fit)
-    lx, ly = 0.0, height_pt - title_size - font * 1.3
+    lx, ly = 0.0, height_pt - title_h - font * 1.3
     for kind, words, shape, colour, dash in _legend_entries():
         w = _legend_width(words, font)
         if lx > 0 and lx + w > width_pt:

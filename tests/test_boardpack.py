@@ -501,3 +501,57 @@ def test_spc_history_is_reused_when_kpi_verdicts_hands_it_over(sample, monkeypat
     for kpi_id, frame in before.spc.items():
         pd.testing.assert_frame_equal(frame.reset_index(drop=True),
                                       after.spc[kpi_id].reset_index(drop=True))
+
+
+def _text_boxes(drawing) -> list[tuple[str, float, float, float, float]]:
+    """Every text of a chart drawing as (text, x0, y0, x1, y1) in the drawing's points."""
+    from reportlab.graphics.shapes import Group, String
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    out = []
+
+    def walk(node, transform) -> None:
+        for item in getattr(node, "contents", []):
+            if isinstance(item, Group):
+                walk(item, item.transform)
+            elif isinstance(item, String):
+                w = stringWidth(item.text, item.fontName, item.fontSize)
+                shift = {"start": 0, "middle": w / 2, "end": w}[item.textAnchor]
+                x0, x1 = item.x - shift, item.x - shift + w
+                y0, y1 = item.y - item.fontSize * 0.25, item.y + item.fontSize * 0.8
+                if transform[:4] == (0, 1, -1, 0):  # rotated 90°: along the y axis
+                    tx, ty = transform[4], transform[5]
+                    x0, x1, y0, y1 = tx - y1, tx - y0, ty + x0, ty + x1
+                out.append((item.text, x0, y0, x1, y1))
+
+    walk(drawing, (1, 0, 0, 1, 0, 0))
+    return out
+
+
+@pytest.mark.parametrize("force", [FORCE, bp.ALL_FORCES])
+def test_no_chart_text_is_cut_off(sample, force) -> None:
+    """Every title, tick label, axis title, legend entry and label of every chart in the
+    pack lies inside its drawing (nothing clipped at the edge of the chart)."""
+    _, builder = _chart_pack(sample, force, ["trends", "victim_voice", "compare_forces"])
+    kinds = {d.kind for d in builder.drawings.values()}
+    assert {"spc", "funnel"} <= kinds and (force != bp.ALL_FORCES or "survey" in kinds)
+    for key, drawing in builder.drawings.items():
+        for text, x0, y0, x1, y1 in _text_boxes(drawing):
+            assert x0 >= -0.5 and x1 <= drawing.width + 0.5, (key, text, x0, x1)
+            assert y0 >= -1.0 and y1 <= drawing.height + 1.0, (key, text, y0, y1)
+
+
+def test_a_long_chart_title_wraps_instead_of_running_off() -> None:
+    from report.charts import spc_drawing
+
+    months = pd.period_range("2024-01", periods=24, freq="M")
+    frame = pd.DataFrame({"month": list(months), "value": [0.2 + 0.01 * (i % 5)
+                                                            for i in range(24)],
+                          "centre": 0.22, "upper": 0.3, "lower": 0.14,
+                          "point_type": "common_cause"})
+    title = "Victims told of the outcome in person by the officer in the case within 5 days"
+    drawing = spc_drawing(frame, unit="proportion", title=title, width_pt=180, height_pt=110)
+    texts = _text_boxes(drawing)
+    assert " ".join(t for t, *_ in texts[:2]) == title  # on two lines, every word kept
+    for text, x0, _y0, x1, _y1 in texts:
+        assert x0 >= -0.5 and x1 <= 180.5, text
