@@ -378,3 +378,27 @@ def test_panel_board_pack_goes_through_the_sessions_disclose_and_pages(monkeypat
     dl._build(object(), "Gwent Police", "2026-07", "2026-09", "internal", "previous",
               None, lambda f, m: None, False)
     assert seen["disclose"] is None and seen["pages"] is None
+
+
+def _context_app() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+    import streamlit as st
+
+    from ui import shell
+    from ui.downloads import _current_page, about_for
+
+    st.session_state[shell._CTX] = SimpleNamespace(
+        view=SimpleNamespace(force="Gwent Police", scope="child"), loaded=None,
+        start=pd.Period("2026-01", "M"), end=pd.Period("2026-03", "M"))
+    about = about_for(_current_page(), "t")
+    st.write(f"about: {about.force} | {about.window} | {about.scope}")
+
+
+def test_downloads_name_the_page_the_shell_set_up_without_being_told() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_context_app, default_timeout=60).run()
+    assert not at.exception
+    assert at.markdown[-1].value == "about: Gwent Police | 2026-01 to 2026-03 | child"

@@ -94,6 +94,17 @@ def about_for(page: Any, title: str, *, audience: str = "internal",
         as_at=getattr(dataset, "as_at", None), kpi=kpi_text)
 
 
+def _current_page() -> Any:
+    """The page context ``ui.shell.page_setup`` stored for this run (None outside the app),
+    so a download names its force, window and scope even when the page did not pass it."""
+    try:
+        from ui import shell
+    except ImportError:
+        return None
+    key = getattr(shell, "_CTX", None)
+    return st.session_state.get(key) if key else None
+
+
 def _log_export(access: Any, audience: str, *, reason: str, force: str | None = None,
                 window: str | None = None) -> None:
     """One ``export`` line in the audit trail; never lets an audit failure break the page."""
@@ -124,9 +135,10 @@ def download_buttons(table: pd.DataFrame, name: str, *, access: Any = None,
     """Render "CSV" and "Excel" download buttons for ``table``, side by side (content-wide,
     so their labels are never clipped; they wrap onto a new line in a narrow column).
 
-    ``name`` starts the file name and names the sheet; ``page`` (``ui.shell.PageContext``)
-    or ``about`` says which force, window, scope and as-at date the table covers (in the
-    file names and inside the files); ``kpi`` names the KPI of a breakdown or funnel.
+    ``name`` starts the file name and names the sheet; ``page`` (``ui.shell.PageContext``;
+    default: the one ``page_setup`` stored for this run) or ``about`` says which force,
+    window, scope and as-at date the table covers (in the file names and inside the files);
+    ``kpi`` names the KPI of a breakdown or funnel.
     ``access`` (``ui.access.Access``) or ``audience`` says who is looking; in the panel
     audience the table must already be disclosure-controlled (else a short error replaces the
     buttons and nothing is offered).
@@ -139,6 +151,8 @@ def download_buttons(table: pd.DataFrame, name: str, *, access: Any = None,
         return
     frozen = table.copy()
     slug = _slug(name)
+    if page is None and about is None:
+        page = _current_page()
     info = about or about_for(page, title or name.replace("_", " "), audience=aud, kpi=kpi)
     if info.audience != aud:
         info = ExportAbout(**{**info.__dict__, "audience": aud})
