@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from present.charts import FUNNEL_FLAGS, POINT_TYPE_SYMBOLS, _layout, _x, _y_axis
+from present.escape import plotly as escape_label
 from present.format import OKABE_ITO, POINT_TYPE_COLOURS, POINT_TYPE_LABELS, format_value
 
 MATURING_LABEL = "Maturing: can still change"
@@ -257,7 +258,8 @@ def funnel_chart(
         if sub.empty:
             continue
         fig.add_trace(go.Scatter(
-            x=sub["n"], y=sub["value"], mode="markers", name=label, text=sub["force"],
+            x=sub["n"], y=sub["value"], mode="markers", name=label,
+            text=[escape_label(f) for f in sub["force"]],
             marker=dict(color=colour, size=10, symbol=symbol, line=dict(color="white", width=1)),
             customdata=[[format_value(v, "proportion"), label] for v in sub["value"]],
             hovertemplate="%{text}: %{customdata[0]} of %{x:,} (%{customdata[1]})<extra></extra>",
@@ -266,11 +268,13 @@ def funnel_chart(
     if not chosen.empty:
         row = chosen.iloc[0]
         fig.add_trace(go.Scatter(
-            x=[row["n"]], y=[row["value"]], mode="markers", name=f"{highlight} (chosen)",
+            x=[row["n"]], y=[row["value"]], mode="markers",
+            name=f"{escape_label(highlight)} (chosen)",
             marker=dict(color=FUNNEL_FLAGS[row["flag"]][1], size=18,
                         symbol=FUNNEL_FLAGS[row["flag"]][2],
                         line=dict(color=OKABE_ITO["black"], width=3)),
-            hovertemplate=f"{highlight}: {format_value(row['value'], 'proportion')} of "
+            hovertemplate=f"{escape_label(highlight)}: "
+                          f"{format_value(row['value'], 'proportion')} of "
                           "%{x:,}<extra>chosen force</extra>"))
     ys = [*points["value"].dropna(), target]
     y_low, y_high = max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.05)
@@ -283,8 +287,9 @@ def funnel_chart(
     for lab in place_labels(points, order, x_range=(math.log10(n_low), math.log10(n_high)),
                             y_range=(y_low, y_high), width_px=width_px, height_px=plot_h):
         fig.add_annotation(
-            x=math.log10(lab.x), y=lab.y, text=f"<b>{lab.force}</b>" if lab.force == highlight
-            else lab.force, showarrow=False, xshift=lab.xshift, yshift=lab.yshift,
+            x=math.log10(lab.x), y=lab.y,
+            text=f"<b>{escape_label(lab.force)}</b>" if lab.force == highlight
+            else escape_label(lab.force), showarrow=False, xshift=lab.xshift, yshift=lab.yshift,
             xanchor="center" if lab.xshift == 0 else "left" if lab.xshift > 0 else "right",
             font=dict(size=12, color=OKABE_ITO["black"]))
     tickvals, ticktext = log_ticks(n_low, n_high)
