@@ -180,3 +180,14 @@ def test_a_real_change_without_a_better_direction_is_never_called_no_clear_chang
                                       spc_point_type="special_cause_neutral_low"))
     assert spc_only.word == "Lower"
     assert build_tile(REPEAT, row("repeat_suspect_share")).word == "No clear change"
+
+
+def test_the_tile_and_sentence_models_do_not_import_streamlit():
+    import subprocess
+    import sys
+
+    code = ("import sys, present.tiles, present.sentences, present.format; "
+            "print('streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=__file__.rsplit("/tests/", 1)[0])
+    assert out.stdout.strip() == "False"
