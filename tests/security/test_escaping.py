@@ -8,7 +8,10 @@ carry links: no Markdown element and no Plotly figure holds a live link.
 from __future__ import annotations
 
 import html
+import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -31,6 +34,8 @@ ATTACKS = [
 # GitHub's autolink literals (extended www, protocol and e-mail autolinks).
 AUTOLINK = re.compile(r"(?i)(https?://|ftp://|www\.|mailto:|[\w.+-]+@[\w-]+\.\w)")
 PARSER = MarkdownIt("commonmark")
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data" / "sample"
 
 
 def render(markdown: str) -> str:
@@ -91,3 +96,109 @@ def test_plotly_escapes_tags_and_entities():
 def test_control_and_direction_characters_are_dropped():
     assert md("Gwent\u202ePolice") == "GwentPolice"
     assert plotly("a\x00b\u2066c") == "abc"
+
+
+# --------------------------------------------------------------------------- the app
+
+
+EVIL_FORCE = 'Durham [click](https://evil.example) <a href="https://evil.example/x">www.evil.example</a>'
+LIVE = re.compile(r"(?i)(https?://|www\.)evil\.example")
+
+
+@pytest.fixture(scope="module")
+def evil_export(tmp_path_factory) -> Path:
+    """data/sample with a force and a team named to carry links. (A survey item's name comes
+    from its ``q_`` column, which the catalogue allows only as lower-case letters, digits and
+    ``_``, so it cannot carry a URL into the app; :func:`md` and :func:`plotly` are attacked
+    with such names above.)"""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    out = tmp_path_factory.mktemp("evil") / "export"
+    shutil.copytree(SAMPLE, out)
+    for path in out.glob("*.parquet"):
+        table = pq.read_table(path).to_pandas()
+        if "force" in table.columns:
+            table["force"] = table["force"].astype(object).replace("Durham Constabulary",
+                                                                   EVIL_FORCE)
+        if "team" in table.columns:
+            teams = sorted(table["team"].dropna().astype(str).unique())
+            table["team"] = table["team"].astype(object).replace(teams[0], EVIL_TEAM)
+        table.to_parquet(path, index=False)
+    return out
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def live_links(at) -> list[str]:
+    """Every place in the rendered app where evil.example is a link or an autolink."""
+    found = []
+    kinds = ("markdown", "caption", "warning", "error", "info", "success", "title", "header",
+             "subheader", "latex", "text")
+    for kind in kinds:
+        for el in getattr(at, kind, []):
+            text = str(getattr(el, "value", "") or getattr(el, "body", ""))
+            rendered = render(text)
+            plain = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+            if re.search(r"<a [^>]*evil", rendered) or LIVE.search(plain):
+                found.append(f"{kind}: {text[:120]}")
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        for s in _strings(spec):  # Plotly links only through its <a href> tag
+            if re.search(r"(?i)<a[\s>]", s):
+                found.append(f"plotly: {s[:120]}")
+    for el in at.get("html"):  # raw HTML is never autolinked: only a real anchor would link
+        body = str(el.proto.body)
+        # (the deck's own links are relative, with the force URL-encoded in their query)
+        if re.search(r"(?is)href\s*=\s*[\"']?\s*(?:(?:https?:)?//|www\.)[^\"'>\s]*evil", body):
+            found.append(f"html: {body[:120]}")
+    return found
+
+
+def _app(monkeypatch, data: Path, **query: str):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("FLIGHTDECK_SECRET", raising=False)
+    monkeypatch.setenv("FLIGHTDECK_DATA", str(data))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def _shown_everywhere(at) -> str:
+    return " ".join(str(getattr(el, "value", "")) for kind in ("markdown", "caption",
+                    "warning", "header", "subheader", "info") for el in getattr(at, kind, []))
+
+
+def test_a_link_in_the_url_is_not_a_link_in_the_warning(monkeypatch, evil_export):
+    at = _app(monkeypatch, evil_export, force="[click](https://evil.example)")
+    at.run()
+    assert not at.exception
+    assert "click" in _shown_everywhere(at)  # the bad parameter is reported...
+    assert live_links(at) == []  # ...as text
+
+
+@pytest.mark.parametrize("page", ["flight_deck", "trends", "victim_voice", "compare_forces"])
+def test_names_from_the_data_are_never_live_links(monkeypatch, evil_export, page):
+    at = _app(monkeypatch, evil_export, force=EVIL_FORCE)
+    at.session_state["fd_breakdown"] = "team"  # the Trends breakdown by team
+    at.run()
+    if page != "flight_deck":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert live_links(at) == []
+    if page == "trends":
+        specs = " ".join(el.proto.spec for el in at.get("plotly_chart"))
+        assert "Re-authenticate here" in specs or "Re-authenticate here" in _shown_everywhere(at)
