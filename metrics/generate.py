@@ -451,6 +451,10 @@ def generate(out: str | Path, cases: int = 60_000, seed: int = 1,
     b_act = _choice_rows(rng, np.column_stack([0.38 + 0.12 * f_b, 0.14 + 0.04 * f_b,
                                                np.full(len(b_day), 0.28),
                                                np.maximum(0.02, 0.2 - 0.16 * f_b)]))
+    # breaching pre-charge bail is not an offence: such a breach is never charged (an arrest
+    # instead); decided after the draw so the random stream, and every other file, is unchanged
+    b_act[(o_type[b_order] == ORDER_TYPES.index("pre_charge_bail"))
+          & (b_act == BREACH_ACTIONS.index("charge"))] = BREACH_ACTIONS.index("arrest")
     _write(pa.table({
         "breach_id": _ids("B", np.arange(1, len(b_day) + 1), 7),
         "order_id": order_ids.take(pa.array(b_order)),
