@@ -229,3 +229,24 @@ def test_kpis_cli_scope_flag(tmp_path, capsys):
 def test_census_ratios_carry_no_interval_but_proportions_do():
     r = row_of(scoped_ds(), "charge_rate")
     assert not np.isnan(r["ci_low"])
+
+
+def test_orders_and_breaches_follow_their_case_under_scope():
+    cases = [case(case_id="A1", offence_group="rape", victim_age_band="35-44"),
+             case(case_id="K1", offence_group="rape", victim_age_band="16-17")]
+    orders = frame([{"order_id": f"O{i}", "case_id": cid, "force": "Alpha",
+                     "order_type": "SHPO", "applied_date": "2024-01-10",
+                     "granted_date": "2024-02-01"}
+                    for i, cid in enumerate(["A1"] * 3 + ["K1"] * 2)],
+                   dates=("applied_date", "granted_date"), categories=("force", "order_type"),
+                   strings=("order_id", "case_id"))
+    breaches = frame([{"breach_id": f"B{i}", "order_id": oid, "force": "Alpha",
+                       "breach_date": "2024-02-10", "action": "arrest"}
+                      for i, oid in enumerate(["O0", "O1", "O3"])],
+                     dates=("breach_date",), categories=("force", "action"),
+                     strings=("breach_id", "order_id"))
+    ds = dataset(cases, orders=orders, breaches=breaches)
+    got = {scope: (row_of(ds, "orders_granted", scope=scope)["value"],
+                   row_of(ds, "order_breach_action_rate", scope=scope)["denominator"])
+           for scope in ("all", "adult_rape", "child")}
+    assert got == {"all": (5, 3), "adult_rape": (3, 2), "child": (2, 1)}
