@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import audit, sharelink
-from ui.access import resolve_role
+from ui.access import REFUSALS, resolve_role
 
 SECRET = "apptest-link-secret-0123456789"
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32,
@@ -300,7 +300,7 @@ def test_bad_links_are_refused_and_audited(case, reason, audit_file):
     if case == "other_page":  # a valid link on another page: where it can go, no reason code
         assert "does not open this page" in text(at) and "Reason code" not in text(at)
     else:
-        assert f"Reason code: {reason}" in text(at)
+        assert REFUSALS[reason] in text(at) and "Reason code" not in text(at)
     events = lines(audit_file)
     assert [e["action"] for e in events] == ["link_refused"]
     assert events[0]["reason"] == reason and events[0]["audience"] == "panel"

@@ -351,17 +351,17 @@ def _refuse(title: str, reason: str, *, detail: str | None = None) -> None:
     st.error(REFUSALS.get(reason, "Access refused."))
     if detail:
         st.caption(escape_md(detail))
-    st.caption(f"Reason code: {reason}")
     st.stop()
 
 
-def _refuse_page(scope: Scope, token: str) -> None:
-    """The refusal page for a valid link opened on a page it does not open: plain words and
-    links to the pages it does open (``ui.shell.where_to_go``), no reason code. Stops."""
+def _refuse_page(scope: Scope, token: str, reason: str = "page_not_in_scope") -> None:
+    """The refusal page for a valid link asked for a page, force or period it does not open:
+    plain words and links to the views it does open (``ui.shell.where_to_go``), no reason
+    code. Stops."""
     render_marking(sidebar=True)
     render_marking()
     st.title("This link cannot be opened")
-    st.error(REFUSALS["page_not_in_scope"])
+    st.error(REFUSALS.get(reason, REFUSALS["page_not_in_scope"]))
     try:
         from ui.shell import where_to_go
 
@@ -426,9 +426,10 @@ def _panel_access(page_id: str, token: str) -> Access:
         _safe_log("link_refused", user=verified.link_id if verified else audit.UNVERIFIED,
                   audience="panel", force=_query("force"), window=_window_from_url(),
                   page=page_id, reason=exc.reason)
-        if verified is not None and exc.reason == "page_not_in_scope":
-            _refuse_page(verified, token)
-        _refuse("This link cannot be opened", exc.reason, detail=str(exc))
+        if verified is not None and exc.reason in ("page_not_in_scope", "force_not_in_scope",
+                                                   "window_not_in_scope"):
+            _refuse_page(verified, token, exc.reason)
+        _refuse("This link cannot be opened", exc.reason)
         raise  # unreachable: st.stop() raises
     st.session_state[_TOKEN_KEY] = token
     if _query(SHARE_PARAM) is None:
