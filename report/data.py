@@ -118,6 +118,7 @@ class PackData:
     sentences: list[Any] = field(default_factory=list)
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
     spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
+    rounded: set[str] = field(default_factory=set)  # panel: KPIs whose value rounding moved
     before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
     before_after_window: tuple[pd.Period, pd.Period] | None = None
 
@@ -250,6 +251,7 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         window_all = _compute(dataset, p0, p1, forces=forces, **kw)
     except (KpiInputError, TypeError) as exc:
         raise BoardpackError(str(exc)) from exc
+    raw_window = window_all[window_all["force"] == force]
     if rule is not None:
         window_all = rule(window_all)
     kpis = registry.all_kpis(survey_items(dataset))
@@ -272,6 +274,8 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         data.previous = (rule(previous) if rule is not None else previous).set_index("kpi_id")
         data.verdicts = fallback_verdicts(data)
         data.__dict__.pop("_rows", None)
+    if rule is not None:
+        data.rounded = rounding_changed(raw_window, data.verdicts, kpis)
     step(0.6, "SPC charts")
     data.spc, data.spc_notes = spc_frames(dataset, data, rule, kw)
     step(0.8, "What changed")
@@ -288,6 +292,25 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
             before, after = rule(before), rule(after)
         data.before_after = survey_before_after(survey, before, after)
     return data
+
+
+def rounding_changed(raw: pd.DataFrame, shown: pd.DataFrame, kpis: Sequence[KPI]) -> set[str]:
+    """The KPIs whose value, as printed (``present.format.format_value``), differs between
+    the undisclosed window table ``raw`` (rows of one force) and the panel's ``shown``
+    (indexed by kpi_id): rounding moved them, so the pack marks them (as the app does)."""
+    from present.format import format_value
+
+    units = {k.id: k.unit for k in kpis}
+    before = raw.drop_duplicates("kpi_id").set_index("kpi_id")
+    out: set[str] = set()
+    for kpi_id, row in shown.iterrows():
+        if kpi_id not in before.index or row.get("status") != "ok" or \
+                before.at[kpi_id, "status"] != "ok":
+            continue
+        unit = units.get(str(kpi_id), "proportion")
+        if format_value(before.at[kpi_id, "value"], unit) != format_value(row["value"], unit):
+            out.add(str(kpi_id))
+    return out
 
 
 def pack_verdicts(dataset: Dataset, data: PackData) -> tuple[pd.DataFrame, str]:

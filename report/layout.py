@@ -41,7 +41,14 @@ from metrics.registry import KPI, PILLARS
 from metrics.windows import describe_window
 from present.format import format_interval, format_value, is_missing
 from report import charts as pack_charts
-from report.common import MARKING, SECTIONS, SUPPRESSED_NOTE, _get
+from report.common import (
+    MARKING,
+    ROUNDED_FOOTNOTE,
+    ROUNDED_MARK,
+    SECTIONS,
+    SUPPRESSED_NOTE,
+    _get,
+)
 from report.data import SPC_HISTORY_MONTHS, Funnel, PackData, survey_frame
 from report.fonts import FONTS, esc, register_fonts, t
 from report.words import (
@@ -204,14 +211,24 @@ class _Builder:
             title=f"{kpi.name}, {self.data.window_label}",
             x_title=f"{denominator} (log scale)", width_pt=width, height_pt=height))
 
+    def value_text(self, kpi: KPI, row: Any) -> str:
+        """A KPI's value as printed, with :data:`ROUNDED_MARK` when disclosure rounding
+        changed it (panel)."""
+        text = kpi_value_text(kpi, row) if row is not None else "No data"
+        return f"{text} {ROUNDED_MARK}" if kpi.id in self.data.rounded else text
+
     def suppressed_note(self) -> list[Any]:
+        """The panel's footnotes: suppression, and rounding when a figure carries the mark."""
         if self.data.audience != "panel":
             return []
         try:
             from metrics.disclosure import FOOTNOTE as note
         except ImportError:
             note = SUPPRESSED_NOTE
-        return [Spacer(1, 4), self.p(esc(note), self.s.small)]
+        out = [Spacer(1, 4), self.p(esc(note), self.s.small)]
+        if self.data.rounded:
+            out.append(self.p(esc(ROUNDED_FOOTNOTE), self.s.small))
+        return out
 
     def charts_missing_note(self) -> list[Any]:
         if not self.chart_note:
@@ -327,7 +344,7 @@ class _Builder:
         if with_kind:
             cells.append(self.p(esc(kpi.kind), self.s.cell))
         return cells + [
-            self.p(esc(kpi_value_text(kpi, row) if row is not None else "No data"),
+            self.p(esc(self.value_text(kpi, row)),
                    self.s.cell_b),
             self.p(esc(interval.replace("95% CI ", "")), self.s.cell),
             self.p(esc(format_n(row["n"]) if ok else ""), self.s.cell),
@@ -339,7 +356,7 @@ class _Builder:
         """Five flight-deck cells (name, value, interval, change, verdict) and whether the
         value cell should span the interval cell (a gate or suppression message)."""
         row, prev = self._rows(kpi)
-        value = kpi_value_text(kpi, row) if row is not None else "No data"
+        value = self.value_text(kpi, row)
         ok = row is not None and _get(row, "status") == "ok"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
         cells = [self.p(esc(kpi.name), self.s.deck),

@@ -189,12 +189,26 @@ def test_panel_pack_has_no_count_from_1_to_7(sample, internal_pack, panel_pack) 
 
 
 def test_panel_pack_numbers_come_from_apply_panel(sample, panel_pack) -> None:
-    table = apply_panel(compute_kpis(sample, START, END, forces=[FORCE])).set_index("kpi_id")
+    raw = compute_kpis(sample, START, END, forces=[FORCE]).set_index("kpi_id")
+    table = apply_panel(raw.reset_index()).set_index("kpi_id")
     deck = _deck(panel_pack)
     items = _survey_items(sample)
+    marked = 0
     for kpi_id, row in table.iterrows():
         kpi = get_kpi(kpi_id, items)
-        assert f"{_flat(kpi.name)} {_expected_cell(kpi, row)}" in deck, kpi_id
+        cell = _expected_cell(kpi, row)
+        moved = row["status"] == "ok" and raw.loc[kpi_id, "status"] == "ok" and \
+            format_value(raw.loc[kpi_id, "value"], kpi.unit) != format_value(row["value"],
+                                                                             kpi.unit)
+        if moved:  # rounding moved the value: it carries the mark
+            value = format_value(row["value"], kpi.unit)
+            cell = cell.replace(value, f"{value} †", 1)
+            marked += 1
+        assert f"{_flat(kpi.name)} {cell}" in deck, kpi_id
+    assert marked >= 1  # the small force's panel figures do move
+    assert "† Changed by disclosure control: counts rounded to the nearest 5" in deck
+    assert "†" not in " ".join(_pages(bp.build_boardpack(sample, FORCE, START, END,
+                                                         charts=False, pages=["flight_deck"])))
 
 
 def test_pack_uses_the_given_disclose_function_and_pages(sample) -> None:
