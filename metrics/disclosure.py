@@ -565,8 +565,25 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
     return table, hidden
 
 
+def _hide_for(kpi_table: pd.DataFrame, windows: Sequence[tuple] | None,
+              context: pd.DataFrame | None) -> pd.DataFrame:
+    """Secondary suppressions of ``kpi_table``; with ``context`` (the same KPIs for every
+    force), worked out on the context and carried over by KPI, force and window, so a table
+    of some forces hides exactly what the table of every force hides."""
+    if context is None or kpi_table.empty:
+        return _secondary_hide(kpi_table, windows)
+    keys = ["kpi_id", "force", "window_start", "window_end"]
+    ctx = context.drop_duplicates(keys).reset_index(drop=True)
+    hide_ctx = _secondary_hide(ctx, windows)
+    hide_ctx.index = pd.MultiIndex.from_frame(ctx[keys].astype(str))
+    wanted = pd.MultiIndex.from_frame(kpi_table[keys].astype(str))
+    carried = hide_ctx.reindex(wanted, fill_value=False)
+    carried.index = kpi_table.index
+    return carried.astype(bool) | _secondary_hide(kpi_table, windows)
+
+
 def apply_panel(kpi_table: pd.DataFrame, *, windows: Sequence[tuple] | None = None,
-                ) -> pd.DataFrame:
+                context: pd.DataFrame | None = None) -> pd.DataFrame:
     """The KPI long table as a panel may see it (see the module docstring for the rules).
 
     Same columns as the input (``kpi_id, force, window_start, window_end, value, numerator,
@@ -579,17 +596,19 @@ def apply_panel(kpi_table: pd.DataFrame, *, windows: Sequence[tuple] | None = No
     forces add up to it); for a table by month, the months against their window and forces
     against All forces month by month. ``windows``: the (first, last) months, as
     ``YYYY-MM`` or ``pd.Period``, of the windows whose totals the panel also sees (a share
-    link's window); default the table's whole span. Raises ``KeyError`` for a KPI id the
-    registry does not know.
+    link's window); default the table's whole span. ``context``: the same table for every
+    force (and All forces), when ``kpi_table`` holds only some of them: the suppressions are
+    worked out on it, so a table of one force agrees with the table of all. Raises
+    ``KeyError`` for a KPI id the registry does not know.
     """
-    return _apply(kpi_table, _secondary_hide(kpi_table, windows))[0]
+    return _apply(kpi_table, _hide_for(kpi_table, windows, context))[0]
 
 
 def apply_panel_marked(kpi_table: pd.DataFrame, *, windows: Sequence[tuple] | None = None,
-                       ) -> pd.DataFrame:
+                       context: pd.DataFrame | None = None) -> pd.DataFrame:
     """Like :func:`apply_panel`, but every hidden cell holds ``*`` (object columns) instead
     of NaN, for tables and CSV files; add :data:`FOOTNOTE` below them."""
-    table, hidden = _apply(kpi_table, _secondary_hide(kpi_table, windows))
+    table, hidden = _apply(kpi_table, _hide_for(kpi_table, windows, context))
     marked = table.astype({col: object for col in hidden.columns})
     for col in hidden.columns:
         marked.loc[hidden[col].to_numpy(), col] = SYMBOL

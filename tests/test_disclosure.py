@@ -388,3 +388,21 @@ def test_breakdown_counts_are_safe_and_not_recoverable_from_the_total(kpi_id, da
     if u == "proportion":
         assert np.allclose(out.loc[shown, "value"],
                            out.loc[shown, "numerator"] / out.loc[shown, "denominator"])
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def test_a_table_of_one_force_hides_what_the_table_of_all_forces_hides():
+    # Force B's 3 is hidden; against All forces, C (the next smallest) is hidden too. The table
+    # of C alone must hide C as well, or C and All forces would give B away.
+    rows = [row("orders_granted", v, math.nan, v, force=f)
+            for f, v in (("A", 40), ("B", 3), ("C", 12), ("All forces", 55))]
+    full = table(*rows)
+    everyone = apply_panel(full)
+    assert everyone["status"].tolist() == ["ok", "suppressed", "suppressed", "ok"]
+    alone = full[full["force"] == "C"]
+    assert apply_panel(alone)["status"].tolist() == ["ok"]  # without the others: only the rule
+    assert apply_panel(alone, context=full)["status"].tolist() == ["suppressed"]
+    marked = disclosure.apply_panel_marked(alone, context=full)
+    assert marked["numerator"].tolist() == [SYMBOL]
