@@ -117,8 +117,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"warning: {problem}", file=err)
     table = compute_kpis(dataset, start, end, by=args.by, forces=args.force, kpi_ids=kpi_ids,
                          scope=getattr(args, "scope", "all"))
-    if apply_panel is not None:
-        table = apply_panel(table)
+    if apply_panel is not None:  # some forces: suppressed as in the table of every force
+        context = None if not args.force else compute_kpis(
+            dataset, start, end, by=args.by, kpi_ids=kpi_ids, scope=getattr(args, "scope", "all"))
+        table = apply_panel(table, context=context)
     write_table(table, out, args.format)
     return 0
 
