@@ -277,6 +277,7 @@ def test_trends_shows_the_kpis_commentary_history(app_test, tmp_path, monkeypatc
     assert len(history) == 2  # both windows, newest first, not the other KPI
     assert history[0].startswith("**Partly assured**") and "2026\\-07 to 2026\\-09" in history[0]
     assert "\\*not\\*" in history[0]  # the comment's text is escaped, never formatted
+    assert "lead@example.police.uk" in history[0].replace("\\", "").replace("\u200b", "")  # author
     assert "Charging advice backlog cleared in May" in history[1].replace("\\", "")
 
 

@@ -195,6 +195,7 @@ def test_panel_trends_commentary_is_only_the_links_window(panel_app, tmp_path, m
     page = unescape(texts(at))
     assert "Shared window note." in page
     assert "Earlier internal note." not in page
+    assert "lead@example.police.uk" not in page.replace("\u200b", "")  # a panel: no names
 
 
 def test_panel_refused_page_is_plain_words(panel_app):

@@ -485,6 +485,8 @@ _CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p span {
   white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; max-width: 100% !important;}
+[data-testid="stSidebar"] .stSelectbox:has(input:disabled) [data-testid="stWidgetLabel"] p {
+  color: #595959 !important;}
 </style>"""
 
 

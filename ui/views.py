@@ -467,5 +467,7 @@ def commentary_history(ctx: shell.PageContext, force: str, kpi: KPI) -> None:
     for c in history:
         window = c.window_start if c.window_start == c.window_end else \
             f"{c.window_start} to {c.window_end}"
+        # A panel link carries no names: the author is shown to internal users only.
+        author = "" if scope is not None else f"{safe(c.author)}, "
         st.markdown(f"**{safe(c.assurance_label)}** · {safe(window)} · owner {safe(c.owner)} · "
-                    f"{safe(c.author)}, {c.created_at:%d %b %Y %H:%M} UTC  \n{safe(c.text)}")
+                    f"{author}{c.created_at:%d %b %Y %H:%M} UTC  \n{safe(c.text)}")

@@ -68,15 +68,8 @@ def test_allowlist_entries_name_rule_element_and_upstream_issue() -> None:
 PANEL_SECRET = "e2e-axe-panel-secret-0123456789abcdef"
 
 
-LOCKED_LABELS = pytest.mark.xfail(
-    strict=True,
-    reason="a panel link locks force, window and scope: their selectboxes are disabled and "
-           "Streamlit draws a disabled widget's label at #929291 (3.0:1), which axe cannot "
-           "tell is inactive; fix requested in ui/shell.py (owner: pages). Strict, so this "
-           "fails as soon as the fix lands and the mark must go.")
 
-
-@pytest.mark.parametrize("page_id", ["flight_deck", pytest.param("trends", marks=LOCKED_LABELS)])
+@pytest.mark.parametrize("page_id", ["flight_deck", "trends"])
 def test_axe_finds_no_violation_in_the_panel_audience(browser, start_app, page_id: str) -> None:
     # The scrutiny panel's view (banner, suppressed and rounded figures) is checked too.
     from urllib.parse import urlencode
