@@ -30,15 +30,20 @@ def kpi_value_text(kpi: KPI, row: Any) -> str:
     """The main text of a KPI cell, exactly as printed in the pack.
 
     ``ok``: the value in plain units (``present.format.format_value``); ``insufficient``: the gate
-    (``n = 17 of 30 needed``); ``suppressed``: ``Suppressed*``; otherwise ``No data``.
+    (``n = 17 of 30 needed``; ``fewer than 10 of 10 needed`` when a panel's rounded n reaches
+    the gate although the true n is below it); ``suppressed``: ``Suppressed*``; otherwise
+    ``No data``.
     """
     status = _get(row, "status")
     if status == "ok":
         return format_value(_get(row, "value"), kpi.unit)
     if status == "insufficient":
-        if is_missing(_get(row, "n")):
+        n = _get(row, "n")
+        if is_missing(n):
             return SUPPRESSED_TEXT
-        return gate_text(_get(row, "n"), kpi.min_n)
+        if float(n) >= kpi.min_n:  # a panel's n rounded up to the gate: say "fewer than"
+            return f"fewer than {kpi.min_n} of {kpi.min_n} needed"
+        return gate_text(n, kpi.min_n)
     if status == "suppressed":
         return SUPPRESSED_TEXT
     return "No data"

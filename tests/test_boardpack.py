@@ -131,6 +131,8 @@ def _expected_cell(kpi, row) -> str:
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit)
         return f"{text} {interval.replace('95% CI ', '')}".strip()
     if row["status"] == "insufficient":
+        if row["n"] >= kpi.min_n:  # a panel's rounded n: never "10 of 10 needed"
+            return f"fewer than {kpi.min_n} of {kpi.min_n} needed"
         return gate_text(row["n"], kpi.min_n)
     if row["status"] == "suppressed":
         return "Suppressed*"
@@ -186,6 +188,14 @@ def test_panel_pack_has_no_count_from_1_to_7(sample, internal_pack, panel_pack) 
     assert "Suppressed*" in panel_text
     # Monthly series that are mostly suppressed get no SPC chart (the rest would mislead).
     assert "no chart in the panel view" in panel_text
+
+
+def test_a_gate_never_reads_as_met_after_rounding() -> None:
+    kpi = get_kpi("bail_breach_arrest_rate")
+    assert bp.kpi_value_text(kpi, {"status": "insufficient", "n": 10}) == \
+        f"fewer than {kpi.min_n} of {kpi.min_n} needed"
+    assert bp.kpi_value_text(kpi, {"status": "insufficient", "n": 5}) == \
+        gate_text(5, kpi.min_n)
 
 
 def test_panel_pack_numbers_come_from_apply_panel(sample, panel_pack) -> None:
