@@ -250,6 +250,9 @@ class _Builder:
             ("Audience", audience),
             ("Produced", datetime.now(UTC).strftime("%d %B %Y %H:%M UTC")),
         ]
+        if d.scope != "all":
+            words = {"adult_rape": "adult rape cases only", "child": "child cases only"}
+            rows.insert(3, ("Cases", words.get(d.scope, d.scope)))
         table = Table([[self.p(f"<b>{esc(k)}</b>", self.s.cover_row),
                         self.p(esc(v), self.s.cover_row)] for k, v in rows],
                       colWidths=[45 * mm, self.width - 45 * mm])

@@ -579,3 +579,11 @@ def test_a_long_chart_title_wraps_instead_of_running_off() -> None:
     assert " ".join(t for t, *_ in texts[:2]) == title  # on two lines, every word kept
     for text, x0, _y0, x1, _y1 in texts:
         assert x0 >= -0.5 and x1 <= 180.5, text
+
+
+def test_a_scoped_pack_says_its_scope_on_the_cover(sample) -> None:
+    pdf = bp.build_boardpack(sample, FORCE, "2026-07", "2026-09", charts=False,
+                             scope="child", pages=["flight_deck"])
+    assert "Cases child cases only" in _flat(_pages(pdf)[0])
+    assert "Cases " not in _flat(_pages(bp.build_boardpack(
+        sample, FORCE, "2026-07", "2026-09", charts=False, pages=["flight_deck"]))[0])
