@@ -378,6 +378,10 @@ def test_panel_board_pack_goes_through_the_sessions_disclose_and_pages(monkeypat
     dl._build(object(), "Gwent Police", "2026-07", "2026-09", "internal", "previous",
               None, lambda f, m: None, False)
     assert seen["disclose"] is None and seen["pages"] is None
+    assert seen["scope"] == "all"
+    dl._build(object(), "Gwent Police", "2026-07", "2026-09", "internal", "previous",
+              None, lambda f, m: None, False, "child")
+    assert seen["scope"] == "child"
 
 
 def _context_app() -> None:

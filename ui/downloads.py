@@ -183,20 +183,23 @@ def download_buttons(table: pd.DataFrame, name: str, *, access: Any = None,
 def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str | pd.Period,
                      audience: str = "internal", *, comparison: str = "previous",
                      access: Any = None, key: str = "boardpack",
-                     charts: bool = True) -> bytes | None:
+                     charts: bool = True, scope: str | None = None) -> bytes | None:
     """The "Board pack" button: build the PDF for this view with a progress bar, then offer it.
 
     In the panel audience every KPI table goes through ``access.disclose`` when an ``access``
     is given (the same rows and rules as the screen), else ``apply_panel``, and the pack holds
     only the sections of the pages the share link allows (``access.allowed_pages``).
     The built PDF is kept in the session for this exact view, so the download button survives
-    reruns. Returns the PDF bytes once built (None before). Errors are shown as one sentence,
-    never a trace.
+    reruns. ``scope`` (``all|adult_rape|child``; default: the page's, from ``ui.shell``) is the
+    case scope the pack is read for. Returns the PDF bytes once built (None before). Errors
+    are shown as one sentence, never a trace.
     """
     from report.boardpack import BoardpackError, UnusableDataError, boardpack_filename
 
     aud = _audience(access, audience)
-    view = (force, str(start), str(end), aud, comparison, _data_key(dataset))
+    if scope is None:
+        scope = str(getattr(getattr(_current_page(), "view", None), "scope", None) or "all")
+    view = (force, str(start), str(end), aud, comparison, scope, _data_key(dataset))
     stored = st.session_state.get(f"{_SESSION_KEY}_{key}")
     pdf: bytes | None = stored[1] if stored and stored[0] == view else None
     if pdf is None:
@@ -209,7 +212,7 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
 
             try:
                 pdf = _build(dataset, force, start, end, aud, comparison, access, progress,
-                             charts)
+                             charts, scope)
             except (BoardpackError, UnusableDataError) as exc:
                 bar.empty()
                 st.error(f"The board pack could not be built: {exc}")
@@ -241,7 +244,8 @@ def _data_key(dataset: Any) -> tuple:
 
 
 def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, comparison: str,
-           access: Any, progress: Callable[[float, str], None], charts: bool) -> bytes:
+           access: Any, progress: Callable[[float, str], None], charts: bool,
+           scope: str = "all") -> bytes:
     from report.boardpack import build_boardpack
 
     panel = audience == "panel"
@@ -249,4 +253,4 @@ def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, compar
     pages = getattr(access, "allowed_pages", None) if panel else None
     return build_boardpack(dataset, force, start, end, audience=audience,
                            comparison=comparison, progress=progress, charts=charts,
-                           disclose=disclose, pages=pages)
+                           disclose=disclose, pages=pages, scope=scope)
