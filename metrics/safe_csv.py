@@ -100,6 +100,7 @@ def to_csv_text(frame: pd.DataFrame, header_lines: Iterable[str] = ()) -> str:
 
 
 def _write(frame: pd.DataFrame, handle: TextIO, lines: list[str], index: bool) -> None:
+    """Header lines (one cell each), then the neutralised table, to an open stream."""
     if index:  # index labels are cells too
         frame = frame.reset_index()
     if lines:

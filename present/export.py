@@ -327,6 +327,7 @@ def csv_header(data: bytes) -> dict[str, str]:
 
 
 def _sheet_title(name: str) -> str:
+    """A valid Excel sheet title (31 characters, no []:*?/\\, never "About")."""
     title = re.sub(r"[\[\]:*?/\\]", " ", name).strip() or "table"
     if title.lower() == "about":
         title = "table"
@@ -334,6 +335,7 @@ def _sheet_title(name: str) -> str:
 
 
 def _excel_value(value: Any) -> Any:
+    """A cell value for openpyxl: None for missing or infinite, else the plain value."""
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -55,6 +55,7 @@ class UnusableDataError(RuntimeError):
 
 
 def _get(row: Any, key: str) -> Any:
+    """The value of ``key`` in a row (dict, Series or object), or None when it has none."""
     if row is None:
         return None
     try:
@@ -64,6 +65,7 @@ def _get(row: Any, key: str) -> Any:
 
 
 def _month(value: str | pd.Period, what: str) -> pd.Period:
+    """A month (``YYYY-MM`` text or Period) as a monthly Period; ``BoardpackError`` if not one."""
     if isinstance(value, pd.Period):
         return value.asfreq("M")
     text = str(value)

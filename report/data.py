@@ -158,6 +158,7 @@ class PackData:
 
 
 def _compute(dataset: Dataset, start: pd.Period, end: pd.Period, **kw: Any) -> pd.DataFrame:
+    """``metrics.kpis.compute_kpis`` for the window (the KPI table: values in the KPI's unit)."""
     from metrics.kpis import compute_kpis
 
     return compute_kpis(dataset, start, end, **kw)
@@ -190,6 +191,7 @@ def first_data_month(dataset: Dataset) -> pd.Period | None:
 
 
 def _panel_pages() -> tuple[str, ...]:
+    """The app pages a share link may open (``metrics.sharelink.PANEL_PAGES``)."""
     try:
         from metrics.sharelink import PANEL_PAGES
     except ImportError:
@@ -571,6 +573,7 @@ def _funnels(data: PackData) -> list[Funnel]:
 
 
 def _grid(lo: float, hi: float, steps: int = 120) -> list[float]:
+    """``steps`` denominators spaced evenly on a log scale from ``lo`` to ``hi`` (for limits)."""
     lo, hi = max(lo, 1.0), max(hi, 2.0)
     ratio = (hi / lo) ** (1 / (steps - 1))
     return [lo * ratio**i for i in range(steps)]

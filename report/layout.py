@@ -66,6 +66,7 @@ TOP_MARGIN = 14 * mm
 BOTTOM_MARGIN = 13 * mm
 
 class _Styles:
+    """The paragraph styles of the pack (sizes in points)."""
     def __init__(self) -> None:
         reg, bold = FONTS["regular"], FONTS["bold"]
         self.title = ParagraphStyle("title", fontName=bold, fontSize=26, leading=32)
@@ -137,6 +138,7 @@ GREY_RULE = colors.HexColor("#999999")
 
 def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True,
            zebra: bool = True, extra: list[tuple] | None = None) -> Table:
+    """A ReportLab table with the pack's look (dark header row, zebra bands, hair rules)."""
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
     style: list[tuple] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -172,9 +174,11 @@ class _Builder:
 
     # -- helpers ------------------------------------------------------------------------------
     def p(self, text: str, style: ParagraphStyle | None = None) -> Paragraph:
+        """A paragraph of (already escaped) ``text``."""
         return Paragraph(text, style or self.s.body)
 
     def head(self, *labels: str) -> list[Paragraph]:
+        """Header cells (white on dark) for ``labels``."""
         return [self.p(esc(label), self.s.head) for label in labels]
 
     def _keep(self, key: str, drawing: Drawing) -> Drawing:
@@ -231,6 +235,7 @@ class _Builder:
         return out
 
     def charts_missing_note(self) -> list[Any]:
+        """A bold line saying why charts were left out (empty when they were drawn)."""
         if not self.chart_note:
             return []
         return [self.p(f"<b>{esc(self.chart_note)}</b> The tables give the same numbers.",
@@ -238,6 +243,7 @@ class _Builder:
 
     # -- pages ---------------------------------------------------------------------------------
     def cover(self) -> list[Any]:
+        """The cover page: force, window, comparison, as-at date, audience, contents."""
         d = self.data
         audience = ("Internal (officers and analysts)" if d.audience == "internal" else
                     "Scrutiny panel: disclosure-controlled (counts of 1 to 7 suppressed, "
@@ -335,6 +341,7 @@ class _Builder:
                 _table(rows, [48 * mm, 20 * mm, self.width - 68 * mm])]
 
     def _rows(self, kpi: KPI) -> tuple[Any, Any]:
+        """The KPI's verdict-frame row and its comparison-window row (either may be None)."""
         d = self.data
         return d.row(kpi.id), d.row(kpi.id, previous=True)
 
@@ -370,6 +377,7 @@ class _Builder:
         return cells, not ok
 
     def flight_deck(self) -> list[Any]:
+        """The flight deck page(s): six pillars, quantitative and qualitative side by side."""
         d = self.data
         flow: list[Any] = [self.p(esc(f"Flight deck: {d.force}, {d.window_label}"), self.s.h1),
                            self.p(esc(f"Values with 95% intervals. Change is against "
@@ -523,6 +531,7 @@ class _Builder:
         return flow
 
     def victim_voice(self) -> list[Any]:
+        """The victim voice page: qualitative measures, survey gates, before/after adoption."""
         d = self.data
         flow: list[Any] = [self.p("Victim voice", self.s.h1), self.p(esc(
             f"What victims told the force in survey responses dated {d.window_label}, and the "
@@ -590,6 +599,7 @@ class _Builder:
         return flow
 
     def compare_forces(self, funnels: list[Funnel]) -> list[Any]:
+        """The compare-forces page: funnel plots with the forces outside 95% beside them."""
         d = self.data
         flow: list[Any] = [self.p("Compare forces", self.s.h1), self.p(esc(
             f"Funnel plots for {d.window_label}: each force's rate against its denominator, with "
@@ -654,6 +664,7 @@ class _Builder:
         return flow
 
     def appendix(self) -> list[Any]:
+        """The appendix: every KPI's definition from the registry and how to read the pack."""
         d = self.data
         flow: list[Any] = [self.p("Appendix: definitions and methods", self.s.h1), self.p(esc(
             "Generated from the KPI registry, the single declaration every tile, chart, table "
@@ -699,6 +710,7 @@ class _Builder:
 
 
 def _doc(buffer: io.BytesIO, data: PackData) -> BaseDocTemplate:
+    """The A4 landscape document with one body frame inside the margins."""
     doc = BaseDocTemplate(
         buffer, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=TOP_MARGIN,
         bottomMargin=BOTTOM_MARGIN, title=f"Board pack: {data.force}, {data.window_label}",

@@ -61,6 +61,7 @@ __all__ = ["COUNT_COLUMNS", "MARKING", "PANEL_NOTE", "DisclosureError", "ExportA
 
 
 def _audience(access: Any = None, audience: str | None = None) -> str:
+    """The audience: ``audience`` if given, else the access's, else internal."""
     if audience:
         return audience
     if access is not None and getattr(access, "audience", None):
@@ -246,6 +247,7 @@ def _data_key(dataset: Any) -> tuple:
 def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, comparison: str,
            access: Any, progress: Callable[[float, str], None], charts: bool,
            scope: str = "all") -> bytes:
+    """The pack's PDF bytes for this view (panel: the session's disclose and pages)."""
     from report.boardpack import build_boardpack
 
     panel = audience == "panel"
