@@ -52,7 +52,7 @@ How each KPI unit is treated (``metrics.registry`` unit; survey items are propor
   the nearest 5 before the rate is formed. Headcounts and screenings are counts of people or
   events and follow the rule directly. A negative sum (over-establishment: a negative vacancy)
   is treated by its size. For workforce KPIs ``n`` counts team-month rows, not people: it is
-  rounded/suppressed like any count but does not by itself hide the rate.
+  never shown to a panel (``*``) and does not hide the rate.
 - ``n`` of every row follows the count rule. A value already gated (status ``insufficient``)
   keeps that status unless its ``n`` is hidden (then ``suppressed``).
 
@@ -508,7 +508,9 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
     small_n = np.where(is_days, small_den, small_n)
     r_num = np.where(small_num, np.nan, _round5_array(num))
     r_den = np.where(small_den, np.nan, _round5_array(den))
-    r_n = np.where(small_n, np.nan, _round5_array(n))
+    # A workforce n counts team-month rows, not people: a panel does not need it, and months
+    # of one row each would add up to their window's n exactly. Never shown to a panel.
+    r_n = np.where(small_n | n_informational, np.nan, _round5_array(n))
 
     # Which rows have their value hidden by the rule.
     hide_value = np.zeros(len(table), dtype=bool)
@@ -558,7 +560,7 @@ def _apply(kpi_table: pd.DataFrame, also_hide: pd.DataFrame | None = None,
 
     hidden["numerator"] = small_num
     hidden["denominator"] = small_den
-    hidden["n"] = small_n
+    hidden["n"] = small_n | n_informational
     hidden["value"] = status == SUPPRESSED_STATUS
     hidden["ci_low"] = hidden["value"] & ~is_count & ~is_cases
     hidden["ci_high"] = hidden["ci_low"]
