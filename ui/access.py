@@ -171,8 +171,9 @@ class Access:
 
         if "group" in kpi_table.columns:
             out = disclosure.apply_panel_breakdown(kpi_table, group_col="group")
-        else:
-            out = disclosure.apply_panel(kpi_table)
+        else:  # months are protected against the link's window, which the panel also sees
+            windows = [(self.scope.start, self.scope.end)] if self.scope is not None else None
+            out = disclosure.apply_panel(kpi_table, windows=windows)
         if self.scope is None or out.empty:
             return out
         inside = pd.Series(True, index=out.index)
