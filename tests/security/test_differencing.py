@@ -592,3 +592,35 @@ def test_a_panel_run_for_one_force_agrees_with_the_run_for_every_force(export):
         cols = ["kpi_id", "value", *COUNTS, "status"]
         pd.testing.assert_frame_equal(alone[cols].reset_index(drop=True), mine[cols],
                                       check_dtype=False)
+
+
+def test_a_share_links_monthly_view_against_its_window(export):
+    """The app's panel path (``ui.access.Access.disclose``): a link for one force and a
+    window; its pages show the months of that window (from a longer monthly history, the rest
+    blanked) and the window's tile. The months must not give the window's hidden cells away."""
+    from datetime import UTC, datetime, timedelta
+
+    from metrics.kpis import compute_kpis
+    from metrics.load import load_dataset
+    from metrics.sharelink import Scope
+    from ui.access import Access
+
+    dataset = load_dataset(export.path)
+    now = datetime.now(UTC)
+    problems = []
+    for force in _forces_to_check(export)[1:3]:
+        scope = Scope(force=force, start=WINDOW[0], end=WINDOW[1], pages=("trends",),
+                      expires=now + timedelta(days=1), link_id="test", created_by="test",
+                      created=now)
+        access = Access(audience="panel", user="test", page_id="trends", mode="link",
+                        scope=scope)
+        history = compute_kpis(dataset, "2023-10", WINDOW[1], by="month", forces=[force])
+        window = compute_kpis(dataset, WINDOW[0], WINDOW[1], forces=[force])
+        shown_months = access.disclose(history)
+        inside = pd.to_datetime(history["window_start"]) >= pd.Timestamp(WINDOW[0] + "-01")
+        ex = Export(export.path, as_text(window), as_text(access.disclose(window)))
+        problems += check_all(month_systems(
+            ex, as_text(history[inside.to_numpy()].reset_index(drop=True)),
+            as_text(shown_months[inside.to_numpy()].reset_index(drop=True)),
+            f"{export.path.name} link {force}"))
+    assert problems == [], "\n".join(problems[:20])
