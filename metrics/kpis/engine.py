@@ -138,6 +138,9 @@ _MONTH_ENDS = (
     "FROM generate_series($flightdeck_first_end::DATE, $flightdeck_end::DATE, "
     "INTERVAL 1 MONTH) AS t(m)) ")
 _CONNECTIONS: dict[tuple[int, str], tuple[weakref.ref, Any, threading.Lock]] = {}
+# per connection (id of the DuckDB connection): the shared intermediates built on it and for
+# which months (``metrics.kpis.sql.materialise_shared``); used under the connection's lock
+_SHARED_STATE: dict[int, dict[str, Any]] = {}
 _CONNECTIONS_LOCK = threading.Lock()
 # per loaded export: (KPI declaration, months, by, scope) -> Cells, so a rerun of the app (a
 # force change filters rows of the same all-forces result) costs nothing. Bounded.
@@ -157,6 +160,7 @@ def close_connections() -> None:
                 pass
         _CONNECTIONS.clear()
         _RESULTS.clear()
+        _SHARED_STATE.clear()
 
 
 def _results(dataset: Dataset) -> OrderedDict:
@@ -186,9 +190,11 @@ def _connection(dataset: Dataset, scope: str) -> tuple[Any, threading.Lock]:
         def drop(_ref: weakref.ref, key: tuple[int, str] = key) -> None:
             gone = _CONNECTIONS.pop(key, None)
             if gone is not None:
+                _SHARED_STATE.pop(id(gone[1]), None)
                 gone[1].close()
 
         lock = threading.Lock()
+        _SHARED_STATE[id(con)] = {}
         _CONNECTIONS[key] = (weakref.ref(dataset, drop), con, lock)
         return con, lock
 
@@ -230,7 +236,11 @@ class _Run:
         sql = kpi.sql.strip().rstrip(";")
         text = _MONTH_ENDS + wrapper.replace("{sql}", sql)
         params = S.sql_params(kpi, self.params(), text)
+        shared = S.shared_names(sql)
         with lock:
+            if shared:  # built once per connection and months, then read by every KPI
+                S.materialise_shared(con, shared, _MONTH_ENDS, self.params(),
+                                     _SHARED_STATE.setdefault(id(con), {}))
             cur = con.execute(text, params)
             names = [d[0] for d in cur.description]
             return cur.fetchnumpy(), names
@@ -411,7 +421,8 @@ def _force_rows(names: list[str], forces: Iterable[str] | str | None) -> np.ndar
 
 def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period, *,
                  by: str = "window", forces: Iterable[str] | None = None,
-                 kpi_ids: Iterable[str] | None = None, scope: str = "all") -> pd.DataFrame:
+                 kpi_ids: Iterable[str] | None = None, scope: str = "all",
+                 record: Any = None) -> pd.DataFrame:
     """Every KPI (or those in ``kpi_ids``) for each force and for "All forces".
 
     ``start``/``end``: first and last whole calendar months ("YYYY-MM" or ``pd.Period``).
@@ -421,6 +432,8 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     as a plain string); None returns every force and All forces. All forces always pools the
     whole export. ``kpi_ids``: KPI ids to compute (registry order is kept); None for all.
     ``scope``: ``all`` (default), ``adult_rape`` or ``child`` (case-linked KPIs only).
+    ``record``: a ``metrics.record.Record``; the KPIs with ``source = "record"`` come from it
+    (``metrics.kpis.record_rows.join_record``), and are ``no_data`` without one.
 
     Returns a long DataFrame, one row per KPI x force (x month), columns ``COLUMNS``
     (+ ``spc`` by month) and last ``provisional`` (bool): ``window_start``/``window_end`` are
@@ -463,6 +476,10 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
         "status": joined("status", object),
     })
     table["n"] = table["n"].astype(np.int64)
+    if record is not None:
+        from metrics.kpis.record_rows import join_record
+
+        table = join_record(table, record, p0, p1, by, kpis)
     if by == "month":
         from metrics.kpis.spc import add_spc
 

@@ -15,6 +15,21 @@ date and ``epoch(b) - epoch(a)`` real elapsed seconds), ints ``BIGINT``, numbers
 booleans ``BOOLEAN``; survey ``q_`` items keep their type (BIGINT or BOOLEAN). A contract
 column missing from a table is a typed all-NULL column; a missing table is an empty view.
 
+Shared intermediates (``SHARED``): named tables several declarations read, so the engine
+computes each once per call instead of once per KPI (values identical to writing them inline):
+- ``suspect_case_gaps`` (``case_id``, ``days_since_previous`` BIGINT: days since the previous
+  case of the same ``suspect_id`` in (recorded_date, case_id) order over ``all_cases``, NULL
+  for a suspect's first case; ``same_day_after`` BOOLEAN: the next case of that suspect in that
+  order was recorded the same day); one row per case with a ``suspect_id``, any force, any
+  scope. A case is a repeat-suspect case when ``coalesce(days_since_previous <= N, false) OR
+  same_day_after``.
+- ``investigator_month_end_cases`` (``force``, ``month``, ``investigator_id``,
+  ``cases_held``): per force, month end of ``month_ends`` and investigator, the cases (of the
+  scope) recorded on or before that month end and with no outcome dated on or before it; only
+  investigators holding at least one.
+On an empty export (``catalogue check``) they are views; the engine materialises the ones a
+query names as temporary tables for the call's months (``materialise_shared``).
+
 Scope (``all``, ``adult_rape``, ``child``) filters ``cases`` (adult_rape: offence group rape and
 a known victim age band of 18 or over; child: victim age band under 18); ``victim_updates``,
 ``orders`` and ``devices`` follow their case and ``breaches`` their order. ``survey_responses``
@@ -41,6 +56,32 @@ DUCK_TYPES = {"id": "VARCHAR", "category": "VARCHAR", "int": "BIGINT", "float": 
               "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
 RESERVED_PARAMS = ("flightdeck_start", "flightdeck_end", "flightdeck_first_end")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+SHARED: dict[str, tuple[str, bool]] = {
+    # name -> (SELECT over the contract views, whether it reads month_ends)
+    "suspect_case_gaps": ("""
+        SELECT case_id,
+               recorded_date - lag(recorded_date) OVER w AS days_since_previous,
+               coalesce(lead(recorded_date) OVER w = recorded_date, false) AS same_day_after
+        FROM all_cases
+        WHERE suspect_id IS NOT NULL
+        WINDOW w AS (PARTITION BY suspect_id ORDER BY recorded_date, case_id)""", False),
+    "investigator_month_end_cases": ("""
+        WITH span AS (
+            SELECT min(month_end) AS first_end, max(month_end) AS last_end FROM month_ends
+        ), live AS (
+            SELECT c.force, c.investigator_id, c.recorded_date AS opened,
+                   CASE WHEN c.outcome_code IS NOT NULL THEN c.outcome_date END AS closed
+            FROM cases c, span s
+            WHERE c.investigator_id IS NOT NULL AND c.recorded_date <= s.last_end
+              AND (c.outcome_code IS NULL OR c.outcome_date IS NULL
+                   OR c.outcome_date > s.first_end)
+        )
+        SELECT l.force, e.month, l.investigator_id, count(*) AS cases_held
+        FROM live l JOIN month_ends e
+          ON l.opened <= e.month_end AND (l.closed IS NULL OR l.closed > e.month_end)
+        GROUP BY ALL""", True),
+}
+_SHARED_NAME = re.compile(r"\b(" + "|".join(SHARED) + r")\b", re.IGNORECASE)
 _SHAPE_COLUMNS = {"flow": ("force", "month", "num"), "stock": ("force", "month", "num"),
                   "items": ("force", "month", "item")}
 
@@ -118,6 +159,34 @@ def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
     # an empty stand-in: the engine defines month_ends for each query (a CTE)
     con.execute("CREATE OR REPLACE TEMP VIEW month_ends AS SELECT CAST(NULL AS DATE) AS month, "
                 "CAST(NULL AS DATE) AS month_end WHERE false")
+    for name, (select, _months) in SHARED.items():  # views until materialise_shared
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+
+
+def shared_names(sql: str) -> list[str]:
+    """The shared intermediates (``SHARED``) that ``sql`` names, in ``SHARED`` order."""
+    found = {m.lower() for m in _SHARED_NAME.findall(sql)}
+    return [name for name in SHARED if name in found]
+
+
+def materialise_shared(con: Any, names: Iterable[str], month_ends_cte: str,
+                       params: dict[str, Any], state: dict[str, Any]) -> None:
+    """Make each shared intermediate in ``names`` a temporary table on ``con`` (one built over
+    ``register_views``), unless ``state`` (the connection's own dict, name -> key) says it is
+    already built for these months. ``month_ends_cte`` is the ``WITH month_ends AS (...) ``
+    prefix the engine puts before every query, ``params`` its named parameters (only those the
+    text uses are passed). Returns nothing; call it under the connection's lock."""
+    for name in names:
+        select, by_month = SHARED[name]
+        key = tuple(sorted(params.items())) if by_month else ()
+        if state.get(name) == key:
+            continue
+        if name not in state:
+            con.execute(f"DROP VIEW IF EXISTS {name}")
+        text = (month_ends_cte + f"SELECT * FROM ({select}) AS q") if by_month else select
+        used = {k: v for k, v in params.items() if f"${k}" in text}
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {text}", used)
+        state[name] = key
 
 
 def sql_params(kpi: KPI, extra: dict[str, Any] | None = None, text: str | None = None
