@@ -48,7 +48,10 @@ UNITS = ("proportion", "days", "count", "cases")
 DIRECTIONS = ("higher", "lower", "neutral")
 INTERVALS = ("wilson", "median_order", "none")
 SOURCES = ("cases", "victim_updates", "orders", "breaches", "devices", "survey_responses",
-           "workforce")
+           "workforce", "record")
+RECORD_SOURCE = "record"
+"""A KPI with this source is computed from the meeting record (``metrics.record.record_kpis``,
+joined by ``compute_kpis(..., record=...)``), not by SQL over the export: it declares no ``sql``."""
 CASE_LINKED_SOURCES = ("cases", "victim_updates", "orders", "breaches", "devices")
 
 SURVEY_PREFIX = "q_"
@@ -159,7 +162,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "denominator": ((str,), False),
     "params": ((dict,), False),
     "targets": ((dict,), False),
-    "sql": ((str,), True),
+    "sql": ((str,), True),  # not for source = "record" (see _check_keys)
 }
 _OVERRIDE_KEYS = {"id", "params", "targets"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -194,7 +197,8 @@ def _check_keys(raw: dict[str, Any], where: str, *, override: bool) -> None:
             words = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in types)
             raise DeclarationError(f"{where}: {key} must be {words}, not {value!r}")
     if not override:
-        missing = [k for k, (_, required) in _KEYS.items() if required and k not in raw]
+        missing = [k for k, (_, required) in _KEYS.items() if required and k not in raw
+                   and not (k == "sql" and raw.get("source") == RECORD_SOURCE)]
         if missing:
             raise DeclarationError(f"{where}: missing required key(s) {', '.join(missing)}")
     for key in ("params", "targets"):
@@ -395,6 +399,11 @@ def shipped_problems_check() -> None:
 def _check_sql(kpi: KPI, path: Path | str) -> None:
     """DeclarationError when the KPI's SQL does not bind on an empty export (or lacks the
     output columns its shape needs)."""
+    if kpi.source == RECORD_SOURCE:  # computed from the meeting record, no SQL to bind
+        if kpi.sql.strip():
+            raise DeclarationError(f"{_where(path, kpi.id)}: a KPI with source = \"record\" "
+                                   "is computed from the meeting record and takes no sql")
+        return
     from metrics.kpis.sql import sql_problem
 
     problem = sql_problem(kpi)

@@ -101,10 +101,12 @@ def _engine_accepts(name: str) -> bool:
 
 def kpi_table(dataset: Dataset, start: pd.Period, end: pd.Period, *, by: str = "window",
               forces: list[str] | None = None, kpi_ids: list[str] | None = None,
-              scope: str = "all", audience: str = "internal") -> pd.DataFrame:
+              scope: str = "all", audience: str = "internal", record: Any = None
+              ) -> pd.DataFrame:
     """``compute_kpis`` for the audience: panel tables go through ``apply_panel``. Always has
-    a bool ``provisional`` column (False where the engine has none). Raises ValueError for a
-    scope the engine does not support, or a bad audience."""
+    a bool ``provisional`` column (False where the engine has none). ``record``: the meeting
+    record (``metrics.record.Record``) the record KPIs come from; None leaves them no_data.
+    Raises ValueError for a scope the engine does not support, or a bad audience."""
     from metrics.kpis import compute_kpis
 
     if audience not in ("internal", "panel"):
@@ -114,6 +116,8 @@ def kpi_table(dataset: Dataset, start: pd.Period, end: pd.Period, *, by: str = "
         if not _engine_accepts("scope"):
             raise ValueError(f"scope {scope!r} is not supported by this KPI engine")
         kw["scope"] = scope
+    if record is not None:
+        kw["record"] = record
     table = compute_kpis(dataset, start, end, by=by, forces=forces, kpi_ids=kpi_ids, **kw)
     if "provisional" not in table.columns:
         table = table.assign(provisional=False)
@@ -347,8 +351,9 @@ def _direction_words(diff: float, better: str) -> str:
 def compute_changes(dataset: Dataset, start: str | pd.Period, end: str | pd.Period, *,
                     compare: str = "previous", forces: list[str] | str | None = None,
                     scope: str = "all", audience: str = "internal",
-                    kpi_ids: list[str] | None = None) -> pd.DataFrame:
+                    kpi_ids: list[str] | None = None, record: Any = None) -> pd.DataFrame:
     """One tested change per KPI × force: the window against the comparison window.
+    ``record``: the meeting record for the record KPIs (see :func:`kpi_table`).
 
     ``compare``: ``previous`` (the same number of months just before) or ``year_ago``.
     Per KPI kind (see :func:`change_test`):
@@ -382,9 +387,9 @@ def compute_changes(dataset: Dataset, start: str | pd.Period, end: str | pd.Peri
     kpis = _kpis(dataset, kpi_ids)
     ids = list(kpis)
     cur = kpi_table(dataset, p0, p1, forces=force_list, kpi_ids=ids, scope=scope,
-                    audience=audience).reset_index(drop=True)
+                    audience=audience, record=record).reset_index(drop=True)
     prev = kpi_table(dataset, c0, c1, forces=force_list, kpi_ids=ids, scope=scope,
-                     audience=audience).reset_index(drop=True)
+                     audience=audience, record=record).reset_index(drop=True)
     prev = prev.set_index(["kpi_id", "force"]).reindex(
         pd.MultiIndex.from_frame(cur[["kpi_id", "force"]])).reset_index()
     n_rows = len(cur)
@@ -520,8 +525,8 @@ def _final_on(kpi: KPI, window_end: Any) -> date | None:
 
 def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period, *,
                  force: str, compare: str = "previous", scope: str = "all",
-                 audience: str = "internal", kpi_ids: list[str] | None = None
-                 ) -> pd.DataFrame:
+                 audience: str = "internal", kpi_ids: list[str] | None = None,
+                 record: Any = None) -> pd.DataFrame:
     """One row per KPI for a view (force, window, comparison), in registry order.
 
     Columns ``VERDICT_COLUMNS``: the window's ``value``, ``ci_low``, ``ci_high``, ``n``,
@@ -534,14 +539,18 @@ def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     chart whose latest final month lies before the window (its evidence says so). Values are in the
     KPI's units (fractions, days, counts). ``audience="panel"``: everything from the disclosed
     figures. One engine call per window (and one for the 36 months), batched by KPI.
+    ``record``: the meeting record (``metrics.record.Record``) the record KPIs
+    (``panel_nfa_decision_sound``, ``open_learning_actions``) come from; None: no_data.
+    ``attrs["monthly"]``: the by-month KPI table of those 36 months for ``force`` (the
+    audience's figures, ``compute_kpis`` columns), so the board pack need not ask again.
     """
     p0, p1 = _period(start), _period(end)
     kpis = _kpis(dataset, kpi_ids)
     ids = list(kpis)
     changes = compute_changes(dataset, p0, p1, compare=compare, forces=[force], scope=scope,
-                              audience=audience, kpi_ids=ids)
+                              audience=audience, kpi_ids=ids, record=record)
     monthly = kpi_table(dataset, p1 - (SPAN_MONTHS - 1), p1, by="month", forces=[force],
-                        kpi_ids=ids, scope=scope, audience=audience)
+                        kpi_ids=ids, scope=scope, audience=audience, record=record)
     spc = latest_verdict(monthly, kpis, adoption_months(dataset)).set_index("kpi_id")
     spc = spc.reindex(changes["kpi_id"])
     window_start = pd.Timestamp(p0.start_time.normalize())
@@ -568,7 +577,9 @@ def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
             "verdict": combine(status, bool(r.provisional), None if stale else point,
                                str(r.verdict)),
         })
-    return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    out.attrs["monthly"] = monthly.reset_index(drop=True)
+    return out
 
 
 # --------------------------------------------------------------------------- funnels

@@ -154,13 +154,15 @@ def test_sample_prints_every_kpi_for_every_force(capsys):
     assert code == 0, err
     table = pd.read_csv(io.StringIO(out))
     expected_ids = [k.id for k in all_kpis(SURVEY_ITEMS)]
-    assert len(expected_ids) == 39  # 34 declared KPIs + 5 survey items
+    assert len(expected_ids) == 41  # 36 declared KPIs (2 from the record) + 5 survey items
     assert set(table["force"]) == SAMPLE_FORCES | {"All forces"}
     pairs = table.groupby("kpi_id")["force"].nunique()
     assert pairs.to_dict() == dict.fromkeys(expected_ids, 10)
-    assert len(table) == 390
+    assert len(table) == 410
     everyone = table[table["force"] == "All forces"].set_index("kpi_id")
-    assert (everyone["status"] == "ok").all()
+    record = [k.id for k in all_kpis() if k.source == "record"]  # no record given: no_data
+    assert (everyone.drop(index=record)["status"] == "ok").all()
+    assert (everyone.loc[record, "status"] == "no_data").all()
     # the sample's story: a charge rate of a few percent toward ten, about half withdrawing,
     # over a year to charge, repeat suspects on about one report in ten
     assert 0.02 < everyone.loc["charge_rate", "value"] < 0.15

@@ -50,9 +50,14 @@ CATALOGUE = {
     "suspect_device_days": (6, "days", "lower"),
     "suspect_device_30d": (6, "proportion", "higher"),
     "device_backlog": (6, "count", "lower"),
+    # issue 16: from the meeting record (source = "record", no SQL)
+    "panel_nfa_decision_sound": (4, "proportion", "higher"),
+    "open_learning_actions": (4, "count", "lower"),
 }
+RECORD = {"panel_nfa_decision_sound", "open_learning_actions"}
 QUALITATIVE = {"needs_assessment_7d", "victim_updated_28d", "nfa_explained_in_person",
-               "sickness_rate", "screening_rate", "isva_referral_28d", "isva_waiting_over_28d"}
+               "sickness_rate", "screening_rate", "isva_referral_28d", "isva_waiting_over_28d",
+               *RECORD}
 STOCK = {"victim_updated_28d", "vacancy_rate", "trainee_share", "specialist_trained_share",
          "caseload_per_investigator", "investigators_over_15", "device_backlog",
          "isva_waiting_over_28d"}
@@ -81,8 +86,9 @@ def test_each_declaration(kpi_id):
     want = ("none" if kpi_id in CENSUS or kpi.unit in ("count", "cases")
             else "median_order" if kpi.unit == "days" else "wilson")
     assert kpi.interval == want
-    assert kpi.scoped == (kpi.source != "workforce")
-    assert kpi.sql.strip() and kpi.origin.endswith(".toml")
+    assert kpi.scoped == (kpi.source not in ("workforce", "record"))
+    assert bool(kpi.sql.strip()) == (kpi_id not in RECORD) and kpi.origin.endswith(".toml")
+    assert (kpi.source == "record") == (kpi_id in RECORD)
 
 
 def test_balancing_measures():
