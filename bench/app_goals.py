@@ -1,0 +1,164 @@
+"""Issue 11's app goals at national scale, against one fresh ``streamlit run`` server.
+
+``python -m bench.app_goals DATA_DIR [--forces 3] [--out RESULT.json] [--markdown FILE]``
+starts ``streamlit run app.py`` on ``DATA_DIR`` (127.0.0.1, headless), and then, speaking
+Streamlit's websocket protocol as a browser does (``bench.concurrency.open_session``):
+
+- ``first``: the first flight deck from the fresh server (open the socket -> the script run
+  finished), after ``/_stcore/health`` answers; the time from starting the process to healthy
+  is shown beside it;
+- ``force change``: for each of ``--forces`` forces not yet seen, a session opening the flight
+  deck with ``?force=NAME`` (the same rerun a change of the sidebar's force makes: a new
+  force's KPIs, the export already loaded), one after another; the median and the worst;
+- ``server RSS``: the server's peak resident memory, sampled every 100 ms from start to end.
+
+Goals (issue 11, 1,000,000 cases): first flight deck <= 3 s, a force not yet seen <= 0.5 s,
+server RSS <= 700 MiB. The server is always stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.concurrency import (
+    REPO,
+    close_all,
+    free_port,
+    open_session,
+    start_server,
+    stop_server,
+    wait_healthy,
+)
+
+GOALS = {"first": 3.0, "force_change": 0.5, "rss_mib": 700.0}
+
+
+def _forces(data: Path, count: int) -> list[str]:
+    """``count`` force names of the export, spread over its sorted list (not the first one:
+    the default view may already show it)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    names = sorted(str(v) for v in pc.unique(pq.read_table(
+        data / "cases.parquet", columns=["force"])["force"]).to_pylist() if v is not None)
+    step = max(1, len(names) // (count + 1))
+    return [names[i] for i in range(step, len(names), step)][:count]
+
+
+def run(data: Path, n_forces: int = 3, timeout: float = 180.0) -> dict[str, Any]:
+    """Start a fresh server on ``data`` and time the first deck and forces not yet seen."""
+    port = free_port()
+    log_path = REPO / "bench" / "data" / "app-goals-server.log"
+    t_start = time.perf_counter()
+    proc = start_server(data, port, log_path)
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        try:
+            ps = psutil.Process(proc.pid)
+            while not stop.is_set():
+                peak[0] = max(peak[0], ps.memory_info().rss)
+                stop.wait(0.1)
+        except psutil.Error:
+            return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out: dict[str, Any] = {"data": str(data), "forces": _forces(data, n_forces)}
+    try:
+        wait_healthy(port, proc, 120.0)
+        out["start_to_healthy"] = time.perf_counter() - t_start
+
+        async def scenario() -> None:
+            first, ws = await open_session(port, timeout)
+            await close_all([ws])
+            out["first"] = first.seconds
+            out["first_exceptions"] = first.exceptions
+            if first.seconds is None:
+                out["error"] = f"first session dropped: {first.dropped_reason}"
+                return
+            changes = []
+            for name in out["forces"]:
+                query = urllib.parse.urlencode({"force": name})
+                res, ws = await open_session(port, timeout, query)
+                await close_all([ws])
+                changes.append(res.seconds)
+                if res.exceptions:
+                    out.setdefault("notes", []).append(f"{name}: {res.exceptions} exception(s)")
+            out["force_changes"] = changes
+
+        asyncio.run(scenario())
+    except Exception as exc:  # noqa: BLE001 - reported in the results, server stopped below
+        out["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        stop.set()
+        sampler.join(timeout=2)
+        stop_server(proc)
+    out["rss_peak"] = peak[0]
+    return out
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The results section for bench/results.md."""
+    changes = [c for c in res.get("force_changes", []) if c is not None]
+    worst = max(changes) if changes else float("nan")
+    med = statistics.median(changes) if changes else float("nan")
+    first = res.get("first")
+    rss = res.get("rss_peak", 0) / 2**20
+
+    def met(value: float | None, goal: float) -> str:
+        return "yes" if value is not None and value == value and value <= goal else "no"
+
+    lines = [
+        f"## The app at national scale (issue 11): `{res['data']}`",
+        "",
+        f"`python -m bench.app_goals {res['data']}`: one fresh `streamlit run` server; "
+        "sessions speak Streamlit's websocket protocol (open -> script finished).",
+        "",
+        "| measure | figure | goal | met |",
+        "|---|---|---|---|",
+        f"| first flight deck from a fresh server (process start to healthy: "
+        f"{res.get('start_to_healthy', float('nan')):.1f} s) | "
+        f"{first if first is None else f'{first:.2f} s'} | <= 3 s | "
+        f"{met(first, GOALS['first'])} |",
+        f"| a force not yet seen (`?force=`), median / worst of {len(changes)} | "
+        f"{med:.2f} s / {worst:.2f} s | <= 0.5 s | {met(worst, GOALS['force_change'])} |",
+        f"| server peak RSS | {rss:.0f} MiB | <= 700 MiB | {met(rss, GOALS['rss_mib'])} |",
+        "",
+    ]
+    if res.get("error") or res.get("notes"):
+        lines += [f"Notes: {res.get('error') or ''} {'; '.join(res.get('notes', []))}", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--forces", type=int, default=3)
+    p.add_argument("--out", type=Path, help="raw results (JSON)")
+    p.add_argument("--markdown", type=Path, help="write the results section here")
+    args = p.parse_args(argv)
+    res = run(args.data_dir.resolve(), args.forces)
+    text = markdown(res)
+    print(text)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=2))
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0 if not res.get("error") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
