@@ -32,6 +32,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,8 @@ def build_boardpack(
     disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     pages: Sequence[str] | None = None,
     scope: str = "all",
+    record: Any = None,
+    today: date | None = None,
 ) -> bytes:
     """The board pack PDF (bytes) for ``force`` (or ``"All forces"``) over ``start``..``end``
     (months ``YYYY-MM`` or Periods).
@@ -101,6 +104,11 @@ def build_boardpack(
     pillar pages; ``victim_voice``; ``compare_forces``). The cover, "what changed" and the
     appendix are always included. A panel pack never has the compare-forces section.
     ``scope``: ``all|adult_rape|child`` (engines that support it).
+    ``record``: the meeting record (``metrics.record.Record``): each pillar's commentary is
+    printed with its table, the assurance levels and the open and overdue actions (on
+    ``today``, default today) on the summary page, and the record KPIs get their values. A
+    panel pack prints the commentary and assurance only, without authors' names. A record
+    that cannot be read leaves one sentence on the summary page, never a failed pack.
     Raises ``BoardpackError`` for bad arguments and ``UnusableDataError`` for an export that
     failed validation.
     """
@@ -118,7 +126,8 @@ def build_boardpack(
     data = collect_pack_data(dataset, force, start, end, audience=audience,
                              comparison=comparison, disclose=disclose, scope=scope,
                              progress=lambda share, message: tick(0.02 + 0.7 * share, message),
-                             with_forces="compare_forces" in sections)
+                             with_forces="compare_forces" in sections, record=record,
+                             today=today)
     funnels = _funnels(data) if "compare_forces" in sections else []
     tick(0.75, "Laying out the pages and drawing the charts")
     from report.layout import render_pack

@@ -15,7 +15,12 @@ panel audience, into a :class:`PackData`:
   chart: final months only, Laney p' or XmR, rebased at adoption), else :func:`spc_frame`;
 - ``sentences``: the flight deck's "what changed" sentences (``present.sentences.
   what_changed`` over ``verdicts``), the pack's first content page;
-- the survey items before and after the force's adoption, and the funnel plots.
+- the survey items before and after the force's adoption, and the funnel plots;
+- ``record``: the meeting record's view (``metrics.record.view``: latest commentary and
+  assurance per KPI, open and overdue actions) when the pack is given a record; for a panel
+  pack the commentary and assurance only, without authors' names (no actions, no reviews).
+  The record KPIs (``panel_nfa_decision_sound``, ``open_learning_actions``) come from the
+  same record, through ``compute_kpis(..., record=...)`` and ``kpi_verdicts(..., record=...)``.
 """
 
 from __future__ import annotations
@@ -121,6 +126,8 @@ class PackData:
     rounded: set[str] = field(default_factory=set)  # panel: KPIs whose value rounding moved
     before_after: pd.DataFrame | None = None  # survey items around adoption (see below)
     before_after_window: tuple[pd.Period, pd.Period] | None = None
+    record: PackRecord | None = None  # the meeting record's view; None: no record given
+    record_note: str = ""  # why the record is missing from a pack that asked for it
 
     @property
     def window_label(self) -> str:
@@ -155,6 +162,49 @@ class PackData:
         verdict frame: the same word the flight deck's tile shows."""
         row = self.row(kpi_id)
         return verdict_word(row)
+
+
+@dataclass(frozen=True)
+class PackRecord:
+    """What the pack prints of the meeting record for its force and window.
+
+    ``comments``: kpi_id -> latest comment (``owner``, ``text``, ``assurance``, ``author``
+    (blank in a panel pack), ``created_at``); ``open_actions`` / ``overdue``: the force's open
+    actions and those past their due date on ``today`` (empty in a panel pack)."""
+
+    comments: dict[str, Any]
+    open_actions: list[Any]
+    overdue: list[Any]
+    today: date
+
+
+RECORD_UNAVAILABLE = ("The meeting record could not be read, so this pack has no commentary, "
+                      "assurance levels or actions.")
+
+
+def pack_record(record: Any, force: str, start: pd.Period, end: pd.Period, audience: str,
+                today: date | None = None) -> tuple[PackRecord | None, str]:
+    """The meeting record's view for the pack (``metrics.record.view``) and a note.
+
+    Returns ``(None, "")`` without a record, ``(None, RECORD_UNAVAILABLE)`` when it cannot
+    be read (the pack is built without it), else the view: for ``audience="panel"`` only the
+    commentary and assurance, authors blanked, no actions."""
+    if record is None:
+        return None, ""
+    from dataclasses import replace
+
+    from metrics.record import view
+
+    today = today or date.today()
+    try:
+        seen = view(record, force, str(start), str(end), today=today)
+    except Exception:  # noqa: BLE001 - the database went away: the pack goes on without it
+        return None, RECORD_UNAVAILABLE
+    comments = dict(seen.comments)
+    if audience == "panel":
+        comments = {k: replace(c, author="") for k, c in comments.items()}
+        return PackRecord(comments, [], [], today), ""
+    return PackRecord(comments, list(seen.open_actions), list(seen.overdue), today), ""
 
 
 def _compute(dataset: Dataset, start: pd.Period, end: pd.Period, **kw: Any) -> pd.DataFrame:
@@ -227,14 +277,17 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
                       comparison: str = "previous", scope: str = "all",
                       disclose: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                       progress: Callable[[float, str], None] | None = None,
-                      with_forces: bool = True) -> PackData:
+                      with_forces: bool = True, record: Any = None,
+                      today: date | None = None) -> PackData:
     """Compute (and, for the panel, disclosure-control) every table the pack prints.
 
     ``disclose`` replaces ``apply_panel`` for the panel audience's own tables (the app passes
     ``Access.disclose``, which also keeps only a share link's force and months); verdicts
     come from ``kpi_verdicts(..., audience=audience)``, as on the screen.
     ``progress(share_done, message)`` reports the steps. ``with_forces=False``: the window
-    for this force only (no funnel plots). Raises ``BoardpackError`` for bad arguments,
+    for this force only (no funnel plots). ``record``: a ``metrics.record.Record`` (its KPIs,
+    commentary, assurance and actions; see :func:`pack_record`), ``today`` the day actions
+    are overdue against (default today). Raises ``BoardpackError`` for bad arguments,
     ``UnusableDataError`` for an unusable export.
     """
     def step(share: float, message: str) -> None:
@@ -246,6 +299,11 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     from metrics.kpis import KpiInputError, survey_items
 
     kw: dict[str, Any] = {} if scope == "all" else {"scope": scope}
+    view, record_note = pack_record(record, force, p0, p1, audience, today)
+    if view is None:
+        record = None  # unreadable: its KPIs stay no_data rather than failing the pack
+    if record is not None:
+        kw["record"] = record
     rule = (disclose or _panel) if audience == "panel" else None
     # Every force only when the funnels need them (an internal pack's compare-forces page).
     forces = None if audience == "internal" and with_forces else [force]
@@ -263,9 +321,10 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         comparison=comparison, as_at=dataset.as_at, kpis=kpis,
         current=window_all[window_all["force"] == force].set_index("kpi_id"),
         previous=pd.DataFrame(index=pd.Index([], name="kpi_id")),
-        forces_window=window_all, adoption=adoption, scope=scope)
+        forces_window=window_all, adoption=adoption, scope=scope, record=view,
+        record_note=record_note)
     step(0.3, "Verdicts (SPC and change tests)")
-    data.verdicts, data.verdict_source = pack_verdicts(dataset, data)
+    data.verdicts, data.verdict_source = pack_verdicts(dataset, data, record=record)
     if data.verdict_source != "kpi_verdicts":
         # Only the fallback needs the comparison window's table: kpi_verdicts holds
         # each KPI's comparison value already.
@@ -287,6 +346,7 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     if window is not None and survey and adoption is not None:
         ids = [k.id for k in survey]
         b0, a1 = window
+        kw.pop("record", None)  # survey items only
         before = _compute(dataset, b0, adoption - 1, forces=[force], kpi_ids=ids, **kw)
         after = _compute(dataset, adoption, a1, forces=[force], kpi_ids=ids, **kw)
         data.before_after_window = window
@@ -315,7 +375,8 @@ def rounding_changed(raw: pd.DataFrame, shown: pd.DataFrame, kpis: Sequence[KPI]
     return out
 
 
-def pack_verdicts(dataset: Dataset, data: PackData) -> tuple[pd.DataFrame, str]:
+def pack_verdicts(dataset: Dataset, data: PackData, *, record: Any = None
+                  ) -> tuple[pd.DataFrame, str]:
     """The verdict frame (indexed by kpi_id) and where it came from.
 
     ``metrics.verdicts.kpi_verdicts`` with the pack's force, window, comparison, scope and
@@ -325,8 +386,10 @@ def pack_verdicts(dataset: Dataset, data: PackData) -> tuple[pd.DataFrame, str]:
         from metrics.verdicts import kpi_verdicts
     except ImportError:
         return pd.DataFrame(), "fallback"
+    extra = {} if record is None else {"record": record}
     frame = kpi_verdicts(dataset, data.start, data.end, force=data.force,
-                         compare=data.comparison, scope=data.scope, audience=data.audience)
+                         compare=data.comparison, scope=data.scope, audience=data.audience,
+                         **extra)
     out = frame.drop_duplicates("kpi_id").set_index("kpi_id")
     out.attrs = dict(frame.attrs)
     return out, "kpi_verdicts"

@@ -313,6 +313,8 @@ class _Builder:
             flow.append(self.p(f"{esc(icon) if not word else ''}{lead}{esc(text)}",
                                self.s.lead))
         flow += self.verdict_summary()
+        flow += self.assurance_summary()
+        flow += self.actions_summary()
         if d.verdict_source != "kpi_verdicts":
             flow.append(self.p(esc("Verdicts here come from the pack's own tables: the "
                                    "verdict module was not available, so no change is "
@@ -339,6 +341,99 @@ class _Builder:
                          self.p(esc(which), self.s.cell)])
         return [Spacer(1, 4 * mm), self.p("Every measure at a glance", self.s.h2),
                 _table(rows, [48 * mm, 20 * mm, self.width - 68 * mm])]
+
+    # -- the meeting record (issue 16) ----------------------------------------------------------
+    def _commented(self, kpis: Sequence[KPI]) -> list[tuple[KPI, Any]]:
+        """(KPI, its latest comment) for those of ``kpis`` with commentary, in their order."""
+        rec = self.data.record
+        if rec is None:
+            return []
+        return [(k, rec.comments[k.id]) for k in kpis if k.id in rec.comments]
+
+    def assurance_summary(self) -> list[Any]:
+        """The summary page's assurance levels from the meeting record: one line per measure
+        with commentary (measure, pillar, assurance, owner), in catalogue order; a sentence
+        when the record holds none or could not be read; nothing without a record."""
+        d = self.data
+        if d.record is None:
+            return [self.p(esc(d.record_note), self.s.small)] if d.record_note else []
+        flow: list[Any] = [Spacer(1, 4 * mm),
+                           self.p("Assurance levels (meeting record)", self.s.h2)]
+        commented = self._commented(d.kpis)
+        if not commented:
+            flow.append(self.p(esc(f"No commentary or assurance recorded for {d.force}, "
+                                   f"{d.window_label}."), self.s.body))
+            return flow
+        counts = {word: sum(1 for _, c in commented if assurance_words(c) == word)
+                  for word in ASSURANCE_ORDER}
+        flow.append(self.p(esc(" · ".join(f"{w}: {n}" for w, n in counts.items())),
+                           self.s.small))
+        rows = [self.head("Measure", "Pillar", "Assurance", "Owner")]
+        for kpi, comment in commented:
+            rows.append([self.p(esc(kpi.name), self.s.cell), self.p(str(kpi.pillar), self.s.cell),
+                         self.p(esc(assurance_words(comment)), self.s.cell_b),
+                         self.p(esc(getattr(comment, "owner", "")), self.s.cell)])
+        flow.append(_table(rows, [90 * mm, 16 * mm, 36 * mm, self.width - 142 * mm]))
+        return flow
+
+    def actions_summary(self) -> list[Any]:
+        """The force's open actions from the meeting record, overdue first (then by due
+        date), each with what it is for, its owner, due date and whether it is overdue.
+        Internal packs with a record only (a panel pack lists no actions)."""
+        d = self.data
+        if d.record is None or d.audience == "panel":
+            return []
+        rec = d.record
+        flow: list[Any] = [Spacer(1, 4 * mm), self.p(esc(
+            f"Actions: {len(rec.open_actions)} open, {len(rec.overdue)} overdue "
+            f"(on {rec.today:%d %b %Y})"), self.s.h2)]
+        if not rec.open_actions:
+            flow.append(self.p(esc(f"No open actions for {d.force} in the meeting record."),
+                               self.s.body))
+            return flow
+        overdue = {a.id for a in rec.overdue}
+        names = {k.id: k.name for k in d.kpis}
+        rows = [self.head("Action", "For", "Owner", "Due", "Status")]
+        for a in sorted(rec.open_actions, key=lambda a: (a.id not in overdue, a.due_date, a.id)):
+            target = (names.get(a.kpi_id, a.kpi_id) if a.kpi_id else
+                      f"Pillar {a.pillar}: {PILLARS.get(a.pillar, '')}" if a.pillar else "")
+            late = a.id in overdue
+            rows.append([self.p(esc(a.text), self.s.cell), self.p(esc(target), self.s.cell),
+                         self.p(esc(a.owner), self.s.cell),
+                         self.p(esc(f"{a.due_date:%d %b %Y}"), self.s.cell),
+                         self.p(esc("Overdue" if late else "Open"),
+                                self.s.cell_b if late else self.s.cell)])
+        flow.append(_table(rows, [self.width - 170 * mm, 70 * mm, 44 * mm, 28 * mm, 28 * mm]))
+        return flow
+
+    def pillar_commentary(self, kpis: Sequence[KPI]) -> list[Any]:
+        """The meeting record's commentary on the pillar's measures, printed with its table:
+        measure, assurance, owner, commentary (and, internal packs only, author and time)."""
+        commented = self._commented(kpis)
+        if not commented:
+            return []
+        internal = self.data.audience != "panel"
+        head = ["Measure", "Assurance", "Owner", "Commentary"]
+        widths = [46 * mm, 26 * mm, 34 * mm]
+        if internal:
+            head.append("Recorded by")
+        rows = [self.head(*head)]
+        for kpi, c in commented:
+            cells = [self.p(esc(kpi.name), self.s.cell),
+                     self.p(esc(assurance_words(c)), self.s.cell_b),
+                     self.p(esc(getattr(c, "owner", "")), self.s.cell),
+                     self.p(esc(getattr(c, "text", "")), self.s.cell)]
+            if internal:
+                when = getattr(c, "created_at", None)
+                stamp = f", {when:%d %b %Y}" if isinstance(when, datetime) else ""
+                cells.append(self.p(esc(f"{getattr(c, 'author', '')}{stamp}"), self.s.cell))
+            rows.append(cells)
+        rest = self.width - sum(widths) - (40 * mm if internal else 0)
+        widths.append(rest)
+        if internal:
+            widths.append(40 * mm)
+        return [self.p("Commentary and assurance (meeting record)", self.s.h2),
+                _table(rows, widths), Spacer(1, 2 * mm)]
 
     def _rows(self, kpi: KPI) -> tuple[Any, Any]:
         """The KPI's verdict-frame row and its comparison-window row (either may be None)."""
@@ -500,6 +595,7 @@ class _Builder:
                 widths.append(self.width - sum(widths))
             flow.append(_table(rows, widths))
             flow.append(Spacer(1, 2 * mm))
+            flow += self.pillar_commentary(kpis)
             flow += self.charts_missing_note()
             if with_charts:
                 flow.append(self.p(esc(
@@ -707,6 +803,17 @@ class _Builder:
                          "items are suppressed.")
         flow += [self.p(esc(n), self.s.small) for n in notes]
         return flow
+
+
+ASSURANCE_ORDER = ("Assured", "Partly assured", "Not assured")
+_ASSURANCE = {"assured": "Assured", "partly_assured": "Partly assured",
+              "not_assured": "Not assured"}
+
+
+def assurance_words(comment: Any) -> str:
+    """A comment's assurance level in words (``Partly assured``)."""
+    level = str(getattr(comment, "assurance", ""))
+    return _ASSURANCE.get(level, level.replace("_", " ").capitalize() or "No level")
 
 
 def _doc(buffer: io.BytesIO, data: PackData) -> BaseDocTemplate:

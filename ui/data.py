@@ -318,22 +318,34 @@ def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
 
 
 @st.cache_resource(show_spinner=False)
-def _meeting_record(url: str) -> object | None:
-    try:
-        from metrics.record import RecordUnavailable, open_record
-    except ImportError:
-        return None
-    try:
-        return open_record(url or None)
-    except RecordUnavailable as exc:
-        _LOG.warning("%s", exc)
-        return None
+def _meeting_record(url: str) -> object:
+    """The Record at ``url`` ("" = ``FLIGHTDECK_DB``'s default), opened and migrated once per
+    server; raises ``RecordUnavailable`` (not cached, so a later run tries again)."""
+    from metrics.record import open_record
+
+    return open_record(url or None)
+
+
+def open_meeting_record() -> object:
+    """The shared meeting record of ``$FLIGHTDECK_DB`` (one engine and connection pool per
+    server and URL, for the flight deck, Trends, the record page and the board pack button).
+    Raises ``metrics.record.RecordUnavailable`` (one line, no password) when it cannot be
+    opened, ImportError when the record module is missing."""
+    return _meeting_record(os.environ.get("FLIGHTDECK_DB", ""))
 
 
 def meeting_record() -> object | None:
-    """The meeting record (``metrics.record.open_record`` of ``$FLIGHTDECK_DB``), opened once
-    per server and database URL; None when the record module or database is unavailable."""
-    return _meeting_record(os.environ.get("FLIGHTDECK_DB", ""))
+    """:func:`open_meeting_record`, or None when the record module or database is
+    unavailable (the reason is logged)."""
+    try:
+        from metrics.record import RecordUnavailable
+    except ImportError:
+        return None
+    try:
+        return open_meeting_record()
+    except RecordUnavailable as exc:
+        _LOG.warning("%s", exc)
+        return None
 
 
 # --------------------------------------------------------------------------- verdicts (issue 12)

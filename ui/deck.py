@@ -91,32 +91,49 @@ def verdict_frame(ctx, force: str) -> tuple[pd.DataFrame, bool]:
         return _fallback_verdicts(ctx, force), False
     frame = kpi_verdicts(
         ctx.dataset, ctx.start, ctx.end, force=force, compare=ctx.view.compare,
-        scope=getattr(ctx, "scope", "all"), audience="panel" if ctx.is_panel else "internal")
+        scope=getattr(ctx, "scope", "all"), audience="panel" if ctx.is_panel else "internal",
+        record=_shared_record())
     return frame, True
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _record(url: str) -> object:
-    """The meeting record at ``url``, opened (and migrated) once per server."""
-    from metrics.record import open_record
+def _shared_record() -> object | None:
+    """The server's one shared meeting record (``ui.data.meeting_record``), or None."""
+    from ui.data import meeting_record
 
-    return open_record(url)
+    return meeting_record()
+
+
+def record_stamp(record: object | None) -> tuple:
+    """A cheap fingerprint of what the record KPIs read (reviews, actions and their versions),
+    so cached verdicts are recomputed after a review or an action changes; () without one."""
+    if record is None:
+        return ()
+    try:
+        from sqlalchemy import text
+
+        with record.engine.connect() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(text(
+                "SELECT (SELECT count(*) FROM reviews), (SELECT max(id) FROM reviews), "
+                "(SELECT count(*) FROM actions), (SELECT sum(version) FROM actions), "
+                "(SELECT count(*) FROM sample_cases)")).one()
+        return tuple(int(v or 0) for v in row)
+    except Exception:  # noqa: BLE001 - unreadable now: never reuse a stale entry
+        return ("unreadable", date.today().isoformat(), id(record))
 
 
 def record_notes(ctx, force: str, today: date | None = None
                  ) -> tuple[dict[str, object], dict[str, int]]:
-    """The meeting record's latest comments (kpi_id -> Comment) for the view, and its action
-    counts ``{"open": n, "overdue": m}``; empty when the record is absent or unreachable
-    (never for a panel link: the record is internal)."""
-    if ctx.is_panel:
+    """The meeting record's latest comments (kpi_id -> Comment) for the view's force and
+    window, and its action counts ``{"open": n, "overdue": m}``; empty when the record is
+    absent or unreachable. A panel link gets the commentary and assurance levels of its
+    force and window with no names (``author`` blanked) and no actions."""
+    record = _shared_record()
+    if record is None:
         return {}, {}
     try:
-        from metrics.record import database_url
-    except ImportError:
-        return {}, {}
-    try:
-        record = _record(database_url())
         comments = dict(record.latest_comments(force, ctx.start, ctx.end))  # type: ignore[attr-defined]
+        if ctx.is_panel:
+            return {k: _without_names(c) for k, c in comments.items()}, {}
         actions = list(record.actions(force, status="open"))  # type: ignore[attr-defined]
         today = today or date.today()
         overdue = sum(1 for a in actions if a.overdue(today))
@@ -126,15 +143,35 @@ def record_notes(ctx, force: str, today: date | None = None
         return {}, {}
 
 
+def _without_names(comment: object) -> object:
+    """``comment`` with its author removed (a panel link carries no names)."""
+    try:
+        return replace(comment, author="")  # type: ignore[type-var]
+    except TypeError:  # not a dataclass: keep only what a tile reads
+        return _PanelComment(getattr(comment, "kpi_id", ""), getattr(comment, "owner", ""),
+                             getattr(comment, "text", ""), getattr(comment, "assurance", ""))
+
+
+@dataclass(frozen=True)
+class _PanelComment:
+    kpi_id: str
+    owner: str
+    text: str
+    assurance: str
+    author: str = ""
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_verdicts(fingerprint: tuple, force: str, start: str, end: str, compare: str,
-                     scope: str, catalogue: str, _ctx: object) -> tuple[pd.DataFrame, bool]:
+                     scope: str, catalogue: str, record: tuple, _ctx: object
+                     ) -> tuple[pd.DataFrame, bool]:
     return verdict_frame(_ctx, force)
 
 
 def view_verdicts(ctx, force: str) -> tuple[pd.DataFrame, bool]:
-    """:func:`verdict_frame`, cached per export, view and KPI catalogue (``FLIGHTDECK_KPIS``);
-    a panel link's never (its disclosure depends on the link)."""
+    """:func:`verdict_frame`, cached per export, view, KPI catalogue (``FLIGHTDECK_KPIS``)
+    and state of the meeting record (:func:`record_stamp`); a panel link's never (its
+    disclosure depends on the link)."""
     import os
 
     fingerprint = ctx.loaded.fingerprint
@@ -142,7 +179,8 @@ def view_verdicts(ctx, force: str) -> tuple[pd.DataFrame, bool]:
         return verdict_frame(ctx, force)
     return _cached_verdicts(fingerprint, force, str(ctx.start), str(ctx.end),
                             ctx.view.compare, str(getattr(ctx, "scope", "all")),
-                            os.environ.get("FLIGHTDECK_KPIS", ""), ctx)
+                            os.environ.get("FLIGHTDECK_KPIS", ""),
+                            record_stamp(_shared_record()), ctx)
 
 
 def build_deck(ctx, force: str) -> DeckView:

@@ -184,7 +184,8 @@ def download_buttons(table: pd.DataFrame, name: str, *, access: Any = None,
 def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str | pd.Period,
                      audience: str = "internal", *, comparison: str = "previous",
                      access: Any = None, key: str = "boardpack",
-                     charts: bool = True, scope: str | None = None) -> bytes | None:
+                     charts: bool = True, scope: str | None = None,
+                     record: Any = "app") -> bytes | None:
     """The "Board pack" button: build the PDF for this view with a progress bar, then offer it.
 
     In the panel audience every KPI table goes through ``access.disclose`` when an ``access``
@@ -192,8 +193,11 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
     only the sections of the pages the share link allows (``access.allowed_pages``).
     The built PDF is kept in the session for this exact view, so the download button survives
     reruns. ``scope`` (``all|adult_rape|child``; default: the page's, from ``ui.shell``) is the
-    case scope the pack is read for. Returns the PDF bytes once built (None before). Errors
-    are shown as one sentence, never a trace.
+    case scope the pack is read for. ``record``: the meeting record the pack prints
+    (commentary, assurance, actions, record KPIs); default ``"app"``, the app's shared record
+    (``ui.data.meeting_record()``, None when unavailable); None for a pack without it.
+    Returns the PDF bytes once built (None before). Errors are shown as one sentence, never a
+    trace.
     """
     from report.boardpack import BoardpackError, UnusableDataError, boardpack_filename
 
@@ -204,16 +208,23 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
     stored = st.session_state.get(f"{_SESSION_KEY}_{key}")
     pdf: bytes | None = stored[1] if stored and stored[0] == view else None
     if pdf is None:
-        if st.button("Build board pack (PDF)", key=f"{key}_build", icon=":material/picture_as_pdf:",
-                     help="A4 landscape PDF of this view for the performance meeting"):
+        wanted = f"{_SESSION_KEY}_{key}_wanted"
+        clicked = st.button("Build board pack (PDF)", key=f"{key}_build",
+                            icon=":material/picture_as_pdf:", on_click=_want, args=(wanted,),
+                            help="A4 landscape PDF of this view for the performance meeting")
+        if st.session_state.pop(wanted, False) or clicked:
             bar = st.progress(0.0, text="Starting the board pack…")
 
             def progress(fraction: float, message: str) -> None:
                 bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
             try:
+                if isinstance(record, str) and record == "app":
+                    from ui.data import meeting_record
+
+                    record = meeting_record()
                 pdf = _build(dataset, force, start, end, aud, comparison, access, progress,
-                             charts, scope)
+                             charts, scope, record)
             except (BoardpackError, UnusableDataError) as exc:
                 bar.empty()
                 st.error(f"The board pack could not be built: {exc}")
@@ -231,6 +242,12 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
     return pdf
 
 
+def _want(flag: str) -> None:
+    """The build button's callback: remember the click in the session until the run that
+    builds the pack reads it (a click is never lost to a rerun that resets buttons)."""
+    st.session_state[flag] = True
+
+
 def _data_key(dataset: Any) -> tuple:
     """Which export a pack was built from: its files' identity, so a new export rebuilds."""
     source = getattr(dataset, "source", None)
@@ -246,8 +263,9 @@ def _data_key(dataset: Any) -> tuple:
 
 def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, comparison: str,
            access: Any, progress: Callable[[float, str], None], charts: bool,
-           scope: str = "all") -> bytes:
-    """The pack's PDF bytes for this view (panel: the session's disclose and pages)."""
+           scope: str = "all", record: Any = None) -> bytes:
+    """The pack's PDF bytes for this view (panel: the session's disclose and pages), with
+    the meeting record ``record`` when given."""
     from report.boardpack import build_boardpack
 
     panel = audience == "panel"
@@ -255,4 +273,4 @@ def _build(dataset: Any, force: str, start: Any, end: Any, audience: str, compar
     pages = getattr(access, "allowed_pages", None) if panel else None
     return build_boardpack(dataset, force, start, end, audience=audience,
                            comparison=comparison, progress=progress, charts=charts,
-                           disclose=disclose, pages=pages, scope=scope)
+                           disclose=disclose, pages=pages, scope=scope, record=record)

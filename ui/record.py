@@ -29,11 +29,9 @@ from metrics.record import (
     RecordConflict,
     RecordError,
     RecordUnavailable,
-    database_url,
     draw_sample,
     month,
     nominate_case,
-    open_record,
     record_kpis,
 )
 from metrics.registry import PILLARS
@@ -46,16 +44,18 @@ _SEEN_ACTIONS = "_rec_seen_actions"
 STATUS_WORDS = {"open": "Open", "done": "Done", "dropped": "Dropped"}
 
 
-@st.cache_resource(show_spinner=False)
-def _open(url: str) -> Record:
-    """One Record (engine + connection pool) per database URL for the whole server."""
-    return open_record(url)
+def _open(url: str | None = None) -> Record:
+    """The server's one shared Record (``ui.data.open_meeting_record``: one engine and
+    connection pool per database URL). ``url`` is ignored (kept for callers)."""
+    from ui.data import open_meeting_record
+
+    return open_meeting_record()  # type: ignore[return-value]
 
 
 def get_record() -> Record | None:
     """The meeting record of ``$FLIGHTDECK_DB`` (migrated), or None after showing why not."""
     try:
-        return _open(database_url())
+        return _open()
     except RecordUnavailable as exc:
         st.error(f"The meeting record cannot be opened: {escape_md(exc)}. Ask the "
                  "administrator to check FLIGHTDECK_DB.", icon=":material/database:")
@@ -202,7 +202,7 @@ def history_expander(access: Any, force: str, kpi_id: str, *,
     if not getattr(access, "is_internal", False):
         return
     try:
-        record = _open(database_url())
+        record = _open()
     except RecordUnavailable:
         return
     history = record.comment_history(force, kpi_id)

@@ -7,7 +7,10 @@ event (``metrics.audit.log_event``) for each pack written.
 
 Exit codes: 0 written; 1 the export is unusable (validation errors) or the file cannot be
 written; 2 bad arguments (missing folder, unknown force, bad month, ``--from`` after ``--to``).
-Errors are one line on stderr, never a traceback.
+Errors are one line on stderr, never a traceback. ``--db URL`` (default ``$FLIGHTDECK_DB``;
+neither: no record) adds the meeting record: commentary, assurance levels, open and overdue
+actions, and the record KPIs; a record that cannot be opened is one warning line and the pack
+is built without it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     p.add_argument("--no-charts", action="store_true",
                    help="leave the charts out (tables only)")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="the meeting record's database URL (default $FLIGHTDECK_DB; without "
+                        "either the pack has no record): commentary beside each pillar's "
+                        "table, assurance levels and open and overdue actions")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
@@ -74,6 +81,25 @@ def _audit(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _open_record(args: argparse.Namespace) -> object | None:
+    """The meeting record of ``--db`` (else ``$FLIGHTDECK_DB``), or None when neither is set.
+    When it cannot be opened, one ``warning:`` line on stderr (no password) and None: the
+    pack is built without the record."""
+    import os
+
+    url = getattr(args, "db", None) or os.environ.get("FLIGHTDECK_DB") or None
+    if not url:
+        return None
+    from metrics.record import RecordUnavailable, open_record
+
+    try:
+        return open_record(url)
+    except RecordUnavailable as exc:
+        print(f"warning: {exc}; the pack is built without the meeting record",
+              file=sys.stderr)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Build and write the pack; returns the exit code."""
     from metrics.load import load_dataset
@@ -92,11 +118,12 @@ def run(args: argparse.Namespace) -> int:
         if not _MONTH.fullmatch(value or ""):
             return _error(f"{flag} must be a month as YYYY-MM (e.g. 2025-04), not {value!r}", 2)
     t0 = time.perf_counter()
+    record = _open_record(args)
     dataset = load_dataset(folder)
     try:
         pdf = build_boardpack(dataset, args.force, args.start, args.end,
                               audience=args.audience, comparison=args.compare,
-                              charts=not args.no_charts)
+                              charts=not args.no_charts, record=record)
     except UnusableDataError as exc:
         return _error(f"{exc} (run: python -m metrics validate {folder})", 1)
     except BoardpackError as exc:

@@ -1,0 +1,99 @@
+"""The meeting record on the flight deck (AppTest, issue 16): the record KPIs from the shared
+record connection, and a panel link seeing its window's commentary and assurance without names.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metrics import sharelink
+from metrics.record import draw_sample, open_record
+from present.format import format_value
+from tests.test_app import _deck, _rows
+
+SECRET = "record-deck-test-secret-0123456789"
+FORCE, START, END = "Gwent Police", "2025-10", "2026-09"
+QUERY = {"force": FORCE, "window": "custom", "from": START, "to": END}
+
+
+@pytest.fixture
+def record_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    monkeypatch.setenv("FLIGHTDECK_DB", url)
+    monkeypatch.setenv("FLIGHTDECK_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    return url
+
+
+def _review(url: str, export: Path, *, reviewed: int, sound: int) -> None:
+    record = open_record(url)
+    cases = pd.read_parquet(export / "cases.parquet")
+    sample_id, _ = draw_sample(record, cases, FORCE, START, END, size=reviewed, seed=4,
+                               author="lead")
+    for i, case_id in enumerate(record.sample_cases(sample_id)["sample_case_id"]):
+        action = ({"text": "Brief", "owner": "DI", "due_date": date(2027, 1, 1)}
+                  if i == 0 else None)
+        record.add_review(int(case_id), decision_sound=i < sound, reviewer="panel",
+                          learning_action=action)
+    record.close()
+
+
+def test_the_deck_shows_the_panels_nfa_finding_from_the_record(app_test, record_url,
+                                                               small_export):
+    _review(record_url, small_export, reviewed=12, sound=9)
+    at = app_test(**QUERY)
+    at.run()
+    assert not at.exception, at.exception
+    rows = _rows(at)
+    assert rows["panel_nfa_decision_sound"]["value"] == format_value(0.75, "proportion")
+    assert rows["panel_nfa_decision_sound"]["kind"] == "qualitative"
+    assert rows["open_learning_actions"]["value"] == format_value(1.0, "count")
+
+
+def test_without_reviews_the_record_kpis_say_no_data(app_test, record_url):
+    at = app_test(**QUERY)
+    at.run()
+    assert not at.exception, at.exception
+    rows = _rows(at)
+    assert rows["panel_nfa_decision_sound"]["verdict"] == "no_data"
+    assert rows["panel_nfa_decision_sound"]["value"] == "–"
+    assert rows["open_learning_actions"]["verdict"] == "no_data"
+
+
+def test_an_unreachable_record_leaves_the_deck_drawn_with_no_data(app_test, monkeypatch,
+                                                                   tmp_path):
+    monkeypatch.setenv("FLIGHTDECK_DB",
+                       "postgresql+psycopg://fd:pw-secret@/x?host=/nonexistent-dir&port=1")
+    at = app_test(**QUERY)
+    at.run()
+    assert not at.exception, at.exception
+    assert _rows(at)["panel_nfa_decision_sound"]["verdict"] == "no_data"
+    assert "pw-secret" not in _deck(at)
+
+
+def test_a_panel_link_sees_its_windows_assurance_without_names(app_test, record_url,
+                                                               monkeypatch):
+    record = open_record(record_url)
+    record.add_comment(FORCE, START, END, "charge_rate", owner="Head of crime",
+                       text="Charging improved after the joint CPS review.",
+                       assurance="partly_assured", author="chair.person@example.police.uk")
+    record.add_comment(FORCE, "2024-10", "2025-09", "victim_withdrawal_rate", owner="DCI",
+                       text="Another window.", assurance="not_assured", author="x")
+    record.close()
+    monkeypatch.setenv("FLIGHTDECK_SECRET", SECRET)
+    token, _ = sharelink.create(SECRET, force=FORCE, start=START, end=END,
+                                pages=["flight_deck"], created_by="test")
+    at = app_test(share=token, **QUERY)
+    at.run()
+    assert not at.exception, at.exception
+    block = _deck(at)
+    row = block[block.index('data-kpi="charge_rate"'):]
+    row = row[:row.index("</li>")]
+    assert "Comment: Partly assured" in row
+    other = block[block.index('data-kpi="victim_withdrawal_rate"'):]
+    assert "Comment:" not in other[:other.index("</li>")]  # another window's is not shown
+    assert "chair.person" not in block and "example.police.uk" not in block
+    assert "record?" not in block  # no link to the internal actions
