@@ -10,6 +10,7 @@ width) are compared as integers.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ _STRING_DTYPE = pd.StringDtype("pyarrow")
 _KIND_WORDS = {"id": "an id (text or whole number)", "category": "text", "int": "a whole number",
                "float": "a number", "bool": "true/false", "date": "a date",
                "timestamp": "a timestamp"}
+
+
+SURVEY_ITEM_NAME = re.compile(r"q_[a-z0-9_]{1,60}")
 
 
 def export_fingerprint(path: str | Path) -> tuple:
@@ -268,7 +272,13 @@ def _read(file: Path, spec: Table, rep: _Report) -> pa.Table | None:
         for n in schema.names:
             if n.startswith(SURVEY_PREFIX) and n not in cols:
                 t = schema.field(n).type
-                if _is_int(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or (
+                if not SURVEY_ITEM_NAME.fullmatch(n):
+                    # The name becomes a KPI id (survey_<item>) and a label on screen.
+                    rep.add("warning", name, None, "survey_item_name", 0,
+                            f"{name} has a survey column whose name is not lower-case letters, "
+                            "digits and underscores after q_ (at most 60); it is not a survey "
+                            "item and was not loaded.")
+                elif _is_int(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or (
                         pa.types.is_null(t)):
                     cols.append(n)
                 else:

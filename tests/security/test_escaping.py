@@ -202,3 +202,32 @@ def test_names_from_the_data_are_never_live_links(monkeypatch, evil_export, page
     if page == "trends":
         specs = " ".join(el.proto.spec for el in at.get("plotly_chart"))
         assert "Re-authenticate here" in specs or "Re-authenticate here" in _shown_everywhere(at)
+
+
+def test_a_survey_column_named_with_a_link_is_a_warning_not_a_crash(monkeypatch, tmp_path):
+    """A ``q_`` column's name becomes a KPI id and a label: one carrying a URL is refused by
+    validation (a plain-words warning), and every page still draws."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from metrics.load import load_dataset
+
+    out = tmp_path / "export"
+    shutil.copytree(SAMPLE, out)
+    path = out / "survey_responses.parquet"
+    table = pq.read_table(path)
+    item = next(n for n in table.column_names if n.startswith("q_"))
+    evil = "q_[login](https://evil.example)"
+    pq.write_table(table.rename_columns([evil if n == item else n
+                                         for n in table.column_names]), path)
+    report = load_dataset(out).report
+    assert report.usable
+    assert [p.rule for p in report.warnings] == ["survey_item_name"]
+    assert "evil" not in " ".join(p.message for p in report.problems)
+    at = _app(monkeypatch, out)
+    at.run()
+    for page in ("victim_voice", "definitions"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert live_links(at) == []
