@@ -6,7 +6,9 @@ must not move one number).
 (default 2023-10..2026-09), and pickles the tables; ``python -m bench.compare_outputs check
 DATA OUT.pkl`` computes them again with the code in the working tree and prints, per table,
 how many cells were compared and how many differ (every column, ``spc`` and ``provisional``
-included; floats equal only when identical or both NaN). Exit 0 when nothing differs, 1 when
+included; floats equal only when identical or both NaN; a KPI declared after the saved run is
+named and not compared). ``kpi_items`` of every median KPI (window, each scope, every force and
+one force + All forces) is compared row by row in order. Exit 0 when nothing differs, 1 when
 some cell differs, 2 for bad arguments. ``--rev COMMIT`` on ``save`` runs the code of that
 commit (``git worktree``-free: ``git archive`` of ``metrics/`` into a temporary folder).
 """
@@ -42,19 +44,50 @@ def compute_all(data: str, window: tuple[str, str], months: tuple[str, str]
     for scope in SCOPES:
         out[f"window/{scope}"] = compute_kpis(ds, *window, by="window", scope=scope)
         out[f"month/{scope}"] = compute_kpis(ds, *months, by="month", scope=scope)
+    # the items behind each median KPI (Mood's test): every force, and one force + All forces
+    from metrics.kpis import kpi_items, kpis_for
+
+    one = sorted(set(out["window/all"]["force"]) - {"All forces"})[:1]
+    for kpi in kpis_for(ds):
+        if kpi.unit != "days":
+            continue
+        for scope in SCOPES:
+            for label, forces in (("every", None), ("one", [*one, "All forces"])):
+                items = kpi_items(ds, kpi.id, *window, forces=forces, scope=scope)
+                out[f"items/{kpi.id}/{scope}/{label}"] = items
     return out
+
+
+def compare_items(old: pd.DataFrame, new: pd.DataFrame) -> tuple[int, int, list[str]]:
+    """(cells compared, differing, examples) of two ``kpi_items`` frames, row by row in
+    order (the order is part of the output)."""
+    if list(old.columns) != list(new.columns) or len(old) != len(new):
+        return max(old.size, 1), max(old.size, 1), [f"shape {old.shape} != {new.shape}"]
+    same_force = old["force"].to_numpy() == new["force"].to_numpy()
+    a, b = old["item"].to_numpy(np.float64), new["item"].to_numpy(np.float64)
+    same_item = (a == b) | (np.isnan(a) & np.isnan(b))
+    bad = int((~same_force).sum() + (~same_item).sum())
+    dtypes = [] if list(old.dtypes) == list(new.dtypes) else [f"dtypes {list(old.dtypes)} != "
+                                                            f"{list(new.dtypes)}"]
+    return old.size, bad + len(dtypes), dtypes
 
 
 def compare(old: pd.DataFrame, new: pd.DataFrame) -> tuple[int, int, list[str]]:
     """(cells compared, cells differing, a few examples) of two KPI tables."""
+    if "item" in old.columns:
+        return compare_items(old, new)
     if list(old.columns) != list(new.columns):
         return 1, 1, [f"columns {list(old.columns)} != {list(new.columns)}"]
+    added = sorted(set(new["kpi_id"]) - set(old["kpi_id"]))  # KPIs declared since: not compared
+    new = new[~new["kpi_id"].isin(added)]
     merged = old.merge(new, on=KEYS, how="outer", suffixes=("_old", "_new"), indicator=True)
     cols = [c for c in old.columns if c not in KEYS]
     missing = int((merged["_merge"] != "both").sum())
     compared = len(merged) * len(cols)
     differ = missing * len(cols)
     examples = [f"{missing} rows only on one side"] if missing else []
+    if added:
+        examples.append(f"not compared (declared since): {', '.join(added)}")
     both = merged[merged["_merge"] == "both"]
     for col in cols:
         a, b = both[f"{col}_old"].to_numpy(), both[f"{col}_new"].to_numpy()

@@ -113,3 +113,75 @@ def test_shared_names_are_whole_words_only():
     assert S.shared_names("SELECT * FROM my_suspect_case_gaps_2") == []
     assert S.shared_names("FROM investigator_month_end_cases JOIN Suspect_Case_Gaps") == [
         "suspect_case_gaps", "investigator_month_end_cases"]
+
+
+# -- every month once: a KPI's rows for the whole export, sliced by each call ------------------
+
+def outcome_rows() -> list[dict]:
+    """Alpha: charges on 1 Jan, 31 Mar and 1 Apr 2024 and a withdrawal on 15 Feb."""
+    return [case(recorded="2023-06-01", outcome_code=1, outcome_date="2024-01-01"),
+            case(recorded="2023-06-01", outcome_code=1, outcome_date="2024-03-31"),
+            case(recorded="2023-06-01", outcome_code=1, outcome_date="2024-04-01"),
+            case(recorded="2023-06-01", outcome_code=14, outcome_date="2024-02-15")]
+
+
+def test_windows_and_months_read_one_history_with_the_same_answers():
+    ds = dataset(outcome_rows())
+    monthly = compute_kpis(ds, "2024-01", "2024-04", by="month", kpi_ids=["charge_rate"])
+    alpha = monthly[monthly["force"] == "Alpha"]
+    assert alpha["numerator"].tolist() == [1, 0, 1, 1]
+    assert alpha["denominator"].tolist() == [1, 1, 1, 1]
+    assert counts(ds, "charge_rate", "2024-01", "2024-03") == (2, 3)
+    assert counts(ds, "charge_rate", "2024-02", "2024-04") == (2, 3)
+    assert counts(ds, "charge_rate", "2023-01", "2023-12") == (0, 0)  # months with no rows
+    # a median's n after a by-month call of the same KPI: 2 charges in Jan-Mar, 1 in Apr
+    compute_kpis(ds, "2024-01", "2024-04", by="month", kpi_ids=["days_to_charge"])
+    assert counts(ds, "days_to_charge", "2024-01", "2024-03")[1] == 2
+    assert counts(ds, "days_to_charge", "2024-03", "2024-04")[1] == 2
+    assert counts(ds, "days_to_charge", "2024-04", "2024-04")[1] == 1
+
+
+MIDDAY_KPI = """
+id = "midday_outcomes"
+name = "Outcomes (month as a midday timestamp)"
+pillar = 1
+kind = "quantitative"
+unit = "count"
+better = "neutral"
+min_n = 0
+definition = "Outcomes dated in the window."
+numerator = "Outcomes"
+denominator = "None"
+sql = '''
+SELECT force, outcome_date::TIMESTAMP + INTERVAL 12 HOUR AS month, count(*) AS num
+FROM cases WHERE outcome_code IS NOT NULL GROUP BY ALL
+'''
+"""
+
+
+def test_a_month_value_that_is_not_a_whole_date_keeps_the_range_filter(tmp_path: Path,
+                                                                      monkeypatch):
+    # 31 March 12:00 is after the window's last day (31 March, midnight): not counted, as
+    # the call's own range filter says; a month number alone would count it
+    (tmp_path / "midday.toml").write_text(MIDDAY_KPI, encoding="utf-8")
+    monkeypatch.setenv("FLIGHTDECK_KPIS", str(tmp_path / "midday.toml"))
+    ds = dataset(outcome_rows())
+    assert counts(ds, "midday_outcomes", "2024-01", "2024-04")[0] == 4  # 30 Apr: all in
+    assert counts(ds, "midday_outcomes", "2024-01", "2024-03")[0] == 2  # 31 Mar 12:00 out
+
+
+def test_kpi_items_of_some_forces_keep_the_order_of_every_force():
+    from metrics.kpis import kpi_items
+
+    rows = outcome_rows() + [
+        case(force="Beta", recorded="2023-12-01", outcome_code=1, outcome_date="2024-02-01"),
+        case(force="Beta", recorded="2024-01-20", outcome_code=1, outcome_date="2024-02-01")]
+    ds = dataset(rows)
+    every = kpi_items(ds, "days_to_charge", "2024-01", "2024-03")
+    # each force's items by value (forces in name order), then All forces by value
+    assert every["force"].tolist() == ["Alpha", "Alpha", "Beta", "Beta", *["All forces"] * 4]
+    assert every["item"].tolist() == [214, 304, 12, 62, 12, 62, 214, 304]
+    beta = kpi_items(ds, "days_to_charge", "2024-01", "2024-03", forces=["Beta", "All forces"])
+    assert beta.equals(every[every["force"] != "Alpha"].reset_index(drop=True))
+    assert kpi_items(ds, "days_to_charge", "2024-01", "2024-03", forces="Alpha")[
+        "item"].tolist() == [214, 304]

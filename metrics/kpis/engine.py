@@ -38,6 +38,7 @@ Decisions:
 from __future__ import annotations
 
 import atexit
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -137,6 +138,35 @@ _MONTH_ENDS = (
     "(m + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS month_end "
     "FROM generate_series($flightdeck_first_end::DATE, $flightdeck_end::DATE, "
     "INTERVAL 1 MONTH) AS t(m)) ")
+# a KPI's rows for every month of the export (``_Run.history``): the wrappers without the
+# month filter, and whether every ``month`` value is a whole date (DATE, or TIMESTAMP at midnight)
+_WHOLE_DATE = ("bool_and(typeof(month) IN ('DATE', 'TIMESTAMP') "
+               "AND month::TIMESTAMP = month::DATE::TIMESTAMP) AS flightdeck_exact")
+_AGGREGATED_HISTORY = (
+    "SELECT force::VARCHAR AS force, "
+    "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, "
+    "sum(COLUMNS('^(num|den|n)$'))::DOUBLE, " + _WHOLE_DATE +
+    " FROM ({sql}) AS q WHERE month IS NOT NULL AND force IS NOT NULL GROUP BY ALL")
+_ITEMS_HISTORY = (
+    "SELECT force::VARCHAR AS force, "
+    "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, "
+    "item::DOUBLE AS item, count(*) AS flightdeck_k, " + _WHOLE_DATE +
+    " FROM ({sql}) AS q WHERE month IS NOT NULL"
+    " AND force IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)"
+    " GROUP BY ALL ORDER BY item")
+_NOT_RANGE_FREE = object()  # cached: this KPI's rows must be queried per call
+_RANGE_WORDS = re.compile(r"\bmonth_ends\b|\$flightdeck_", re.IGNORECASE)
+
+
+def _range_free(kpi: KPI) -> bool:
+    """True when the KPI's SQL cannot see the months asked for: it names neither
+    ``month_ends``, a ``$flightdeck_`` parameter nor a shared intermediate built for the
+    call's months, so each month's rows are the same whatever range is asked."""
+    if _RANGE_WORDS.search(kpi.sql):
+        return False
+    return not any(S.SHARED[name][1] for name in S.shared_names(kpi.sql))
+
+
 _CONNECTIONS: dict[tuple[int, str], tuple[weakref.ref, Any, threading.Lock]] = {}
 # per connection (id of the DuckDB connection): the shared intermediates built on it and for
 # which months (``metrics.kpis.sql.materialise_shared``); used under the connection's lock
@@ -161,6 +191,18 @@ def close_connections() -> None:
         _CONNECTIONS.clear()
         _RESULTS.clear()
         _SHARED_STATE.clear()
+
+
+def _export_forces_once(dataset: Dataset) -> list[str]:
+    """``export_forces(dataset)``, worked out once per loaded export (tables are read-only)."""
+    store = _results(dataset)
+    with _CONNECTIONS_LOCK:
+        hit = store.get(("forces",))
+    if hit is None:
+        hit = export_forces(dataset)
+        with _CONNECTIONS_LOCK:
+            store[("forces",)] = hit
+    return list(hit)
 
 
 def _results(dataset: Dataset) -> OrderedDict:
@@ -215,7 +257,7 @@ class _Run:
         self.last_day = end.end_time.date()
         # month_ends: every month end by month, only the window's last one for a window
         self.first_end = self.first_day if by == "month" else end.start_time.date()
-        self.forces = pd.Index(export_forces(dataset), dtype=object)
+        self.forces = pd.Index(_export_forces_once(dataset), dtype=object)
         self.F = len(self.forces)
 
     def empty(self) -> np.ndarray:
@@ -245,6 +287,34 @@ class _Run:
             names = [d[0] for d in cur.description]
             return cur.fetchnumpy(), names
 
+    def history(self, kpi: KPI, wrapper: str) -> tuple[dict[str, np.ndarray], list[str]] | None:
+        """The KPI's rows for every month of the export (``wrapper`` without the month
+        filter), computed once per loaded export and scope and then sliced by each call; None
+        when the KPI's per-month rows could depend on the months asked for (``_range_free``)
+        or its ``month`` values are not whole dates, so the call queries its own months.
+        The same rows as a query of the call's months: a month's rows never depend on the
+        range, and the range filter on a whole date equals the filter on its month number."""
+        if not _range_free(kpi):
+            return None
+        key = ("history", wrapper, kpi.id, kpi.sql, tuple(sorted(kpi.params.items())),
+               kpi.source, self.scope if kpi.scoped else "all")
+        store = _results(self.ds)
+        with _CONNECTIONS_LOCK:
+            if key in store:
+                store.move_to_end(key)
+                hit = store[key]
+                return None if hit is _NOT_RANGE_FREE else hit
+        got, names = self.query(kpi, wrapper)
+        exact = got.pop("flightdeck_exact")
+        names = [n for n in names if n != "flightdeck_exact"]
+        whole = not np.ma.isMaskedArray(exact) or not np.ma.getmaskarray(exact).any()
+        result = (got, names) if whole and bool(np.all(np.asarray(exact))) else None
+        with _CONNECTIONS_LOCK:
+            store[key] = _NOT_RANGE_FREE if result is None else result
+            while len(store) > RESULTS_PER_EXPORT:
+                store.popitem(last=False)
+        return result
+
     def force_codes(self, names: np.ndarray) -> np.ndarray:
         return self.forces.get_indexer(pd.Index(names, dtype=object)).astype(np.int64)
 
@@ -257,7 +327,7 @@ class _Run:
             "sum(COLUMNS('^(num|den|n)$'))::DOUBLE"
             " FROM ({sql}) AS q WHERE month >= $flightdeck_start AND month <= $flightdeck_end"
             " AND force IS NOT NULL GROUP BY ALL")
-        got, names = self.query(kpi, wrapper)
+        got, names = self.history(kpi, _AGGREGATED_HISTORY) or self.query(kpi, wrapper)
         f = self.force_codes(got["force"])
         rel = np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0
         keep = (f >= 0) & (rel >= 0) & (rel < self.M)
@@ -308,7 +378,7 @@ class _Run:
             " FROM ({sql}) AS q WHERE month >= $flightdeck_start AND month <= $flightdeck_end"
             " AND force IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)"
             " GROUP BY ALL ORDER BY item")
-        got, _ = self.query(kpi, wrapper)
+        got, _ = self.history(kpi, _ITEMS_HISTORY) or self.query(kpi, wrapper)
         k = np.asarray(got["flightdeck_k"], dtype=np.int64)
         f = np.repeat(self.force_codes(got["force"]), k)
         rel = np.repeat(np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0, k)
@@ -562,13 +632,20 @@ def kpi_items(dataset: Dataset, kpi_id: str, start: str | pd.Period, end: str | 
     if dataset.get(kpi.source) is None:
         return empty
     f, _, values = run.items(kpi)
-    per = pd.DataFrame({"force": names[f], "item": values})
-    pooled = per.assign(force=ALL_FORCES)
-    out = pd.concat([per.sort_values("force", kind="stable"), pooled], ignore_index=True)
-    if forces is not None:
-        wanted = [forces] if isinstance(forces, str) else list(forces)
-        out = out[out["force"].isin(wanted)].reset_index(drop=True)
-    return out
+    wanted = None if forces is None else set([forces] if isinstance(forces, str) else forces)
+    if wanted is not None:  # only the forces asked for (and All forces when asked)
+        codes = np.flatnonzero(np.isin(names, list(wanted - {ALL_FORCES})))
+        mine = np.isin(f, codes)
+        f_own, v_own = f[mine], values[mine]
+    else:
+        f_own, v_own = f, values
+    order = np.argsort(f_own, kind="stable")  # force codes follow the sorted names
+    pooled = values if wanted is None or ALL_FORCES in wanted else values[:0]
+    return pd.DataFrame({
+        "force": np.concatenate([names[f_own[order]],
+                                 np.full(len(pooled), ALL_FORCES, dtype=object)]),
+        "item": np.concatenate([v_own[order], pooled]).astype(np.float64),
+    })
 
 
 def prepare(dataset: Dataset) -> None:
