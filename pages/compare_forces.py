@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from present import funnel, page_charts
+from present import export, funnel, page_charts
 from ui import data as ui_data
 from ui import shell, views
 from ui.tiles import escape_md
@@ -64,7 +64,10 @@ with right:
             "lower 95%": None, "upper 95%": None, "lower 99.8%": None, "upper 99.8%": None,
             "position": st.column_config.TextColumn("position"),
         })
-    views.downloads(ctx, shown, f"{kpi.id}_funnel", kpi=kpi.id)
+    # the download: numerators, denominators, rates and both limits per force (fractions)
+    views.downloads(ctx, export.funnel_download(
+        ctx.kpi_table(ctx.start, ctx.end, kpi_ids=[kpi.id]), kpi.id), f"{kpi.id}_funnel",
+        kpi=kpi.id)
     st.caption("Labels on the chart: the chosen force and forces outside or near the limits, "
                "where they fit; hover over a point for any force. The downloads add each "
                "force's numerator and its 95% and 99.8% limits.")

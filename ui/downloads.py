@@ -208,11 +208,8 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
     stored = st.session_state.get(f"{_SESSION_KEY}_{key}")
     pdf: bytes | None = stored[1] if stored and stored[0] == view else None
     if pdf is None:
-        wanted = f"{_SESSION_KEY}_{key}_wanted"
-        clicked = st.button("Build board pack (PDF)", key=f"{key}_build",
-                            icon=":material/picture_as_pdf:", on_click=_want, args=(wanted,),
-                            help="A4 landscape PDF of this view for the performance meeting")
-        if st.session_state.pop(wanted, False) or clicked:
+        if st.button("Build board pack (PDF)", key=f"{key}_build", icon=":material/picture_as_pdf:",
+                     help="A4 landscape PDF of this view for the performance meeting"):
             bar = st.progress(0.0, text="Starting the board pack…")
 
             def progress(fraction: float, message: str) -> None:
@@ -240,12 +237,6 @@ def boardpack_button(dataset: Any, force: str, start: str | pd.Period, end: str 
                        kwargs={"reason": "board_pack_pdf", "force": force,
                                "window": f"{start}..{end}"})
     return pdf
-
-
-def _want(flag: str) -> None:
-    """The build button's callback: remember the click in the session until the run that
-    builds the pack reads it (a click is never lost to a rerun that resets buttons)."""
-    st.session_state[flag] = True
 
 
 def _data_key(dataset: Any) -> tuple:

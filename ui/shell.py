@@ -86,6 +86,7 @@ PAGE_SPECS: tuple[PageSpec, ...] = (
 
 ENTRY_MARK = "_fd_entry_run"
 _REPAIRED = "_fd_nav_repaired"
+_ENTERED = "_fd_entered_app"  # this session has run through app.py's navigation
 
 
 def navigation() -> object:
@@ -109,8 +110,17 @@ def _repair_entry() -> None:
     A first visit after a server start that lands on a page URL (e.g. /trends) is run by
     Streamlit as a ``pages/`` file on its own, with its automatic page list; declaring the
     navigation here and rerunning puts the session on app.py's navigation.
+
+    A session that has already run through app.py is on its navigation: a page-file run then
+    (AppTest reruns the page file itself after the first run) is left alone. Repairing it
+    threw away the widget interaction the run carried (``st.navigation`` re-registers the
+    page and ``st.rerun()`` resets one-run triggers), which is why the first click on
+    "Build board pack (PDF)" was ignored after opening the app with only ``?force=``.
     """
-    if st.session_state.pop(ENTRY_MARK, False) or st.session_state.get(_REPAIRED):
+    if st.session_state.pop(ENTRY_MARK, False):
+        st.session_state[_ENTERED] = True
+        return
+    if st.session_state.get(_REPAIRED) or st.session_state.get(_ENTERED):
         return
     st.session_state[_REPAIRED] = True
     navigation()

@@ -162,10 +162,10 @@ def downloads(ctx: shell.PageContext, table: pd.DataFrame, name: str, *,
     render = getattr(dl, "download_buttons", None)
     if render is None:
         return
-    try:
+    if kpi is None:
+        render(table, name=name, access=ctx.access, page=ctx)
+    else:
         render(table, name=name, access=ctx.access, page=ctx, kpi=kpi)
-    except TypeError:  # an older ui.downloads without page/kpi
-        render(table, name=name, access=ctx.access)
 
 
 def safe(text: object) -> str:

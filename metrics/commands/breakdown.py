@@ -166,13 +166,9 @@ def write_table(table: pd.DataFrame, out: TextIO, fmt: str) -> None:
     """Write the rows to ``out`` as CSV (empty cells for missing; text cells that would run
     as a spreadsheet formula neutralised) or as a JSON array of objects."""
     if fmt == "csv":
-        try:
-            from metrics.safe_csv import safe_frame
-        except ImportError:  # the shared neutraliser is another area's work
-            safe = table
-        else:
-            safe = safe_frame(table)
-        safe.to_csv(out, index=False, lineterminator="\n")
+        from metrics.safe_csv import write_csv  # the formula-injection neutraliser
+
+        write_csv(table, out)
         return
     records = [{c: _json_value(v) for c, v in zip(table.columns, row, strict=True)}
                for row in table.itertuples(index=False, name=None)]

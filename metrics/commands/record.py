@@ -230,7 +230,7 @@ def run_list(args: argparse.Namespace) -> int:
     """Print the chosen table as CSV on stdout."""
     import pandas as pd
 
-    from metrics.record.export import safe_frame
+    from metrics.safe_csv import write_csv
 
     record = _open(args)
     if args.what == "comments":
@@ -253,7 +253,7 @@ def run_list(args: argparse.Namespace) -> int:
     else:
         table = record.learning_log([args.force] if args.force else None)
     out = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
-    safe_frame(out).to_csv(sys.stdout, index=False)
+    write_csv(out, sys.stdout)
     return 0
 
 
@@ -263,7 +263,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from metrics.record import draw_sample, nominate_case
-    from metrics.record.export import safe_frame
+    from metrics.safe_csv import write_csv
 
     folder = Path(args.data_dir)
     if not folder.is_dir():
@@ -296,7 +296,7 @@ def run_sample(args: argparse.Namespace) -> int:
     cases = record.sample_cases(sample_id)[
         ["case_id", "offence_group", "outcome_code", "outcome_date", "stratum", "random",
          "isva_nominated"]]
-    safe_frame(cases).to_csv(sys.stdout, index=False)
+    write_csv(cases, sys.stdout)
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Free text typed into the record (commentary, actions, learning points) may start with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return, which a spreadsheet would run as a formula:
-every such text cell is written with a leading apostrophe (OWASP's CSV injection advice).
-Every file starts with the marking line ``OFFICIAL-SENSITIVE``.
+every table is written through ``metrics.safe_csv.write_csv``, the project's one
+formula-injection neutraliser (such a text cell gets a leading apostrophe, OWASP's CSV
+injection advice; plain numbers are left alone). Every file starts with the marking line
+``OFFICIAL-SENSITIVE``.
 """
 
 from __future__ import annotations
@@ -13,32 +15,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from metrics.safe_csv import safe_cell, safe_frame, write_csv
+
 MARKING = "OFFICIAL-SENSITIVE"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> object:
-    """``value`` with a leading apostrophe when it is text a spreadsheet would run."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def safe_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``table`` with every text cell passed through :func:`safe_cell`."""
-    out = table.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(safe_cell)
-    return out
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of ``table``: the marking line, then the header and rows (no index)."""
+    """UTF-8 CSV of ``table``: the marking line, then the header and rows (no index),
+    written by ``metrics.safe_csv.write_csv`` (formula-injection safe)."""
     buffer = io.StringIO()
     buffer.write(MARKING + "\n")
-    safe_frame(table).to_csv(buffer, index=False)
+    write_csv(table, buffer)
     return buffer.getvalue().encode("utf-8")
+
+
+__all__ = ["MARKING", "csv_bytes", "read_export_csv", "safe_cell", "safe_frame",
+           "write_tables"]
 
 
 def read_export_csv(path: str | Path) -> pd.DataFrame:
