@@ -97,3 +97,29 @@ def test_a_panel_link_sees_its_windows_assurance_without_names(app_test, record_
     assert "Comment:" not in other[:other.index("</li>")]  # another window's is not shown
     assert "chair.person" not in block and "example.police.uk" not in block
     assert "record?" not in block  # no link to the internal actions
+
+
+def test_the_apps_board_pack_prints_the_shared_records_commentary(app_test, record_url):
+    import io
+
+    from pypdf import PdfReader
+
+    record = open_record(record_url)
+    record.add_comment(FORCE, START, END, "charge_rate", owner="Head of crime",
+                       text="Commentary the app's pack must carry.", assurance="assured",
+                       author="someone")
+    record.add_action(FORCE, text="An overdue action for the pack", owner="DCI",
+                      due_date=date(2026, 1, 1), author="chair", kpi_id="charge_rate")
+    record.close()
+    at = app_test(**QUERY)
+    at.run()
+    [b for b in at.button if b.label == "Build board pack (PDF)"][0].click()
+    at.run()
+    assert not at.exception, at.exception
+    from ui.downloads import _SESSION_KEY
+
+    _, pdf = at.session_state[f"{_SESSION_KEY}_boardpack"]
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Commentary the app's pack must carry." in text
+    assert "An overdue action for the pack" in text and "Overdue" in text

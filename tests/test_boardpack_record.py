@@ -181,3 +181,29 @@ def test_an_unreachable_record_is_one_warning_and_the_pack_is_built(tmp_path, ca
     assert len(lines) == 1 and lines[0].startswith("warning:"), err
     assert "without the meeting record" in lines[0]
     assert "pw-secret" not in err and "Traceback" not in err
+
+
+def test_the_pack_reuses_the_verdicts_monthly_table(sample, record_url, monkeypatch):
+    """kpi_verdicts hands its 36 months over (attrs["monthly"]): an internal pack asks the
+    engine for no by-month table of its own, and its charts show the record KPI's months."""
+    import report.data as rd
+
+    calls = []
+    real = rd._compute
+
+    def counting(dataset, start, end, **kw):
+        calls.append(kw.get("by", "window"))
+        return real(dataset, start, end, **kw)
+
+    monkeypatch.setattr(rd, "_compute", counting)
+    record = open_record(record_url)
+    try:
+        data = rd.collect_pack_data(sample, FORCE, START, END, record=record,
+                                    with_forces=False)
+    finally:
+        record.close()
+    assert "month" not in calls, calls
+    monthly = data.verdicts.attrs["monthly"]
+    assert set(monthly["kpi_id"]) >= {"panel_nfa_decision_sound", "charge_rate"}
+    frame = data.spc["panel_nfa_decision_sound"]
+    assert len(frame) == 36
