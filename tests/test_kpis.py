@@ -581,9 +581,10 @@ def test_output_columns_types_and_order():
     ok = table["status"] == "ok"
     assert table.loc[~ok, "value"].isna().all()
     assert table.loc[~ok, "ci_low"].isna().all()
-    # every catalogue KPI for every force: 34 static KPIs, no survey file
+    # every catalogue KPI for every force: 36 static KPIs (2 from the meeting record, no_data
+    # without one), no survey file
     assert table.groupby("force").size().to_dict() == {
-        "Alpha": 34, "Beta": 34, "Gamma": 34, ALL_FORCES: 34}
+        "Alpha": 36, "Beta": 36, "Gamma": 36, ALL_FORCES: 36}
 
 
 def test_zero_denominator_is_no_data_and_missing_tables_are_no_data():

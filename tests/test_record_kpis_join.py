@@ -118,6 +118,20 @@ def test_by_month_each_reviewed_case_counts_in_its_outcome_month(sample, reviewe
         assert row.numerator == (float(want["sum"].get(row.month, 0)) if n else 0.0)
         assert row.status == ("no_data" if n == 0 else "insufficient" if n < 10 else "ok")
     assert int(table["n"].sum()) == REVIEWED
+    # the same, cell for cell, as record_kpis on the record itself month by month
+    both = compute_kpis(sample, START, END, by="month", forces=[FORCE, "All forces"],
+                        kpi_ids=IDS, record=record)
+    from metrics.record import record_kpis
+
+    for month in pd.period_range(START, END, freq="M"):
+        direct = record_kpis(record, str(month), str(month), [FORCE, "All forces"])
+        got = both[both["window_start"] == month.start_time].set_index(["kpi_id", "force"])
+        for row in direct.itertuples():
+            mine = got.loc[(row.kpi_id, row.force)]
+            assert mine["status"] == row.status and mine["n"] == row.n, (month, row.kpi_id)
+            for col in ("value", "numerator", "denominator", "ci_low", "ci_high"):
+                a, b = mine[col], getattr(row, col)
+                assert (pd.isna(a) and pd.isna(b)) or a == pytest.approx(b), (month, col)
 
 
 def test_kpi_verdicts_pass_the_record_through_and_attach_the_monthly_table(sample, reviewed):

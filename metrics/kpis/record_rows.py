@@ -3,8 +3,10 @@
 KPIs declared with ``source = "record"`` (``panel_nfa_decision_sound``,
 ``open_learning_actions``) have no SQL: the engine gives them ``no_data`` (their "table" is
 never in an export), and :func:`join_record` fills their rows from
-``metrics.record.record_kpis`` when a record is passed. One read of the record per call, then
-one ``record_kpis`` per window (the whole window, or each month with ``by="month"``).
+``metrics.record.record_kpis`` when a record is passed. One read of the four tables those
+measures need per call (not the commentary), then one ``record_kpis`` per window: the whole
+window, or with ``by="month"`` each month holding a reviewed case's outcome (the other months
+get the rows ``record_kpis`` gives a month without reviews, computed once).
 """
 
 from __future__ import annotations
@@ -31,6 +33,40 @@ class _Snapshot:
         return self._tables
 
 
+NEEDED = ("samples", "sample_cases", "reviews", "actions")
+"""The record's tables ``record_kpis`` reads."""
+
+
+def read_tables(record: Any) -> dict[str, pd.DataFrame]:
+    """The tables of :data:`NEEDED` from ``record``, ``{name: DataFrame}``: straight from its
+    database when it has an SQLAlchemy ``engine`` (the commentary is not read), else
+    ``record.export_tables()``. Raises whatever the database raises."""
+    engine = getattr(record, "engine", None)
+    if engine is None:
+        return record.export_tables()
+    from sqlalchemy import select
+
+    from metrics.record.models import ActionRow, ReviewRow, SampleCaseRow, SampleRow
+
+    out: dict[str, pd.DataFrame] = {}
+    with engine.connect() as conn:
+        for model in (SampleRow, SampleCaseRow, ReviewRow, ActionRow):
+            table = model.__table__
+            result = conn.execute(select(table).order_by(table.c.id))
+            out[table.name] = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return out
+
+
+def _months_reviewed(tables: dict[str, pd.DataFrame]) -> set[pd.Period]:
+    """The months of the outcome dates of the cases with a review."""
+    reviews, cases = tables["reviews"], tables["sample_cases"]
+    if reviews.empty or cases.empty:
+        return set()
+    reviewed = cases[cases["id"].isin(reviews["sample_case_id"])]
+    when = pd.to_datetime(reviewed["outcome_date"], errors="coerce").dropna()
+    return set(when.dt.to_period("M"))
+
+
 def record_ids(kpis: Iterable[KPI]) -> list[str]:
     """The ids among ``kpis`` that are computed from the meeting record."""
     return [k.id for k in kpis if k.source == RECORD_SOURCE]
@@ -55,15 +91,25 @@ def join_record(table: pd.DataFrame, record: Any, start: pd.Period, end: pd.Peri
     from metrics.record import record_kpis
 
     try:
-        snapshot = _Snapshot(record.export_tables())
+        tables = read_tables(record)
     except Exception:  # noqa: BLE001 - the record is down: its KPIs stay no_data
         return table
+    snapshot = _Snapshot(tables)
     forces = list(dict.fromkeys(table.loc[mask, "force"]))
     if by == "month":
-        windows = [(m, m) for m in pd.period_range(start, end, freq="M")]
+        reviewed = _months_reviewed(tables)
+        months = list(pd.period_range(start, end, freq="M"))
+        parts = [record_kpis(snapshot, str(m), str(m), forces) for m in months
+                 if m in reviewed]
+        empty = [m for m in months if m not in reviewed]
+        if empty:  # no reviewed case: the rows record_kpis gives such a month, once
+            blank = _Snapshot({**tables, "reviews": tables["reviews"].iloc[0:0]})
+            template = record_kpis(blank, str(empty[0]), str(empty[0]), forces)
+            for m in empty:
+                parts.append(template.assign(window_start=m.start_time,
+                                             window_end=m.end_time.normalize()))
     else:
-        windows = [(start, end)]
-    parts = [record_kpis(snapshot, str(a), str(b), forces) for a, b in windows]
+        parts = [record_kpis(snapshot, str(start), str(end), forces)]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if rows.empty:
         return table
