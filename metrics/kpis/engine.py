@@ -289,9 +289,11 @@ class _Run:
 
     def history(self, kpi: KPI, wrapper: str) -> tuple[dict[str, np.ndarray], list[str]] | None:
         """The KPI's rows for every month of the export (``wrapper`` without the month
-        filter), computed once per loaded export and scope and then sliced by each call; None
-        when the KPI's per-month rows could depend on the months asked for (``_range_free``)
-        or its ``month`` values are not whole dates, so the call queries its own months.
+        filter), computed once per loaded export and scope (for a window at once; for months
+        when a second range is asked of the KPI), then sliced by each call. None otherwise,
+        and when the KPI's per-month rows could depend on the months asked for
+        (``_range_free``) or its ``month`` values are not whole dates: the call then queries
+        its own months.
         The same rows as a query of the call's months: a month's rows never depend on the
         range, and the range filter on a whole date equals the filter on its month number."""
         if not _range_free(kpi):
@@ -304,6 +306,13 @@ class _Run:
                 store.move_to_end(key)
                 hit = store[key]
                 return None if hit is _NOT_RANGE_FREE else hit
+            # a window is a slice of many an app asks for (previous window, year ago, the
+            # months behind it): the history at once. The first monthly series asked of a KPI
+            # is queried alone (a single call, e.g. the CLI, gains nothing from every month).
+            first = self.by == "month" and ("asked",) + key not in store
+            store[("asked",) + key] = True
+        if first:
+            return None
         got, names = self.query(kpi, wrapper)
         exact = got.pop("flightdeck_exact")
         names = [n for n in names if n != "flightdeck_exact"]
