@@ -222,8 +222,9 @@ def spc_points(table: pd.DataFrame, kpis: dict[str, KPI],
 
 def spc_chart(dataset: Dataset, kpi_id: str, force: str, end: str | pd.Period, *,
               months: int = SPAN_MONTHS, scope: str = "all",
-              audience: str = "internal") -> pd.DataFrame:
+              audience: str = "internal", record: Any = None) -> pd.DataFrame:
     """The monitoring SPC chart of one KPI and force: the ``months`` months ending at ``end``.
+    ``record``: the meeting record a record KPI comes from (see :func:`kpi_table`).
 
     Returns one row per month: ``month`` (Timestamp, first day), ``value``, ``numerator``,
     ``denominator``, ``status``, ``provisional`` (maturing month: drawn hollow, no point
@@ -236,7 +237,7 @@ def spc_chart(dataset: Dataset, kpi_id: str, force: str, end: str | pd.Period, *
     p0 = p1 - (months - 1)
     kpis = _kpis(dataset, [kpi_id])
     table = kpi_table(dataset, p0, p1, by="month", forces=[force], kpi_ids=[kpi_id],
-                      scope=scope, audience=audience).reset_index(drop=True)
+                      scope=scope, audience=audience, record=record).reset_index(drop=True)
     pts = spc_points(table, kpis, adoption_months(dataset))
     frame = pd.DataFrame({
         "month": table["window_start"], "value": table["value"],

@@ -28,10 +28,10 @@ def record_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     return url
 
 
-def _review(url: str, export: Path, *, reviewed: int, sound: int) -> None:
+def _review(url: str, export: Path, *, reviewed: int, sound: int, seed: int = 4) -> None:
     record = open_record(url)
     cases = pd.read_parquet(export / "cases.parquet")
-    sample_id, _ = draw_sample(record, cases, FORCE, START, END, size=reviewed, seed=4,
+    sample_id, _ = draw_sample(record, cases, FORCE, START, END, size=reviewed, seed=seed,
                                author="lead")
     for i, case_id in enumerate(record.sample_cases(sample_id)["sample_case_id"]):
         action = ({"text": "Brief", "owner": "DI", "due_date": date(2027, 1, 1)}
@@ -123,3 +123,39 @@ def test_the_apps_board_pack_prints_the_shared_records_commentary(app_test, reco
                     for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "Commentary the app's pack must carry." in text
     assert "An overdue action for the pack" in text and "Overdue" in text
+
+
+def test_trends_of_a_record_kpi_shows_the_records_months(app_test, record_url, small_export):
+    """The deck's row links to Trends: there the same record feeds the monthly chart, and a
+    new review is seen at once (the cached figures are keyed on the record's state)."""
+    from ui import data as ui_data
+
+    _review(record_url, small_export, reviewed=12, sound=9)
+    record = open_record(record_url)
+    try:
+        months = compute_kpis_by_month(small_export, record)
+    finally:
+        record.close()
+    at = app_test(pillar="4", kpi="panel_nfa_decision_sound", **QUERY)
+    at.run()
+    at.switch_page("pages/trends.py")
+    at.run()
+    assert not at.exception, at.exception
+    shown = ui_data.kpi_table(ui_data.load(), "2025-10", "2026-09", by="month",
+                              forces=[FORCE], kpi_ids=["panel_nfa_decision_sound"])
+    assert list(shown["n"]) == list(months["n"])
+    assert int(shown["n"].sum()) == 12
+    before = ui_data.record_stamp(ui_data.meeting_record())
+    _review(record_url, small_export, reviewed=40, sound=40, seed=99)  # more cases reviewed
+    assert ui_data.record_stamp(ui_data.meeting_record()) != before
+    again = ui_data.kpi_table(ui_data.load(), "2025-10", "2026-09", by="month",
+                              forces=[FORCE], kpi_ids=["panel_nfa_decision_sound"])
+    assert int(again["n"].sum()) > 12
+
+
+def compute_kpis_by_month(export: Path, record) -> pd.DataFrame:
+    from metrics.kpis import compute_kpis
+    from metrics.load import load_dataset
+
+    return compute_kpis(load_dataset(export), "2025-10", "2026-09", by="month",
+                        forces=[FORCE], kpi_ids=["panel_nfa_decision_sound"], record=record)

@@ -221,12 +221,15 @@ def scope_supported(loaded: Loaded | None = None) -> bool:
 def _kpis(
     fingerprint: tuple, _dataset: Dataset, start: str, end: str, by: str,
     forces: tuple[str, ...] | None, kpi_ids: tuple[str, ...] | None, scope: str = "all",
+    record_key: tuple = (), _record: object = None,
 ) -> pd.DataFrame:
     from metrics.kpis import compute_kpis
 
     kwargs: dict[str, object] = {}
     if scope != "all" or accepts_scope(compute_kpis):
         kwargs["scope"] = scope
+    if _record is not None:
+        kwargs["record"] = _record
     return compute_kpis(_dataset, start, end, by=by,
                         forces=list(forces) if forces is not None else None,
                         kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **kwargs)
@@ -242,10 +245,11 @@ def kpi_table(
     without scopes raises ``TypeError`` (the pages check :func:`scope_supported` first)."""
     if loaded.dataset is None:
         raise RuntimeError("no usable export loaded")
+    record, key = record_for(kpi_ids)
     return _kpis(
         loaded.fingerprint or (), loaded.dataset, str(start), str(end), by,
         tuple(forces) if forces is not None else None,
-        tuple(kpi_ids) if kpi_ids is not None else None, scope,
+        tuple(kpi_ids) if kpi_ids is not None else None, scope, key, record,
     )
 
 
@@ -334,6 +338,39 @@ def open_meeting_record() -> object:
     return _meeting_record(os.environ.get("FLIGHTDECK_DB", ""))
 
 
+def record_stamp(record: object | None) -> tuple:
+    """A cheap fingerprint of what the record KPIs read (reviews, actions and their versions,
+    sampled cases), for cache keys: cached figures are recomputed after a review or an action
+    changes; () without a record."""
+    if record is None:
+        return ()
+    try:
+        from sqlalchemy import text
+
+        with record.engine.connect() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(text(
+                "SELECT (SELECT count(*) FROM reviews), (SELECT max(id) FROM reviews), "
+                "(SELECT count(*) FROM actions), (SELECT sum(version) FROM actions), "
+                "(SELECT count(*) FROM sample_cases)")).one()
+        return tuple(int(v or 0) for v in row)
+    except Exception:  # noqa: BLE001 - unreadable now: never reuse a stale entry
+        return ("unreadable", datetime.now().isoformat(), id(record))
+
+
+def record_for(kpi_ids: Iterable[str] | None) -> tuple[object | None, tuple]:
+    """(the shared meeting record, :func:`record_stamp`) when ``kpi_ids`` (None: all) include
+    a KPI computed from the record (``source = "record"``), else ``(None, ())``."""
+    from metrics.registry import RECORD_SOURCE, STATIC_KPIS
+
+    wanted = {k for k, v in STATIC_KPIS.items() if v.source == RECORD_SOURCE}
+    if kpi_ids is not None:
+        wanted &= set(kpi_ids)
+    if not wanted:
+        return None, ()
+    record = meeting_record()
+    return record, record_stamp(record)
+
+
 def meeting_record() -> object | None:
     """:func:`open_meeting_record`, or None when the record module or database is
     unavailable (the reason is logged)."""
@@ -369,10 +406,12 @@ def verdicts_available() -> bool:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _spc_chart(fingerprint: tuple, _dataset: Dataset, kpi_id: str, force: str, end: str,
-               months: int, scope: str, audience: str) -> pd.DataFrame:
+               months: int, scope: str, audience: str, record_key: tuple = (),
+               _record: object = None) -> pd.DataFrame:
     verdicts = _verdicts()
+    extra = {} if _record is None else {"record": _record}
     return verdicts.spc_chart(_dataset, kpi_id, force, end, months=months,  # type: ignore[union-attr]
-                              scope=scope, audience=audience)
+                              scope=scope, audience=audience, **extra)
 
 
 def spc_chart(loaded: Loaded, kpi_id: str, force: str, end: pd.Period, *, months: int,
@@ -380,18 +419,20 @@ def spc_chart(loaded: Loaded, kpi_id: str, force: str, end: pd.Period, *, months
     """``metrics.verdicts.spc_chart`` (one row per month of the ``months`` ending at ``end``;
     values in the KPI's units), cached per export and arguments."""
     assert loaded.dataset is not None
+    record, key = record_for([kpi_id])
     return _spc_chart(loaded.fingerprint or (), loaded.dataset, kpi_id, force, str(end),
-                      int(months), scope, audience)
+                      int(months), scope, audience, key, record)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _changes(fingerprint: tuple, _dataset: Dataset, start: str, end: str, compare: str,
-             force: str, scope: str, audience: str, kpi_ids: tuple[str, ...] | None
-             ) -> pd.DataFrame:
+             force: str, scope: str, audience: str, kpi_ids: tuple[str, ...] | None,
+             record_key: tuple = (), _record: object = None) -> pd.DataFrame:
     verdicts = _verdicts()
+    extra = {} if _record is None else {"record": _record}
     return verdicts.compute_changes(  # type: ignore[union-attr]
         _dataset, start, end, compare=compare, forces=[force], scope=scope, audience=audience,
-        kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
+        kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **extra)
 
 
 def changes(loaded: Loaded, start: pd.Period, end: pd.Period, *, compare: str, force: str,
@@ -400,8 +441,10 @@ def changes(loaded: Loaded, start: pd.Period, end: pd.Period, *, compare: str, f
     """``metrics.verdicts.compute_changes`` for one force (tested changes against the
     comparison window, BH-adjusted), cached."""
     assert loaded.dataset is not None
+    record, key = record_for(kpi_ids)
     return _changes(loaded.fingerprint or (), loaded.dataset, str(start), str(end), compare,
-                    force, scope, audience, tuple(kpi_ids) if kpi_ids is not None else None)
+                    force, scope, audience, tuple(kpi_ids) if kpi_ids is not None else None,
+                    key, record)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -104,21 +104,10 @@ def _shared_record() -> object | None:
 
 
 def record_stamp(record: object | None) -> tuple:
-    """A cheap fingerprint of what the record KPIs read (reviews, actions and their versions),
-    so cached verdicts are recomputed after a review or an action changes; () without one."""
-    if record is None:
-        return ()
-    try:
-        from sqlalchemy import text
+    """``ui.data.record_stamp``: the record's state for the verdict cache's key."""
+    from ui.data import record_stamp as stamp
 
-        with record.engine.connect() as conn:  # type: ignore[attr-defined]
-            row = conn.execute(text(
-                "SELECT (SELECT count(*) FROM reviews), (SELECT max(id) FROM reviews), "
-                "(SELECT count(*) FROM actions), (SELECT sum(version) FROM actions), "
-                "(SELECT count(*) FROM sample_cases)")).one()
-        return tuple(int(v or 0) for v in row)
-    except Exception:  # noqa: BLE001 - unreadable now: never reuse a stale entry
-        return ("unreadable", date.today().isoformat(), id(record))
+    return stamp(record)
 
 
 def record_notes(ctx, force: str, today: date | None = None
