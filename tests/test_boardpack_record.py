@@ -207,3 +207,23 @@ def test_the_pack_reuses_the_verdicts_monthly_table(sample, record_url, monkeypa
     assert set(monthly["kpi_id"]) >= {"panel_nfa_decision_sound", "charge_rate"}
     frame = data.spc["panel_nfa_decision_sound"]
     assert len(frame) == 36
+
+
+@pytest.mark.parametrize("audience", ["internal", "panel"])
+def test_a_pack_with_the_record_leaves_no_page_with_a_single_orphan_line(sample, record_url,
+                                                                         audience):
+    import re
+
+    footer = f"{FORCE}: Oct 2025 to Sep 2026" + (" (scrutiny panel)" if audience == "panel"
+                                                  else "")
+    record = open_record(record_url)
+    try:
+        pdf = bp.build_boardpack(sample, FORCE, START, END, audience=audience, record=record,
+                                 today=date(2026, 12, 1))  # with charts
+    finally:
+        record.close()
+    for number, page in enumerate(PdfReader(io.BytesIO(pdf)).pages, 1):
+        lines = [ln.strip() for ln in page.extract_text().splitlines()
+                 if ln.strip() and ln.strip() not in ("OFFICIAL-SENSITIVE", footer)
+                 and not re.fullmatch(r"Page \d+ of \d+", ln.strip())]
+        assert len(lines) >= 3, (number, lines)
