@@ -159,3 +159,26 @@ def compute_kpis_by_month(export: Path, record) -> pd.DataFrame:
 
     return compute_kpis(load_dataset(export), "2025-10", "2026-09", by="month",
                         forces=[FORCE], kpi_ids=["panel_nfa_decision_sound"], record=record)
+
+
+def test_a_record_that_is_down_is_tried_once_per_interval(monkeypatch):
+    import metrics.record as mr
+    from metrics.record import RecordUnavailable
+    from ui import data as ui_data
+
+    tries = []
+
+    def down(url=None, **kw):
+        tries.append(url)
+        raise RecordUnavailable("the meeting record at postgresql://x cannot be opened: down")
+
+    monkeypatch.setattr(mr, "open_record", down)
+    monkeypatch.setenv("FLIGHTDECK_DB", "postgresql+psycopg://fd@/down-for-this-test")
+    monkeypatch.setattr(ui_data, "_RECORD_FAILURES", {})
+    for _ in range(3):
+        assert ui_data.meeting_record() is None
+    assert len(tries) == 1  # remembered: no new connection attempt on every call
+    monkeypatch.setattr(ui_data, "RECORD_RETRY_SECONDS", 0.0)
+    with pytest.raises(RecordUnavailable):
+        ui_data.open_meeting_record()
+    assert len(tries) == 2

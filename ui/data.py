@@ -330,12 +330,33 @@ def _meeting_record(url: str) -> object:
     return open_record(url or None)
 
 
+#: How long (seconds) a failure to open the record is remembered before trying again, so a
+#: database that is down costs one connection attempt per interval, not one per call.
+RECORD_RETRY_SECONDS = 30.0
+_RECORD_FAILURES: dict[str, tuple[float, Exception]] = {}
+
+
 def open_meeting_record() -> object:
     """The shared meeting record of ``$FLIGHTDECK_DB`` (one engine and connection pool per
     server and URL, for the flight deck, Trends, the record page and the board pack button).
     Raises ``metrics.record.RecordUnavailable`` (one line, no password) when it cannot be
-    opened, ImportError when the record module is missing."""
-    return _meeting_record(os.environ.get("FLIGHTDECK_DB", ""))
+    opened (remembered for :data:`RECORD_RETRY_SECONDS`), ImportError when the record module
+    is missing."""
+    import time
+
+    from metrics.record import RecordUnavailable
+
+    url = os.environ.get("FLIGHTDECK_DB", "")
+    failed = _RECORD_FAILURES.get(url)
+    if failed is not None and time.monotonic() - failed[0] < RECORD_RETRY_SECONDS:
+        raise failed[1]
+    try:
+        record = _meeting_record(url)
+    except RecordUnavailable as exc:
+        _RECORD_FAILURES[url] = (time.monotonic(), exc)
+        raise
+    _RECORD_FAILURES.pop(url, None)
+    return record
 
 
 def record_stamp(record: object | None) -> tuple:
