@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-profile", action="store_true")
     p.add_argument("--skip-boardpack", action="store_true")
     p.add_argument("--skip-engine", action="store_true",
-                   help="skip issue 11's whole-process KPI engine goals (bench/engine.py)")
+                   help="skip issue 11's whole-process KPI engine goals (bench/engine.py) and "
+                        "its app goals (bench/app_goals.py)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes (25k,50k,100k), one repeat, levels 2,5,10: for iteration")
     p.add_argument("--out", type=Path, default=RESULTS_MD, help="Markdown results file")
@@ -248,6 +249,12 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
 
         lines += ["", engine.markdown(eng) if "median" in eng
                   else f"## KPI engine (issue 11)\n\nerror: {eng.get('error')}"]
+    goals = results.get("app_goals")
+    if goals:
+        from bench import app_goals
+
+        lines += ["", app_goals.markdown(goals) if "first" in goals
+                  else f"## The app at national scale (issue 11)\n\nerror: {goals.get('error')}"]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip()]
     return "\n".join(lines) + "\n"
@@ -355,6 +362,18 @@ def main(argv: list[str] | None = None) -> int:
             results["engine"] = engine.run(folders[main_size], args.repeat)
         except Exception as exc:  # a broken step is reported, the bench goes on
             results["engine"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+    if not args.skip_engine and main_size in folders:
+        from bench import app_goals
+
+        print(f"app goals (issue 11) at {report.size_label(main_size)}: a fresh server, the "
+              "first flight deck, forces not yet seen, server RSS...", flush=True)
+        try:
+            results["app_goals"] = app_goals.run(folders[main_size])
+        except Exception as exc:  # a broken step is reported, the bench goes on
+            results["app_goals"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        print(app_goals.markdown(results["app_goals"]) if "first" in results["app_goals"]
+              else f"  {results['app_goals']}", flush=True)
 
     if not args.skip_boardpack:
         print("board pack: 12 months, All forces, sample data...", flush=True)
