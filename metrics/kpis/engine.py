@@ -317,12 +317,22 @@ class _Run:
         exact = got.pop("flightdeck_exact")
         names = [n for n in names if n != "flightdeck_exact"]
         whole = not np.ma.isMaskedArray(exact) or not np.ma.getmaskarray(exact).any()
-        result = (got, names) if whole and bool(np.all(np.asarray(exact))) else None
+        result = None
+        if whole and bool(np.all(np.asarray(exact))):
+            # force codes, not one Python string per row, are kept (the history lives long)
+            got["flightdeck_f"] = self.force_codes(got.pop("force")).astype(np.int16)
+            result = (got, names)
         with _CONNECTIONS_LOCK:
             store[key] = _NOT_RANGE_FREE if result is None else result
             while len(store) > RESULTS_PER_EXPORT:
                 store.popitem(last=False)
         return result
+
+    def codes_of(self, got: dict[str, np.ndarray]) -> np.ndarray:
+        """The force code (row in ``self.forces``, -1 for none) of each row of a result."""
+        if "flightdeck_f" in got:
+            return got["flightdeck_f"].astype(np.int64)
+        return self.force_codes(got["force"])
 
     def force_codes(self, names: np.ndarray) -> np.ndarray:
         return self.forces.get_indexer(pd.Index(names, dtype=object)).astype(np.int64)
@@ -337,7 +347,7 @@ class _Run:
             " FROM ({sql}) AS q WHERE month >= $flightdeck_start AND month <= $flightdeck_end"
             " AND force IS NOT NULL GROUP BY ALL")
         got, names = self.history(kpi, _AGGREGATED_HISTORY) or self.query(kpi, wrapper)
-        f = self.force_codes(got["force"])
+        f = self.codes_of(got)
         rel = np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0
         keep = (f >= 0) & (rel >= 0) & (rel < self.M)
 
@@ -389,7 +399,7 @@ class _Run:
             " GROUP BY ALL ORDER BY item")
         got, _ = self.history(kpi, _ITEMS_HISTORY) or self.query(kpi, wrapper)
         k = np.asarray(got["flightdeck_k"], dtype=np.int64)
-        f = np.repeat(self.force_codes(got["force"]), k)
+        f = np.repeat(self.codes_of(got), k)
         rel = np.repeat(np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0, k)
         values = np.repeat(np.asarray(got["item"], dtype=np.float64), k)
         keep = (f >= 0) & (rel >= 0) & (rel < self.M)
