@@ -453,7 +453,14 @@ def spc_frames(dataset: Dataset, data: PackData,
     if "provisional" not in monthly.columns:
         monthly = monthly.assign(provisional=False)
     monthly["provisional"] = monthly["provisional"].fillna(False).astype(bool)
-    if rule is not None:
+    if rule is _panel:
+        # Months are protected against the windows the pack prints, so a hidden month
+        # cannot be worked out from the window's total (metrics.disclosure).
+        from metrics.disclosure import apply_panel
+
+        monthly = apply_panel(monthly, windows=[(str(data.start), str(data.end)),
+                                                (str(data.comp_start), str(data.comp_end))])
+    elif rule is not None:
         monthly = rule(monthly)
     monthly = monthly.sort_values(["kpi_id", "window_start"]).reset_index(drop=True)
     points = None
