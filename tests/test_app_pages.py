@@ -207,6 +207,17 @@ def test_a_kpi_added_through_flightdeck_kpis_appears_on_definitions(app_test, tm
     assert "this force's catalogue" in page
 
 
+def test_a_kpi_added_through_flightdeck_kpis_appears_on_the_flight_deck(app_test, tmp_path,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("FLIGHTDECK_KPIS", str(_extra_kpi(tmp_path)))
+    at = app_test(force="Kent Police")
+    at.run()
+    assert not at.exception
+    deck = " ".join(str(h.proto.body) for h in at.get("html"))
+    assert 'data-kpi="charge_rate_extra"' in deck  # a row of its pillar, with its verdict
+    assert "Extra charge rate (force-declared)" in deck
+
+
 def test_a_broken_declaration_shows_a_banner_not_a_traceback(app_test, tmp_path,
                                                             monkeypatch) -> None:
     bad = tmp_path / "broken.toml"
