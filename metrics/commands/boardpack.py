@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from metrics.commands._common import add_data_dir_argument, add_month_arguments
+
 # Names only (no ReportLab): the builder itself is imported inside run(), so that other
 # commands (``kpis``) never load the PDF stack.
 from report.common import ALL_FORCES, AUDIENCES, COMPARISONS
@@ -36,13 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Build the flight deck board pack (A4 landscape PDF, OFFICIAL-SENSITIVE) "
                     "for a force and a window of whole months. Exit 0 when written, 1 when "
                     "the export is unusable, 2 for bad arguments.")
-    p.add_argument("data_dir", metavar="DATA_DIR", help="folder holding the Parquet export")
+    add_data_dir_argument(p)
     p.add_argument("--force", required=True, metavar="NAME",
                    help=f"force name as in the export, or '{ALL_FORCES}'")
-    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM",
-                   help="first month of the window")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
-                   help="last month of the window")
+    add_month_arguments(p, whole=False)
     p.add_argument("--audience", choices=AUDIENCES, default="internal",
                    help="panel: disclosure-controlled for a scrutiny panel (default internal)")
     p.add_argument("--compare", choices=tuple(COMPARISONS), default="previous",

@@ -20,25 +20,29 @@ after ``--to``, unreadable folder), as one ``error:`` line. Never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import pandas as pd
 
+from metrics.commands._common import (
+    SCOPES,
+    CommandError,
+    add_data_dir_argument,
+    add_month_arguments,
+    load_export,
+    one_line,
+    parse_window,
+    write_rows,
+)
+
 DIMENSION_CHOICES = ("offence_group", "victim_age_band", "victim_sex", "victim_ethnicity", "team")
-SCOPES = ("all", "adult_rape", "child")
 COLUMNS = ("kpi_id", "force", "group", "value", "numerator", "denominator", "n", "ci_low",
            "ci_high", "status")
 ALL_FORCES = "All forces"
-MAX_PROBLEMS_SHOWN = 20
 
-
-class BreakdownCliError(Exception):
-    """A user error: one line on stderr, exit code 2."""
+BreakdownCliError = CommandError  # a user error: one line on stderr, exit code 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,14 +55,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                "medians days; value is empty unless status is ok. Exit codes: 0 done; 1 the "
                "export is unusable (problems listed); 2 a bad argument.",
     )
-    p.add_argument("data_dir", metavar="DATA_DIR", help="folder holding the Parquet export")
+    add_data_dir_argument(p)
     p.add_argument("--kpi", required=True, metavar="ID", help="the KPI id to break down")
     p.add_argument("--by", dest="dimension", required=True, choices=DIMENSION_CHOICES,
                    help="the case field to break down by")
-    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM",
-                   help="first whole month of the window")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
-                   help="last whole month of the window")
+    add_month_arguments(p)
     p.add_argument("--force", default=ALL_FORCES, metavar="NAME",
                    help="the force (default 'All forces')")
     p.add_argument("--scope", choices=SCOPES, default="all",
@@ -97,17 +98,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """The exception's text on one line (its class name when it has none)."""
+    return one_line(str(exc)) or type(exc).__name__
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from metrics.breakdowns import BREAKDOWN_KPIS, compute_breakdown
-    from metrics.kpis import to_period
     from metrics.registry import STATIC_KPIS
 
-    start, end = to_period(args.start), to_period(args.end)
-    if start > end:
-        raise BreakdownCliError(f"--from {start} is after --to {end}")
+    start, end = parse_window(args.start, args.end)
     kpi_id = args.kpi.strip()
     if kpi_id not in BREAKDOWN_KPIS:
         if kpi_id in STATIC_KPIS or kpi_id.startswith("survey_"):
@@ -116,23 +115,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"{', '.join(BREAKDOWN_KPIS)}")
         raise BreakdownCliError(f"unknown KPI id {kpi_id!r}")
 
-    folder = Path(args.data_dir)
-    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        raise BreakdownCliError(f"cannot read the data folder {str(folder)!r}")
-    from metrics.load import load_dataset
-
-    try:
-        dataset = load_dataset(folder)
-    except OSError as exc:
-        raise BreakdownCliError(f"cannot read the data folder {str(folder)!r}") from exc
-    if not dataset.report.usable:
-        errors = dataset.report.errors
-        print(f"the export in {str(folder)!r} is not usable ({len(errors)} error(s)):", file=err)
-        for p in errors[:MAX_PROBLEMS_SHOWN]:
-            where = p.file + (f" {p.column}" if p.column else "")
-            print(f"  {where}: {_one_line(Exception(p.message))}", file=err)
-        if len(errors) > MAX_PROBLEMS_SHOWN:
-            print(f"  ... and {len(errors) - MAX_PROBLEMS_SHOWN} more", file=err)
+    dataset = load_export(args.data_dir, err, say_cause=False,
+                          clean=lambda message: _one_line(Exception(message)))
+    if dataset is None:
         return 1
     if args.force != ALL_FORCES and args.force not in set(dataset.forces):
         raise BreakdownCliError(f"unknown force {args.force!r}")
@@ -165,22 +150,4 @@ def breakdown_rows(table: pd.DataFrame) -> pd.DataFrame:
 def write_table(table: pd.DataFrame, out: TextIO, fmt: str) -> None:
     """Write the rows to ``out`` as CSV (empty cells for missing; text cells that would run
     as a spreadsheet formula neutralised) or as a JSON array of objects."""
-    if fmt == "csv":
-        from metrics.safe_csv import write_csv  # the formula-injection neutraliser
-
-        write_csv(table, out)
-        return
-    records = [{c: _json_value(v) for c, v in zip(table.columns, row, strict=True)}
-               for row in table.itertuples(index=False, name=None)]
-    json.dump(records, out, indent=1)
-    out.write("\n")
-
-
-def _json_value(v: Any) -> Any:
-    if v is None or v is pd.NA:
-        return None
-    if hasattr(v, "item"):  # numpy scalar
-        v = v.item()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
+    write_rows(table, out, fmt)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from metrics.commands.changes import CommandError, add_window_arguments, guarded, load, write
+from metrics.commands._common import CommandError, guarded
+from metrics.commands.changes import add_window_arguments, load, window, write
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,7 +45,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from metrics.commands.changes import window
     from metrics.verdicts import FUNNEL_COLUMNS, funnel_table
 
     start, end = window(args)

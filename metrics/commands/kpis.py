@@ -18,22 +18,22 @@ after ``--to``, unreadable folder, panel audience unavailable), as one ``error:`
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
-from metrics.kpis import COLUMNS, KpiInputError, compute_kpis, to_period
+from metrics.commands._common import (
+    CommandError,
+    add_data_window_arguments,
+    load_export,
+    parse_kpi_ids,
+    parse_window,
+    write_rows,
+)
+from metrics.kpis import COLUMNS, KpiInputError, compute_kpis
 
-MAX_PROBLEMS_SHOWN = 20
-
-
-class KpisCliError(Exception):
-    """A user error: one line on stderr, exit code 2."""
+KpisCliError = CommandError  # a user error: one line on stderr, exit code 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,11 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                "status is ok. Exit codes: 0 done; 1 the export is unusable (problems listed); "
                "2 a bad argument (unknown force or KPI, bad month, unreadable folder).",
     )
-    p.add_argument("data_dir", metavar="DATA_DIR", help="folder holding the Parquet export")
-    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM",
-                   help="first whole month of the window")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
-                   help="last whole month of the window")
+    add_data_window_arguments(p)
     p.add_argument("--force", action="append", metavar="NAME",
                    help="only this force (repeatable; 'All forces' allowed); default every force")
     p.add_argument("--by", choices=("window", "month"), default="window",
@@ -80,35 +76,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    start, end = to_period(args.start), to_period(args.end)
-    if start > end:
-        raise KpisCliError(f"--from {start} is after --to {end}")
-    kpi_ids = None
-    if args.kpi is not None:
-        kpi_ids = [k.strip() for k in args.kpi.split(",") if k.strip()]
-        if not kpi_ids:
-            raise KpisCliError("--kpi needs at least one KPI id")
+    start, end = parse_window(args.start, args.end)
+    kpi_ids = parse_kpi_ids(args.kpi)
     apply_panel = _panel_rules() if args.audience == "panel" else None
-
-    folder = Path(args.data_dir)
-    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        raise KpisCliError(f"cannot read the data folder {str(folder)!r}")
-    try:
-        from metrics.load import load_dataset
-    except ImportError as exc:  # the loader is another issue's work
-        raise KpisCliError("the data loader (metrics.load) is not available") from exc
-    try:
-        dataset = load_dataset(folder)
-    except OSError as exc:
-        raise KpisCliError(f"cannot read the data folder {str(folder)!r}: {exc}") from exc
-    if not dataset.report.usable:
-        errors = dataset.report.errors
-        print(f"the export in {str(folder)!r} is not usable ({len(errors)} error(s)):", file=err)
-        for p in errors[:MAX_PROBLEMS_SHOWN]:
-            where = p.file + (f" {p.column}" if p.column else "")
-            print(f"  {where}: {p.message}", file=err)
-        if len(errors) > MAX_PROBLEMS_SHOWN:
-            print(f"  ... and {len(errors) - MAX_PROBLEMS_SHOWN} more", file=err)
+    dataset = load_export(args.data_dir, err)
+    if dataset is None:
         return 1
 
     from metrics.registry import catalogue_problems
@@ -153,29 +125,4 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_table(table: pd.DataFrame, out: TextIO, fmt: str) -> None:
     """Write the KPI table to ``out`` as CSV (empty cells for missing) or a JSON array."""
-    shown = format_table(table)
-    if fmt == "csv":
-        if "provisional" in shown.columns:  # true/false, as in JSON
-            shown["provisional"] = shown["provisional"].map({True: "true", False: "false"})
-        from metrics.safe_csv import write_csv  # formula-injection safe (issue 15 item 3)
-
-        write_csv(shown, out)
-        return
-    records = []
-    columns = list(shown.columns)
-    for row in shown.itertuples(index=False, name=None):
-        records.append({c: _json_value(v) for c, v in zip(columns, row, strict=True)})
-    json.dump(records, out, indent=1)
-    out.write("\n")
-
-
-def _json_value(v: Any) -> Any:
-    if v is None or v is pd.NA:
-        return None
-    if isinstance(v, float):
-        return None if math.isnan(v) else v
-    if hasattr(v, "item"):  # numpy scalar
-        v = v.item()
-        if isinstance(v, float) and math.isnan(v):
-            return None
-    return v
+    write_rows(format_table(table), out, fmt)  # CSV formula-injection safe (issue 15 item 3)
