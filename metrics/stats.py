@@ -222,11 +222,7 @@ def _xmr_core(
         for s in st:
             if 0 < s < n:
                 is_start[i, s] = True
-    seg_per_series = is_start.sum(axis=1)
-    offset = np.concatenate(([0], np.cumsum(seg_per_series)[:-1]))
-    g = np.cumsum(is_start, axis=1) - 1 + offset[:, None]  # global segment id per cell
-    n_groups = int(seg_per_series.sum())
-    seg_start_col = np.maximum.accumulate(np.where(is_start, cols, 0), axis=1)
+    seg_per_series, g, n_groups, seg_start_col = _segments(is_start)
     valid = ~np.isnan(y)
     fix = valid if baseline is None else valid & (cols - seg_start_col < baseline)
 
@@ -239,17 +235,7 @@ def _xmr_core(
     mr_ok = fix[:, 1:] & fix[:, :-1] & ~is_start[:, 1:]
     mr = np.abs(np.diff(y, axis=1))[mr_ok]
     g_mr = g[:, 1:][mr_ok]
-    n_mr = np.bincount(g_mr, minlength=n_groups)
-    amr = np.full(n_groups, np.nan)
-    has_mr = n_mr > 0
-    amr[has_mr] = np.bincount(g_mr, weights=mr, minlength=n_groups)[has_mr] / n_mr[has_mr]
-    if screen_outliers and mr.size:
-        a = amr[g_mr]
-        keep = ~(a > 0) | (mr < XMR_SCREEN * a)
-        n_keep = np.bincount(g_mr[keep], minlength=n_groups)
-        s_keep = np.bincount(g_mr[keep], weights=mr[keep], minlength=n_groups)
-        ok = n_keep > 0
-        amr = np.where(ok, s_keep / np.maximum(n_keep, 1), np.nan)
+    amr = _average_moving_range(mr, g_mr, n_groups, screen_outliers)
     degenerate = ~(amr > 0)
     half = np.where(amr == 0, 0.0, XMR_LIMIT * amr)  # NaN stays NaN (no moving range)
     upper_g = mean + half
@@ -266,53 +252,11 @@ def _xmr_core(
     m = yf.shape[0]
     if m:
         cf = centre[valid]
-        has_centre = ~np.isnan(cf)
-        rtm = np.where(has_centre, np.sign(np.where(has_centre, yf - cf, 0.0)), 0).astype(np.int8)
-        degen_f = degenerate[gf]
         with np.errstate(invalid="ignore"):
-            outside = ~degen_f & ((yf > upper[valid]) | (yf < lower[valid]))
             near = XMR_LIMIT * 2.0 / 3.0 * amr[gf]
-            close = ~degen_f & ~outside & ((yf < cf - near) | (yf > cf + near))
-        new_group = np.ones(m, dtype=bool)
-        new_group[1:] = gf[1:] != gf[:-1]
-        # run of 7 on one side of the mean (0 = on the mean breaks it)
-        run_end = (_run_lengths(rtm, new_group) >= XMR_RUN) & (rtm != 0)
-        run_part = _mark_runs(run_end)
-        # trend of 7 points: 6 consecutive steps of the same strict sign within a segment
-        step = np.zeros(m, dtype=np.int8)
-        step[1:] = np.sign(yf[1:] - yf[:-1]).astype(np.int8)
-        step[new_group] = 0
-        trend_end = (_run_lengths(step, new_group) >= XMR_RUN - 1) & (step != 0)
-        trend_part = _mark_runs(trend_end)
-        # 2 of 3 near a limit: windows of 3 within a segment, >= 2 near, all 3 same side
-        two_part = np.zeros(m, dtype=bool)
-        if m >= 3:
-            c8 = close.astype(np.int8)
-            wc = c8[:-2] + c8[1:-1] + c8[2:]
-            wr = rtm[:-2].astype(np.int16) + rtm[1:-1] + rtm[2:]
-            win = (wc >= 2) & (np.abs(wr) == 3) & (gf[:-2] == gf[2:])
-            inwin = np.zeros(m, dtype=bool)
-            inwin[:-2] |= win
-            inwin[1:-1] |= win
-            inwin[2:] |= win
-            two_part = inwin & close
-        # direction of a trend point: the step out of it when the next point is also part of
-        # the trend (so a trend's first point takes the trend's direction), else the step in
-        next_part = np.zeros(m, dtype=bool)
-        next_part[:-1] = trend_part[1:] & ~new_group[1:]
-        step_out = np.zeros(m, dtype=np.int8)
-        step_out[:-1] = step[1:]
-        sdy = np.where(next_part & trend_part, step_out, step)
-        trend_dir = np.where(sdy == 1, 1, -1)
-        side = np.where(rtm > 0, 1, -1)
-        direction = np.where(
-            outside,
-            np.where(rtm == 1, 1, -1),
-            np.where(trend_part, trend_dir, np.where(two_part | run_part, side, 0)),
-        ).astype(np.int8)
-        if improvement_sign != 0:
-            direction = direction * np.int8(improvement_sign)
-        code[valid] = direction
+            near_lo, near_hi = cf - near, cf + near
+        code[valid] = _rule_codes(yf, gf, cf, upper[valid], lower[valid], near_lo, near_hi,
+                                  degenerate[gf], improvement_sign)
 
     series_of = np.repeat(np.arange(n_series), seg_per_series)
     start_cols = np.flatnonzero(is_start.ravel()) % n
@@ -1065,6 +1009,41 @@ SPC_MIN_POINTS = 13
 D2 = 1.128
 
 
+def _segments(is_start: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Segment bookkeeping for a (series × time) mask of segment starts (column 0 True).
+
+    Returns (seg_per_series, g, n_groups, seg_start_col): segments per series (int array),
+    the global segment id of every cell (series-then-time order), the number of segments,
+    and the column where each cell's segment starts.
+    """
+    cols = np.arange(is_start.shape[1])
+    seg_per_series = is_start.sum(axis=1)
+    offset = np.concatenate(([0], np.cumsum(seg_per_series)[:-1]))
+    g = np.cumsum(is_start, axis=1) - 1 + offset[:, None]  # global segment id per cell
+    n_groups = int(seg_per_series.sum())
+    seg_start_col = np.maximum.accumulate(np.where(is_start, cols, 0), axis=1)
+    return seg_per_series, g, n_groups, seg_start_col
+
+
+def _average_moving_range(mr: np.ndarray, g_mr: np.ndarray, n_groups: int,
+                          screen_outliers: bool) -> np.ndarray:
+    """Each segment's average moving range (in the units of the values; NaN for a segment
+    with none) from the moving ranges ``mr`` of segments ``g_mr``; with ``screen_outliers``
+    the ranges of ``XMR_SCREEN`` times the first average or more are left out and the
+    average recomputed."""
+    n_mr = np.bincount(g_mr, minlength=n_groups)
+    amr = np.full(n_groups, np.nan)
+    has_mr = n_mr > 0
+    amr[has_mr] = np.bincount(g_mr, weights=mr, minlength=n_groups)[has_mr] / n_mr[has_mr]
+    if screen_outliers and mr.size:
+        a = amr[g_mr]
+        keep = ~(a > 0) | (mr < XMR_SCREEN * a)
+        n_keep = np.bincount(g_mr[keep], minlength=n_groups)
+        s_keep = np.bincount(g_mr[keep], weights=mr[keep], minlength=n_groups)
+        amr = np.where(n_keep > 0, s_keep / np.maximum(n_keep, 1), np.nan)
+    return amr
+
+
 def _rule_codes(
     yf: np.ndarray, gf: np.ndarray, cf: np.ndarray, upper_f: np.ndarray, lower_f: np.ndarray,
     near_lo: np.ndarray, near_hi: np.ndarray, degen_f: np.ndarray, improvement_sign: int,
@@ -1183,16 +1162,11 @@ def spc_monitor(
                 "segment_points": np.zeros(out_shape, dtype=np.int64),
                 "segment_start": np.zeros(out_shape, dtype=np.int64)}
     starts = _batch_starts(n_series, n, rebase)
-    cols = np.arange(n)
     is_start = np.zeros(out_shape, dtype=bool)
     is_start[:, 0] = True
     for i, st in enumerate(starts):
         is_start[i, st] = True
-    seg_per_series = is_start.sum(axis=1)
-    offset = np.concatenate(([0], np.cumsum(seg_per_series)[:-1]))
-    g = np.cumsum(is_start, axis=1) - 1 + offset[:, None]
-    n_groups = int(seg_per_series.sum())
-    seg_start_col = np.maximum.accumulate(np.where(is_start, cols, 0), axis=1)
+    seg_per_series, g, n_groups, seg_start_col = _segments(is_start)
     valid = ~np.isnan(y)
     # rank of each valid point within its segment (0 = first)
     csum = np.cumsum(valid, axis=1)
@@ -1213,16 +1187,7 @@ def spc_monitor(
             centre_g = np.where(n_fix > 0, sum_fix / np.maximum(n_fix, 1), np.nan)
         mr = np.abs(np.diff(yfix))[pair]
         g_mr = gfix[1:][pair]
-        n_mr = np.bincount(g_mr, minlength=n_groups)
-        amr = np.full(n_groups, np.nan)
-        has = n_mr > 0
-        amr[has] = np.bincount(g_mr, weights=mr, minlength=n_groups)[has] / n_mr[has]
-        if screen_outliers and mr.size:
-            a = amr[g_mr]
-            keep = ~(a > 0) | (mr < XMR_SCREEN * a)
-            n_keep = np.bincount(g_mr[keep], minlength=n_groups)
-            s_keep = np.bincount(g_mr[keep], weights=mr[keep], minlength=n_groups)
-            amr = np.where(n_keep > 0, s_keep / np.maximum(n_keep, 1), np.nan)
+        amr = _average_moving_range(mr, g_mr, n_groups, screen_outliers)
         half_g = XMR_LIMIT * amr
         centre = centre_g[g]
         half = half_g[g]
