@@ -61,11 +61,26 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         s = out[col]
         if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype | pd.StringDtype):
+            if not _any_dangerous(s):
+                continue  # the usual case: checked once per distinct value, left as it is
             # A list, not Series.map: map would turn a column of ints and floats into floats.
             out[col] = pd.Series([safe_cell(v) for v in s.astype(object)], index=out.index,
                                  dtype=object)
     out.columns = [safe_cell(c if isinstance(c, str) else str(c)) for c in out.columns]
     return out
+
+
+def _any_dangerous(column: pd.Series) -> bool:
+    """True when some cell of a text (or categorical) column is dangerous; each distinct value
+    is checked once (a KPI table repeats a few dozen names over many thousand rows)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.cat.categories
+    else:
+        try:
+            values = pd.unique(column.astype(object))
+        except TypeError:  # unhashable cells: check every one
+            values = column.astype(object)
+    return any(is_dangerous(v) for v in values)
 
 
 def header_line(text: str) -> str:
