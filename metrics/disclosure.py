@@ -68,7 +68,7 @@ analyst who must not publish overlapping windows to a panel (``docs/disclosure.m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -364,6 +364,19 @@ def _linked_columns(block: pd.DataFrame) -> dict[str, str]:
     return links
 
 
+def _counts_to_protect(block: pd.DataFrame, links: dict[str, str]
+                       ) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (column, counts) for each count column of ``block`` that secondary suppression
+    works on: not a copy of another column (``links``, from :func:`_linked_columns`) and not
+    missing throughout. The counts are float64, NaN where missing."""
+    for col in _COUNT_COLUMNS:
+        if col in links:
+            continue
+        raw = block[col].to_numpy(dtype=np.float64)
+        if not np.isnan(raw).all():
+            yield col, raw
+
+
 def _protect_grid(block: pd.DataFrame, row_key: str, col_key: str | None,
                   row_total: str | None, windows: Sequence[Sequence[object]],
                   hide: pd.DataFrame) -> None:
@@ -391,12 +404,7 @@ def _protect_grid(block: pd.DataFrame, row_key: str, col_key: str | None,
                         strict=True):
         where[idx] = r_pos[rec[0]] * n_cols + (c_pos[rec[-1]] if col_key else 0)
     links = _linked_columns(block)
-    for col in _COUNT_COLUMNS:
-        if col in links:
-            continue
-        raw = block[col].to_numpy(dtype=np.float64)
-        if np.isnan(raw).all():
-            continue
+    for col, raw in _counts_to_protect(block, links):
         grid = np.zeros(n_rows * n_cols)
         present = np.zeros(n_rows * n_cols, dtype=bool)
         for idx, v in zip(block.index, raw, strict=True):
@@ -740,12 +748,7 @@ def apply_panel_breakdown(kpi_table: pd.DataFrame, *, group_col: str = "group") 
 def _protect_breakdown_column(block: pd.DataFrame, hide: pd.DataFrame) -> None:
     """Groups of one KPI x force x window against their (published, frozen) total."""
     links = _linked_columns(block)
-    for col in _COUNT_COLUMNS:
-        if col in links:
-            continue
-        raw = block[col].to_numpy(dtype=np.float64)
-        if np.isnan(raw).all():
-            continue
+    for col, raw in _counts_to_protect(block, links):
         sizes = np.abs(np.nan_to_num(raw, nan=0.0))
         values = np.append(sizes, sizes.sum())
         frozen = np.zeros(values.size, dtype=bool)
