@@ -9,6 +9,7 @@ chart reads in greyscale and for colour-blind readers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -65,6 +66,57 @@ def _layout(fig: go.Figure, *, title: str | None, height: int) -> go.Figure:
     return fig
 
 
+def add_limit_lines(fig: go.Figure, x: list[str], spc: pd.DataFrame,
+                    drawn: Callable[[str], pd.Series]) -> list[pd.Series]:
+    """Add an SPC chart's mean (solid black) and upper and lower process limits (dashed grey,
+    one legend entry), stepped by month, for those of ``centre``/``upper``/``lower`` that are
+    columns of ``spc``; ``drawn(col)`` gives the y values drawn for a column (e.g. clipped at
+    zero). Returns the drawn series, in the values' units."""
+    out = []
+    for name, col, dash in (("Mean", "centre", "solid"), ("Process limits", "upper", "dash"),
+                            (None, "lower", "dash")):
+        if col not in spc:
+            continue
+        y = drawn(col)
+        out.append(y)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", name=name or "Process limits",
+            line=dict(color=OKABE_ITO["black"] if col == "centre" else OKABE_ITO["grey"],
+                      width=1.5, dash=dash, shape="hv"),
+            showlegend=name is not None, legendgroup=col if col == "centre" else "limits",
+            hoverinfo="skip",
+        ))
+    return out
+
+
+def add_adoption_line(fig: go.Figure, adoption: pd.Period) -> None:
+    """Mark the force's Soteria adoption month: a dotted green vertical line at its first
+    day, labelled "Soteria adopted: limits rebased" at the top of the plot."""
+    ax = adoption.start_time.strftime("%Y-%m-%d")
+    fig.add_vline(x=ax, line=dict(color=OKABE_ITO["green"], width=2, dash="dot"))
+    fig.add_annotation(
+        x=ax, y=1, yref="paper", text="Soteria adopted: limits rebased", showarrow=False,
+        xanchor="left", yanchor="bottom", font=dict(color="#00664d", size=13),
+    )
+
+
+def add_funnel_limits(fig: go.Figure, limits: pd.DataFrame, *, clip: bool = False) -> None:
+    """Add a funnel plot's 95% (dashed grey) and 99.8% (solid dark grey) limits, upper and
+    lower under one legend entry per level, from ``metrics.stats.funnel_limits`` output
+    (``n``, ``level``, ``lower``, ``upper``; fractions). ``clip`` draws them within 0-1."""
+    for level, dash, colour in ((0.95, "dash", OKABE_ITO["grey"]), (0.998, "solid", "#444444")):
+        band = limits[limits["level"].round(4) == round(level, 4)].sort_values("n")
+        if band.empty:
+            continue
+        label = f"{level:.1%} limits".replace(".0%", "%")
+        for i, col in enumerate(("upper", "lower")):
+            fig.add_trace(go.Scatter(
+                x=band["n"], y=band[col].clip(lower=0, upper=1) if clip else band[col],
+                mode="lines", name=label, legendgroup=label, showlegend=i == 0,
+                line=dict(color=colour, dash=dash, width=1.5), hoverinfo="skip",
+            ))
+
+
 def sparkline(months: pd.Series, values: pd.Series, unit: str, *, height: int = 60) -> go.Figure:
     """A small trend line with no axes, its last point marked. Gaps (NaN) stay gaps."""
     fig = go.Figure(
@@ -118,19 +170,9 @@ def spc_chart(
         hoverinfo="skip", showlegend=False,
     ))
     floor = 0.0 if unit in ("proportion", "days", "count", "cases") else None
-    for name, col, dash in (("Mean", "centre", "solid"), ("Process limits", "upper", "dash"),
-                            (None, "lower", "dash")):
-        if col not in spc:
-            continue
-        # a limit below zero is drawn at zero: these measures cannot be negative
-        y = spc[col].clip(lower=floor) if floor is not None else spc[col]
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines", name=name or "Process limits",
-            line=dict(color=OKABE_ITO["black"] if col == "centre" else OKABE_ITO["grey"],
-                      width=1.5, dash=dash, shape="hv"),
-            showlegend=name is not None, legendgroup=col if col == "centre" else "limits",
-            hoverinfo="skip",
-        ))
+    # a limit below zero is drawn at zero: these measures cannot be negative
+    add_limit_lines(fig, x, spc,
+                    lambda col: spc[col].clip(lower=floor) if floor is not None else spc[col])
     types = spc.get("point_type", pd.Series(["common_cause"] * len(spc))).fillna("common_cause")
     for point_type, label in POINT_TYPE_LABELS.items():
         mask = (types == point_type).to_numpy()
@@ -146,12 +188,7 @@ def spc_chart(
             hovertemplate="%{x|%b %Y}: %{customdata[0]} (%{customdata[1]})<extra></extra>",
         ))
     if adoption is not None:
-        ax = adoption.start_time.strftime("%Y-%m-%d")
-        fig.add_vline(x=ax, line=dict(color=OKABE_ITO["green"], width=2, dash="dot"))
-        fig.add_annotation(
-            x=ax, y=1, yref="paper", text="Soteria adopted: limits rebased", showarrow=False,
-            xanchor="left", yanchor="bottom", font=dict(color="#00664d", size=13),
-        )
+        add_adoption_line(fig, adoption)
     fig.update_yaxes(**_y_axis(unit))
     return _layout(fig, title=title, height=height)
 
@@ -171,17 +208,7 @@ def funnel_chart(
     output (``n``, ``level``, ``lower``, ``upper``). Forces are labelled by name.
     """
     fig = go.Figure()
-    for level, dash, colour in ((0.95, "dash", OKABE_ITO["grey"]), (0.998, "solid", "#444444")):
-        band = limits[limits["level"].round(4) == round(level, 4)].sort_values("n")
-        if band.empty:
-            continue
-        label = f"{level:.1%} limits".replace(".0%", "%")
-        for i, col in enumerate(("upper", "lower")):
-            fig.add_trace(go.Scatter(
-                x=band["n"], y=band[col], mode="lines", name=label, legendgroup=label,
-                showlegend=i == 0, line=dict(color=colour, dash=dash, width=1.5),
-                hoverinfo="skip",
-            ))
+    add_funnel_limits(fig, limits)
     fig.add_hline(y=target, line=dict(color=OKABE_ITO["black"], width=1))
     fig.add_annotation(x=1, xref="paper", y=target, text=f"All forces {target:.1%}",
                        showarrow=False, xanchor="right", yanchor="bottom")

@@ -20,7 +20,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from present.charts import FUNNEL_FLAGS, POINT_TYPE_SYMBOLS, _layout, _x, _y_axis
+from present.charts import (
+    FUNNEL_FLAGS,
+    POINT_TYPE_SYMBOLS,
+    _layout,
+    _x,
+    _y_axis,
+    add_adoption_line,
+    add_funnel_limits,
+    add_limit_lines,
+)
 from present.escape import plotly as escape_label
 from present.format import OKABE_ITO, POINT_TYPE_COLOURS, POINT_TYPE_LABELS, format_value
 
@@ -70,19 +79,10 @@ def trend_chart(
                              hoverinfo="skip", showlegend=False, connectgaps=False))
     ceiling = 1.0 if unit == "proportion" else None
     shown: list[float] = [v for v in values if not math.isnan(v)]
-    for name, col, dash in (("Mean", "centre", "solid"), ("Process limits", "upper", "dash"),
-                            (None, "lower", "dash")):
-        if col not in spc:
-            continue
-        y = pd.to_numeric(spc[col], errors="coerce").clip(lower=0.0, upper=ceiling)
+    for y in add_limit_lines(
+            fig, x, spc,
+            lambda col: pd.to_numeric(spc[col], errors="coerce").clip(lower=0.0, upper=ceiling)):
         shown.extend(v for v in y if not math.isnan(v))
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines", name=name or "Process limits",
-            line=dict(color=OKABE_ITO["black"] if col == "centre" else OKABE_ITO["grey"],
-                      width=1.5, dash=dash, shape="hv"),
-            showlegend=name is not None, legendgroup=col if col == "centre" else "limits",
-            hoverinfo="skip",
-        ))
     maturing = (spc["provisional"].fillna(False).astype(bool).to_numpy()
                 if "provisional" in spc else np.zeros(len(spc), dtype=bool))
     types = spc.get("point_type", pd.Series([None] * len(spc))).fillna("common_cause")
@@ -97,11 +97,7 @@ def trend_chart(
         fig.add_trace(_points(x, values, mask, unit, MATURING_LABEL, OKABE_ITO["blue"],
                               "circle-open"))
     if adoption is not None and len(spc) and spc["month"].min() <= adoption <= spc["month"].max():
-        ax = adoption.start_time.strftime("%Y-%m-%d")
-        fig.add_vline(x=ax, line=dict(color=OKABE_ITO["green"], width=2, dash="dot"))
-        fig.add_annotation(x=ax, y=1, yref="paper", text="Soteria adopted: limits rebased",
-                           showarrow=False, xanchor="left", yanchor="bottom",
-                           font=dict(color="#00664d", size=13))
+        add_adoption_line(fig, adoption)
     axis = _y_axis(unit)
     if shown:
         low, high = min(shown), max(shown)
@@ -236,16 +232,7 @@ def funnel_chart(
     is log-scaled with 1-2-5 ticks (:func:`log_ticks`).
     """
     fig = go.Figure()
-    for level, dash, colour in ((0.95, "dash", OKABE_ITO["grey"]), (0.998, "solid", "#444444")):
-        band = limits[limits["level"].round(4) == round(level, 4)].sort_values("n")
-        if band.empty:
-            continue
-        label = f"{level:.1%} limits".replace(".0%", "%")
-        for i, col in enumerate(("upper", "lower")):
-            fig.add_trace(go.Scatter(
-                x=band["n"], y=band[col].clip(lower=0, upper=1), mode="lines", name=label,
-                legendgroup=label, showlegend=i == 0,
-                line=dict(color=colour, dash=dash, width=1.5), hoverinfo="skip"))
+    add_funnel_limits(fig, limits, clip=True)
     n_low = float(limits["n"].min()) if not limits.empty else float(points["n"].min())
     n_high = float(limits["n"].max()) if not limits.empty else float(points["n"].max())
     fig.add_trace(go.Scatter(  # the target as a named line (a legend entry, not a label that
