@@ -14,6 +14,7 @@ else's newer change is refused with "changed by someone else, reload" and nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -74,6 +75,20 @@ def _flash(kind: str, text: str) -> None:
     st.session_state[_FLASH] = (kind, text)
 
 
+def _saved(write: Callable[[], Any], *, failed: str = "Not saved") -> tuple[bool, Any]:
+    """Run one record write of a form callback. Returns (True, what ``write()`` returned),
+    or (False, None) after leaving the message why: a newer change by someone else
+    (``RecordConflict``: a warning to reload) or a refused entry (``RecordError``: an error
+    "``failed``: reason.")."""
+    try:
+        return True, write()
+    except RecordConflict as exc:
+        _flash("warning", str(exc))
+    except RecordError as exc:
+        _flash("error", f"{failed}: {exc}.")
+    return False, None
+
+
 def show_flash() -> None:
     """Show (once) the message the last write left."""
     flash = st.session_state.pop(_FLASH, None)
@@ -132,17 +147,12 @@ def _add_comment(record: Record, ctx: Any, kpi_id: str, seen: Any) -> None:
     if not _may_write(ctx):
         return
     state = st.session_state
-    try:
-        kwargs = {} if seen is ... else {"based_on": seen}
-        record.add_comment(ctx.view.force, ctx.start, ctx.end, kpi_id,
-                           owner=state.get("rec_c_owner", ""), text=state.get("rec_c_text", ""),
-                           assurance=state.get("rec_c_assurance", ""), author=ctx.access.user,
-                           **kwargs)
-    except RecordConflict as exc:
-        _flash("warning", str(exc))
-        return
-    except RecordError as exc:
-        _flash("error", f"Not saved: {exc}.")
+    kwargs = {} if seen is ... else {"based_on": seen}
+    ok, _ = _saved(lambda: record.add_comment(
+        ctx.view.force, ctx.start, ctx.end, kpi_id, owner=state.get("rec_c_owner", ""),
+        text=state.get("rec_c_text", ""), assurance=state.get("rec_c_assurance", ""),
+        author=ctx.access.user, **kwargs))
+    if not ok:
         return
     state["rec_c_text"] = ""
     _flash("success", "Commentary saved.")
@@ -230,14 +240,12 @@ def _add_action(record: Record, ctx: Any) -> None:
     state = st.session_state
     target = str(state.get("rec_a_target", ""))
     kind, _, value = target.partition(":")
-    try:
-        record.add_action(ctx.view.force, text=state.get("rec_a_text", ""),
-                          owner=state.get("rec_a_owner", ""), due_date=state.get("rec_a_due"),
-                          author=ctx.access.user,
-                          kpi_id=value if kind == "kpi" else None,
-                          pillar=int(value) if kind == "pillar" else None)
-    except RecordError as exc:
-        _flash("error", f"Not saved: {exc}.")
+    ok, _ = _saved(lambda: record.add_action(
+        ctx.view.force, text=state.get("rec_a_text", ""), owner=state.get("rec_a_owner", ""),
+        due_date=state.get("rec_a_due"), author=ctx.access.user,
+        kpi_id=value if kind == "kpi" else None,
+        pillar=int(value) if kind == "pillar" else None))
+    if not ok:
         return
     state["rec_a_text"] = ""
     _flash("success", "Action recorded.")
@@ -252,14 +260,10 @@ def _set_status(record: Record, ctx: Any) -> None:
     if action_id is None or action_id not in seen:
         _flash("warning", "Choose an action first.")
         return
-    try:
-        record.set_action_status(int(action_id), state.get("rec_s_status", "done"),
-                                 version=seen[action_id], author=ctx.access.user)
-    except RecordConflict as exc:
-        _flash("warning", str(exc))
-        return
-    except RecordError as exc:
-        _flash("error", f"Not saved: {exc}.")
+    ok, _ = _saved(lambda: record.set_action_status(
+        int(action_id), state.get("rec_s_status", "done"), version=seen[action_id],
+        author=ctx.access.user))
+    if not ok:
         return
     _flash("success", "Action updated.")
 
@@ -321,13 +325,13 @@ def _draw(record: Record, ctx: Any) -> None:
     except ValueError:
         _flash("error", "The seed must be a whole number (or empty for a fresh one).")
         return
-    try:
-        sample_id, sample = draw_sample(record, ctx.dataset, ctx.view.force, ctx.start, ctx.end,
-                                        size=int(state.get("rec_r_size", 10)), seed=seed,
-                                        author=ctx.access.user)
-    except RecordError as exc:
-        _flash("error", f"No sample drawn: {exc}.")
+    ok, drawn = _saved(lambda: draw_sample(
+        record, ctx.dataset, ctx.view.force, ctx.start, ctx.end,
+        size=int(state.get("rec_r_size", 10)), seed=seed, author=ctx.access.user),
+        failed="No sample drawn")
+    if not ok:
         return
+    sample_id, sample = drawn
     state["rec_r_sample"] = sample_id
     _flash("success", f"Sample {sample_id} drawn: {len(sample)} cases.")
 
@@ -336,11 +340,10 @@ def _nominate(record: Record, ctx: Any, sample_id: int) -> None:
     if not _may_write(ctx):
         return
     state = st.session_state
-    try:
-        nominate_case(record, sample_id, str(state.get("rec_n_case", "")), source=ctx.dataset,
-                      nominated_by=str(state.get("rec_n_by", "")))
-    except RecordError as exc:
-        _flash("error", f"Not added: {exc}.")
+    ok, _ = _saved(lambda: nominate_case(
+        record, sample_id, str(state.get("rec_n_case", "")), source=ctx.dataset,
+        nominated_by=str(state.get("rec_n_by", ""))), failed="Not added")
+    if not ok:
         return
     state["rec_n_case"] = ""
     _flash("success", "Nominated case added.")
@@ -358,13 +361,12 @@ def _review(record: Record, ctx: Any) -> None:
     if str(state.get("rec_v_action", "")).strip():
         action = {"text": state.get("rec_v_action"), "owner": state.get("rec_v_owner", ""),
                   "due_date": state.get("rec_v_due")}
-    try:
-        record.add_review(int(case), decision_sound=state.get("rec_v_sound") == "yes",
-                          themes=[t for t in THEMES if state.get(f"rec_v_theme_{t}")],
-                          learning_point=state.get("rec_v_point", ""),
-                          reviewer=ctx.access.user, learning_action=action)
-    except RecordError as exc:
-        _flash("error", f"Not saved: {exc}.")
+    ok, _ = _saved(lambda: record.add_review(
+        int(case), decision_sound=state.get("rec_v_sound") == "yes",
+        themes=[t for t in THEMES if state.get(f"rec_v_theme_{t}")],
+        learning_point=state.get("rec_v_point", ""), reviewer=ctx.access.user,
+        learning_action=action))
+    if not ok:
         return
     state["rec_v_point"] = ""
     state["rec_v_action"] = ""
