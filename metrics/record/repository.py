@@ -176,6 +176,15 @@ def _window_label(start: str | None, end: str | None) -> str | None:
     return f"{start}..{end}" if start and end else None
 
 
+def _existing(session: Session, model: type[Base], key: int | str, what: str) -> Any:
+    """The ``model`` row with primary key ``int(key)`` in ``session``; raises
+    :class:`RecordError` "there is no ``what`` ``key``" when there is none."""
+    row = session.get(model, int(key))
+    if row is None:
+        raise RecordError(f"there is no {what} {key}")
+    return row
+
+
 def _comment(row: CommentRow) -> Comment:
     return Comment(id=row.id, force=row.force, window_start=row.window_start,
                    window_end=row.window_end, kpi_id=row.kpi_id, owner=row.owner,
@@ -397,9 +406,7 @@ class Record:
         author = _text(author, "Author", 200)
         now = _now()
         with self._write() as session:
-            row = session.get(ActionRow, int(action_id))
-            if row is None:
-                raise RecordError(f"there is no action {action_id}")
+            row = _existing(session, ActionRow, action_id, "action")
             result = session.execute(
                 update(ActionRow)
                 .where(ActionRow.id == int(action_id), ActionRow.version == int(version))
@@ -454,9 +461,7 @@ class Record:
         case_id = _text(case_id, "Case id", MAX_SHORT)
         nominated_by = _text(nominated_by, "Nominated by", 200)
         with self._write() as session:
-            sample = session.get(SampleRow, int(sample_id))
-            if sample is None:
-                raise RecordError(f"there is no sample {sample_id}")
+            sample = _existing(session, SampleRow, sample_id, "sample")
             row = session.scalar(select(SampleCaseRow).where(
                 SampleCaseRow.sample_id == sample.id, SampleCaseRow.case_id == case_id))
             if row is None:
@@ -528,9 +533,7 @@ class Record:
         reviewer = _text(reviewer, "Reviewer", 200)
         now = _now()
         with self._write() as session:
-            case = session.get(SampleCaseRow, int(sample_case_id))
-            if case is None:
-                raise RecordError(f"there is no sampled case {sample_case_id}")
+            case = _existing(session, SampleCaseRow, sample_case_id, "sampled case")
             sample = session.get(SampleRow, case.sample_id)
             assert sample is not None
             row = ReviewRow(sample_case_id=case.id, decision_sound=decision_sound,
