@@ -8,7 +8,9 @@ skip (with the reason) only when no ``chromium`` executable is found.
 Fixtures for other e2e tests (e.g. the access engineer's panel tests):
 ``start_app(env)`` -> base URL of a server with those extra environment variables;
 ``app_url`` (the default server on data/sample); ``browser``; ``page`` (1280x720);
-``wait_for_app_run(page)``; ``screenshot_dir`` (test-output/).
+``wait_for_app_run(page)``; ``screenshot_dir`` (test-output/). Helpers for modules that start
+their own servers: ``chromium_path()``, ``free_port()``, ``wait_until_healthy(url, proc)``,
+``stop_server(proc)``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,28 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def wait_until_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> bool:
+    """Poll ``url``'s ``/_stcore/health`` every 0.3 s: True once the server answers ``ok``,
+    False when ``proc`` has exited or ``timeout_s`` seconds have passed first."""
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def stop_server(proc: subprocess.Popen, timeout_s: float = 15) -> None:
+    """Stop a server process: terminate, and kill it if it has not exited within
+    ``timeout_s`` seconds (then wait for it as long again)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     path = chromium_path()
@@ -96,22 +120,15 @@ def start_app(chromium: str, tmp_path_factory: pytest.TempPathFactory
             cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"streamlit did not start; see {logs}/server-{port}.log")
-            time.sleep(0.3)
+        if not wait_until_healthy(url, proc, 90):
+            proc.kill()
+            raise RuntimeError(f"streamlit did not start; see {logs}/server-{port}.log")
         servers[key] = (proc, url)
         return url
 
     yield start
     for proc, _ in servers.values():
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, 10)
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -28,6 +26,7 @@ from urllib.parse import urlencode
 import pytest
 
 from metrics import sharelink
+from tests.e2e.conftest import chromium_path, free_port, stop_server, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,17 +41,8 @@ LOAD_TIMEOUT_MS = 120_000
 
 
 def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Debian's Chromium (``conftest.chromium_path``), else Google Chrome, or None."""
+    return chromium_path() or shutil.which("google-chrome")
 
 
 def _serve(tmp_path_factory, *extra: str) -> Iterator[dict]:
@@ -60,7 +50,7 @@ def _serve(tmp_path_factory, *extra: str) -> Iterator[dict]:
     if _chromium() is None:
         pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
     audit_log = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, FLIGHTDECK_SECRET=SECRET, FLIGHTDECK_AUDIT_LOG=str(audit_log),
                FLIGHTDECK_DATA=str(DATA))
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
@@ -72,24 +62,11 @@ def _serve(tmp_path_factory, *extra: str) -> Iterator[dict]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                    if resp.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
+        if not wait_until_healthy(base, proc, 60):
+            pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-2000:]}")
         yield {"base": base, "audit": audit_log, "log": log_path}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, 15)
 
 
 @pytest.fixture(scope="module")

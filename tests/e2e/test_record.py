@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pandas as pd
 import pytest
+
+from tests.e2e.conftest import (
+    chromium_path,
+    free_port,
+    stop_server,
+    wait_for_app_run,
+    wait_until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "sample"
@@ -53,20 +57,6 @@ exec(compile((ROOT / "app.py").read_text(), str(ROOT / "app.py"), "exec"))
 '''
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _entry(tmp: Path) -> Path:
     """app.py when ui/shell.py lists the record page, else the navigation-adding entry."""
     import ui.shell as shell
@@ -87,7 +77,7 @@ class Server:
         self.base = ""
 
     def start(self) -> str:
-        port = _free_port()
+        port = free_port()
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", str(self.entry), "--server.port",
@@ -96,34 +86,21 @@ class Server:
                  "--secrets.files", self.env["_SECRETS"]],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2) as resp:
-                    if resp.read() == b"ok":
-                        return self.base
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"streamlit did not start:\n{self.log.read_text()[-2000:]}")
-            time.sleep(0.3)
+        if not wait_until_healthy(self.base, self.proc, 90):
+            self.stop()
+            pytest.fail(f"streamlit did not start:\n{self.log.read_text()[-2000:]}")
+        return self.base
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
+        stop_server(self.proc, 15)
         self.proc = None
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Iterator[dict]:
-    if _chromium() is None:
+    if chromium_path() is None:
         pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
     tmp = tmp_path_factory.mktemp("record-e2e")
     secrets = tmp / "secrets.toml"
@@ -138,7 +115,7 @@ def setup(tmp_path_factory) -> Iterator[dict]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
         try:
             yield {"server": server, "browser": browser, "db": db_url, "tmp": tmp, "env": env}
         finally:
@@ -147,14 +124,9 @@ def setup(tmp_path_factory) -> Iterator[dict]:
 
 
 def _wait(page) -> None:
-    page.wait_for_timeout(300)
-    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
-        state="attached", timeout=TIMEOUT_MS)
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
-        state="attached", timeout=TIMEOUT_MS)
-    page.locator("[data-testid='stStatusWidget']").first.wait_for(state="detached",
-                                                                  timeout=TIMEOUT_MS)
-    page.wait_for_timeout(500)
+    """Wait until the app has connected and finished its run (``conftest.wait_for_app_run``
+    with this module's timeout)."""
+    wait_for_app_run(page, TIMEOUT_MS)
 
 
 def _open(page, base: str) -> None:
