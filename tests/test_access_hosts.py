@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests import test_access
 from tests.test_access import AUTH, SECRET, app, lines, link, shown_data, text
 from ui.access import REFUSALS
 
-
-@pytest.fixture(autouse=True)
-def audit_file(tmp_path, monkeypatch):
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("FLIGHTDECK_AUDIT_LOG", str(path))
-    monkeypatch.delenv("FLIGHTDECK_SECRET", raising=False)
-    return path
+#: test_access's autouse fixture: a fresh audit log per test and no link secret from the env.
+audit_file = test_access.audit_file
 
 
 @pytest.fixture
