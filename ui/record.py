@@ -14,7 +14,7 @@ else's newer change is refused with "changed by someone else, reload" and nothin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -75,18 +75,26 @@ def _flash(kind: str, text: str) -> None:
     st.session_state[_FLASH] = (kind, text)
 
 
-def _saved(write: Callable[[], Any], *, failed: str = "Not saved") -> tuple[bool, Any]:
-    """Run one record write of a form callback. Returns (True, what ``write()`` returned),
-    or (False, None) after leaving the message why: a newer change by someone else
-    (``RecordConflict``: a warning to reload) or a refused entry (``RecordError``: an error
-    "``failed``: reason.")."""
+def _saved(write: Callable[[], Any], *, failed: str = "Not saved", done: str | None = None,
+           clear: Sequence[str] = ()) -> tuple[bool, Any]:
+    """Run one record write of a form callback. Returns (True, what ``write()`` returned)
+    after emptying the text widgets named in ``clear`` and leaving ``done`` (if given) as a
+    success message; or (False, None) after leaving the message why: a newer change by
+    someone else (``RecordConflict``: a warning to reload) or a refused entry
+    (``RecordError``: an error "``failed``: reason.")."""
     try:
-        return True, write()
+        result = write()
     except RecordConflict as exc:
         _flash("warning", str(exc))
+        return False, None
     except RecordError as exc:
         _flash("error", f"{failed}: {exc}.")
-    return False, None
+        return False, None
+    for key in clear:
+        st.session_state[key] = ""
+    if done is not None:
+        _flash("success", done)
+    return True, result
 
 
 def show_flash() -> None:
@@ -148,14 +156,10 @@ def _add_comment(record: Record, ctx: Any, kpi_id: str, seen: Any) -> None:
         return
     state = st.session_state
     kwargs = {} if seen is ... else {"based_on": seen}
-    ok, _ = _saved(lambda: record.add_comment(
+    _saved(lambda: record.add_comment(
         ctx.view.force, ctx.start, ctx.end, kpi_id, owner=state.get("rec_c_owner", ""),
         text=state.get("rec_c_text", ""), assurance=state.get("rec_c_assurance", ""),
-        author=ctx.access.user, **kwargs))
-    if not ok:
-        return
-    state["rec_c_text"] = ""
-    _flash("success", "Commentary saved.")
+        author=ctx.access.user, **kwargs), clear=("rec_c_text",), done="Commentary saved.")
 
 
 def render_commentary(ctx: Any, record: Record) -> None:
@@ -240,15 +244,12 @@ def _add_action(record: Record, ctx: Any) -> None:
     state = st.session_state
     target = str(state.get("rec_a_target", ""))
     kind, _, value = target.partition(":")
-    ok, _ = _saved(lambda: record.add_action(
+    _saved(lambda: record.add_action(
         ctx.view.force, text=state.get("rec_a_text", ""), owner=state.get("rec_a_owner", ""),
         due_date=state.get("rec_a_due"), author=ctx.access.user,
         kpi_id=value if kind == "kpi" else None,
-        pillar=int(value) if kind == "pillar" else None))
-    if not ok:
-        return
-    state["rec_a_text"] = ""
-    _flash("success", "Action recorded.")
+        pillar=int(value) if kind == "pillar" else None),
+        clear=("rec_a_text",), done="Action recorded.")
 
 
 def _set_status(record: Record, ctx: Any) -> None:
@@ -260,12 +261,9 @@ def _set_status(record: Record, ctx: Any) -> None:
     if action_id is None or action_id not in seen:
         _flash("warning", "Choose an action first.")
         return
-    ok, _ = _saved(lambda: record.set_action_status(
+    _saved(lambda: record.set_action_status(
         int(action_id), state.get("rec_s_status", "done"), version=seen[action_id],
-        author=ctx.access.user))
-    if not ok:
-        return
-    _flash("success", "Action updated.")
+        author=ctx.access.user), done="Action updated.")
 
 
 def actions_table(actions: list[Any], names: dict[str, str], today: date) -> pd.DataFrame:
@@ -340,13 +338,10 @@ def _nominate(record: Record, ctx: Any, sample_id: int) -> None:
     if not _may_write(ctx):
         return
     state = st.session_state
-    ok, _ = _saved(lambda: nominate_case(
+    _saved(lambda: nominate_case(
         record, sample_id, str(state.get("rec_n_case", "")), source=ctx.dataset,
-        nominated_by=str(state.get("rec_n_by", ""))), failed="Not added")
-    if not ok:
-        return
-    state["rec_n_case"] = ""
-    _flash("success", "Nominated case added.")
+        nominated_by=str(state.get("rec_n_by", ""))), failed="Not added",
+        clear=("rec_n_case",), done="Nominated case added.")
 
 
 def _review(record: Record, ctx: Any) -> None:
@@ -365,14 +360,10 @@ def _review(record: Record, ctx: Any) -> None:
         int(case), decision_sound=state.get("rec_v_sound") == "yes",
         themes=[t for t in THEMES if state.get(f"rec_v_theme_{t}")],
         learning_point=state.get("rec_v_point", ""), reviewer=ctx.access.user,
-        learning_action=action))
-    if not ok:
-        return
-    state["rec_v_point"] = ""
-    state["rec_v_action"] = ""
-    for theme in THEMES:
-        state[f"rec_v_theme_{theme}"] = False
-    _flash("success", "Review saved.")
+        learning_action=action), clear=("rec_v_point", "rec_v_action"), done="Review saved.")
+    if ok:
+        for theme in THEMES:
+            state[f"rec_v_theme_{theme}"] = False
 
 
 def render_reviews(ctx: Any, record: Record) -> None:

@@ -156,6 +156,17 @@ def _form(page, button: str):
         has=page.get_by_role("button", name=button))
 
 
+def _submit(page, button: str, fields: dict[str, str], then: str) -> None:
+    """Fill the form whose submit button is ``button`` (``fields``: label -> text), submit
+    it, wait for the run and then for the text ``then`` (the form's success message)."""
+    form = _form(page, button)
+    for label, value in fields.items():
+        form.get_by_label(label).fill(value)
+    form.get_by_role("button", name=button).click()
+    _wait(page)
+    page.get_by_text(then).wait_for(timeout=TIMEOUT_MS)
+
+
 def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup):
     server, browser = setup["server"], setup["browser"]
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -176,20 +187,14 @@ def test_comment_action_and_review_survive_a_restart_and_reach_the_export(setup)
 
     # an action
     page.get_by_role("tab", name="Actions").click()
-    form = _form(page, "Record action")
-    form.get_by_label("What was agreed").fill("Dip-sample bail decisions monthly")
-    form.get_by_label("Owner (a role)").fill("DI, case review team")
-    form.get_by_role("button", name="Record action").click()
-    _wait(page)
-    page.get_by_text("Action recorded.").wait_for(timeout=TIMEOUT_MS)
+    _submit(page, "Record action", {"What was agreed": "Dip-sample bail decisions monthly",
+                                    "Owner (a role)": "DI, case review team"},
+            "Action recorded.")
 
     # a case review: draw a sample, review its first case
     page.get_by_role("tab", name="Case reviews").click()
-    form = _form(page, "Draw sample of NFA cases")
-    form.get_by_label("Seed (empty: a fresh one)").fill("7")
-    form.get_by_role("button", name="Draw sample of NFA cases").click()
-    _wait(page)
-    page.get_by_text("Sample 1 drawn").wait_for(timeout=TIMEOUT_MS)
+    _submit(page, "Draw sample of NFA cases", {"Seed (empty: a fresh one)": "7"},
+            "Sample 1 drawn")
     page.get_by_role("tab", name="Case reviews").click()
     form = _form(page, "Save review")
     form.get_by_text("Early advice", exact=True).click()
