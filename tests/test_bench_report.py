@@ -237,3 +237,12 @@ def test_growth_rows_include_cpu_reference() -> None:
     assert figs["growth 250k → 1M, steps 2+3+4"].passed is True
     cpu = figs["growth 250k → 1M, steps 2+3+4 by CPU seconds (for reference)"]
     assert cpu.value.startswith("5.00×") and cpu.has_goal is False
+
+
+def test_board_pack_time_is_shown_against_its_15_second_goal() -> None:
+    from bench.report import _boardpack_figures
+
+    fast, _ = _boardpack_figures({"seconds": [3.0, 4.0, 5.0], "bytes": 1000})
+    slow, _ = _boardpack_figures({"seconds": [16.0], "bytes": 1000})
+    assert fast.goal == "< 15 s" and fast.passed is True
+    assert slow.passed is False
