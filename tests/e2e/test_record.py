@@ -80,7 +80,7 @@ class Server:
         port = free_port()
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(self.entry), "--server.port",
+                [sys.executable, "-m", "ui.serve", "run", str(self.entry), "--server.port",
                  str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                  "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                  "--secrets.files", self.env["_SECRETS"]],
