@@ -250,9 +250,12 @@ def test_internal_user_creates_a_link_that_opens_the_panel_view(panel_server, br
     query = urlencode({"force": FORCE, "window": "custom", "from": START, "to": END})
     page.goto(f"{panel_server['base']}/?{query}")
     page.locator("li.fd-row").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    _wait_idle(page)  # a click during a rerun can be lost on a loaded machine
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Create panel link").click()
+    _wait_idle(page)
     sidebar.get_by_role("button", name="Create link").click()
+    _wait_idle(page)
     code = sidebar.locator('[data-testid="stCode"]', has_text="share=")
     code.wait_for(timeout=LOAD_TIMEOUT_MS)
     url = code.inner_text().strip()
