@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"
 OUTPUT = REPO / "test-output"
@@ -87,7 +89,7 @@ def stop_server(proc: subprocess.Popen, timeout_s: float = 15) -> None:
 def chromium() -> str:
     path = chromium_path()
     if path is None:
-        pytest.skip("no chromium executable on PATH (make chromium installs Debian's); "
+        unavailable("no chromium executable on PATH (make chromium installs Debian's); "
                     "real-browser tests need it")
     return path
 

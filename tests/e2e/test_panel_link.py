@@ -27,6 +27,7 @@ import pytest
 
 from metrics import sharelink
 from tests.e2e.conftest import chromium_path, free_port, stop_server, wait_until_healthy
+from tests.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,7 @@ def _chromium() -> str | None:
 def _serve(tmp_path_factory, *extra: str) -> Iterator[dict]:
     """`streamlit run app.py` on a free port with a link secret and a fresh audit file."""
     if _chromium() is None:
-        pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
+        unavailable("no Chromium found (install Debian's chromium: make chromium)")
     audit_log = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     port = free_port()
     env = dict(os.environ, FLIGHTDECK_SECRET=SECRET, FLIGHTDECK_AUDIT_LOG=str(audit_log),

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from metrics.record import Record, open_record
+from tests.services import unavailable
 
 PG_USER = "flightdeck"
 _COUNTER = itertools.count()
@@ -87,16 +88,16 @@ def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server for the whole test session (skips when PostgreSQL is missing)."""
     bindir = _pg_bin_dir()
     if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed: run "
+        unavailable("PostgreSQL binaries (initdb, pg_ctl) not installed: run "
                     "scripts/install-postgres.sh (make postgres)")
     owner: str | None = None
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user for initdb")
+            unavailable("running as root and there is no 'postgres' user for initdb")
         if shutil.which("runuser") is None:
-            pytest.skip("running as root and runuser is missing (initdb refuses root)")
+            unavailable("running as root and runuser is missing (initdb refuses root)")
         owner = "postgres"
     root = Path(tempfile.mkdtemp(prefix="fdpg-", dir="/tmp"))
     if owner is not None:
