@@ -12,10 +12,12 @@ Columns outside the contract are never loaded (survey ``q_`` item columns are pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,11 +90,18 @@ class ValidationReport:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A validated export. ``tables`` holds only files that were present and usable."""
+    """A validated export. ``tables`` holds only files that were present and usable.
 
-    tables: dict[str, pd.DataFrame]
+    ``scan`` is set when the export was clean and is read straight from its Parquet files
+    (`metrics.scan`): ``tables`` is then that scan's lazy mapping (a frame is made on first
+    access), and the KPI engine reads the files themselves. A Dataset made with other tables
+    (``dataclasses.replace(ds, tables=...)``) is served from those tables.
+    """
+
+    tables: Mapping[str, pd.DataFrame]
     report: ValidationReport
     source: Path | None = None
+    scan: Any = None  # metrics.scan.ParquetScan
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table called ``name`` (e.g. "devices"), or None when the file is missing."""
@@ -102,9 +111,51 @@ class Dataset:
     def cases(self) -> pd.DataFrame:
         return self.tables["cases"]
 
+    @property
+    def parquet(self) -> Any:
+        """The `metrics.scan.ParquetScan` this Dataset's tables come from, or None when they
+        are frames in memory (the pandas loader, or tables replaced)."""
+        scan = self.scan
+        return scan if scan is not None and self.tables is scan.tables else None
+
+    def has_rows(self, name: str) -> bool:
+        """Whether table ``name`` is present with at least one usable row (no frame made)."""
+        if name not in self.tables:
+            return False
+        if self.parquet is not None:
+            return self.report.rows_read.get(name, 0) > 0
+        return not self.tables[name].empty
+
+    def columns(self, name: str) -> list[str]:
+        """The loaded column names of table ``name`` (empty when it is missing; no frame
+        made)."""
+        if name not in self.tables:
+            return []
+        if self.parquet is not None:
+            from metrics.contract import TABLE_BY_NAME
+
+            present = self.parquet.columns[name]
+            spec = TABLE_BY_NAME[name]
+            return [c.name for c in spec.columns] + [c for c in present
+                                                     if c not in {x.name for x in spec.columns}]
+        return [str(c) for c in self.tables[name].columns]
+
+    @cached_property
+    def first_recorded(self) -> date | None:
+        """The earliest recorded date in cases (once per export); None without cases."""
+        if self.parquet is not None:
+            return self.parquet.first_recorded
+        cases = self.tables.get("cases")
+        if cases is None or cases.empty:
+            return None
+        first = cases["recorded_date"].min()
+        return None if pd.isna(first) else first.date()
+
     @cached_property
     def forces(self) -> list[str]:
         """Force names present in cases, sorted (computed once per loaded export)."""
+        if self.parquet is not None:
+            return list(self.parquet.forces_in_cases)
         force = self.cases["force"]
         if isinstance(force.dtype, pd.CategoricalDtype):
             codes = force.cat.codes.to_numpy()
@@ -120,6 +171,8 @@ class Dataset:
         stated = export_as_at(self.source)
         if stated is not None:
             return stated
+        if self.parquet is not None:
+            return self.parquet.latest
         cases = self.tables.get("cases")
         if cases is None or cases.empty:
             return None

@@ -35,6 +35,7 @@ from metrics.contract import (
     TABLES,
     UK_TZ,
     Column,
+    Inconsistent,
     Table,
 )
 from metrics.dataset import TABLE_NAMES, Dataset, Problem, ValidationReport
@@ -67,15 +68,12 @@ def export_fingerprint(path: str | Path) -> tuple:
 
 
 @dataclass
-class _Report:
+class Findings:
     problems: list[Problem] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_excluded: dict[str, int] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, int, np.ndarray] | None] = field(
         default_factory=dict)  # integer id keys, cached between foreign-key checks
-    # (table, column) -> row position in the referenced table of each row's foreign key
-    # (-1 where absent), aligned with the loaded frame; found by the foreign-key check
-    fk_rows: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def add(self, severity: str, file: str, column: str | None, rule: str, rows: int,
             message: str, examples: tuple[str, ...] = ()) -> None:
@@ -86,15 +84,36 @@ class _Report:
                                 dict(self.rows_excluded))
 
 
-def load_dataset(path: str | Path) -> Dataset:
+ENGINES = ("auto", "pandas")
+
+
+def load_dataset(path: str | Path, *, engine: str = "auto") -> Dataset:
     """Read and validate the export in folder ``path``.
 
     Returns a `Dataset` whose ``tables`` hold only the files present and usable (rows broken
     by a warning rule already excluded) and whose ``report`` lists every problem. A missing
     optional file is simply absent. Never raises for bad data.
+
+    ``engine="auto"`` first checks the export with DuckDB over its Parquet files
+    (`metrics.scan.clean_dataset`): a clean export is then served from those files, each table
+    becoming a pandas frame only when asked for, with the same report and frames. Any export
+    with a row-level finding is read here, which words every finding. ``engine="pandas"``
+    always reads here.
     """
-    folder = Path(path)
-    rep = _Report()
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "auto":
+        from metrics.scan import clean_dataset
+
+        clean = clean_dataset(path)
+        if clean is not None:
+            return clean
+    return _load_pandas(Path(path))
+
+
+def _load_pandas(folder: Path) -> Dataset:
+    """``load_dataset`` by reading every contract column into pandas and checking it there."""
+    rep = Findings()
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         rep.add("error", str(folder), None, "folder_missing", 0,
@@ -115,13 +134,11 @@ def load_dataset(path: str | Path) -> Dataset:
         del tables["cases"]
     _inconsistent(tables, rep)
     _suspicious_text(tables, rep)
-    _check_export_json(folder, rep)
-    dataset = Dataset(tables, rep.freeze(), folder)
-    _keep_fk_rows(dataset, rep)
-    return dataset
+    check_export_json(folder, rep)
+    return Dataset(tables, rep.freeze(), folder)
 
 
-def _check_export_json(folder: Path, rep: _Report) -> None:
+def check_export_json(folder: Path, rep: Findings) -> None:
     """Warn when ``export.json`` exists but states no valid as-at date (it is then ignored
     and the as-at date is the latest recorded or outcome date, see ``Dataset.as_at``)."""
     from metrics.contract import EXPORT_JSON
@@ -140,7 +157,7 @@ SUSPICIOUS_TEXT = (r"^[=+\-@\t\r]|[\x00-\x1f\x7f-\x9f\x{200e}\x{200f}\x{202a}-\x
 SUSPICIOUS_LENGTH = 200
 
 
-def _suspicious_text(tables: dict[str, pd.DataFrame], rep: _Report) -> None:
+def _suspicious_text(tables: dict[str, pd.DataFrame], rep: Findings) -> None:
     """Warn (rows kept) about force, team and id values that begin with a formula character,
     hold control or right-to-left override characters, or exceed 200 characters. They are
     shown escaped and neutralised in every download; the warning names no value."""
@@ -164,14 +181,19 @@ def _suspicious_text(tables: dict[str, pd.DataFrame], rep: _Report) -> None:
                              pc.greater(pc.utf8_length(values), SUSPICIOUS_LENGTH))
                 rows = int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
             if rows:
-                rep.add("warning", spec.file, c.name, "suspicious_text", rows,
-                        f"{spec.file} has {rows} row{'s' if rows > 1 else ''} whose {c.name} "
-                        "begins with a formula character (= + - @), holds control or "
-                        "text-direction characters, or is longer than 200 characters; the rows "
-                        "are kept, the text is shown escaped and neutralised in downloads.")
+                add_suspicious_text(rep, spec, c.name, rows)
 
 
-def _inconsistent(tables: dict[str, pd.DataFrame], rep: _Report) -> None:
+def add_suspicious_text(rep: Findings, spec: Table, column: str, rows: int) -> None:
+    """Record the ``suspicious_text`` warning for ``rows`` rows of ``spec.column``."""
+    rep.add("warning", spec.file, column, "suspicious_text", rows,
+            f"{spec.file} has {rows} row{'s' if rows > 1 else ''} whose {column} "
+            "begins with a formula character (= + - @), holds control or "
+            "text-direction characters, or is longer than 200 characters; the rows "
+            "are kept, the text is shown escaped and neutralised in downloads.")
+
+
+def _inconsistent(tables: dict[str, pd.DataFrame], rep: Findings) -> None:
     """Warn about the rows each ``contract.INCONSISTENT`` rule finds (rows are kept)."""
     specs = {spec.name: spec for spec in TABLES}
     for rule in INCONSISTENT:
@@ -186,51 +208,27 @@ def _inconsistent(tables: dict[str, pd.DataFrame], rep: _Report) -> None:
         count = int(mask.sum())
         if not count:
             continue
-        spec = specs[rule.table]
-        ex = _examples(child, spec, mask)
-        plural = "row has" if count == 1 else "rows have"
-        rep.add("warning", spec.file, rule.column, rule.rule, count,
-                f"{spec.file} column {rule.column}: {count:,} {plural} {rule.wording}; rows "
-                f"kept ({KEEP}) (e.g. {', '.join(ex)}).", ex)
+        add_inconsistent(rep, rule, count, _examples(child, specs[rule.table], mask))
 
 
-def _keep_fk_rows(dataset: Dataset, rep: _Report) -> None:
-    """Keep the foreign-key row positions found while checking on the Dataset (a private
-    attribute, ``_fk_rows``), so the KPI engine need not match the ids again (see
-    `foreign_key_rows`)."""
-    kept = {}
-    for fk in FOREIGN_KEYS:
-        rows = rep.fk_rows.get((fk.table, fk.column))
-        child, parent = dataset.tables.get(fk.table), dataset.tables.get(fk.ref_table)
-        if rows is not None and child is not None and parent is not None and len(rows) == len(
-                child):
-            kept[(fk.table, fk.column)] = (child, parent, fk.ref_column, rows)
-    object.__setattr__(dataset, "_fk_rows", kept)  # Dataset is frozen; tables are read-only
-
-
-def foreign_key_rows(dataset: Dataset, table: str, column: str, ref_table: str,
-                     ref_column: str) -> np.ndarray | None:
-    """Row position in ``dataset.tables[ref_table]`` of each row's ``table.column`` (int64,
-    -1 where absent), as found by ``load_dataset``'s foreign-key check; None when the loader
-    did not keep it or the tables are no longer the ones it loaded. Read-only."""
-    hit = getattr(dataset, "_fk_rows", {}).get((table, column))
-    if hit is None:
-        return None
-    child, parent, ref_col, rows = hit
-    if (ref_col != ref_column or dataset.tables.get(table) is not child
-            or dataset.tables.get(ref_table) is not parent):
-        return None
-    return rows
+def add_inconsistent(rep: Findings, rule: Inconsistent, count: int, ex: tuple[str, ...]
+                     ) -> None:
+    """Record an ``INCONSISTENT`` rule's warning: ``count`` rows kept, ``ex`` example ids."""
+    file = f"{rule.table}.parquet"
+    plural = "row has" if count == 1 else "rows have"
+    rep.add("warning", file, rule.column, rule.rule, count,
+            f"{file} column {rule.column}: {count:,} {plural} {rule.wording}; rows "
+            f"kept ({KEEP}) (e.g. {', '.join(ex)}).", ex)
 
 
 def _read_alone(file: Path, spec: Table) -> tuple[pa.Table | None, list[Problem]]:
     """``_read`` with its own findings list (safe to run in a worker thread)."""
-    sub = _Report()
+    sub = Findings()
     return _read(file, spec, sub), sub.problems
 
 
 def _check_one(spec: Table, folder: Path, read: Future | None,
-               tables: dict[str, pd.DataFrame], rep: _Report) -> None:
+               tables: dict[str, pd.DataFrame], rep: Findings) -> None:
     """Check one file's read result and, when usable, add its frame to ``tables``."""
     if read is None:
         if spec.required:
@@ -246,7 +244,7 @@ def _check_one(spec: Table, folder: Path, read: Future | None,
     if arrow is None:
         return
     try:
-        frame = _load_table(spec, arrow, rep)
+        frame = convert_table(spec, arrow, rep)
         if frame is None:
             return
         frame = _foreign_keys(spec, frame, tables, rep)
@@ -261,8 +259,26 @@ def _check_one(spec: Table, folder: Path, read: Future | None,
 # reading
 
 
-def _read(file: Path, spec: Table, rep: _Report) -> pa.Table | None:
+def _read(file: Path, spec: Table, rep: Findings) -> pa.Table | None:
     """The contract columns of ``file`` as an Arrow table, or None after an error."""
+    found = readable_columns(file, spec, rep)
+    if found is None:
+        return None
+    try:
+        table = pq.read_table(file, columns=found[0])
+    except Exception as exc:  # noqa: BLE001
+        rep.add("error", spec.file, None, "unreadable", 0,
+                f"{spec.file} could not be read (truncated or damaged): {_short(exc)}.")
+        return None
+    return table
+
+
+def readable_columns(file: Path, spec: Table, rep: Findings
+                     ) -> tuple[list[str], pa.Schema] | None:
+    """The file-level checks of ``file`` (it opens, is Parquet, has the required columns;
+    warnings for missing optional columns and unusable ``q_`` items go to ``rep``): returns
+    the columns to read (contract columns present, then usable survey items) and the file's
+    Arrow schema, or None after an error."""
     name = spec.file
     try:
         size = file.stat().st_size
@@ -325,13 +341,7 @@ def _read(file: Path, spec: Table, rep: _Report) -> pa.Table | None:
                             f"{name} column {n} holds {_type_words(t)} rather than 1-5 or "
                             "true/false; it "
                             "is not a survey item and was not loaded.")
-    try:
-        table = pq.read_table(file, columns=cols)
-    except Exception as exc:  # noqa: BLE001
-        rep.add("error", name, None, "unreadable", 0,
-                f"{name} could not be read (truncated or damaged): {_short(exc)}.")
-        return None
-    return table
+    return cols, schema
 
 
 def _short(exc: Exception) -> str:
@@ -508,7 +518,7 @@ def _naive_uk_pandas(arr: pa.ChunkedArray) -> tuple[pd.Series, int]:
     return pd.Series(first), odd
 
 
-def _convert(col: Column, arr: pa.ChunkedArray, name: str, rep: _Report
+def _convert(col: Column, arr: pa.ChunkedArray, name: str, rep: Findings
              ) -> pd.Series | None:
     """One Arrow column as a pandas Series of its contract dtype, or None (wrong type)."""
     t = arr.type
@@ -601,7 +611,7 @@ def _examples(frame: pd.DataFrame, spec: Table, mask: np.ndarray, column: str | 
     return tuple(f"row {i + 1}" for i in idx)
 
 
-def _flag(rep: _Report, frame: pd.DataFrame, spec: Table, column: str, rule: str,
+def _flag(rep: Findings, frame: pd.DataFrame, spec: Table, column: str, rule: str,
           mask: np.ndarray, what: str, action: str, target: str | None = None,
           example_column: str | None = None) -> bool:
     """Record a warning for the rows in ``mask``; returns whether any row was flagged."""
@@ -620,7 +630,7 @@ def _flag(rep: _Report, frame: pd.DataFrame, spec: Table, column: str, rule: str
     return True
 
 
-def _load_table(spec: Table, arrow: pa.Table, rep: _Report) -> pd.DataFrame | None:
+def convert_table(spec: Table, arrow: pa.Table, rep: Findings) -> pd.DataFrame | None:
     """The checked, normalised frame for one file (rows excluded), or None after an error."""
     name = spec.file
     n = arrow.num_rows
@@ -792,30 +802,6 @@ def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
     return _arrow_int_keys(arr)
 
 
-def id_keys(s: pd.Series) -> np.ndarray | None:
-    """An int64 key per row of a string id column shaped ``<PREFIX><digits>`` (one prefix, one
-    width; nulls allowed), -1 where missing: equal ids get equal keys and different ids
-    different keys, so the keys stand in for the strings in grouping and sorting by identity
-    (not in order of the strings). None when the column is not Arrow-backed strings of one
-    shape (the caller then hashes the strings)."""
-    arr = _arrow(s)
-    if arr is None:
-        return None
-    if arr.null_count == len(arr):
-        return np.full(len(arr), -1, dtype=np.int64)
-    missing = None
-    if arr.null_count:
-        missing = arr.is_null().to_numpy(zero_copy_only=False)
-        arr = pc.fill_null(arr, pc.drop_null(arr)[0])  # any present id; reset to -1 below
-    shaped = _arrow_int_keys(arr)
-    if shaped is None:
-        return None
-    keys = shaped[2].astype(np.int64)
-    if missing is not None:
-        keys[missing] = -1
-    return keys
-
-
 def _arrow_int_keys(arr: pa.ChunkedArray) -> tuple[str, int, np.ndarray] | None:
     """``_int_keys`` of a null-free Arrow string array."""
     if len(arr) == 0:
@@ -898,61 +884,31 @@ def _missing_from(child: pd.Series, parent: pd.Series,
                   parent_keys: Callable[[], tuple[str, int, np.ndarray] | None]) -> np.ndarray:
     """Boolean mask: rows of ``child`` whose id is not among ``parent``'s ids (nulls: False).
     ``parent_keys`` returns the parent's integer keys (cached between foreign keys)."""
-    return _match(child, parent, parent_keys)[0]
-
-
-def _positions(ck: np.ndarray, pk: np.ndarray) -> np.ndarray:
-    """Position in ``pk`` (unique integer keys) of each key in ``ck``; -1 where absent."""
-    rows = np.full(len(ck), -1, dtype=np.int64)
-    if len(pk) == 0 or len(ck) == 0:
-        return rows
-    lo, hi = int(pk.min()), int(pk.max())
-    if lo >= 0 and hi <= max(8 * len(pk), 1 << 20) and int(ck.min()) >= 0:
-        # a dense position table with one extra slot (-1) for every key above the largest
-        table = np.full(hi + 2, -1, dtype=np.int64)
-        table[pk] = np.arange(len(pk), dtype=np.int64)
-        return table.take(np.minimum(ck, hi + 1))
-    order = np.argsort(pk, kind="stable")
-    spk = pk[order]
-    pos = np.searchsorted(spk, ck).clip(0, len(spk) - 1)
-    found = spk[pos] == ck
-    rows[found] = order[pos[found]]
-    return rows
-
-
-def _match(child: pd.Series, parent: pd.Series,
-           parent_keys: Callable[[], tuple[str, int, np.ndarray] | None]
-           ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(``_missing_from``'s mask, the row position in ``parent`` of each child id, -1 where
-    absent, or None when the ids are not integer-shaped and only the mask was found)."""
     c_shaped = _int_keys(child)
     p_shaped = parent_keys() if c_shaped is not None else None
     if c_shaped is not None and p_shaped is not None and (
             len(c_shaped[2]) == 0 or len(p_shaped[2]) == 0 or c_shaped[:2] == p_shaped[:2]):
         ck, pk = c_shaped[2], p_shaped[2]
-        if len(pk) == len(parent):  # parent keys align with its rows: find positions too
-            rows = _positions(ck, pk)
-            return rows < 0, rows
         table = _presence(pk)
         if table is not None:
             inside = (ck >= 0) & (ck < len(table))
             missing = ~inside
             missing[inside] = ~table[ck[inside]]
-            return missing, None
+            return missing
         pk = np.unique(pk)
         pos = np.searchsorted(pk, ck).clip(0, max(len(pk) - 1, 0))
-        return (~(pk[pos] == ck) if len(pk) else np.ones(len(ck), dtype=bool)), None
+        return ~(pk[pos] == ck) if len(pk) else np.ones(len(ck), dtype=bool)
     c = pa.chunked_array([pa.array(child.astype(object).to_numpy(), type=pa.string())]
                          ) if _arrow(child) is None else _arrow(child)
     p = pa.chunked_array([pa.array(parent.astype(object).to_numpy(), type=pa.string())]
                          ) if _arrow(parent) is None else _arrow(parent)
     found = pc.fill_null(pc.is_in(c, value_set=pc.drop_null(p).combine_chunks()), False).to_numpy(
         zero_copy_only=False)
-    return ~found & child.notna().to_numpy(), None
+    return ~found & child.notna().to_numpy()
 
 
 def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFrame],
-                  rep: _Report) -> pd.DataFrame:
+                  rep: Findings) -> pd.DataFrame:
     """``frame`` without the rows whose foreign keys dangle (each rule reported)."""
     drop = np.zeros(len(frame), dtype=bool)
     for fk in FOREIGN_KEYS:
@@ -967,9 +923,7 @@ def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFra
                 rep.keys[cache_key] = _int_keys(parent)
             return rep.keys[cache_key]
 
-        mask, rows = _match(frame[fk.column], parent, parent_keys)
-        if rows is not None:
-            rep.fk_rows[(fk.table, fk.column)] = rows
+        mask = _missing_from(frame[fk.column], parent, parent_keys)
         ref_file = f"{fk.ref_table}.parquet"
         if _flag(rep, frame, spec, fk.column, "dangling_foreign_key", mask,
                  f"{'an' if fk.column[0] in 'aeiou' else 'a'} {fk.column} that is not in "
@@ -981,8 +935,6 @@ def _foreign_keys(spec: Table, frame: pd.DataFrame, loaded: dict[str, pd.DataFra
         rep.rows_excluded[spec.name] = rep.rows_excluded.get(spec.name, 0) + int(drop.sum())
         for key in [k for k in rep.keys if k[0] == spec.name]:
             del rep.keys[key]  # computed before these exclusions (breaches check orders' ids)
-        for key in [k for k in rep.fk_rows if k[0] == spec.name]:
-            rep.fk_rows[key] = rep.fk_rows[key][~drop]
     return frame
 
 

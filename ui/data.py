@@ -20,7 +20,6 @@ import logging
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -175,8 +174,7 @@ def load(path: Path | None = None) -> Loaded:
 
 
 def _has_cases(dataset: Dataset) -> bool:
-    cases = dataset.get("cases")
-    return cases is not None and not cases.empty
+    return dataset.has_rows("cases")
 
 
 def accepts_scope(func: object) -> bool:
@@ -283,8 +281,7 @@ def survey_items(dataset: Dataset) -> list[str]:
     """The survey item columns (``q_…``) of this export."""
     from metrics.registry import survey_columns
 
-    table = dataset.get("survey_responses")
-    return [] if table is None else survey_columns(table.columns)
+    return survey_columns(dataset.columns("survey_responses"))
 
 
 def adoption_month(dataset: Dataset, force: str) -> pd.Period | None:
@@ -294,31 +291,17 @@ def adoption_month(dataset: Dataset, force: str) -> pd.Period | None:
     return adoption_months(dataset).get(force)
 
 
-_FIRST_RECORDED: dict[int, tuple[weakref.ref, object]] = {}
-
-
-def _first_recorded(dataset: Dataset, cases: pd.DataFrame) -> object:
-    """The earliest ``recorded_date``, computed once per loaded export (a scan of every case)."""
-    hit = _FIRST_RECORDED.get(id(dataset))
-    if hit is not None and hit[0]() is dataset:
-        return hit[1]
-    first = cases["recorded_date"].min()
-    _FIRST_RECORDED[id(dataset)] = (weakref.ref(dataset), first)
-    return first
-
-
 def month_range(dataset: Dataset) -> tuple[pd.Period, pd.Period] | None:
     """The export's first month of cases and its last whole month (from the as-at date)."""
     from metrics.windows import latest_complete_month
 
-    cases = dataset.get("cases")
-    if cases is None or cases.empty:
+    if not dataset.has_rows("cases"):
         return None
-    first = _first_recorded(dataset, cases)
+    first = dataset.first_recorded
     last = latest_complete_month(dataset.as_at)
-    if pd.isna(first) or last is None:
+    if first is None or last is None:
         return None
-    return pd.Timestamp(first).to_period("M"), last
+    return pd.Period(first, freq="M"), last
 
 
 @st.cache_resource(show_spinner=False)

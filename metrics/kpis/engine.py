@@ -125,6 +125,11 @@ def median_ci_ranks(sizes: np.ndarray, confidence: float = 0.95) -> tuple[np.nda
 def export_forces(dataset: Dataset) -> list[str]:
     """Every force name in the export: cases and the other tables' own ``force`` columns,
     sorted."""
+    scan = dataset.parquet
+    if scan is not None:  # read from the files: the force column of each, distinct
+        from metrics.scan import distinct_forces
+
+        return distinct_forces(scan, FORCE_TABLES)
     names: set[str] = set()
     for table_name in FORCE_TABLES:
         table = dataset.get(table_name)
@@ -441,7 +446,7 @@ class _Run:
         return cells
 
     def _compute(self, kpi: KPI) -> Cells:
-        if self.ds.get(kpi.source) is None:
+        if kpi.source not in self.ds.tables:
             return self.missing()
         try:
             return self.median(kpi) if kpi.shape == "items" else self.aggregated(kpi)
@@ -453,8 +458,7 @@ class _Run:
 
 def survey_items(dataset: Dataset) -> list[str]:
     """The ``q_`` item columns of the survey table, in order (empty when it is missing)."""
-    t = dataset.get("survey_responses")
-    return [] if t is None else registry.survey_columns(t.columns)
+    return registry.survey_columns(dataset.columns("survey_responses"))
 
 
 def kpis_for(dataset: Dataset, kpi_ids: Iterable[str] | None = None) -> list[KPI]:
@@ -648,7 +652,7 @@ def kpi_items(dataset: Dataset, kpi_id: str, start: str | pd.Period, end: str | 
         _force_rows([*names, ALL_FORCES], forces)  # KpiInputError for an unknown force
     empty = pd.DataFrame({"force": pd.Series([], dtype=object),
                           "item": pd.Series([], dtype=np.float64)})
-    if dataset.get(kpi.source) is None:
+    if kpi.source not in dataset.tables:
         return empty
     f, _, values = run.items(kpi)
     wanted = None if forces is None else set([forces] if isinstance(forces, str) else forces)

@@ -99,45 +99,60 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _select_list(spec: contract.Table, frame: pd.DataFrame | None) -> str:
-    """The SELECT list turning a registered frame into the contract's column types."""
+def _select_list(spec: contract.Table, present: Iterable[str],
+                 survey_types: dict[str, str]) -> str:
+    """The SELECT list turning a source's columns (``present``: the names it has;
+    ``survey_types``: each survey item's DuckDB type) into the contract's column types; a
+    column the source lacks is a typed NULL."""
+    have = set(present)
     cols = []
     for c in spec.columns:
         target = DUCK_TYPES[c.kind]
         q = _quote(c.name)
-        if frame is None or c.name not in frame.columns:
-            cols.append(f"CAST(NULL AS {target}) AS {q}")
-        else:
-            cols.append(f"CAST({q} AS {target}) AS {q}")
+        cols.append(f"CAST({q} AS {target}) AS {q}" if c.name in have
+                    else f"CAST(NULL AS {target}) AS {q}")
     if spec.survey_items:
-        items = [] if frame is None else [c for c in frame.columns
-                                          if str(c).startswith(contract.SURVEY_PREFIX)]
-        for name in items:
-            dtype = frame[name].dtype
-            target = "BOOLEAN" if pd.api.types.is_bool_dtype(dtype) else "BIGINT"
-            cols.append(f"CAST({_quote(name)} AS {target}) AS {_quote(name)}")
+        cols += [f"CAST({_quote(name) if name in have else 'NULL'} AS {target}) AS "
+                 f"{_quote(name)}" for name, target in survey_types.items()]
     return ", ".join(cols)
+
+
+def _frame_survey_types(frame: pd.DataFrame) -> dict[str, str]:
+    return {str(c): "BOOLEAN" if pd.api.types.is_bool_dtype(frame[c].dtype) else "BIGINT"
+            for c in frame.columns if str(c).startswith(contract.SURVEY_PREFIX)}
 
 
 def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
                    survey_items: Iterable[str] = ()) -> None:
     """Create the contract views of ``dataset`` (None: an empty export, whose survey table
-    has the given ``survey_items`` as BIGINT columns) on ``con``, filtered by ``scope``."""
+    has the given ``survey_items`` as BIGINT columns) on ``con``, filtered by ``scope``.
+    A Dataset read from its Parquet files (``Dataset.parquet``) is viewed over the files
+    themselves (``read_parquet``: only the columns a query names are read); otherwise over
+    its frames, registered with DuckDB (not copied)."""
+    from metrics.scan import parquet_source
+
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    scan = None if dataset is None else dataset.parquet
     for spec in contract.TABLES:
-        frame = None if dataset is None else dataset.get(spec.name)
         base = f"_all_{spec.name}"
+        if scan is not None and spec.name in scan.files:
+            items = {c: scan.survey_type(c) for c in scan.columns[spec.name]
+                     if spec.survey_items and c.startswith(contract.SURVEY_PREFIX)}
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT "
+                        f"{_select_list(spec, scan.columns[spec.name], items)} FROM "
+                        f"{parquet_source(scan.files[spec.name])}")
+            continue
+        frame = None if dataset is None or scan is not None else dataset.get(spec.name)
         if frame is None:
-            select = _select_list(spec, None)
-            if spec.survey_items:
-                select += "".join(f", CAST(NULL AS BIGINT) AS {_quote(i)}" for i in survey_items)
+            select = _select_list(spec, (), dict.fromkeys(survey_items, "BIGINT"))
             con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT {select} WHERE false")
         else:
             raw = f"_src_{spec.name}"
             con.register(raw, frame)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT "
-                        f"{_select_list(spec, frame)} FROM {raw}")
+                        f"{_select_list(spec, frame.columns, _frame_survey_types(frame))} "
+                        f"FROM {raw}")
     con.execute("CREATE OR REPLACE TEMP VIEW all_cases AS SELECT * FROM _all_cases")
     if scope == "all":
         where = ""
