@@ -113,6 +113,9 @@ class LazyTables(Mapping):
                     frame = self._frames[name] = self._scan.frame(name)
         return frame
 
+    def __contains__(self, name: object) -> bool:  # membership makes no frame
+        return name in self._scan.files
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._scan.files)
 
