@@ -18,9 +18,7 @@ server RSS <= 700 MiB. The server is always stopped at the end.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
 import sys
 import threading
@@ -144,19 +142,13 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data_dir", type=Path)
+    from bench.core import report_arguments, write_results
+
+    p = report_arguments(__doc__.splitlines()[0])
     p.add_argument("--forces", type=int, default=3)
-    p.add_argument("--out", type=Path, help="raw results (JSON)")
-    p.add_argument("--markdown", type=Path, help="write the results section here")
     args = p.parse_args(argv)
     res = run(args.data_dir.resolve(), args.forces)
-    text = markdown(res)
-    print(text)
-    if args.out:
-        args.out.write_text(json.dumps(res, indent=2))
-    if args.markdown:
-        args.markdown.write_text(text)
+    write_results(res, markdown(res), args)
     return 0 if not res.get("error") else 1
 
 

@@ -83,6 +83,25 @@ def months(as_at: Any, count: int) -> tuple[str, str]:
 _CPU: list[float] = []  # the CPU seconds (all threads) of the last timed() call
 
 
+def report_arguments(description: str) -> argparse.ArgumentParser:
+    """A parser with ``data_dir`` and the ``--out`` (raw JSON) and ``--markdown`` options
+    every goal harness shares; the caller adds its own."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--out", type=Path, help="raw results (JSON)")
+    p.add_argument("--markdown", type=Path, help="write the results section here")
+    return p
+
+
+def write_results(res: dict[str, Any], text: str, args: argparse.Namespace) -> None:
+    """Print the results section ``text`` and write ``--out`` / ``--markdown`` when given."""
+    print(text)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=2))
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     """(wall seconds, result) of one call, with garbage collected beforehand.
 

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from present.escape import plotly as escape_label
-from present.format import OKABE_ITO, POINT_TYPE_COLOURS, POINT_TYPE_LABELS, format_value
+from present.format import OKABE_ITO, format_value
 
 FONT = dict(family="Source Sans Pro, DejaVu Sans, Arial, sans-serif", size=14)
 POINT_TYPE_SYMBOLS: dict[str, str] = {
@@ -146,87 +146,6 @@ def _isnan(v: object) -> bool:
         return v is None or math.isnan(float(v))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return True
-
-
-def spc_chart(
-    spc: pd.DataFrame,
-    *,
-    unit: str,
-    title: str | None = None,
-    adoption: pd.Period | None = None,
-    height: int = 420,
-) -> go.Figure:
-    """An XmR chart in the Making Data Count style.
-
-    ``spc`` has one row per month: ``month`` plus the columns of `metrics.stats.xmr`
-    (``value``, ``centre``, ``upper``, ``lower``, ``point_type``). Limits rebased at the
-    adoption month are drawn as separate segments because the frame's centre and limits change
-    there; the adoption month is marked by a labelled vertical line.
-    """
-    fig = go.Figure()
-    x = _x(spc["month"])
-    fig.add_trace(go.Scatter(
-        x=x, y=spc["value"], mode="lines", line=dict(color="#9a9a9a", width=1.5),
-        hoverinfo="skip", showlegend=False,
-    ))
-    floor = 0.0 if unit in ("proportion", "days", "count", "cases") else None
-    # a limit below zero is drawn at zero: these measures cannot be negative
-    add_limit_lines(fig, x, spc,
-                    lambda col: spc[col].clip(lower=floor) if floor is not None else spc[col])
-    types = spc.get("point_type", pd.Series(["common_cause"] * len(spc))).fillna("common_cause")
-    for point_type, label in POINT_TYPE_LABELS.items():
-        mask = (types == point_type).to_numpy()
-        if not mask.any():
-            continue
-        values = spc["value"][mask]
-        fig.add_trace(go.Scatter(
-            x=[xx for xx, m in zip(x, mask, strict=True) if m], y=values, mode="markers",
-            name=label,
-            marker=dict(color=POINT_TYPE_COLOURS[point_type], size=10,
-                        symbol=POINT_TYPE_SYMBOLS[point_type], line=dict(color="white", width=1)),
-            customdata=[[format_value(v, unit), label] for v in values],
-            hovertemplate="%{x|%b %Y}: %{customdata[0]} (%{customdata[1]})<extra></extra>",
-        ))
-    if adoption is not None:
-        add_adoption_line(fig, adoption)
-    fig.update_yaxes(**_y_axis(unit))
-    return _layout(fig, title=title, height=height)
-
-
-def funnel_chart(
-    points: pd.DataFrame,
-    limits: pd.DataFrame,
-    *,
-    target: float,
-    title: str | None = None,
-    height: int = 480,
-) -> go.Figure:
-    """A funnel plot for a proportion KPI (Spiegelhalter 2005).
-
-    ``points``: one row per force with ``force``, ``n`` (denominator), ``value`` and ``flag``
-    (``within``, ``worth_a_look`` or ``outside``). ``limits``: `metrics.stats.funnel_limits`
-    output (``n``, ``level``, ``lower``, ``upper``). Forces are labelled by name.
-    """
-    fig = go.Figure()
-    add_funnel_limits(fig, limits)
-    fig.add_hline(y=target, line=dict(color=OKABE_ITO["black"], width=1))
-    fig.add_annotation(x=1, xref="paper", y=target, text=f"All forces {target:.1%}",
-                       showarrow=False, xanchor="right", yanchor="bottom")
-    for flag, (label, colour, symbol) in FUNNEL_FLAGS.items():
-        sub = points[points["flag"] == flag]
-        if sub.empty:
-            continue
-        fig.add_trace(go.Scatter(
-            x=sub["n"], y=sub["value"], mode="markers+text", name=label,
-            text=[escape_label(f) for f in sub["force"]],
-            textposition="top center", textfont=dict(size=12),
-            marker=dict(color=colour, size=12, symbol=symbol, line=dict(color="white", width=1)),
-            customdata=[[format_value(v, "proportion"), label] for v in sub["value"]],
-            hovertemplate="%{text}: %{customdata[0]} of %{x:,} (%{customdata[1]})<extra></extra>",
-        ))
-    fig.update_xaxes(title="Denominator (log scale)", type="log")
-    fig.update_yaxes(title=None, tickformat=".0%")
-    return _layout(fig, title=title, height=height)
 
 
 def breakdown_chart(

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from present import charts
+from present import charts, page_charts
 from present.format import (
     OKABE_ITO,
     format_change,
@@ -37,8 +37,8 @@ def test_charts_module_does_not_import_streamlit() -> None:
     assert "import streamlit" not in source and "from streamlit" not in source
 
 
-def test_spc_chart_has_one_marker_trace_per_point_type_with_text_labels() -> None:
-    fig = charts.spc_chart(_spc_frame(), unit="proportion", title="Charge rate")
+def test_trend_chart_has_one_marker_trace_per_point_type_with_text_labels() -> None:
+    fig = page_charts.trend_chart(_spc_frame(), unit="proportion", title="Charge rate")
     names = {t.name for t in fig.data if t.mode == "markers"}
     assert names == {"Common cause", "Improvement", "Concern"}
     improvement = next(t for t in fig.data if t.name == "Improvement")
@@ -48,14 +48,15 @@ def test_spc_chart_has_one_marker_trace_per_point_type_with_text_labels() -> Non
     assert fig.layout.yaxis.tickformat == ".0%"
 
 
-def test_spc_chart_marks_the_adoption_month() -> None:
-    fig = charts.spc_chart(_spc_frame(), unit="proportion", adoption=pd.Period("2025-05", "M"))
+def test_trend_chart_marks_the_adoption_month() -> None:
+    fig = page_charts.trend_chart(_spc_frame(), unit="proportion",
+                                  adoption=pd.Period("2025-05", "M"))
     assert any("Soteria adopted" in (a.text or "") for a in fig.layout.annotations)
     assert any(s.x0 == "2025-05-01" for s in fig.layout.shapes)
 
 
-def test_spc_chart_limits_follow_the_rebased_frame() -> None:
-    fig = charts.spc_chart(_spc_frame(), unit="proportion")
+def test_trend_chart_limits_follow_the_rebased_frame() -> None:
+    fig = page_charts.trend_chart(_spc_frame(), unit="proportion")
     centre = next(t for t in fig.data if t.name == "Mean")
     assert list(centre.y) == [0.115] * 4 + [0.265] * 4
 
@@ -67,23 +68,6 @@ def test_sparkline_marks_the_last_valid_point_and_keeps_gaps() -> None:
     line, last = fig.data
     assert math.isnan(line.y[1])
     assert list(last.x) == ["2025-03-01"] and list(last.y) == [3.0]
-
-
-def test_funnel_chart_labels_forces_and_separates_flags() -> None:
-    points = pd.DataFrame({
-        "force": ["A", "B", "C"], "n": [100, 400, 900], "value": [0.1, 0.2, 0.35],
-        "flag": ["within", "worth_a_look", "outside"],
-    })
-    limits = pd.DataFrame({
-        "n": [10, 1000, 10, 1000], "level": [0.95, 0.95, 0.998, 0.998],
-        "lower": [0.0, 0.18, 0.0, 0.16], "upper": [0.5, 0.22, 0.6, 0.24],
-    })
-    fig = charts.funnel_chart(points, limits, target=0.2)
-    marker_traces = [t for t in fig.data if "markers" in (t.mode or "")]
-    assert [list(t.text) for t in marker_traces] == [["A"], ["B"], ["C"]]
-    labels = {label for label, _, _ in charts.FUNNEL_FLAGS.values()}
-    assert {t.name for t in marker_traces} == labels
-    assert {t.name for t in fig.data if t.mode == "lines"} == {"95% limits", "99.8% limits"}
 
 
 def test_breakdown_chart_hides_gated_values_and_says_why() -> None:

@@ -174,3 +174,27 @@ def json_value(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
     return v
+
+
+def add_db_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """The ``--db URL`` option: the meeting record's database (default ``$FLIGHTDECK_DB``);
+    ``what`` says what it adds to this command's output."""
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="the meeting record's database URL (default $FLIGHTDECK_DB; without "
+                        f"either there is no record): {what}")
+
+
+def open_record_arg(args: argparse.Namespace, err: TextIO, without: str) -> Any:
+    """The meeting record of ``--db`` (else ``$FLIGHTDECK_DB``), or None when neither is set.
+    When it cannot be opened: one ``warning:`` line on ``err`` (no password), ending ``;
+    {without}``, and None."""
+    url = getattr(args, "db", None) or os.environ.get("FLIGHTDECK_DB") or None
+    if not url:
+        return None
+    from metrics.record import RecordUnavailable, open_record
+
+    try:
+        return open_record(url)
+    except RecordUnavailable as exc:
+        print(f"warning: {exc}; {without}", file=err)
+        return None

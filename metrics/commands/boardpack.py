@@ -22,7 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-from metrics.commands._common import add_data_dir_argument, add_month_arguments
+from metrics.commands._common import (
+    add_data_dir_argument,
+    add_db_argument,
+    add_month_arguments,
+    open_record_arg,
+)
 
 # Names only (no ReportLab): the builder itself is imported inside run(), so that other
 # commands (``kpis``) never load the PDF stack.
@@ -49,10 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     p.add_argument("--no-charts", action="store_true",
                    help="leave the charts out (tables only)")
-    p.add_argument("--db", metavar="URL", default=None,
-                   help="the meeting record's database URL (default $FLIGHTDECK_DB; without "
-                        "either the pack has no record): commentary beside each pillar's "
-                        "table, assurance levels and open and overdue actions")
+    add_db_argument(p, "commentary beside each pillar's table, assurance levels and open and "
+                       "overdue actions")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
@@ -80,25 +83,6 @@ def _audit(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _open_record(args: argparse.Namespace) -> object | None:
-    """The meeting record of ``--db`` (else ``$FLIGHTDECK_DB``), or None when neither is set.
-    When it cannot be opened, one ``warning:`` line on stderr (no password) and None: the
-    pack is built without the record."""
-    import os
-
-    url = getattr(args, "db", None) or os.environ.get("FLIGHTDECK_DB") or None
-    if not url:
-        return None
-    from metrics.record import RecordUnavailable, open_record
-
-    try:
-        return open_record(url)
-    except RecordUnavailable as exc:
-        print(f"warning: {exc}; the pack is built without the meeting record",
-              file=sys.stderr)
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Build and write the pack; returns the exit code."""
     from metrics.load import load_dataset
@@ -117,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         if not _MONTH.fullmatch(value or ""):
             return _error(f"{flag} must be a month as YYYY-MM (e.g. 2025-04), not {value!r}", 2)
     t0 = time.perf_counter()
-    record = _open_record(args)
+    record = open_record_arg(args, sys.stderr, "the pack is built without the meeting record")
     dataset = load_dataset(folder)
     try:
         pdf = build_boardpack(dataset, args.force, args.start, args.end,

@@ -7,6 +7,8 @@ numerator, denominator, n, ci_low, ci_high, status`` (+ ``spc`` with ``--by mont
 after the export's as-at date). ``--scope all|adult_rape|child`` reads the case-linked KPIs for
 all RASSO, adult rape or child victims (survey and workforce KPIs are force-wide). A force's
 bad KPI declaration (``FLIGHTDECK_KPIS``) is one ``warning:`` line on stderr; the rest goes on.
+``--db URL`` (default ``$FLIGHTDECK_DB``) adds the KPIs kept in the meeting record; without
+either they are ``no_data``, and a record that cannot be opened is one ``warning:`` line.
 Proportions are fractions in [0, 1], days are floats, dates are ISO ``YYYY-MM-DD``; ``value``,
 ``ci_low`` and ``ci_high`` are empty (CSV) or null (JSON) unless ``status`` is ``ok``.
 
@@ -26,7 +28,9 @@ import pandas as pd
 from metrics.commands._common import (
     CommandError,
     add_data_window_arguments,
+    add_db_argument,
     load_export,
+    open_record_arg,
     parse_kpi_ids,
     parse_window,
     write_rows,
@@ -60,6 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="all RASSO (default), adult rape (offence rape, victim 18+) or child "
                         "(victim under 18); survey and workforce KPIs are force-wide")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+    add_db_argument(p, "the KPIs kept in the meeting record (case reviews, learning actions); "
+                       "without it they are no_data")
     p.set_defaults(func=run)
     return p
 
@@ -87,14 +93,27 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     for problem in catalogue_problems():  # a force's bad declaration: skipped, said once
         print(f"warning: {problem}", file=err)
+    scope = getattr(args, "scope", "all")
+    record = _record_if_asked(args, dataset, kpi_ids, err)
     table = compute_kpis(dataset, start, end, by=args.by, forces=args.force, kpi_ids=kpi_ids,
-                         scope=getattr(args, "scope", "all"))
+                         scope=scope, record=record)
     if apply_panel is not None:  # some forces: suppressed as in the table of every force
         context = None if not args.force else compute_kpis(
-            dataset, start, end, by=args.by, kpi_ids=kpi_ids, scope=getattr(args, "scope", "all"))
+            dataset, start, end, by=args.by, kpi_ids=kpi_ids, scope=scope, record=record)
         table = apply_panel(table, context=context)
     write_table(table, out, args.format)
     return 0
+
+
+def _record_if_asked(args: argparse.Namespace, dataset: Any, kpi_ids: list[str] | None,
+                     err: TextIO) -> Any:
+    """The meeting record (``--db`` or ``$FLIGHTDECK_DB``) when a KPI asked for comes from it,
+    else None (so a run of other KPIs never opens the database)."""
+    from metrics.kpis import kpis_for
+
+    if not any(k.source == "record" for k in kpis_for(dataset, kpi_ids)):
+        return None
+    return open_record_arg(args, err, "the record's KPIs are no_data")
 
 
 def _panel_rules() -> Any:
