@@ -21,7 +21,7 @@ finds nothing (declining is always safe), never the reverse.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -216,8 +216,10 @@ def _local_date(scan: ParquetScan, table: str, column: str) -> str:
     return f"CAST(CAST({_q(column)} AS TIMESTAMPTZ) AS DATE)"
 
 
-def _column_checks(scan: ParquetScan, spec: Table, c: Column) -> list[str]:
-    """SQL counts, each zero when column ``c`` breaks none of its rules."""
+def _column_checks(scan: ParquetScan, spec: Table, c: Column,
+                   skip_unique: Container[tuple[str, str]] = ()) -> list[str]:
+    """SQL counts, each zero when column ``c`` breaks none of its rules (uniqueness not for
+    the columns in ``skip_unique``, checked on their integer keys)."""
     q = _q(c.name)
     t = scan.types[(spec.name, c.name)]
     out = []
@@ -243,19 +245,20 @@ def _column_checks(scan: ParquetScan, spec: Table, c: Column) -> list[str]:
                            f"AND day({q}) >= 25 AND hour({q}) <= 2)")
         else:
             out.append(f"count_if({q} < DATE '{_FIRST_SAFE}' OR {q} > DATE '{_LAST_SAFE}')")
-    if c.unique:
+    if c.unique and (spec.name, c.name) not in skip_unique:
         out.append(f"count({q}) - count(DISTINCT {q})")
     return out
 
 
-def _table_checks(scan: ParquetScan, spec: Table) -> list[str]:
+def _table_checks(scan: ParquetScan, spec: Table,
+                  skip_unique: Container[tuple[str, str]] = ()) -> list[str]:
     """Every per-row SQL count of one table (column rules, survey scale, REQUIRES,
     DATE_ORDERS), each zero on a clean file."""
     present = set(scan.columns[spec.name])
     out = []
     for c in spec.columns:
         if c.name in present:
-            out += _column_checks(scan, spec, c)
+            out += _column_checks(scan, spec, c, skip_unique)
     if spec.survey_items:
         lo, hi = SURVEY_SCALE
         for item in scan.columns[spec.name]:
@@ -295,13 +298,82 @@ def _distinct(con: Any, scan: ParquetScan, table: str, column: str) -> list[str 
     return cache[(table, column)]
 
 
-def _foreign_keys(con: Any, scan: ParquetScan) -> set[tuple[str, str]] | None:
-    """Check every foreign key whose tables are both present, one anti-join per referenced
-    column (its ids hashed once for all the tables that point at it). Returns the (table,
-    column) pairs checked, or None when any id dangles."""
+Keys = tuple[str, int, Any]  # (prefix, width, integer keys): ``metrics.load`` id shapes
+
+
+def shaped_ids(scan: ParquetScan) -> dict[tuple[str, str], Keys]:
+    """Integer keys of the plain-text id columns whose values are all ``<PREFIX><digits>``
+    (one upper-case prefix, one width; nulls left out), by the loader's own reading of the
+    Arrow buffers (``metrics.load``): equal ids have equal keys, different ids different keys,
+    so uniqueness and foreign keys are exact on them. Columns of another shape are left out
+    (their checks run in SQL)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from metrics.load import _arrow_int_keys
+
+    out: dict[tuple[str, str], Keys] = {}
+    for spec in TABLES:
+        if spec.name not in scan.files:
+            continue
+        names = [c.name for c in spec.columns if c.kind == "id" and c.name in scan.columns[
+            spec.name] and _is_str(scan.types[(spec.name, c.name)])]
+        if not names:
+            continue
+        table = pq.read_table(scan.files[spec.name], columns=names)
+        for name in names:
+            shaped = _arrow_int_keys(pc.drop_null(table.column(name)))
+            if shaped is not None:
+                out[(spec.name, name)] = shaped
+    return out
+
+
+def _unique_keys(keys: Keys) -> bool:
+    """Whether integer keys are all different."""
+    import numpy as np
+
+    from metrics.load import _presence
+
+    table = _presence(keys[2])
+    if table is not None:
+        return int(np.count_nonzero(table)) == len(keys[2])
+    return len(np.unique(keys[2])) == len(keys[2])
+
+
+def _keys_within(child: Keys, parent: Keys) -> bool:
+    """Whether every child key is a parent key (ids of another shape never are)."""
+    import numpy as np
+
+    if len(child[2]) == 0:
+        return True
+    if child[:2] != parent[:2]:
+        return False
+    from metrics.load import _presence
+
+    table = _presence(parent[2])
+    keys = child[2]
+    if table is None or int(keys.min()) < 0:
+        return bool(np.isin(keys, parent[2]).all())
+    return int(keys.max()) < len(table) and bool(table[keys].all())
+
+
+def _foreign_keys(con: Any, scan: ParquetScan, ids: dict[tuple[str, str], Keys]
+                  ) -> set[tuple[str, str]] | None:
+    """Check every foreign key whose tables are both present: on integer keys where both
+    columns have them (``shaped_ids``), else one anti-join per referenced column (its ids
+    hashed once for all the tables that point at it). Returns the (table, column) pairs
+    checked, or None when any id dangles."""
     by_parent: dict[tuple[str, str], list[Any]] = {}
+    checked: set[tuple[str, str]] = set()
     for fk in FOREIGN_KEYS:
-        if fk.table in scan.files and fk.ref_table in scan.files:
+        if fk.table not in scan.files or fk.ref_table not in scan.files:
+            continue
+        child, parent = ids.get((fk.table, fk.column)), ids.get((fk.ref_table, fk.ref_column))
+        if child is not None and parent is not None:
+            if not _keys_within(child, parent):
+                return None
+            checked.add((fk.table, fk.column))
+        else:
             by_parent.setdefault((fk.ref_table, fk.ref_column), []).append(fk)
     for (ref_table, ref_column), fks in by_parent.items():
         children = " UNION ALL ".join(
@@ -313,7 +385,7 @@ def _foreign_keys(con: Any, scan: ParquetScan) -> set[tuple[str, str]] | None:
             f"WHERE p.{_q(ref_column)} = c.k)").fetchone()[0]
         if dangling:
             return None
-    return {(fk.table, fk.column) for fks in by_parent.values() for fk in fks}
+    return checked | {(fk.table, fk.column) for fks in by_parent.values() for fk in fks}
 
 
 def _suspicious_rows(con: Any, scan: ParquetScan, spec: Table, c: Column) -> int:
@@ -373,22 +445,26 @@ def _rules_pass(scan: ParquetScan, findings: Any) -> bool:
     """Run every check on a fresh DuckDB connection; fill ``findings.rows_read`` (and zero
     ``rows_excluded``) and the scan's facts; True when no check found a row."""
     from metrics.kpis.sql import connect
-    from metrics.load import add_suspicious_text
+    from metrics.load import SUSPICIOUS_LENGTH, add_suspicious_text
 
+    ids = shaped_ids(scan)
+    if not all(_unique_keys(ids[(spec.name, c.name)]) for spec in TABLES for c in spec.columns
+               if c.unique and (spec.name, c.name) in ids):
+        return False
     con = connect()
     try:
         for spec in TABLES:
             if spec.name not in scan.files:
                 continue
             source = parquet_source(scan.files[spec.name])
-            checks = _table_checks(scan, spec)
+            checks = _table_checks(scan, spec, ids)
             row = con.execute(f"SELECT {', '.join(['count(*)', *checks])} FROM {source}"
                               ).fetchone()
             if any(row[1:]) or (spec.required and not row[0]):  # no cases: the loader's error
                 return False
             findings.rows_read[spec.name] = int(row[0])
             findings.rows_excluded[spec.name] = 0
-        checked_fks = _foreign_keys(con, scan)
+        checked_fks = _foreign_keys(con, scan, ids)
         if checked_fks is None:
             return False
         for spec in TABLES:  # allowed values of categories, by their distinct values
@@ -410,6 +486,9 @@ def _rules_pass(scan: ParquetScan, findings: Any) -> bool:
                 if (fk is not None and (spec.name, c.name) in checked_fks
                         and (fk.ref_table, fk.ref_column) not in unsafe_parents):
                     continue  # every value is a value of the parent's column, checked clean
+                shaped = ids.get((spec.name, c.name))
+                if shaped is not None and shaped[1] <= SUSPICIOUS_LENGTH:
+                    continue  # upper-case letters then digits: no formula or control character
                 rows = _suspicious_rows(con, scan, spec, c)
                 if rows:
                     add_suspicious_text(findings, spec, c.name, rows)
