@@ -108,7 +108,7 @@ def _changed(row: Mapping[str, object] | pd.Series) -> bool:
 def _movement(kpi: object, row: Mapping[str, object] | pd.Series) -> str:
     """"rose to 12.0% from 10.0%" when the change test says the change is real; otherwise the
     two values without a verb that would claim a change: "is 12.0% (10.0% in the comparison
-    window, no clear change)"; "is 12.0%" with nothing to compare."""
+    window, a difference that could be chance)"; "is 12.0%" with nothing to compare."""
     unit = str(getattr(kpi, "unit", ""))
     value, before = _val(row, "value"), _val(row, "compare_value")
     now = format_value(value, unit)  # type: ignore[arg-type]
@@ -116,7 +116,7 @@ def _movement(kpi: object, row: Mapping[str, object] | pd.Series) -> str:
         return f"is {now}"
     if _val(row, "change_verdict") not in REAL_CHANGES:
         return (f"is {now} ({format_value(before, unit)} in the comparison window, "  # type: ignore[arg-type]
-                "no clear change)")
+                "a difference that could be chance)")
     diff = _val(row, "difference")
     diff = float(value) - float(before) if diff is None else float(diff)  # type: ignore[arg-type]
     verb = "rose" if diff > 0 else "fell" if diff < 0 else "stayed"
@@ -167,6 +167,9 @@ def change_sentence(kpi: object, row: Mapping[str, object] | pd.Series) -> Sente
                 f"{' (' + '; '.join(parts) + ')' if parts else ''}; see its trend")
         return _sentence(text, "mixed", tone, (str(getattr(kpi, "id", "")),), _rank(row))
     judged = {"good": ", an improvement", "bad": ", a deterioration"}.get(tone, "")
+    if judged and _val(row, "change_verdict") not in REAL_CHANGES:
+        # the window-on-window difference may be chance: the signal is the monthly chart's
+        judged = ", but its monthly chart shows" + judged[1:]
     text = f"{name} {_movement(kpi, row)}{judged}{' (' + evidence + ')' if evidence else ''}"
     return _sentence(text, "change", tone, (str(getattr(kpi, "id", "")),), _rank(row),
                      _direction(row))

@@ -175,5 +175,5 @@ def test_no_verb_claims_a_change_the_test_did_not_find():
                                   spc_evidence="above the process limits for 22 months",
                                   change_verdict="no_clear_change", q_value=0.4)), KPIS)
     assert out[0].text == ("Needs assessed within 7 days is 62.0% (60.0% in the comparison "
-                           "window, no clear change), an improvement (real: above the process "
-                           "limits for 22 months)")
+                           "window, a difference that could be chance), but its monthly chart "
+                           "shows an improvement (real: above the process limits for 22 months)")
