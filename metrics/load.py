@@ -171,17 +171,20 @@ def _suspicious_text(tables: dict[str, pd.DataFrame], rep: Findings) -> None:
             column = frame[c.name]
             if isinstance(column.dtype, pd.CategoricalDtype):
                 names = pa.array(column.cat.categories.astype(str), type=pa.string())
-                bad = pc.or_(pc.match_substring_regex(names, SUSPICIOUS_TEXT),
-                             pc.greater(pc.utf8_length(names), SUSPICIOUS_LENGTH))
-                flagged = column.cat.categories[np.asarray(bad, dtype=bool)]
+                flagged = column.cat.categories[suspicious(names).to_numpy(zero_copy_only=False)]
                 rows = int(column.isin(flagged).sum()) if len(flagged) else 0
             else:
                 values = pa.array(column.astype("string"), type=pa.string())
-                bad = pc.or_(pc.match_substring_regex(values, SUSPICIOUS_TEXT),
-                             pc.greater(pc.utf8_length(values), SUSPICIOUS_LENGTH))
-                rows = int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
+                rows = int(pc.sum(suspicious(values)).as_py() or 0)
             if rows:
                 add_suspicious_text(rep, spec, c.name, rows)
+
+
+def suspicious(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Per text value: whether it matches ``SUSPICIOUS_TEXT`` or is longer than
+    ``SUSPICIOUS_LENGTH`` characters (False for missing)."""
+    return pc.fill_null(pc.or_(pc.match_substring_regex(values, SUSPICIOUS_TEXT),
+                               pc.greater(pc.utf8_length(values), SUSPICIOUS_LENGTH)), False)
 
 
 def add_suspicious_text(rep: Findings, spec: Table, column: str, rows: int) -> None:

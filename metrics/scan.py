@@ -175,9 +175,10 @@ def _is_str(t: pa.DataType) -> bool:
 def _reads_as_is(spec: Table, name: str, t: pa.DataType) -> bool:
     """Whether DuckDB reads column ``name`` of type ``t`` with the loader's meaning, with no
     conversion the loader would report: text ids and categories (plain or dictionary), integer
-    ints, integer or float numbers, booleans, date32 dates, timestamps; survey items integer or
-    boolean. Anything else (integer ids, floats in an int column, all-null columns, dates given
-    as timestamps...) goes to the pandas loader."""
+    ints, integer or float numbers, booleans, date32 dates, timestamps to the microsecond (as
+    DuckDB keeps them); survey items integer or boolean. Anything else (integer ids, floats in
+    an int column, all-null columns, dates given as timestamps...) goes to the pandas
+    loader."""
     try:
         kind = spec.column(name).kind
     except KeyError:  # a survey item
@@ -191,7 +192,7 @@ def _reads_as_is(spec: Table, name: str, t: pa.DataType) -> bool:
         "float": pa.types.is_integer(t) or pa.types.is_floating(t),
         "bool": pa.types.is_boolean(t),
         "date": pa.types.is_date32(t),
-        "timestamp": pa.types.is_timestamp(t),
+        "timestamp": pa.types.is_timestamp(t) and t.unit in ("s", "ms", "us"),
     }[kind]
 
 
@@ -389,28 +390,25 @@ def _foreign_keys(con: Any, scan: ParquetScan, ids: dict[tuple[str, str], Keys]
 
 
 def _suspicious_rows(con: Any, scan: ParquetScan, spec: Table, c: Column) -> int:
-    """Rows of ``spec.c`` with suspicious text (``metrics.load.SUSPICIOUS_TEXT`` or longer
-    than ``SUSPICIOUS_LENGTH``). A category's distinct values are tested as the loader tests
-    a category's values (Arrow's regular expressions), then their rows counted."""
+    """Rows of ``spec.c`` with suspicious text, by the loader's own test
+    (``metrics.load.suspicious``): a category's distinct values are tested once each and
+    their rows counted; other columns are read and every value tested."""
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    from metrics.load import SUSPICIOUS_LENGTH, SUSPICIOUS_TEXT
+    from metrics.load import _plain, suspicious
 
-    source, q = parquet_source(scan.files[spec.name]), _q(c.name)
     if c.kind == "category":
         names = pa.array([v for v in _distinct(con, scan, spec.name, c.name) if v is not None],
                          type=pa.string())
-        bad = pc.or_(pc.match_substring_regex(names, SUSPICIOUS_TEXT),
-                     pc.greater(pc.utf8_length(names), SUSPICIOUS_LENGTH))
-        flagged = names.filter(bad).to_pylist()
+        flagged = names.filter(suspicious(names)).to_pylist()
         if not flagged:
             return 0
-        return int(con.execute(f"SELECT count_if({q}::VARCHAR IN (SELECT unnest($v))) FROM "
-                               f"{source}", {"v": flagged}).fetchone()[0])
-    sql = (f"SELECT count_if(regexp_matches(v, $pattern) OR length(v) > $longest) FROM "
-           f"(SELECT {q}::VARCHAR AS v FROM {source})")
-    return int(con.execute(sql, {"pattern": SUSPICIOUS_TEXT,
-                                 "longest": SUSPICIOUS_LENGTH}).fetchone()[0])
+        return int(con.execute(
+            f"SELECT count_if({_q(c.name)}::VARCHAR IN (SELECT unnest($v))) FROM "
+            f"{parquet_source(scan.files[spec.name])}", {"v": flagged}).fetchone()[0])
+    values = _plain(pq.read_table(scan.files[spec.name], columns=[c.name]).column(c.name))
+    return int(pc.sum(suspicious(values.cast(pa.string()))).as_py() or 0)
 
 
 def _inconsistent(con: Any, scan: ParquetScan, rule: Any, findings: Any) -> None:
