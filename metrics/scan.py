@@ -20,7 +20,10 @@ finds nothing (declining is always safe), never the reverse.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -54,7 +57,8 @@ _FIRST_SAFE, _LAST_SAFE = "1900-01-02", "2199-12-30"
 class ParquetScan:
     """A clean export read straight from its Parquet files.
 
-    ``files``: table name -> Parquet path of every usable file, in contract order;
+    ``folder``: the export folder; ``files``: table name -> the Parquet path of every usable
+    file (its private snapshot copy), in contract order;
     ``columns``: table name -> the columns the loader would read (contract columns present,
     then survey items); ``types``: (table, column) -> Arrow type in the file;
     ``forces_in_cases``: the distinct force names of cases, sorted; ``latest``: the latest
@@ -130,18 +134,54 @@ class LazyTables(Mapping):
 def clean_dataset(folder: str | Path) -> Dataset | None:
     """The export in ``folder`` as a `Dataset` read from its Parquet files when it is clean
     (see the module docstring), with the report the pandas loader would give; None when it is
-    not clean, not a folder, or uses a column type this path does not read as is."""
-    from metrics.load import Findings, check_export_json, readable_columns
+    not clean, not a folder, or uses a column type this path does not read as is.
 
+    The files are first copied to a private snapshot folder (removed with the Dataset), and
+    the snapshot is what is checked and served: an export rewritten in place later (the app
+    keeps the last good export while a new one is broken) can never reach the KPIs unchecked.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return None
+    snapshot = _snapshot(folder)
+    if snapshot is None:
+        return None
+    try:
+        dataset = _check(folder, snapshot)
+    except Exception:  # noqa: BLE001 - anything DuckDB cannot check, the pandas loader words
+        dataset = None
+    if dataset is None:
+        shutil.rmtree(snapshot, ignore_errors=True)
+        return None
+    weakref.finalize(dataset.scan, shutil.rmtree, snapshot, True)
+    return dataset
+
+
+def _snapshot(folder: Path) -> Path | None:
+    """A private copy (mode 0700) of the contract's Parquet files in ``folder``; None when one
+    cannot be copied (the pandas loader then reads and reports the folder)."""
+    target = Path(tempfile.mkdtemp(prefix="flightdeck-export-"))
+    try:
+        for spec in TABLES:
+            source = folder / spec.file
+            if source.exists():
+                shutil.copyfile(source, target / spec.file)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        return None
+    return target
+
+
+def _check(folder: Path, snapshot: Path) -> Dataset | None:
+    """``clean_dataset`` on the copied files: the Dataset, or None when not clean."""
+    from metrics.load import Findings, check_export_json, readable_columns
+
     findings = Findings()
     files: dict[str, Path] = {}
     columns: dict[str, list[str]] = {}
     types: dict[tuple[str, str], pa.DataType] = {}
     for spec in TABLES:
-        path = folder / spec.file
+        path = snapshot / spec.file
         if not path.exists():
             if spec.required:
                 return None
@@ -159,10 +199,7 @@ def clean_dataset(folder: str | Path) -> Dataset | None:
             types[(spec.name, name)] = t
         files[spec.name], columns[spec.name] = path, cols
     scan = ParquetScan(folder, files, columns, types)
-    try:
-        if not _rules_pass(scan, findings):
-            return None
-    except Exception:  # noqa: BLE001 - anything DuckDB cannot check, the pandas loader words
+    if not _rules_pass(scan, findings):
         return None
     check_export_json(folder, findings)
     return Dataset(scan.tables, findings.freeze(), folder, scan=scan)

@@ -435,3 +435,29 @@ def test_random_mutations_load_the_same(mutations: list[Mutation]) -> None:
     loader found nothing beyond file-level warnings."""
     with tempfile.TemporaryDirectory() as tmp:
         check_decline(build(Path(tmp) / "x", *mutations))
+
+
+def test_an_export_rewritten_after_loading_never_reaches_the_kpis(export_copy: Path) -> None:
+    """The fast path serves a private snapshot of the files it checked: rewriting the export
+    in place afterwards (a broken extract landing while the app keeps the last good one)
+    changes no figure of the loaded Dataset, and the snapshot goes with the Dataset."""
+    import gc
+
+    import pyarrow.parquet as pq
+
+    from metrics.kpis import compute_kpis
+
+    ds = load_dataset(export_copy)
+    assert ds.parquet is not None
+    before = compute_kpis(ds, "2025-10", "2026-09", kpi_ids=["charge_rate", "days_to_charge"])
+    cases = pq.read_table(export_copy / "cases.parquet")
+    pq.write_table(cases.slice(0, 10), export_copy / "cases.parquet")  # in place, same path
+    (export_copy / "orders.parquet").write_bytes(b"not parquet")
+    after = compute_kpis(ds, "2025-10", "2026-09", kpi_ids=["charge_rate", "days_to_charge"])
+    pd.testing.assert_frame_equal(before, after)
+    assert len(ds.tables["cases"]) == len(cases)
+    snapshot = ds.parquet.files["cases"].parent
+    assert snapshot != export_copy and snapshot.exists()
+    del ds, before, after
+    gc.collect()
+    assert not snapshot.exists()
