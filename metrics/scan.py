@@ -199,7 +199,9 @@ def _check(folder: Path, snapshot: Path) -> Dataset | None:
             types[(spec.name, name)] = t
         files[spec.name], columns[spec.name] = path, cols
     scan = ParquetScan(folder, files, columns, types)
-    if not _rules_pass(scan, findings):
+    passed = _rules_pass(scan, findings)
+    pa.default_memory_pool().release_unused()  # the columns read for the checks are gone
+    if not passed:
         return None
     check_export_json(folder, findings)
     return Dataset(scan.tables, findings.freeze(), folder, scan=scan)
@@ -358,11 +360,13 @@ def shaped_ids(scan: ParquetScan) -> dict[tuple[str, str], Keys]:
             spec.name] and _is_str(scan.types[(spec.name, c.name)])]
         if not names:
             continue
-        table = pq.read_table(scan.files[spec.name], columns=names)
-        for name in names:
-            shaped = _arrow_int_keys(pc.drop_null(table.column(name)))
+        for name in names:  # one column at a time: only integer keys are kept
+            column = pq.read_table(scan.files[spec.name], columns=[name]).column(name)
+            shaped = _arrow_int_keys(pc.drop_null(column))
             if shaped is not None:
                 out[(spec.name, name)] = shaped
+            del column
+    pa.default_memory_pool().release_unused()  # the text is gone: give its memory back
     return out
 
 
