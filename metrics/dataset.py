@@ -118,13 +118,18 @@ class Dataset:
         scan = self.scan
         return scan if scan is not None and self.tables is scan.tables else None
 
+    def row_count(self, name: str) -> int | None:
+        """Rows of table ``name`` after the loader's exclusions (None when it is missing); no
+        frame made when the export is served from its Parquet files."""
+        if name not in self.tables:
+            return None
+        if self.parquet is not None:
+            return self.report.rows_read.get(name, 0) - self.report.rows_excluded.get(name, 0)
+        return len(self.tables[name])
+
     def has_rows(self, name: str) -> bool:
         """Whether table ``name`` is present with at least one usable row (no frame made)."""
-        if name not in self.tables:
-            return False
-        if self.parquet is not None:
-            return self.report.rows_read.get(name, 0) > 0
-        return not self.tables[name].empty
+        return bool(self.row_count(name))
 
     def columns(self, name: str) -> list[str]:
         """The loaded column names of table ``name`` (empty when it is missing; no frame

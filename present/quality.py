@@ -73,10 +73,9 @@ def freshness(dataset: Dataset, path: Path) -> pd.DataFrame:
     for file in sorted(Path(path).glob("*.parquet")):
         name = file.stem
         modified = datetime.fromtimestamp(file.stat().st_mtime, UTC)
-        table = dataset.get(name)
         rows.append({
             "file": file.name,
-            "rows loaded": None if table is None else len(table),
+            "rows loaded": dataset.row_count(name) if name in dataset.tables else None,
             "last modified (UTC)": modified.strftime("%Y-%m-%d %H:%M"),
             "age (days)": round((now - modified).total_seconds() / 86400, 1),
         })
