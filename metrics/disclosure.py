@@ -28,7 +28,13 @@ until no hidden cell can be worked out:
 - by bounds, by someone who reads ``*`` as "1 to 7" and a rounded ``r`` as "``r-2`` to
   ``r+2``" (e.g. seven hidden months under a hidden window total: each month would have to
   be 1). When only zeros are left to hide, a zero is hidden (so ``*`` may also stand for 0
-  or for a count above 7 hidden for this reason, as the footnote says).
+  or for a count above 7 hidden for this reason, as the footnote says);
+- by bounds again, by someone who reads ``*`` as any count from 0 (what it can stand for):
+  a hidden 0 under a shown total of 0 can only be 0. Read as "1 to 7" such figures
+  contradict themselves, which protects nothing, so this reading is checked whenever a
+  hidden cell is 0 or above 7. A zero that frozen totals pin to 0 whatever else is hidden
+  (a month under a published window of 0) is never hidden, and a zero hidden as a last
+  resort is never one that a shown total of 0 pins.
 
 A total that is published by another output (the window of a month table, the force's figure
 of a breakdown) is never hidden here, only assumed shown whenever the count rule shows it, so
@@ -96,6 +102,7 @@ _WORKFORCE_UNITS_N_INFORMATIONAL = {
 }
 _TOLERANCE = 1e-6
 _MAX_TRIALS = 8  # candidate cells tried per step (smallest first)
+_BROAD_MAX = 1e12  # "any count": the upper bound of a hidden cell read broadly (finite sums)
 
 # A relation: (cells, total) as flat indices: the cells add up to the total.
 Relation = tuple[list[int], int]
@@ -205,14 +212,18 @@ def recoverable_flat(values: np.ndarray, hidden: np.ndarray, relations: Sequence
 
 
 def bounds(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Relation],
-           ) -> tuple[np.ndarray, np.ndarray] | None:
-    """What someone reading the published cells literally can bound each cell to: ``*`` is
-    1 to 7, a shown 0 is 0, a shown rounded ``r`` is ``max(8, r - 2)`` to ``r + 2``; then the
-    relations are propagated to a fixpoint. Returns (low, high) per flat cell, or None when
-    the published cells contradict that reading (a secondary cell is 0 or above 7)."""
+           literal: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """What someone reading the published cells can bound each cell to: a shown 0 is 0, a
+    shown rounded ``r`` is ``max(8, r - 2)`` to ``r + 2``, and ``*`` is 1 to 7 when read
+    ``literal`` (as the footnote says), else any count from 0 (a secondary cell can be any
+    count, a zero included); then the relations are propagated to a fixpoint. Returns (low,
+    high) per flat cell, or None when the published cells contradict the reading (read
+    literally, when a secondary cell is 0 or above 7; the broad reading always holds)."""
     shown = _round5_array(np.abs(values))
-    low = np.where(hidden, 1.0, np.where(shown == 0, 0.0, np.maximum(SMALL_MAX + 1, shown - 2)))
-    high = np.where(hidden, float(SMALL_MAX), np.where(shown == 0, 0.0, shown + 2))
+    hid_low, hid_high = (1.0, float(SMALL_MAX)) if literal else (0.0, _BROAD_MAX)
+    low = np.where(hidden, hid_low,
+                   np.where(shown == 0, 0.0, np.maximum(SMALL_MAX + 1, shown - 2)))
+    high = np.where(hidden, hid_high, np.where(shown == 0, 0.0, shown + 2))
     lines = [(np.asarray(cells, dtype=np.intp), total) for cells, total in relations]
     for _ in range(60):
         changed = False
@@ -242,17 +253,39 @@ def exposed_cells(values: np.ndarray, hidden: np.ndarray, relations: Sequence[Re
     found = recoverable_flat(values, hidden, relations, matrix)
     if found:
         return found
-    b = bounds(values, hidden, relations)
-    if b is None:
-        return []
-    low, high = b
-    # Only a pin to the true value discloses anything (a wrong pin misleads).
-    pinned = (low == high) & (low == np.abs(values)) & (hidden | (np.abs(values) > 0))
+    sizes = np.abs(values)
+    pinned = np.zeros(values.size, dtype=bool)
+    # Read literally (``*`` is 1 to 7) and broadly (``*`` is any count, 0 included): a hidden
+    # 0 or a hidden count above 7 makes the literal reading contradict itself, and the broad
+    # one can still pin a cell (a hidden 0 under a total of 0 must be 0). The broad reading
+    # is needed only then: otherwise it bounds no cell more tightly than the literal one.
+    readings = [True]
+    if (hidden & ((sizes == 0) | (sizes > SMALL_MAX + 0.5))).any():
+        readings.append(False)
+    for literal in readings:
+        b = bounds(values, hidden, relations, literal)
+        if b is None:
+            continue
+        low, high = b
+        # Only a pin to the true value discloses anything (a wrong pin misleads).
+        pinned |= (low == high) & (low == sizes) & (hidden | (sizes > 0))
     touched = np.zeros(values.size, dtype=bool)
     for cells, total in relations:
         touched[cells] = True
         touched[total] = True
     return [int(i) for i in np.flatnonzero(pinned & touched)]
+
+
+def forced_zeros(values: np.ndarray, published: np.ndarray, relations: Sequence[Relation]
+                 ) -> np.ndarray:
+    """Zero cells that the ``published`` cells alone pin to 0, whatever else is hidden (e.g.
+    the months under a published window total of 0): hiding one hides nothing, and leaves a
+    ``*`` that can only be 0. Boolean mask over the flat cells."""
+    zero = np.abs(values) == 0
+    if not zero.any():
+        return zero
+    b = bounds(values, ~np.asarray(published, dtype=bool), relations, literal=False)
+    return zero & ~published & (b[1] == 0) if b is not None else np.zeros_like(zero)
 
 
 def protect(values: np.ndarray, relations: Sequence[Relation], *,
@@ -266,9 +299,11 @@ def protect(values: np.ndarray, relations: Sequence[Relation], *,
     cells: after it, :func:`exposed_cells` finds nothing (unless only frozen cells are left).
 
     First every line with exactly one hidden cell gets its smallest further non-zero cell
-    hidden; then the exact and bounds checks run over all relations, and each exposed cell
-    gets the further cell (of those tried, smallest first) that leaves the fewest exposed.
-    Zeros are hidden only when no non-zero cell is left to hide.
+    hidden; then the exact and bounds checks (``*`` read as 1 to 7 and as any count from 0)
+    run over all relations, and each exposed cell gets the further cell (of those tried,
+    smallest first) that leaves the fewest exposed. Zeros are hidden only when no non-zero
+    cell is left to hide, and never a zero that the frozen totals (:func:`forced_zeros`) or,
+    as a line's last resort, a shown total of 0 pins to 0.
     """
     values = np.abs(np.nan_to_num(np.asarray(values, dtype=np.float64).ravel(), nan=0.0))
     mask = _small_array(values)
@@ -286,9 +321,20 @@ def protect(values: np.ndarray, relations: Sequence[Relation], *,
         for c in line.tolist():
             members.setdefault(c, set()).update(line.tolist())
 
+    # Zeros that the frozen totals pin to 0 whatever is hidden are never hidden: a * there
+    # could only be 0, and nothing else could be hidden to change that.
+    pinned_zero = forced_zeros(values, fixed_shown, relations)
+
     def free_cells(candidates: Iterable[int], allow_zero: bool) -> list[int]:
         return sorted((c for c in candidates if not mask[c] and not fixed_shown[c]
-                       and (allow_zero or values[c] > 0)), key=lambda c: (values[c], c))
+                       and not pinned_zero[c] and (allow_zero or values[c] > 0)),
+                      key=lambda c: (values[c], c))
+
+    def _pins_zero(c: int) -> bool:
+        trial = mask.copy()
+        trial[c] = True
+        b = bounds(values, trial, relations, literal=False)
+        return b is not None and b[1][c] == 0
 
     def single_hidden_lines(allow_zero: bool) -> bool:
         """Hide the smallest free cell of every line holding exactly one hidden cell; True
@@ -301,6 +347,8 @@ def protect(values: np.ndarray, relations: Sequence[Relation], *,
                 if int(mask[line].sum()) != 1:
                     continue
                 free = free_cells(line.tolist(), allow_zero)
+                if allow_zero:  # not a zero that a shown total of 0 pins (a * that is 0)
+                    free = [c for c in free if values[c] > 0 or not _pins_zero(c)][:1]
                 if free:
                     mask[free[0]] = True
                     changed = any_change = True

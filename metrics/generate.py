@@ -20,7 +20,9 @@ The story the data tells (all synthetic, no real people or figures):
   16, about half of closures) eases, needs assessments, ISVA referrals, victim updates, device
   returns within 24 hours, survey agreement and specialist training all improve.
 - Median days to charge is about 14 months; about one case with a suspect in four has a
-  suspect with another case within 1,095 days; ~20% of cases have no identified suspect;
+  suspect with another case within 1,095 days (the two about a month apart, in the same force),
+  so about one in eight has one in the 1,095 days before it (the repeat suspect share), the same
+  in every month and force; ~20% of cases have no identified suspect;
   demographics are partly missing; recent cases are more often still open (null outcome).
 - Device timestamps are stored time-zone aware (Europe/London); some victim devices are
   returned exactly 24 hours after seizure and some seizures straddle the clock changes.
@@ -44,6 +46,7 @@ import pyarrow.parquet as pq
 START = date(2018, 4, 1)  # first recorded date (two-year run-in before April 2020)
 AS_AT = date(2026, 9, 30)  # last recorded date; nothing is dated after it
 RAMP_DAYS = 900  # how long a force takes to reach its full post-adoption improvement
+PAIR_GAP_DAYS = 30  # about how far apart the two cases of a repeat suspect are recorded
 EPOCH = date(1970, 1, 1)
 
 
@@ -283,22 +286,39 @@ def generate(out: str | Path, cases: int = 60_000, seed: int = 1,
     has_suspect = rng.random(n) >= 0.20
     repeat = has_suspect & (rng.random(n) < 0.265)
     suspect_num = np.zeros(n, dtype=np.int64)
-    # repeat-linked cases are paired within (force, 730-day bucket): gaps < 1,095 days
+    # Repeat-linked cases are paired within a force, along its repeat cases in recorded order
+    # (a random tiebreak within a day): each is paired with the one ``step`` places on, where
+    # ``step`` (even) is about PAIR_GAP_DAYS of that force's repeat cases, so a pair is about
+    # PAIR_GAP_DAYS apart in every force and at every date (rarely the same day, and far from
+    # 1,095 days unless a force has only a few repeat cases a year). Position ``rank`` is on
+    # chain ``rank % step``; a chain's cases are paired in turn, starting one case later on
+    # every other chain, so among any ``step`` consecutive cases half are the first of their
+    # pair and half the second. A case counts as a repeat only when its partner came before
+    # it (no look-ahead), so the look-back share is the same in every month and force (no
+    # boundary to dip after, no dependence on force size).
     r_idx = np.flatnonzero(repeat)
-    bucket = (recorded[r_idx] - start) // 730
-    key = fi[r_idx] * 1000 + bucket
-    o = np.lexsort((rng.random(len(r_idx)), key))
-    r_idx, key = r_idx[o], key[o]
-    first = np.r_[True, key[1:] != key[:-1]]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(key)), 0))
-    rank = np.arange(len(key)) - group_start
-    pair_id = np.cumsum(rank % 2 == 0) - 1  # ranks 0,1 -> pair 0; 2,3 -> pair 1; ...
+    o = np.lexsort((rng.random(len(r_idx)), recorded[r_idx], fi[r_idx]))
+    r_idx = r_idx[o]
+    f_r = fi[r_idx]
+    per_force = np.bincount(f_r, minlength=n_forces)
+    rank = np.arange(len(r_idx)) - (np.cumsum(per_force) - per_force)[f_r]
+    per_day = per_force / (as_at - start + 1)
+    step = np.maximum(2, 2 * np.rint(per_day * PAIR_GAP_DAYS / 2)).astype(np.int64)[f_r]
+    chain = rank % step
+    link = (rank // step + chain % 2) // 2
+    pair_id = np.unique((f_r * (n + 1) + chain) * (n + 1) + link, return_inverse=True)[1]
     suspect_num[r_idx] = pair_id
     single = np.flatnonzero(has_suspect & ~repeat)
     n_pairs = int(pair_id.max()) + 1 if len(pair_id) else 0
     suspect_num[single] = n_pairs + np.arange(len(single))
     n_suspects = n_pairs + len(single)
-    perm = rng.permutation(n_suspects) + 1  # ids not in recording order
+    # Suspect ids are not in recording order: a permutation from a stream of its own. The main
+    # stream still draws the permutation the earlier pairing (within force and 730-day bucket
+    # of recorded date) drew, of as many suspects as it made, so every other column and file
+    # of an export is unchanged by the new pairing.
+    bucket = fi[r_idx] * 1000 + (recorded[r_idx] - start) // 730
+    rng.permutation(int(((np.unique(bucket, return_counts=True)[1] + 1) // 2).sum()) + len(single))
+    perm = np.random.default_rng([seed, 1]).permutation(n_suspects) + 1
     suspect_num[has_suspect] = perm[suspect_num[has_suspect]]
     arrested = rng.random(n) < 0.55 + 0.15 * f_rec
     arrested_null = ~has_suspect | (rng.random(n) < 0.08)

@@ -406,3 +406,72 @@ def test_a_table_of_one_force_hides_what_the_table_of_all_forces_hides():
     assert apply_panel(alone, context=full)["status"].tolist() == ["suppressed"]
     marked = disclosure.apply_panel_marked(alone, context=full)
     assert marked["numerator"].tolist() == [SYMBOL]
+
+
+# --- a hidden zero pinned by a total -------------------------------------------------------
+
+
+def _integer_range(values, hidden, relations, cell):
+    """Smallest and largest integer value of ``cell`` consistent with the published cells,
+    reading ``*`` broadly (any count from 0), a shown 0 as 0 and a shown ``r`` as r-2..r+2."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    shown = np.where(hidden, np.nan, disclosure._round5_array(values))
+    lo = np.where(hidden, 0.0, np.where(shown == 0, 0.0, shown - 2))
+    hi = np.where(hidden, 1e6, np.where(shown == 0, 0.0, shown + 2))
+    rows = disclosure.incidence(relations, values.size)
+    out = []
+    for sign in (1.0, -1.0):
+        c = np.zeros(values.size)
+        c[cell] = sign
+        res = milp(c, constraints=LinearConstraint(rows, 0, 0), bounds=Bounds(lo, hi),
+                   integrality=np.ones(values.size))
+        assert res.status == 0
+        out.append(round(res.x[cell]))
+    return tuple(out)
+
+
+def _months_grid(table):
+    """Rows: forces then All forces; columns: months then the (published) window total.
+    Relations as ``_protect_grid`` builds them: each row's months against its window, each
+    column's forces against All forces."""
+    grid = np.asarray(table, dtype=float)
+    rows, cols = grid.shape
+    relations = [([i * cols + j for j in range(cols - 1)], i * cols + cols - 1)
+                 for i in range(rows)]
+    relations += [([i * cols + j for i in range(rows - 1)], (rows - 1) * cols + j)
+                  for j in range(cols)]
+    frozen = np.zeros(grid.size, dtype=bool)
+    frozen[[i * cols + cols - 1 for i in range(rows)]] = True
+    return grid.ravel(), relations, frozen
+
+
+def test_a_hidden_zero_is_never_pinned_by_a_total_of_zero():
+    # Two forces and All forces over four months and the window. Force A has a single count
+    # of 1 (its window is 1); months 2 and 3 are 0 everywhere, so All forces shows 0 for them.
+    # Before the fix A's and B's zeros in those months were hidden to protect the 1, and All
+    # forces' published 0 gave each of them away as exactly 0.
+    values, relations, frozen = _months_grid([[0, 0, 0, 1, 1],
+                                              [18, 0, 0, 1, 19],
+                                              [18, 0, 0, 2, 20]])
+    mask = disclosure.protect(values, relations, frozen=frozen)
+    assert mask[3] and mask[4]  # the 1 and A's window (a count of 1)
+    for cell in np.flatnonzero(mask):
+        low, high = _integer_range(values, mask, relations, cell)
+        assert low < high, (cell, low, high, mask.reshape(3, 5).astype(int))
+    # Only A's window is left determined if shown figures are taken as exact, and it is a total
+    # published elsewhere (frozen): read as rounded, as published, it is 0 to 4 (checked above).
+    assert all(frozen[c] for c in disclosure.exposed_cells(values, mask, relations))
+
+
+def test_hidden_zeros_under_a_window_of_zero_are_exposed():
+    # A window of 0 published, its months 0, two of them hidden: whatever * is read as, each
+    # can only be 0 (read as 1 to 7 the figures contradict themselves, which is no protection).
+    values = np.array([0.0, 0.0, 0.0, 0.0])
+    relations = [([0, 1, 2], 3)]
+    hidden = np.array([True, True, False, False])
+    assert sorted(disclosure.exposed_cells(values, hidden, relations)) == [0, 1]
+    # protect() never hides a zero that a published total of 0 pins.
+    months, rel, frozen = _months_grid([[0, 0, 0, 0], [3, 9, 0, 12], [3, 9, 0, 12]])
+    mask = disclosure.protect(months, rel, frozen=frozen)
+    assert not mask[:4].any()
