@@ -6,9 +6,10 @@ restricted export, so every number is the engine's own formula.
 
 Only KPIs that are a function of the cases alone, case by case, can be split this way
 (:data:`BREAKDOWN_KPIS`). Excluded: KPIs from other tables (orders, breaches, devices, survey,
-workforce: they carry no victim or offence fields), the repeat-suspect share (a suspect's
-other cases may lie in another group, so restricting the cases would hide them) and the
-caseload measures (an investigator's caseload spans groups).
+workforce: they carry no victim or offence fields), the repeat-suspect measures (share and
+arrest rate: a suspect's other cases may lie in another group, so restricting the cases would
+hide them) and the caseload measures (an investigator's caseload spans groups). The restricted
+export keeps the whole export's as-at date, so a group's maturing windows are the export's.
 
 Panel audiences must pass the result through :func:`disclose_breakdown` (that is
 ``metrics.disclosure.apply_panel_breakdown``, the one place the panel rules live).
@@ -32,7 +33,8 @@ DIMENSIONS: dict[str, str] = {
     "team": "Team",
 }
 NOT_RECORDED = "Not recorded"
-_EXCLUDED = {"repeat_suspect_share", "caseload_per_investigator", "investigators_over_15"}
+_EXCLUDED = {"repeat_suspect_share", "repeat_suspect_arrest_rate", "caseload_per_investigator",
+             "investigators_over_15"}
 BREAKDOWN_KPIS: tuple[str, ...] = tuple(
     k.id for k in STATIC_KPIS.values() if k.source == "cases" and k.id not in _EXCLUDED
 )
@@ -70,8 +72,12 @@ def compute_breakdown(
     counts = groups[in_window].value_counts()
     order = counts[counts > 0].index.tolist()
     frames = []
+    as_at = dataset.as_at  # the export's, not the latest date within one group
     for group in order:
-        sub = replace(dataset, tables={**dataset.tables, "cases": cases[groups == group]})
+        # these KPIs read only cases (tests/test_app_breakdowns.py checks their SQL): the
+        # other tables are not carried, so none is made into a frame for a breakdown
+        sub = replace(dataset, tables={"cases": cases[groups == group]}, scan=None,
+                      known_as_at=as_at)
         kw = {} if scope == "all" else {"scope": scope}
         table = compute_kpis(sub, p0, p1, by="window", forces=[force], kpi_ids=ids, **kw)
         frames.append(table.assign(dimension=dimension, group=str(group)))

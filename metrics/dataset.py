@@ -95,13 +95,16 @@ class Dataset:
     ``scan`` is set when the export was clean and is read straight from its Parquet files
     (`metrics.scan`): ``tables`` is then that scan's lazy mapping (a frame is made on first
     access), and the KPI engine reads the files themselves. A Dataset made with other tables
-    (``dataclasses.replace(ds, tables=...)``) is served from those tables.
+    (``dataclasses.replace(ds, tables=...)``) is served from those tables; ``known_as_at``,
+    when set, is its as-at date (a part of an export, e.g. one breakdown group, keeps the
+    export's).
     """
 
     tables: Mapping[str, pd.DataFrame]
     report: ValidationReport
     source: Path | None = None
     scan: Any = None  # metrics.scan.ParquetScan
+    known_as_at: date | None = None  # a part of an export keeps the whole export's as-at date
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table called ``name`` (e.g. "devices"), or None when the file is missing."""
@@ -173,6 +176,8 @@ class Dataset:
         """The data's as-at (extraction) date: ``export.json``'s ``{"as_at": "YYYY-MM-DD"}``
         beside the Parquet files when present and valid, else the latest recorded or outcome
         date in cases (once per export); None when neither is known."""
+        if self.known_as_at is not None:
+            return self.known_as_at
         stated = export_as_at(self.source)
         if stated is not None:
             return stated

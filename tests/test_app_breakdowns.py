@@ -77,3 +77,45 @@ def test_panel_breakdown_hides_a_group_that_the_total_would_give_away() -> None:
     shown = disclose_breakdown(table, {kpi.id: kpi}).set_index("group")
     assert shown.loc["M", "status"] == "suppressed"
     assert (shown["status"] == "suppressed").sum() >= 2  # secondary suppression
+
+
+def test_breakdown_kpis_read_only_the_cases() -> None:
+    """A group's restricted export carries only ``cases``: every KPI offered for a breakdown
+    must read no other contract table (``all_cases`` would see only the group: excluded)."""
+    import re
+
+    from metrics.contract import TABLES
+    from metrics.registry import get_kpi
+
+    others = [t.name for t in TABLES if t.name != "cases"] + ["all_cases", "suspect_case_gaps",
+                                                              "investigator_month_end_cases"]
+    for kpi_id in BREAKDOWN_KPIS:
+        sql = get_kpi(kpi_id).sql
+        named = [t for t in others if re.search(rf"\b{t}\b", sql)]
+        assert not named, (kpi_id, named)
+
+
+def test_repeat_suspect_arrests_are_not_broken_down(dataset) -> None:
+    """A suspect's earlier case may lie in another group, so the arrest rate of repeat
+    suspects within one group would miss repeats: refused, like the share."""
+    assert "repeat_suspect_arrest_rate" not in BREAKDOWN_KPIS
+    with pytest.raises(ValueError):
+        compute_breakdown(dataset, "2025-01", "2025-12", "victim_sex", force="All forces",
+                          kpi_ids=["repeat_suspect_arrest_rate"])
+
+
+def test_a_group_keeps_the_exports_as_at_date(dataset) -> None:
+    """Maturing windows in a breakdown are the export's: the group's restricted export keeps
+    the whole export's as-at date (not the latest date recorded within the group)."""
+    from metrics.kpis import compute_kpis
+
+    end = dataset.as_at.strftime("%Y-%m")  # the as-at month: final for maturity 0 only
+    ids = ["charge_rate", "charge_rate_cohort", "needs_assessment_7d"]
+    whole = compute_kpis(dataset, end, end, forces=["All forces"], kpi_ids=ids)
+    expected = dict(zip(whole["kpi_id"], whole["provisional"], strict=True))
+    assert not expected["charge_rate"] and expected["charge_rate_cohort"]
+    # teams are small: many record nothing on the export's last day
+    table = compute_breakdown(dataset, end, end, "team", force="All forces", kpi_ids=ids)
+    assert table["group"].nunique() > 5
+    for row in table.itertuples():
+        assert row.provisional == expected[row.kpi_id], row
