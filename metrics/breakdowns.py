@@ -23,6 +23,7 @@ from dataclasses import replace
 import pandas as pd
 
 from metrics.dataset import Dataset
+from metrics.kpis.engine import ALL_FORCES
 from metrics.registry import STATIC_KPIS
 
 DIMENSIONS: dict[str, str] = {
@@ -70,19 +71,44 @@ def compute_breakdown(
     if force != "All forces":
         in_window &= cases["force"].astype(object) == force
     counts = groups[in_window].value_counts()
-    order = counts[counts > 0].index.tolist()
+    order = [str(g) for g in counts[counts > 0].index]
+    if not order:
+        return pd.DataFrame()
+    kw = {} if scope == "all" else {"scope": scope}
+    if ALL_FORCES in order:  # a group named like the pooled row: one call per group
+        return _by_group_calls(dataset, cases, groups, order, p0, p1, dimension, force, ids, kw)
+    # One call for every group: each group stands in for a force (the cases of the force asked
+    # for, or of every force, with ``force`` set to their group), so each row is that group's
+    # figure by the engine's own formula, exactly as if the cases were restricted to it.
+    mine = cases if force == ALL_FORCES else cases[cases["force"].astype(object) == force]
+    labels = groups.loc[mine.index]
+    chosen = labels.isin(order).to_numpy()
+    as_groups = mine[chosen].assign(force=pd.Categorical(labels[chosen], categories=order))
+    sub = replace(dataset, tables={"cases": as_groups.reset_index(drop=True)}, scan=None,
+                  known_as_at=dataset.as_at)
+    table = compute_kpis(sub, p0, p1, by="window", forces=order, kpi_ids=ids, **kw)
+    table = table[table["force"] != ALL_FORCES]
+    rank = {g: i for i, g in enumerate(order)}
+    kpi_rank = {k: i for i, k in enumerate(dict.fromkeys(table["kpi_id"]))}  # engine order
+    table = table.assign(_g=table["force"].map(rank), _k=table["kpi_id"].map(kpi_rank))
+    table = table.sort_values(["_g", "_k"], kind="stable").drop(columns=["_g", "_k"])
+    return table.assign(force=force, dimension=dimension,
+                        group=table["force"].astype(str)).reset_index(drop=True)
+
+
+def _by_group_calls(dataset: Dataset, cases: pd.DataFrame, groups: pd.Series, order: list,
+                    p0: pd.Period, p1: pd.Period, dimension: str, force: str, ids: list[str],
+                    kw: dict) -> pd.DataFrame:
+    """``compute_breakdown`` by one ``compute_kpis`` call per group (the cases restricted to
+    the group); used when a group's name is the pooled row's."""
+    from metrics.kpis import compute_kpis
+
     frames = []
-    as_at = dataset.as_at  # the export's, not the latest date within one group
     for group in order:
-        # these KPIs read only cases (tests/test_app_breakdowns.py checks their SQL): the
-        # other tables are not carried, so none is made into a frame for a breakdown
         sub = replace(dataset, tables={"cases": cases[groups == group]}, scan=None,
-                      known_as_at=as_at)
-        kw = {} if scope == "all" else {"scope": scope}
+                      known_as_at=dataset.as_at)
         table = compute_kpis(sub, p0, p1, by="window", forces=[force], kpi_ids=ids, **kw)
         frames.append(table.assign(dimension=dimension, group=str(group)))
-    if not frames:
-        return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
 
 

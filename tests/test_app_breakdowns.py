@@ -119,3 +119,49 @@ def test_a_group_keeps_the_exports_as_at_date(dataset) -> None:
     assert table["group"].nunique() > 5
     for row in table.itertuples():
         assert row.provisional == expected[row.kpi_id], row
+
+
+def _restricted(dataset, dimension: str, group: str, force: str, ids: list[str]) -> pd.DataFrame:
+    """The group's figures the slow, obvious way: the cases restricted to the group."""
+    from dataclasses import replace
+
+    cases = dataset.cases
+    values = cases[dimension].astype(object).where(cases[dimension].notna(), "Not recorded")
+    sub = replace(dataset, tables={"cases": cases[values == group]}, scan=None,
+                  known_as_at=dataset.as_at)
+    return compute_kpis(sub, "2024-01", "2025-12", forces=[force], kpi_ids=ids)
+
+
+@pytest.mark.parametrize("force", ["All forces", "Kent Police"])
+def test_one_call_for_every_group_equals_restricting_the_cases(dataset, force) -> None:
+    """Every group at once (each group standing in for a force) gives, cell for cell, what the
+    cases restricted to that group give."""
+    ids = ["charge_rate", "days_to_charge", "needs_assessment_7d", "s63g_applications"]
+    table = compute_breakdown(dataset, "2024-01", "2025-12", "victim_age_band", force=force,
+                              kpi_ids=ids)
+    assert table["group"].nunique() >= 5
+    for group, rows in table.groupby("group", sort=False):
+        expected = _restricted(dataset, "victim_age_band", group, force, ids)
+        got = rows.drop(columns=["dimension", "group"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+
+
+def test_a_group_named_all_forces_is_still_its_own_group(export_copy) -> None:
+    """A team literally called "All forces" cannot stand in for a force (the pooled row has
+    that name): the breakdown then restricts the cases group by group, with the same result."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = export_copy / "cases.parquet"
+    cases = pq.read_table(path)
+    teams = cases.column("team").to_pylist()
+    teams[::3] = ["All forces"] * len(teams[::3])  # every third case, across all years
+    cases = cases.set_column(cases.schema.get_field_index("team"), "team",
+                             pa.array(teams, pa.string()))
+    pq.write_table(cases, path)
+    ds = load_dataset(export_copy)
+    table = compute_breakdown(ds, "2024-01", "2025-12", "team", force="All forces",
+                              kpi_ids=["charge_rate"])
+    mine = table[table["group"] == "All forces"].drop(columns=["dimension", "group"])
+    expected = _restricted(ds, "team", "All forces", "All forces", ["charge_rate"])
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), expected.reset_index(drop=True))
