@@ -20,6 +20,7 @@ finds nothing (declining is always safe), never the reverse.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -160,7 +161,8 @@ def clean_dataset(folder: str | Path) -> Dataset | None:
 def _snapshot(folder: Path) -> Path | None:
     """A private copy (mode 0700) of the contract's Parquet files in ``folder``; None when one
     cannot be copied (the pandas loader then reads and reports the folder)."""
-    target = Path(tempfile.mkdtemp(prefix="flightdeck-export-"))
+    _remove_stale_snapshots()
+    target = Path(tempfile.mkdtemp(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-"))
     try:
         for spec in TABLES:
             source = folder / spec.file
@@ -170,6 +172,35 @@ def _snapshot(folder: Path) -> Path | None:
         shutil.rmtree(target, ignore_errors=True)
         return None
     return target
+
+
+SNAPSHOT_PREFIX = "flightdeck-export-"
+
+
+def _remove_stale_snapshots() -> None:
+    """Remove the snapshot folders of processes that ended without removing their own (killed,
+    or crashed): ``flightdeck-export-<pid>-*`` owned by this user whose process is gone. A
+    copy of an export must not outlive the process that served it."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{SNAPSHOT_PREFIX}*-*"):
+        pid = folder.name[len(SNAPSHOT_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or folder.stat().st_uid != os.getuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _check(folder: Path, snapshot: Path) -> Dataset | None:

@@ -461,3 +461,27 @@ def test_an_export_rewritten_after_loading_never_reaches_the_kpis(export_copy: P
     del ds, before, after
     gc.collect()
     assert not snapshot.exists()
+
+
+def test_a_snapshot_left_by_a_killed_process_is_removed(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed while serving an export leaves its snapshot behind: the next load
+    removes the snapshots of processes that are gone, and keeps those of live ones."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from metrics.scan import SNAPSHOT_PREFIX
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    stale = tmp_path / f"{SNAPSHOT_PREFIX}{int(ended.stdout)}-abc"
+    live = tmp_path / f"{SNAPSHOT_PREFIX}{os.getpid()}-def"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "cases.parquet").write_bytes(b"victim data")
+    ds = load_dataset(write_export(tmp_path / "x"))
+    assert ds.parquet is not None
+    assert not stale.exists() and live.exists()
