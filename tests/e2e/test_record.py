@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     wait_for_app_run,
     wait_until_healthy,
 )
+from tests.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "sample"
@@ -101,7 +102,7 @@ class Server:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Iterator[dict]:
     if chromium_path() is None:
-        pytest.skip("no Chromium found (install Debian's chromium: make chromium)")
+        unavailable("no Chromium found (install Debian's chromium: make chromium)")
     tmp = tmp_path_factory.mktemp("record-e2e")
     secrets = tmp / "secrets.toml"
     secrets.write_text("# no [auth]: local mode\n")

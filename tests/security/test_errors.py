@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.security.apptest_helpers import REPO, all_text, open_app, panel_query
+from tests.services import unavailable
 
 FORCE, START, END = "Gwent Police", "2025-01", "2025-03"
 DETAILS = ("Error", "Errno", "errno", "Traceback", "Permission denied", "parquet", "denied",
@@ -93,7 +94,7 @@ def _unprivileged() -> list[str]:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        pytest.skip("running as root without setpriv: chmod 000 cannot stop root")
+        unavailable("running as root without setpriv: chmod 000 cannot stop root")
     return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 

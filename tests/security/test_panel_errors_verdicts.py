@@ -27,12 +27,8 @@ def _empty(value: object) -> bool:
 
 @pytest.fixture(scope="module")
 def verdict_tables():
-    from metrics import verdicts
-
-    kpi_verdicts = getattr(verdicts, "kpi_verdicts", None)
-    if kpi_verdicts is None:
-        pytest.skip("metrics.verdicts.kpi_verdicts has not landed yet (issue 12)")
     from metrics.load import load_dataset
+    from metrics.verdicts import kpi_verdicts
 
     dataset = load_dataset(REPO / "data" / "sample")
     panel = kpi_verdicts(dataset, START, END, force=FORCE, audience="panel")
