@@ -63,7 +63,8 @@ class ParquetScan:
     ``columns``: table name -> the columns the loader would read (contract columns present,
     then survey items); ``types``: (table, column) -> Arrow type in the file;
     ``forces_in_cases``: the distinct force names of cases, sorted; ``latest``: the latest
-    recorded or outcome date in cases; ``first_recorded``: the earliest recorded date.
+    recorded or outcome date in cases; ``first_recorded``: the earliest recorded date;
+    ``distinct``: (table, category column) -> its distinct values, found by the checks.
     """
 
     folder: Path
@@ -73,6 +74,7 @@ class ParquetScan:
     forces_in_cases: list[str] = field(default_factory=list)
     latest: date | None = None
     first_recorded: date | None = None
+    distinct: dict[tuple[str, str], list[str | None]] = field(default_factory=dict, repr=False)
     tables: LazyTables = field(init=False)
 
     def __post_init__(self) -> None:
@@ -361,7 +363,7 @@ def _text_columns(spec: Table, present: list[str]) -> list[Column]:
 def _distinct(con: Any, scan: ParquetScan, table: str, column: str) -> list[str | None]:
     """The distinct values of a category column (cheap: Parquet keeps them as a
     dictionary), as text; None for missing."""
-    cache = scan.__dict__.setdefault("_distinct", {})
+    cache = scan.distinct
     if (table, column) not in cache:
         rows = con.execute(f"SELECT DISTINCT {_q(column)}::VARCHAR FROM "
                            f"{parquet_source(scan.files[table])}").fetchall()
