@@ -33,6 +33,9 @@ Decisions:
   ``ok``; numerator, denominator and n are always filled where they exist.
 - Numerators and denominators are rounded to 6 decimals (FTE sums carry binary noise).
 - ``provisional``: ``window_end + maturity_days > as_at`` (``Dataset.as_at``).
+- Queries run ``QUERY_WORKERS`` at a time, each in a DuckDB session of its own on the
+  export's connection (``metrics.kpis.sql.cursor``); one that reads a shared intermediate
+  builds and reads it under the connection's lock.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -64,6 +68,8 @@ COLUMNS: tuple[str, ...] = (
 )
 SCOPES = S.SCOPES
 STATUSES = ("ok", "insufficient", "no_data")
+# KPI queries run side by side (``_Run.cells_of``); the connections' DuckDB threads (2)
+QUERY_WORKERS = 2
 FORCE_TABLES = ("cases", "orders", "breaches", "devices", "survey_responses", "workforce")
 
 
@@ -278,19 +284,32 @@ class _Run:
 
     def query(self, kpi: KPI, wrapper: str) -> tuple[dict[str, np.ndarray], list[str]]:
         """Run ``wrapper`` (``{sql}`` standing for the KPI's query, ``month_ends`` defined) on
-        the KPI's scope; returns the result as numpy arrays and its column names."""
+        the KPI's scope, in a session of its own (so queries of other KPIs can run beside it);
+        returns the result as numpy arrays and its column names."""
         con, lock = _connection(self.ds, self.scope if kpi.scoped else "all")
         sql = kpi.sql.strip().rstrip(";")
         text = _MONTH_ENDS + wrapper.replace("{sql}", sql)
         params = S.sql_params(kpi, self.params(), text)
         shared = S.shared_names(sql)
-        with lock:
-            if shared:  # built once per connection and months, then read by every KPI
-                S.materialise_shared(con, shared, _MONTH_ENDS, self.params(),
+        cur = S.cursor(con, self.ds)
+        try:
+            if not shared:
+                return self._fetch(cur, text, params)
+            # a shared table is built once per connection and months and read under the
+            # lock, so no other call rebuilds it for other months while this one reads it
+            with lock:
+                S.materialise_shared(cur, shared, _MONTH_ENDS, self.params(),
                                      _SHARED_STATE.setdefault(id(con), {}))
-            cur = con.execute(text, params)
-            names = [d[0] for d in cur.description]
-            return cur.fetchnumpy(), names
+                return self._fetch(cur, text, params)
+        finally:
+            cur.close()
+
+    @staticmethod
+    def _fetch(cur: Any, text: str, params: dict[str, Any]
+               ) -> tuple[dict[str, np.ndarray], list[str]]:
+        result = cur.execute(text, params)
+        names = [d[0] for d in result.description]
+        return result.fetchnumpy(), names
 
     def history(self, kpi: KPI, wrapper: str) -> tuple[dict[str, np.ndarray], list[str]] | None:
         """The KPI's rows for every month of the export (``wrapper`` without the month
@@ -426,6 +445,14 @@ class _Run:
         return Cells(self.empty(), n, n.copy(), value=stack(med_f, med_a),
                      ci_low=stack(lo_f, lo_a), ci_high=stack(hi_f, hi_a))
 
+    def cells_of(self, kpis: list[KPI]) -> list[Cells]:
+        """:meth:`cells` of each KPI, in order, computed ``QUERY_WORKERS`` at a time (DuckDB
+        reads a Parquet row group on one thread, so one query at a time leaves cores idle)."""
+        if len(kpis) < 2 or QUERY_WORKERS < 2:
+            return [self.cells(kpi) for kpi in kpis]
+        with ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="flightdeck-kpi") as pool:
+            return list(pool.map(self.cells, kpis))
+
     def cells(self, kpi: KPI) -> Cells:
         """The KPI's cells; missing (no_data) when its source table is absent or it fails.
         Computed once per export, declaration, months, ``by`` and scope (then cached)."""
@@ -552,8 +579,8 @@ def compute_kpis(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
         ends = np.array([p1.end_time.normalize()], dtype="datetime64[ns]")
 
     parts: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
-    for kpi in kpis:
-        _collect(parts, kpi, run.cells(kpi), names, rows, starts, ends)
+    for kpi, cells in zip(kpis, run.cells_of(kpis), strict=True):
+        _collect(parts, kpi, cells, names, rows, starts, ends)
 
     def joined(col: str, dtype: Any) -> np.ndarray:
         return np.concatenate(parts[col]) if kpis else np.array([], dtype=dtype)

@@ -28,7 +28,7 @@ computes each once per call instead of once per KPI (values identical to writing
   scope) recorded on or before that month end and with no outcome dated on or before it; only
   investigators holding at least one.
 On an empty export (``catalogue check``) they are views; the engine materialises the ones a
-query names as temporary tables for the call's months (``materialise_shared``).
+query names as tables for the call's months (``materialise_shared``).
 
 Scope (``all``, ``adult_rape``, ``child``) filters ``cases`` (adult_rape: offence group rape and
 a known victim age band of 18 or over; child: victim age band under 18); ``victim_updates``,
@@ -91,8 +91,24 @@ def connect() -> Any:
     import duckdb
 
     con = duckdb.connect(config={"threads": 2})
-    con.execute(f"SET TimeZone = '{contract.UK_TZ}'")
+    # GLOBAL: the engine's cursors (one per query, ``cursor``) are sessions of their own
+    con.execute(f"SET GLOBAL TimeZone = '{contract.UK_TZ}'")
     return con
+
+
+def cursor(con: Any, dataset: Dataset | None = None) -> Any:
+    """A new session on ``con``'s database (``con.cursor()``), which sees the views of
+    ``register_views`` and the shared tables, and can run while another session runs (each
+    query of the engine has its own, so KPIs are computed side by side). A Dataset served
+    from frames has them registered again: DuckDB keeps registered frames per session.
+    Close it after use."""
+    cur = con.cursor()
+    if dataset is not None and dataset.parquet is None:
+        for spec in contract.TABLES:
+            frame = dataset.get(spec.name)
+            if frame is not None:
+                cur.register(f"_src_{spec.name}", frame)
+    return cur
 
 
 def _quote(name: str) -> str:
@@ -139,21 +155,21 @@ def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
         if scan is not None and spec.name in scan.files:
             items = {c: scan.survey_type(c) for c in scan.columns[spec.name]
                      if spec.survey_items and c.startswith(contract.SURVEY_PREFIX)}
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT "
+            con.execute(f"CREATE OR REPLACE VIEW {base} AS SELECT "
                         f"{_select_list(spec, scan.columns[spec.name], items)} FROM "
                         f"{parquet_source(scan.files[spec.name])}")
             continue
         frame = None if dataset is None or scan is not None else dataset.get(spec.name)
         if frame is None:
             select = _select_list(spec, (), dict.fromkeys(survey_items, "BIGINT"))
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT {select} WHERE false")
+            con.execute(f"CREATE OR REPLACE VIEW {base} AS SELECT {select} WHERE false")
         else:
             raw = f"_src_{spec.name}"
             con.register(raw, frame)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT "
+            con.execute(f"CREATE OR REPLACE VIEW {base} AS SELECT "
                         f"{_select_list(spec, frame.columns, _frame_survey_types(frame))} "
                         f"FROM {raw}")
-    con.execute("CREATE OR REPLACE TEMP VIEW all_cases AS SELECT * FROM _all_cases")
+    con.execute("CREATE OR REPLACE VIEW all_cases AS SELECT * FROM _all_cases")
     if scope == "all":
         where = ""
     elif scope == "adult_rape":
@@ -162,20 +178,20 @@ def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
     else:
         bands = ", ".join(f"'{b}'" for b in CHILD_AGE_BANDS)
         where = f" WHERE victim_age_band IN ({bands})"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW cases AS SELECT * FROM _all_cases{where}")
+    con.execute(f"CREATE OR REPLACE VIEW cases AS SELECT * FROM _all_cases{where}")
     for name in ("victim_updates", "orders", "devices"):
         follow = "" if scope == "all" else \
             " WHERE case_id IN (SELECT case_id FROM cases)"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _all_{name}{follow}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _all_{name}{follow}")
     follow = "" if scope == "all" else " WHERE order_id IN (SELECT order_id FROM orders)"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW breaches AS SELECT * FROM _all_breaches{follow}")
+    con.execute(f"CREATE OR REPLACE VIEW breaches AS SELECT * FROM _all_breaches{follow}")
     for name in ("survey_responses", "forces", "workforce"):
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _all_{name}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _all_{name}")
     # an empty stand-in: the engine defines month_ends for each query (a CTE)
-    con.execute("CREATE OR REPLACE TEMP VIEW month_ends AS SELECT CAST(NULL AS DATE) AS month, "
+    con.execute("CREATE OR REPLACE VIEW month_ends AS SELECT CAST(NULL AS DATE) AS month, "
                 "CAST(NULL AS DATE) AS month_end WHERE false")
     for name, (select, _months) in SHARED.items():  # views until materialise_shared
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
 
 
 def shared_names(sql: str) -> list[str]:
@@ -186,7 +202,7 @@ def shared_names(sql: str) -> list[str]:
 
 def materialise_shared(con: Any, names: Iterable[str], month_ends_cte: str,
                        params: dict[str, Any], state: dict[str, Any]) -> None:
-    """Make each shared intermediate in ``names`` a temporary table on ``con`` (one built over
+    """Make each shared intermediate in ``names`` a table on ``con`` (one built over
     ``register_views``), unless ``state`` (the connection's own dict, name -> key) says it is
     already built for these months. ``month_ends_cte`` is the ``WITH month_ends AS (...) ``
     prefix the engine puts before every query, ``params`` its named parameters (only those the
@@ -200,7 +216,7 @@ def materialise_shared(con: Any, names: Iterable[str], month_ends_cte: str,
             con.execute(f"DROP VIEW IF EXISTS {name}")
         text = (month_ends_cte + f"SELECT * FROM ({select}) AS q") if by_month else select
         used = {k: v for k, v in params.items() if f"${k}" in text}
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {text}", used)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {text}", used)
         state[name] = key
 
 
