@@ -10,7 +10,8 @@ generator and seed are unchanged), then measures, as medians of several runs:
 5. peak RSS of a fresh process per size;
 6. the flight deck page through ``AppTest``, cold then warm;
 7. steps 2-4 at smaller sizes, with the growth ratio;
-8. concurrent sessions against one ``streamlit run`` server, over Streamlit's websocket protocol.
+8. concurrent sessions against one server (``python -m ui.serve run``, as ``make run``),
+   over Streamlit's websocket protocol.
 
 It prints a table with each figure, its goal and pass/fail, and writes ``bench/results.md``.
 Modules: ``report`` (pure: medians, ratios, goals, the table), ``datasets`` (generation and

@@ -1,8 +1,10 @@
-"""Issue 11's app goals at national scale, against one fresh ``streamlit run`` server.
+"""Issue 11's app goals at national scale, against one fresh server started as ``make run``
+does (``python -m ui.serve run app.py``).
 
 ``python -m bench.app_goals DATA_DIR [--forces 3] [--out RESULT.json] [--markdown FILE]``
-starts ``streamlit run app.py`` on ``DATA_DIR`` (127.0.0.1, headless), and then, speaking
-Streamlit's websocket protocol as a browser does (``bench.concurrency.open_session``):
+starts ``python -m ui.serve run app.py`` (what ``make run`` starts) on ``DATA_DIR`` (127.0.0.1,
+headless), and then, speaking Streamlit's websocket protocol as a browser does
+(``bench.concurrency.open_session``):
 
 - ``first``: the first flight deck from the fresh server (open the socket -> the script run
   finished), after ``/_stcore/health`` answers; the time from starting the process to healthy
@@ -122,7 +124,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         f"## The app at national scale (issue 11): `{res['data']}`",
         "",
-        f"`python -m bench.app_goals {res['data']}`: one fresh `streamlit run` server; "
+        f"`python -m bench.app_goals {res['data']}`: one fresh `python -m ui.serve run app.py` "
+        "server (as `make run`); "
         "sessions speak Streamlit's websocket protocol (open -> script finished).",
         "",
         "| measure | figure | goal | met |",

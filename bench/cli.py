@@ -179,7 +179,7 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
         "4 = `compute_kpis(by=\"month\")`, 36 months with SPC; 5 = `ru_maxrss` of the process "
         "running 1-4; 6 = `AppTest.from_file(\"app.py\")` with `FLIGHTDECK_DATA` on the "
         "national data; 7 = steps 2-4 at smaller sizes; 8 = sessions over Streamlit's "
-        "websocket protocol against one `streamlit run app.py`, time from socket open to "
+        "websocket protocol against one `python -m ui.serve run app.py`, time from socket open to "
         "`script_finished` (the server has sent the whole page).",
         "",
         "## Details",

@@ -1,4 +1,5 @@
-"""Step 8: many sessions opening the flight deck at once against one ``streamlit run`` server.
+"""Step 8: many sessions opening the flight deck at once against one server (``python -m
+ui.serve run``, as ``make run``).
 
 The client speaks Streamlit's own websocket protocol, as the browser does:
 connect to ``ws://127.0.0.1:PORT/_stcore/stream`` with subprotocol ``streamlit``, send a
@@ -198,8 +199,10 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 def start_server(data: Path, port: int, log_path: Path,
                  app: Path = REPO / "app.py") -> subprocess.Popen:
-    """``streamlit run app.py`` on 127.0.0.1:port, headless, no file watcher or telemetry."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+    """The server as ``make run`` starts it (``python -m ui.serve run app.py``: Streamlit
+    behind the launcher's guard, the first page's modules imported before it answers) on
+    127.0.0.1:port, headless, no file watcher or telemetry."""
+    cmd = [sys.executable, "-m", "ui.serve", "run", str(app),
            "--server.port", str(port), "--server.address", HOST,
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--server.runOnSave", "false"]

@@ -397,12 +397,48 @@ def _current_session() -> str | None:
         return None
 
 
+# What the first page run would otherwise import while its visitor waits (about 1 s): the
+# pages' modules, the engine and its libraries, the meeting record's SQLAlchemy and Alembic.
+PRELOAD = ("ui.shell", "ui.deck", "ui.tiles", "ui.views", "ui.access", "ui.record",
+           "metrics.verdicts", "metrics.scan", "metrics.kpis.spc", "metrics.record",
+           "present.charts", "present.sentences", "duckdb", "scipy.special",
+           "alembic.command", "alembic.runtime.migration")
+
+
+def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
+    """Import ``modules`` in the launcher, before the server answers, so the first visitor
+    does not wait for them. Returns the names that could not be imported (logged; the page
+    that needs one then says so as it would without the launcher)."""
+    import importlib
+
+    # st.cache_data checks its options when a module is imported, and says "No runtime
+    # found" before the server has made one; harmless (the caches are the runtime's)
+    from streamlit.runtime.caching import cache_data_api  # its logger, set up on import
+
+    quiet = logging.getLogger(cache_data_api.__name__)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    failed = []
+    try:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a missing module must not stop the server
+                _LOG.warning("could not preload %s", name, exc_info=True)
+                failed.append(name)
+    finally:
+        quiet.setLevel(level)
+    return failed
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m ui.serve [run] app.py [options]``: install the guard, then hand over to
-    Streamlit's own command line (``streamlit run ...``). Does not return normally."""
+    """``python -m ui.serve [run] app.py [options]``: install the guard, import what the first
+    page run needs (:func:`preload`), then hand over to Streamlit's own command line
+    (``streamlit run ...``). Does not return normally."""
     from ui import serve  # the importable module, not __main__: one registry per process
 
     serve.install()
+    serve.preload()
     from streamlit.web import cli
 
     args = list(sys.argv[1:] if argv is None else argv)

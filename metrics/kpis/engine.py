@@ -422,12 +422,12 @@ class _Run:
             " AND force IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)"
             " GROUP BY ALL ORDER BY item")
         got, _ = self.history(kpi, _ITEMS_HISTORY) or self.query(kpi, wrapper)
-        k = np.asarray(got["flightdeck_k"], dtype=np.int64)
-        f = np.repeat(self.codes_of(got), k)
-        rel = np.repeat(np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0, k)
-        values = np.repeat(np.asarray(got["item"], dtype=np.float64), k)
-        keep = (f >= 0) & (rel >= 0) & (rel < self.M)
-        return f[keep], rel[keep], values[keep]
+        f = self.codes_of(got)
+        rel = np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0
+        keep = (f >= 0) & (rel >= 0) & (rel < self.M)  # before expanding: a history is long
+        k = np.asarray(got["flightdeck_k"], dtype=np.int64)[keep]
+        return (np.repeat(f[keep], k), np.repeat(rel[keep], k),
+                np.repeat(np.asarray(got["item"], dtype=np.float64)[keep], k))
 
     def median(self, kpi: KPI) -> Cells:
         f, rel, values = self.items(kpi)
