@@ -26,6 +26,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Container, Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -374,33 +375,39 @@ def _distinct(con: Any, scan: ParquetScan, table: str, column: str) -> list[str 
 Keys = tuple[str, int, Any]  # (prefix, width, integer keys): ``metrics.load`` id shapes
 
 
-def shaped_ids(scan: ParquetScan) -> dict[tuple[str, str], Keys]:
+def shaped_ids(scan: ParquetScan, pool: Executor | None = None
+               ) -> dict[tuple[str, str], Keys]:
     """Integer keys of the plain-text id columns whose values are all ``<PREFIX><digits>``
     (one upper-case prefix, one width; nulls left out), by the loader's own reading of the
     Arrow buffers (``metrics.load``): equal ids have equal keys, different ids different keys,
     so uniqueness and foreign keys are exact on them. Columns of another shape are left out
-    (their checks run in SQL)."""
+    (their checks run in SQL). ``pool``: read the columns on it, side by side."""
+    columns = _text_id_columns(scan)
+    if pool is None:
+        found = [_shaped_column(scan, table, name) for table, name in columns]
+    else:
+        found = list(pool.map(lambda key: _shaped_column(scan, *key), columns))
+    pa.default_memory_pool().release_unused()  # the text is gone: give its memory back
+    return {key: keys for key, keys in zip(columns, found, strict=True) if keys is not None}
+
+
+def _text_id_columns(scan: ParquetScan) -> list[tuple[str, str]]:
+    """(table, column) of every id column of the export stored as plain text."""
+    return [(spec.name, c.name) for spec in TABLES if spec.name in scan.files
+            for c in spec.columns if c.kind == "id" and c.name in scan.columns[spec.name]
+            and _is_str(scan.types[(spec.name, c.name)])]
+
+
+def _shaped_column(scan: ParquetScan, table: str, name: str) -> Keys | None:
+    """One column's integer keys (``shaped_ids``), or None when its ids have another shape;
+    only the keys are kept, not the text."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from metrics.load import _arrow_int_keys
 
-    out: dict[tuple[str, str], Keys] = {}
-    for spec in TABLES:
-        if spec.name not in scan.files:
-            continue
-        names = [c.name for c in spec.columns if c.kind == "id" and c.name in scan.columns[
-            spec.name] and _is_str(scan.types[(spec.name, c.name)])]
-        if not names:
-            continue
-        for name in names:  # one column at a time: only integer keys are kept
-            column = pq.read_table(scan.files[spec.name], columns=[name]).column(name)
-            shaped = _arrow_int_keys(pc.drop_null(column))
-            if shaped is not None:
-                out[(spec.name, name)] = shaped
-            del column
-    pa.default_memory_pool().release_unused()  # the text is gone: give its memory back
-    return out
+    column = pq.read_table(scan.files[table], columns=[name]).column(name)
+    return _arrow_int_keys(pc.drop_null(column))
 
 
 def _unique_keys(keys: Keys) -> bool:
@@ -513,25 +520,48 @@ def _inconsistent(con: Any, scan: ParquetScan, rule: Any, findings: Any) -> None
     add_inconsistent(findings, rule, count, tuple(str(r[0]) for r in rows))
 
 
+def _table_counts(con: Any, scan: ParquetScan, spec: Table,
+                  skip_unique: Container[tuple[str, str]]) -> tuple[Any, ...]:
+    """One table's row count and every per-row count of ``_table_checks``, in a DuckDB
+    session of its own on ``con`` (so tables are counted side by side)."""
+    from metrics.kpis.sql import cursor
+
+    checks = _table_checks(scan, spec, skip_unique)
+    cur = cursor(con)
+    try:
+        return cur.execute(f"SELECT {', '.join(['count(*)', *checks])} FROM "
+                           f"{parquet_source(scan.files[spec.name])}").fetchone()
+    finally:
+        cur.close()
+
+
 def _rules_pass(scan: ParquetScan, findings: Any) -> bool:
     """Run every check on a fresh DuckDB connection; fill ``findings.rows_read`` (and zero
     ``rows_excluded``) and the scan's facts; True when no check found a row."""
     from metrics.kpis.sql import connect
     from metrics.load import SUSPICIOUS_LENGTH, add_suspicious_text
 
-    ids = shaped_ids(scan)
-    if not all(_unique_keys(ids[(spec.name, c.name)]) for spec in TABLES for c in spec.columns
-               if c.unique and (spec.name, c.name) in ids):
-        return False
     con = connect()
     try:
-        for spec in TABLES:
-            if spec.name not in scan.files:
-                continue
-            source = parquet_source(scan.files[spec.name])
-            checks = _table_checks(scan, spec, ids)
-            row = con.execute(f"SELECT {', '.join(['count(*)', *checks])} FROM {source}"
-                              ).fetchone()
+        present = [spec for spec in TABLES if spec.name in scan.files]
+        # the text ids' uniqueness is checked on their integer keys when they have them
+        text_ids = set(_text_id_columns(scan))
+        with ThreadPoolExecutor(2, thread_name_prefix="flightdeck-scan") as pool:
+            counted = [pool.submit(_table_counts, con, scan, spec, text_ids)
+                       for spec in present]
+            ids = shaped_ids(scan, pool)
+            rows = [job.result() for job in counted]
+        unique = [(spec, c) for spec in present for c in spec.columns if c.unique]
+        if not all(_unique_keys(ids[(spec.name, c.name)]) for spec, c in unique
+                   if (spec.name, c.name) in ids):
+            return False
+        for spec, c in unique:  # a text id of another shape: uniqueness in SQL
+            if (spec.name, c.name) in text_ids and (spec.name, c.name) not in ids:
+                q = _q(c.name)
+                if con.execute(f"SELECT count({q}) - count(DISTINCT {q}) FROM "
+                               f"{parquet_source(scan.files[spec.name])}").fetchone()[0]:
+                    return False
+        for spec, row in zip(present, rows, strict=True):
             if any(row[1:]) or (spec.required and not row[0]):  # no cases: the loader's error
                 return False
             findings.rows_read[spec.name] = int(row[0])

@@ -195,6 +195,9 @@ ROW_RULES = [
         "survey_responses", "q_felt_believed", lambda t: pa.array([2.5, 4.0]))),
     Mutation("case_id_duplicate", "duplicate_id", at("cases", "case_id", 1, "C001")),
     Mutation("force_duplicate", "duplicate_id", at("forces", "force", 1, "Durham Constabulary")),
+    # ids of no <PREFIX><digits> shape have no integer keys: their uniqueness is checked in SQL
+    Mutation("device_id_duplicate_free_text", "duplicate_id", col(
+        "devices", "device_id", lambda t: pa.array(["phone one"] * t.num_rows))),
     Mutation("update_dangling", "dangling_foreign_key",
              at("victim_updates", "case_id", 2, "C999")),
     Mutation("breach_dangling", "dangling_foreign_key", at("breaches", "order_id", 0, "O999")),
@@ -297,6 +300,10 @@ VARIANTS = [
     Mutation("extra_columns", None, add("cases", "victim_name", pa.array(["x"] * 4))),
     Mutation("columns_reversed", None, edit("cases", lambda t: t.select(t.column_names[::-1]))),
     Mutation("team_all_null", None, col("cases", "team", lambda t: pa.nulls(t.num_rows))),
+    Mutation("device_ids_free_text_unique", None, col(
+        "devices", "device_id", lambda t: pa.array([f"phone {i}" for i in range(t.num_rows)]))),
+    Mutation("response_ids_of_two_widths", None, col(  # R1 and R01 are different ids
+        "survey_responses", "response_id", lambda t: pa.array(["R1", "R01"][:t.num_rows]))),
 ]
 # File-level findings (and type variants) that must keep the fast path.
 FILE_LEVEL_CASES = [
