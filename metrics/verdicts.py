@@ -548,10 +548,14 @@ def kpi_verdicts(dataset: Dataset, start: str | pd.Period, end: str | pd.Period,
     p0, p1 = _period(start), _period(end)
     kpis = _kpis(dataset, kpi_ids)
     ids = list(kpis)
+    span = (p1 - (SPAN_MONTHS - 1), p1)
+    stock = [kpi_id for kpi_id in ids if kpis[kpi_id].stock]
+    if stock:  # first: a stock KPI's windows are then read from its chart's month ends
+        kpi_table(dataset, *span, by="month", forces=[force], kpi_ids=stock, scope=scope)
     changes = compute_changes(dataset, p0, p1, compare=compare, forces=[force], scope=scope,
                               audience=audience, kpi_ids=ids, record=record)
-    monthly = kpi_table(dataset, p1 - (SPAN_MONTHS - 1), p1, by="month", forces=[force],
-                        kpi_ids=ids, scope=scope, audience=audience, record=record)
+    monthly = kpi_table(dataset, *span, by="month", forces=[force], kpi_ids=ids, scope=scope,
+                        audience=audience, record=record)
     spc = latest_verdict(monthly, kpis, adoption_months(dataset)).set_index("kpi_id")
     spc = spc.reindex(changes["kpi_id"])
     window_start = pd.Timestamp(p0.start_time.normalize())

@@ -93,3 +93,30 @@ def test_side_by_side_gives_the_cells_of_one_query_at_a_time(monkeypatch, scope)
                                  scope=scope)
     assert len(side_by_side) > 1000
     pd.testing.assert_frame_equal(side_by_side, one_at_a_time)
+
+
+@pytest.mark.parametrize("scope", ["all", "adult_rape"])
+def test_a_stock_window_read_from_a_chart_of_its_months_equals_its_own_query(monkeypatch,
+                                                                           scope):
+    """A stock KPI's window is the month end it ends on: after a by-month call covering that
+    month, the window (and the comparison window) come from it with no query, and equal the
+    windows queried on their own."""
+    from metrics import registry
+
+    stock = [k.id for k in registry.all_kpis([]) if k.stock]
+    assert {"victim_updated_28d", "caseload_per_investigator", "device_backlog"} <= set(stock)
+    alone = load_dataset(SAMPLE)
+    own = [compute_kpis(alone, *w, kpi_ids=stock, scope=scope)
+           for w in (("2025-10", "2026-09"), ("2024-10", "2025-09"))]
+    charted = load_dataset(SAMPLE)
+    compute_kpis(charted, "2023-10", "2026-09", by="month", kpi_ids=stock, scope=scope)
+
+    def no_query(*_args, **_kw):
+        raise AssertionError("a window was queried although its month end was charted")
+
+    monkeypatch.setattr(E._Run, "query", no_query)
+    read = [compute_kpis(charted, *w, kpi_ids=stock, scope=scope)
+            for w in (("2025-10", "2026-09"), ("2024-10", "2025-09"))]
+    for mine, theirs in zip(read, own, strict=True):
+        assert (mine["status"] == "ok").sum() > 40
+        pd.testing.assert_frame_equal(mine, theirs)

@@ -456,21 +456,39 @@ class _Run:
     def cells(self, kpi: KPI) -> Cells:
         """The KPI's cells; missing (no_data) when its source table is absent or it fails.
         Computed once per export, declaration, months, ``by`` and scope (then cached)."""
-        key = (kpi.id, kpi.sql, tuple(sorted(kpi.params.items())), kpi.unit, kpi.stock,
-               kpi.interval, kpi.source, self.m0, self.M, self.by,
-               self.scope if kpi.scoped else "all")
+        declaration = (kpi.id, kpi.sql, tuple(sorted(kpi.params.items())), kpi.unit,
+                       kpi.stock, kpi.interval, kpi.source)
+        scope = self.scope if kpi.scoped else "all"
+        key = (*declaration, self.m0, self.M, self.by, scope)
         store = _results(self.ds)
         with _CONNECTIONS_LOCK:
             hit = store.get(key)
             if hit is not None:
                 store.move_to_end(key)
                 return hit
-        cells = self._compute(kpi)
+            if kpi.shape == "stock" and self.by == "window":
+                hit = self._month_end_of(store, declaration, scope)
+        cells = hit if hit is not None else self._compute(kpi)
         with _CONNECTIONS_LOCK:
             store[key] = cells
             while len(store) > RESULTS_PER_EXPORT:
                 store.popitem(last=False)
         return cells
+
+    def _month_end_of(self, store: OrderedDict, declaration: tuple, scope: str
+                      ) -> Cells | None:
+        """A stock KPI's window is its last month end, one month of a by-month result: that
+        month's cells, when a by-month result of the same declaration and scope holding it is
+        cached (the chart of the months behind a window is often asked first); else None."""
+        end = self.m0 + self.M - 1
+        for key, cells in reversed(store.items()):
+            if (len(key) == len(declaration) + 4 and key[:len(declaration)] == declaration
+                    and key[-2:] == ("month", scope) and key[-4] <= end < key[-4] + key[-3]):
+                if cells.missing:
+                    return self.missing()
+                at = slice(end - key[-4], end - key[-4] + 1)
+                return Cells(cells.numerator[:, at], cells.denominator[:, at], cells.n[:, at])
+        return None
 
     def _compute(self, kpi: KPI) -> Cells:
         if kpi.source not in self.ds.tables:
