@@ -249,18 +249,12 @@ def test_definition_cells_cannot_break_the_table() -> None:
 
 
 def test_scope_in_the_url_is_honoured_or_refused_in_plain_words(app_test) -> None:
-    from ui import data as ui_data
-
     at = open_page(app_test(force="Kent Police", scope="adult_rape"), "pages/trends.py")
     page = texts(at)
     boxes = [b for b in at.selectbox if b.label == "Cases"]
-    if boxes:  # the engine reads case scopes: the window line says so, the URL keeps it
-        assert boxes[0].value == "adult_rape"
-        assert "adult rape only" in page
-        assert at.query_params["scope"] in ("adult_rape", ["adult_rape"])
-    else:
-        assert not ui_data.accepts_scope(object) and "showing all RASSO" in page
-        assert "scope" not in at.query_params
+    assert [b.value for b in boxes] == ["adult_rape"]  # the window line says so, the URL keeps it
+    assert "adult rape only" in page
+    assert at.query_params["scope"] in ("adult_rape", ["adult_rape"])
 
 
 # --------------------------------------------------------------------------- commentary

@@ -177,44 +177,6 @@ def _has_cases(dataset: Dataset) -> bool:
     return dataset.has_rows("cases")
 
 
-def accepts_scope(func: object) -> bool:
-    """True when ``func`` takes a ``scope=`` keyword (the engine's case scope, issue 11)."""
-    import inspect
-
-    try:
-        return "scope" in inspect.signature(func).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _scope_probe(fingerprint: tuple, _dataset: Dataset, month: str) -> bool:
-    from metrics.kpis import compute_kpis
-
-    try:
-        compute_kpis(_dataset, month, month, forces=["All forces"], kpi_ids=["charge_rate"],
-                     scope="adult_rape")
-    except (TypeError, ValueError) as exc:  # KpiInputError: "not available yet"
-        _LOG.info("case scopes not available: %s", exc)
-        return False
-    return True
-
-
-def scope_supported(loaded: Loaded | None = None) -> bool:
-    """True when the KPI engine reads KPIs for a case scope (``compute_kpis(..., scope=)``
-    accepts ``adult_rape``: probed once per export with one KPI for one month)."""
-    from metrics.kpis import compute_kpis
-
-    if not accepts_scope(compute_kpis):
-        return False
-    if loaded is None or loaded.dataset is None:
-        return True
-    bounds = month_range(loaded.dataset)
-    if bounds is None:
-        return False
-    return _scope_probe(loaded.fingerprint or (), loaded.dataset, str(bounds[1]))
-
-
 @st.cache_data(max_entries=512, show_spinner=False)
 def _kpis(
     fingerprint: tuple, _dataset: Dataset, start: str, end: str, by: str,
@@ -223,14 +185,10 @@ def _kpis(
 ) -> pd.DataFrame:
     from metrics.kpis import compute_kpis
 
-    kwargs: dict[str, object] = {}
-    if scope != "all" or accepts_scope(compute_kpis):
-        kwargs["scope"] = scope
-    if _record is not None:
-        kwargs["record"] = _record
     return compute_kpis(_dataset, start, end, by=by,
                         forces=list(forces) if forces is not None else None,
-                        kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **kwargs)
+                        kpi_ids=list(kpi_ids) if kpi_ids is not None else None, scope=scope,
+                        record=_record)
 
 
 def kpi_table(
@@ -239,8 +197,7 @@ def kpi_table(
     scope: str = "all",
 ) -> pd.DataFrame:
     """``compute_kpis`` for the served export, cached per (fingerprint, window, by, forces, ids,
-    scope). ``scope`` is ``all|adult_rape|child``; a scope other than ``all`` on an engine
-    without scopes raises ``TypeError`` (the pages check :func:`scope_supported` first)."""
+    scope). ``scope`` is ``all|adult_rape|child``."""
     if loaded.dataset is None:
         raise RuntimeError("no usable export loaded")
     record, key = record_for(kpi_ids)
@@ -258,11 +215,9 @@ def _breakdown(
 ) -> pd.DataFrame:
     from metrics.breakdowns import compute_breakdown
 
-    kwargs: dict[str, object] = {}
-    if scope != "all" or accepts_scope(compute_breakdown):
-        kwargs["scope"] = scope
     return compute_breakdown(_dataset, start, end, dimension, force=force,
-                             kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **kwargs)
+                             kpi_ids=list(kpi_ids) if kpi_ids is not None else None,
+                             scope=scope)
 
 
 def breakdown_table(

@@ -25,6 +25,7 @@ a foreign Host before any data is read, but at the script level only.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -407,8 +408,9 @@ PRELOAD = ("ui.shell", "ui.deck", "ui.tiles", "ui.views", "ui.access", "ui.recor
 
 def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
     """Import ``modules`` in the launcher, before the server answers, so the first visitor
-    does not wait for them. Returns the names that could not be imported (logged; the page
-    that needs one then says so as it would without the launcher)."""
+    does not wait for them, then freeze them out of the garbage collector's scans. Returns
+    the names that could not be imported (logged; the page that needs one then says so as
+    it would without the launcher)."""
     import importlib
 
     # st.cache_data checks its options when a module is imported, and says "No runtime
@@ -428,6 +430,10 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
                 failed.append(name)
     finally:
         quiet.setLevel(level)
+    # what was imported lives as long as the server: out of the collector's scans, so the
+    # first page run's collection (ui.data._freeze_long_lived) scans only what came after
+    gc.collect()
+    gc.freeze()
     return failed
 
 

@@ -396,19 +396,12 @@ def _sidebar_filters(view: ViewState, choices: Choices, locked: Mapping[str, str
                        disabled=bool(locked))
     sb.selectbox("Compare with", list(COMPARES), format_func=COMPARES.__getitem__,
                  key=W_COMPARE, on_change=_on_filter_change)
-    if ui_data.scope_supported(loaded):
-        _sync_widget(W_SCOPE, view.scope)
-        sb.selectbox("Cases", list(SCOPES), format_func=SCOPES.__getitem__, key=W_SCOPE,
-                     on_change=_on_filter_change, disabled=bool(locked),
-                     help="Adult rape: offence group rape, victim aged 18 or over. Child "
-                          "victims: victim under 18. Survey and workforce measures are "
-                          "force-wide and do not change with this choice.")
-    elif view.scope != "all":
-        view = replace(view, scope="all")
-        note = "This version of the engine reads every case only; showing all RASSO."
-        notes = st.session_state.get(_NOTES, [])
-        if note not in notes:
-            st.session_state[_NOTES] = [*notes, note]
+    _sync_widget(W_SCOPE, view.scope)
+    sb.selectbox("Cases", list(SCOPES), format_func=SCOPES.__getitem__, key=W_SCOPE,
+                 on_change=_on_filter_change, disabled=bool(locked),
+                 help="Adult rape: offence group rape, victim aged 18 or over. Child "
+                      "victims: victim under 18. Survey and workforce measures are "
+                      "force-wide and do not change with this choice.")
     if locked:
         sb.caption("Force, window and cases are fixed by the shared link.")
     st.session_state[_VIEW] = view
