@@ -364,7 +364,7 @@ def _is_str(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
-def _plain(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+def decoded(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     """Dictionary arrays decoded to their value type; others unchanged."""
     if pa.types.is_dictionary(arr.type):
         return arr.cast(arr.type.value_type)
@@ -535,7 +535,7 @@ def _convert(col: Column, arr: pa.ChunkedArray, name: str, rep: Findings
         return _empty_series(col.kind, n)
     kind = col.kind
     if kind == "id":
-        plain = _plain(arr)
+        plain = decoded(arr)
         if _is_int(plain.type):
             plain = plain.cast(pa.string())
         if not pa.types.is_string(plain.type):
@@ -802,10 +802,10 @@ def _int_keys(s: pd.Series) -> tuple[str, int, np.ndarray] | None:
     arr = _arrow(s)
     if arr is None or arr.null_count:
         return None
-    return _arrow_int_keys(arr)
+    return arrow_int_keys(arr)
 
 
-def _arrow_int_keys(arr: pa.ChunkedArray) -> tuple[str, int, np.ndarray] | None:
+def arrow_int_keys(arr: pa.ChunkedArray) -> tuple[str, int, np.ndarray] | None:
     """``_int_keys`` of a null-free Arrow string array."""
     if len(arr) == 0:
         return ("", 0, np.zeros(0, dtype=np.int64))
@@ -852,7 +852,7 @@ def _arrow(s: pd.Series) -> pa.ChunkedArray | None:
 _MAX_DENSE = 200_000_000  # largest integer key looked up through a dense presence table
 
 
-def _presence(keys: np.ndarray) -> np.ndarray | None:
+def presence_table(keys: np.ndarray) -> np.ndarray | None:
     """A boolean table indexed by key (True where present), or None if the keys are too big."""
     if len(keys) == 0:
         return np.zeros(1, dtype=bool)
@@ -870,7 +870,7 @@ def _duplicates(s: pd.Series, shaped: tuple[str, int, np.ndarray] | None
     ``shaped`` is ``_int_keys(s)`` (None for irregular ids or categoricals)."""
     if shaped is not None:
         keys = shaped[2]
-        table = _presence(keys)
+        table = presence_table(keys)
         if table is not None:
             if int(np.count_nonzero(table)) == len(keys):
                 return None
@@ -892,7 +892,7 @@ def _missing_from(child: pd.Series, parent: pd.Series,
     if c_shaped is not None and p_shaped is not None and (
             len(c_shaped[2]) == 0 or len(p_shaped[2]) == 0 or c_shaped[:2] == p_shaped[:2]):
         ck, pk = c_shaped[2], p_shaped[2]
-        table = _presence(pk)
+        table = presence_table(pk)
         if table is not None:
             inside = (ck >= 0) & (ck < len(table))
             missing = ~inside

@@ -404,19 +404,19 @@ def _shaped_column(scan: ParquetScan, table: str, name: str) -> Keys | None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from metrics.load import _arrow_int_keys
+    from metrics.load import arrow_int_keys
 
     column = pq.read_table(scan.files[table], columns=[name]).column(name)
-    return _arrow_int_keys(pc.drop_null(column))
+    return arrow_int_keys(pc.drop_null(column))
 
 
 def _unique_keys(keys: Keys) -> bool:
     """Whether integer keys are all different."""
     import numpy as np
 
-    from metrics.load import _presence
+    from metrics.load import presence_table
 
-    table = _presence(keys[2])
+    table = presence_table(keys[2])
     if table is not None:
         return int(np.count_nonzero(table)) == len(keys[2])
     return len(np.unique(keys[2])) == len(keys[2])
@@ -430,9 +430,9 @@ def _keys_within(child: Keys, parent: Keys) -> bool:
         return True
     if child[:2] != parent[:2]:
         return False
-    from metrics.load import _presence
+    from metrics.load import presence_table
 
-    table = _presence(parent[2])
+    table = presence_table(parent[2])
     keys = child[2]
     if table is None or int(keys.min()) < 0:
         return bool(np.isin(keys, parent[2]).all())
@@ -477,7 +477,7 @@ def _suspicious_rows(con: Any, scan: ParquetScan, spec: Table, c: Column) -> int
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from metrics.load import _plain, suspicious
+    from metrics.load import decoded, suspicious
 
     if c.kind == "category":
         names = pa.array([v for v in _distinct(con, scan, spec.name, c.name) if v is not None],
@@ -488,7 +488,7 @@ def _suspicious_rows(con: Any, scan: ParquetScan, spec: Table, c: Column) -> int
         return int(con.execute(
             f"SELECT count_if({_q(c.name)}::VARCHAR IN (SELECT unnest($v))) FROM "
             f"{parquet_source(scan.files[spec.name])}", {"v": flagged}).fetchone()[0])
-    values = _plain(pq.read_table(scan.files[spec.name], columns=[c.name]).column(c.name))
+    values = decoded(pq.read_table(scan.files[spec.name], columns=[c.name]).column(c.name))
     return int(pc.sum(suspicious(values.cast(pa.string()))).as_py() or 0)
 
 
