@@ -158,13 +158,17 @@ _AGGREGATED_HISTORY = (
     "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, "
     "sum(COLUMNS('^(num|den|n)$'))::DOUBLE, " + _WHOLE_DATE +
     " FROM ({sql}) AS q WHERE month IS NOT NULL AND force IS NOT NULL GROUP BY ALL")
+# items: one row each, the force as its code in the export's forces (``FORCE_CODES``), so
+# no text crosses over; sorted (by item) in numpy after the months are cut
+_ITEMS_SELECT = (
+    "SELECT c.code AS flightdeck_f, "
+    "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, item::DOUBLE AS item")
+_ITEMS_FROM = (
+    " FROM ({sql}) AS q JOIN " + S.FORCE_CODES + " AS c ON c.force = q.force::VARCHAR"
+    " WHERE month IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)")
 _ITEMS_HISTORY = (
-    "SELECT force::VARCHAR AS force, "
-    "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, "
-    "item::DOUBLE AS item, count(*) AS flightdeck_k, " + _WHOLE_DATE +
-    " FROM ({sql}) AS q WHERE month IS NOT NULL"
-    " AND force IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)"
-    " GROUP BY ALL ORDER BY item")
+    _ITEMS_SELECT + ", typeof(month) IN ('DATE', 'TIMESTAMP') "
+    "AND month::TIMESTAMP = month::DATE::TIMESTAMP AS flightdeck_exact" + _ITEMS_FROM)
 _NOT_RANGE_FREE = object()  # cached: this KPI's rows must be queried per call
 _RANGE_WORDS = re.compile(r"\bmonth_ends\b|\$flightdeck_", re.IGNORECASE)
 
@@ -233,12 +237,14 @@ def _connection(dataset: Dataset, scope: str) -> tuple[Any, threading.Lock]:
     """The DuckDB connection holding ``dataset``'s views for ``scope``, made once per loaded
     export (tables are read-only by contract) and dropped with it; use it under its lock."""
     key = (id(dataset), scope)
+    forces = _export_forces_once(dataset)  # takes the lock itself
     with _CONNECTIONS_LOCK:
         hit = _CONNECTIONS.get(key)
         if hit is not None and hit[0]() is dataset:
             return hit[1], hit[2]
         con = S.connect()
         S.register_views(con, dataset, scope)
+        S.register_force_codes(con, forces)
 
         def drop(_ref: weakref.ref, key: tuple[int, str] = key) -> None:
             gone = _CONNECTIONS.pop(key, None)
@@ -344,7 +350,12 @@ class _Run:
         result = None
         if whole and bool(np.all(np.asarray(exact))):
             # force codes, not one Python string per row, are kept (the history lives long)
-            got["flightdeck_f"] = self.force_codes(got.pop("force")).astype(np.int16)
+            if "force" in got:
+                got["flightdeck_f"] = self.force_codes(got.pop("force"))
+            got["flightdeck_f"] = np.asarray(got["flightdeck_f"]).astype(np.int16)
+            if "item" in got:  # by item once, so every slice of it is sorted
+                order = np.argsort(np.asarray(got["item"], dtype=np.float64), kind="stable")
+                got = {name: np.asarray(values)[order] for name, values in got.items()}
             result = (got, names)
         with _CONNECTIONS_LOCK:
             store[key] = _NOT_RANGE_FREE if result is None else result
@@ -411,23 +422,20 @@ class _Run:
         return np.vstack([win, win.sum(axis=0, keepdims=True)])
 
     def items(self, kpi: KPI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(force code, month offset, item) of the KPI's items in the range, by item value.
-        Equal items of one force and month come back once with their count (days repeat a
-        lot), and are expanded here."""
-        wrapper = (
-            "SELECT force::VARCHAR AS force, "
-            "(year(month) - 1970) * 12 + month(month) - 1 AS flightdeck_mi, "
-            "item::DOUBLE AS item, count(*) AS flightdeck_k"
-            " FROM ({sql}) AS q WHERE month >= $flightdeck_start AND month <= $flightdeck_end"
-            " AND force IS NOT NULL AND item IS NOT NULL AND NOT isnan(item::DOUBLE)"
-            " GROUP BY ALL ORDER BY item")
+        """(force code, month offset, item) of the KPI's items in the range, by item value
+        (equal items in no set order: they are the same number)."""
+        wrapper = (_ITEMS_SELECT + _ITEMS_FROM +
+                   " AND month >= $flightdeck_start AND month <= $flightdeck_end")
         got, _ = self.history(kpi, _ITEMS_HISTORY) or self.query(kpi, wrapper)
         f = self.codes_of(got)
         rel = np.asarray(got["flightdeck_mi"], dtype=np.int64) - self.m0
-        keep = (f >= 0) & (rel >= 0) & (rel < self.M)  # before expanding: a history is long
-        k = np.asarray(got["flightdeck_k"], dtype=np.int64)[keep]
-        return (np.repeat(f[keep], k), np.repeat(rel[keep], k),
-                np.repeat(np.asarray(got["item"], dtype=np.float64)[keep], k))
+        keep = (f >= 0) & (rel >= 0) & (rel < self.M)
+        f, rel = f[keep], rel[keep]
+        values = np.asarray(got["item"], dtype=np.float64)[keep]
+        if len(values) > 1 and not bool(np.all(values[1:] >= values[:-1])):
+            order = np.argsort(values, kind="stable")
+            f, rel, values = f[order], rel[order], values[order]
+        return f, rel, values
 
     def median(self, kpi: KPI) -> Cells:
         f, rel, values = self.items(kpi)

@@ -194,6 +194,23 @@ def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
 
 
+FORCE_CODES = "flightdeck_force_codes"
+
+
+def register_force_codes(con: Any, forces: list[str]) -> None:
+    """A table ``FORCE_CODES`` (``force`` VARCHAR, ``code`` SMALLINT) on ``con``: each of the
+    export's force names (``forces``, in the engine's order) with its position, so a query
+    can return a force as a small integer rather than as text."""
+    import pyarrow as pa
+
+    codes = pa.table({"force": pa.array(forces, pa.string()),
+                      "code": pa.array(range(len(forces)), pa.int16())})
+    con.register("flightdeck_force_names", codes)
+    con.execute(f"CREATE OR REPLACE TABLE {FORCE_CODES} AS "
+                "SELECT * FROM flightdeck_force_names")
+    con.unregister("flightdeck_force_names")
+
+
 def shared_names(sql: str) -> list[str]:
     """The shared intermediates (``SHARED``) that ``sql`` names, in ``SHARED`` order."""
     found = {m.lower() for m in _SHARED_NAME.findall(sql)}
