@@ -24,7 +24,6 @@ screen, the panel board pack and the CLI agree.
 
 from __future__ import annotations
 
-import inspect
 import math
 from datetime import date
 from typing import Any
@@ -93,35 +92,24 @@ def spc_method(kpi: KPI) -> str:
 # --------------------------------------------------------------------------- KPI tables
 
 
-def _engine_accepts(name: str) -> bool:
-    from metrics.kpis import compute_kpis
-
-    return name in inspect.signature(compute_kpis).parameters
-
-
 def kpi_table(dataset: Dataset, start: pd.Period, end: pd.Period, *, by: str = "window",
               forces: list[str] | None = None, kpi_ids: list[str] | None = None,
               scope: str = "all", audience: str = "internal", record: Any = None
               ) -> pd.DataFrame:
-    """``compute_kpis`` for the audience: panel tables go through ``apply_panel``. Always has
-    a bool ``provisional`` column (False where the engine has none). ``record``: the meeting
-    record (``metrics.record.Record``) the record KPIs come from; None leaves them no_data.
-    Raises ValueError for a scope the engine does not support, or a bad audience."""
+    """``compute_kpis`` for the audience: panel tables go through ``apply_panel``. Has the
+    engine's bool ``provisional`` column. ``record``: the meeting record
+    (``metrics.record.Record``) the record KPIs come from; None leaves them no_data.
+    Raises ValueError for a bad audience (``KpiInputError``, a ValueError, for a bad scope)."""
     from metrics.kpis import compute_kpis
 
     if audience not in ("internal", "panel"):
         raise ValueError(f"audience must be internal or panel, not {audience!r}")
     kw: dict[str, Any] = {}
     if scope != "all":
-        if not _engine_accepts("scope"):
-            raise ValueError(f"scope {scope!r} is not supported by this KPI engine")
         kw["scope"] = scope
     if record is not None:
         kw["record"] = record
     table = compute_kpis(dataset, start, end, by=by, forces=forces, kpi_ids=kpi_ids, **kw)
-    if "provisional" not in table.columns:
-        table = table.assign(provisional=False)
-    table["provisional"] = table["provisional"].fillna(False).astype(bool)
     if audience == "panel":
         from metrics.disclosure import apply_panel
 
@@ -182,8 +170,7 @@ def spc_points(table: pd.DataFrame, kpis: dict[str, KPI],
     n_months = len(months)
     first = pd.Period(months[0], freq="M")
     ok = (table["status"].astype(object) == "ok").to_numpy()
-    prov = (table["provisional"].to_numpy(dtype=bool) if "provisional" in table.columns
-            else np.zeros(n_rows, dtype=bool))
+    prov = table["provisional"].to_numpy(dtype=bool)
     value = np.where(ok, _floats(table["value"]), np.nan)
     num = _floats(table["numerator"])
     den = _floats(table["denominator"])
@@ -328,17 +315,14 @@ def latest_verdict(table: pd.DataFrame, kpis: dict[str, KPI],
 
 
 def _items(dataset: Dataset, kpi_id: str, start: pd.Period, end: pd.Period,
-           forces: list[str] | None, scope: str) -> pd.DataFrame | None:
-    """The engine's ``kpi_items`` (force, item) or None when the engine has none yet."""
-    from metrics import kpis as engine
+           forces: list[str] | None, scope: str) -> pd.DataFrame:
+    """The engine's ``kpi_items`` (force, item)."""
+    from metrics.kpis import kpi_items
 
-    fn = getattr(engine, "kpi_items", None)
-    if fn is None:
-        return None
     kw: dict[str, Any] = {"forces": forces}
     if scope != "all":
         kw["scope"] = scope
-    return fn(dataset, kpi_id, start, end, **kw)
+    return kpi_items(dataset, kpi_id, start, end, **kw)
 
 
 def _direction_words(diff: float, better: str) -> str:
@@ -371,8 +355,7 @@ def compute_changes(dataset: Dataset, start: str | pd.Period, end: str | pd.Peri
     ``verdict``: ``not_comparable`` when either window's status is not ``ok`` or either is
     provisional (p and q empty); else ``not_tested`` for ``test = none``; else ``better`` /
     ``worse`` (``higher`` / ``lower`` for neutral KPIs) when q ≤ 0.05, else
-    ``no_clear_change``. A median KPI whose items the engine cannot give yet is
-    ``not_tested``.
+    ``no_clear_change``.
 
     Returns the ``CHANGE_COLUMNS`` (dates as Timestamps; value units as ``compute_kpis``)
     plus ``status``, ``compare_status``, ``provisional``, ``compare_provisional``, ``n``,
@@ -415,7 +398,6 @@ def compute_changes(dataset: Dataset, start: str | pd.Period, end: str | pd.Peri
         p[prop] = stats.two_proportion_z_vec(x1, n1, x0, n0)
     for i in np.flatnonzero(ok & (tests == "poisson_exact")):
         p[i] = stats.poisson_exact_p(value[i], value0[i])
-    untested = np.zeros(n_rows, dtype=bool)
     median_rows = np.flatnonzero(ok & (tests == "mood_median"))
     if median_rows.size:
         kinds = cur["kpi_id"].to_numpy()
@@ -425,9 +407,6 @@ def compute_changes(dataset: Dataset, start: str | pd.Period, end: str | pd.Peri
             wanted = sorted({str(fnames[i]) for i in rows})
             a = _items(dataset, kid, p0, p1, wanted, scope)
             b = _items(dataset, kid, c0, c1, wanted, scope)
-            if a is None or b is None:
-                untested[rows] = True
-                continue
             ga = {f: g["item"].to_numpy(float) for f, g in a.groupby("force")}
             gb = {f: g["item"].to_numpy(float) for f, g in b.groupby("force")}
             for i in rows:
@@ -444,7 +423,7 @@ def compute_changes(dataset: Dataset, start: str | pd.Period, end: str | pd.Peri
     for i in range(n_rows):
         if not ok[i]:
             verdict[i] = "not_comparable"
-        elif tests[i] == "none" or untested[i] or math.isnan(p[i]):
+        elif tests[i] == "none" or math.isnan(p[i]):
             verdict[i] = "not_tested"
         elif q[i] <= ALPHA and not math.isnan(diff[i]) and diff[i] != 0:
             verdict[i] = _direction_words(diff[i], better[i])

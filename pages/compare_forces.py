@@ -23,14 +23,11 @@ if wide:
     st.caption(wide)
 
 with st.spinner("Computing the funnel…"):
-    if ui_data.verdicts_available():
-        try:
-            result = funnel.funnel_from_verdicts(
-                ui_data.funnel_table(ctx.loaded, kpi.id, ctx.start, ctx.end, scope=ctx.scope))
-        except ValueError:  # not a proportion of cases, outcomes or answers
-            result = None
-    else:
-        result = funnel.funnel(ctx.kpi_table(ctx.start, ctx.end, kpi_ids=[kpi.id]))
+    try:
+        result = funnel.funnel_from_verdicts(
+            ui_data.funnel_table(ctx.loaded, kpi.id, ctx.start, ctx.end, scope=ctx.scope))
+    except ValueError:  # not a proportion of cases, outcomes or answers
+        result = None
 
 if result is None:
     st.info(f"Fewer than three forces have enough cases for {escape_md(kpi.name.lower())} in "

@@ -40,12 +40,9 @@ with st.spinner("Computing survey results…"):
 
 st.subheader(f"{escape_md(ctx.window_text)}", anchor=False)
 st.dataframe(table, hide_index=True, width="stretch")
-notes = []
-if ui_data.verdicts_available():
-    notes.append("Change: the two windows compared with a two-proportion test; with many "
-                 "measures tested at once, p-values are adjusted for the false discovery rate "
-                 "(Benjamini–Hochberg), and only an adjusted p of 0.05 or less is called "
-                 "likely real.")
+notes = ["Change: the two windows compared with a two-proportion test; with many measures "
+         "tested at once, p-values are adjusted for the false discovery rate "
+         "(Benjamini–Hochberg), and only an adjusted p of 0.05 or less is called likely real."]
 if survey.any_rounded(table):
     notes.append(shell.ROUNDED_FOOTNOTE)
 if ctx.is_panel and table.astype(str).apply(lambda c: c.str.contains(r"\*")).any().any():
@@ -79,9 +76,6 @@ elif not ctx.covers(adoption - views.BEFORE_AFTER_MONTHS,
                     adoption + (views.BEFORE_AFTER_MONTHS - 1)):
     st.write(f"Soteria was adopted in {adoption.strftime('%B %Y')}; the months either side "
              "of it are outside this link's window.")
-elif not ui_data.verdicts_available():
-    st.write("Before and after needs the verdicts module (metrics.verdicts), which this "
-             "installation does not have.")
 else:
     before_after = survey.before_after_table(ctx, force, items)
     months = views.BEFORE_AFTER_MONTHS

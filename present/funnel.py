@@ -1,9 +1,9 @@
 """The funnel plot's data: forces' points and limits.
 
 :func:`funnel_from_verdicts` reads ``metrics.verdicts.funnel_table`` (gated on status ok,
-widened for overdispersion only when φ > 1); :func:`funnel` is the older path straight from
-a KPI table and ``metrics.stats``. Both return a :class:`Funnel`; its ``table`` is the one
-shown beside the chart and downloaded: numeric numerators, denominators, value and limits.
+widened for overdispersion only when φ > 1) and returns a :class:`Funnel`; its ``table`` is
+the one shown beside the chart and downloaded: numeric numerators, denominators, value and
+limits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from metrics import stats
-from present.format import format_value
 
 FLAGS = {"inside_95": "within", "between_95_998": "worth_a_look", "outside_998": "outside",
          "within": "within", "outside": "outside"}
@@ -69,33 +68,3 @@ def funnel_from_verdicts(table: pd.DataFrame) -> Funnel | None:
     }).sort_values("force").reset_index(drop=True)
     return Funnel(points, limits, target, adjusted, float(table["phi"].iloc[0]), shown)
 
-
-def funnel(kpi_table: pd.DataFrame) -> Funnel | None:
-    """Funnel points and limits for one proportion KPI's window table (all forces).
-
-    Forces with a zero denominator are left out; the target is the All forces value.
-    """
-    forces = kpi_table[(kpi_table["force"] != "All forces") & (kpi_table["denominator"] > 0)]
-    if len(forces) < 3:
-        return None
-    pooled = kpi_table[kpi_table["force"] == "All forces"]
-    target = float(forces["numerator"].sum() / forces["denominator"].sum())
-    if not pooled.empty and pooled["denominator"].iloc[0] > 0:
-        target = float(pooled["numerator"].iloc[0] / pooled["denominator"].iloc[0])
-    flags = stats.funnel_flags(forces["numerator"].to_numpy(float),
-                               forces["denominator"].to_numpy(float), target=target)
-    tau2 = float(flags.attrs.get("tau2", 0.0) or 0.0)
-    phi = float(flags.attrs.get("phi", float("nan")))
-    limits = stats.funnel_limits(target, _grid(forces["denominator"].to_numpy(float)),
-                                 tau2=tau2)
-    flag = [FLAGS.get(p, "within") for p in flags["position"]]
-    points = pd.DataFrame({"force": forces["force"].astype(str).to_numpy(),
-                           "n": forces["denominator"].to_numpy(float),
-                           "value": flags["proportion"].to_numpy(float), "flag": flag})
-    table = pd.DataFrame({
-        "force": points["force"],
-        "value": [format_value(v, "proportion") for v in points["value"]],
-        "denominator": points["n"].astype(int),
-        "position": [FLAG_WORDS[f] for f in flag],
-    }).sort_values("force")
-    return Funnel(points, limits, target, tau2 > 0, phi, table)

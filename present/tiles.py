@@ -61,7 +61,7 @@ VERDICT_STYLES: dict[str, VerdictStyle] = {
     "insufficient": VerdictStyle("Too few to show", "○", "pending"),
     "suppressed": VerdictStyle("Suppressed (small number)", "○", "pending"),
     "no_data": VerdictStyle("No data", "–", "pending"),
-    # kpi_verdicts not available for this view: say so rather than guess
+    # no verdict for this row (absent or unrecognised): say so rather than guess
     "unknown": VerdictStyle("No verdict yet", "–", "pending"),
 }
 

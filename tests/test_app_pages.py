@@ -69,7 +69,7 @@ def test_trends_shows_before_after_for_every_proportion_kpi(app_test) -> None:
     proportions = [k for k in all_kpis() if k.is_proportion]
     # every proportion of cases, outcomes or answers (censuses have no before/after test)
     assert len(before_after) >= len([k for k in proportions if k.interval != "none"]) - 1
-    assert "difference in differences" in texts(at) or "force's own change" in texts(at)
+    assert "difference in differences" in texts(at)
 
 
 def test_trend_chart_with_too_few_months_is_a_sentence() -> None:

@@ -40,15 +40,6 @@ def test_text_from_the_data_is_escaped_in_the_deck_html():
     assert 'onerror="' not in block
 
 
-def test_no_verdicts_means_no_claim_that_nothing_changed():
-    kpis = [get_kpi("charge_rate")]
-    deck = DeckView(build_tiles(kpis, pd.DataFrame([row("charge_rate", verdict=None)])), [],
-                    verdicts_available=False)
-    block = deck_html(deck, lambda k: "trends")
-    assert "not available" in block and "No clear change against" not in block
-    assert "No verdict yet" in block
-
-
 def test_pillars_pack_so_the_lowest_heading_is_highest_then_the_tallest_is_shortest():
     heights = {1: 10.0, 2: 9.0, 3: 20.0, 4: 15.0, 5: 3.0, 6: 6.0}
     packed = pack_columns(heights, 3)

@@ -278,8 +278,7 @@ def open_meeting_record() -> object:
     """The shared meeting record of ``$FLIGHTDECK_DB`` (one engine and connection pool per
     server and URL, for the flight deck, Trends, the record page and the board pack button).
     Raises ``metrics.record.RecordUnavailable`` (one line, no password) when it cannot be
-    opened (remembered for :data:`RECORD_RETRY_SECONDS`), ImportError when the record module
-    is missing."""
+    opened (remembered for :data:`RECORD_RETRY_SECONDS`)."""
     import time
 
     from metrics.record import RecordUnavailable
@@ -331,12 +330,10 @@ def record_for(kpi_ids: Iterable[str] | None) -> tuple[object | None, tuple]:
 
 
 def meeting_record() -> object | None:
-    """:func:`open_meeting_record`, or None when the record module or database is
-    unavailable (the reason is logged)."""
-    try:
-        from metrics.record import RecordUnavailable
-    except ImportError:
-        return None
+    """:func:`open_meeting_record`, or None when the record's database is unavailable (the
+    reason is logged)."""
+    from metrics.record import RecordUnavailable
+
     try:
         return open_meeting_record()
     except RecordUnavailable as exc:
@@ -347,29 +344,14 @@ def meeting_record() -> object | None:
 # --------------------------------------------------------------------------- verdicts (issue 12)
 
 
-def _verdicts() -> object | None:
-    """``metrics.verdicts`` when it is installed, else None (pages then use their own
-    fallbacks from ``metrics.stats``)."""
-    try:
-        from metrics import verdicts
-    except ImportError:
-        return None
-    return verdicts
-
-
-def verdicts_available() -> bool:
-    """True when ``metrics.verdicts`` (SPC monitoring, tested changes, funnels,
-    before/after) can be used."""
-    return _verdicts() is not None
-
-
 @st.cache_data(max_entries=256, show_spinner=False)
 def _spc_chart(fingerprint: tuple, _dataset: Dataset, kpi_id: str, force: str, end: str,
                months: int, scope: str, audience: str, record_key: tuple = (),
                _record: object = None) -> pd.DataFrame:
-    verdicts = _verdicts()
+    from metrics import verdicts
+
     extra = {} if _record is None else {"record": _record}
-    return verdicts.spc_chart(_dataset, kpi_id, force, end, months=months,  # type: ignore[union-attr]
+    return verdicts.spc_chart(_dataset, kpi_id, force, end, months=months,
                               scope=scope, audience=audience, **extra)
 
 
@@ -387,9 +369,10 @@ def spc_chart(loaded: Loaded, kpi_id: str, force: str, end: pd.Period, *, months
 def _changes(fingerprint: tuple, _dataset: Dataset, start: str, end: str, compare: str,
              force: str, scope: str, audience: str, kpi_ids: tuple[str, ...] | None,
              record_key: tuple = (), _record: object = None) -> pd.DataFrame:
-    verdicts = _verdicts()
+    from metrics import verdicts
+
     extra = {} if _record is None else {"record": _record}
-    return verdicts.compute_changes(  # type: ignore[union-attr]
+    return verdicts.compute_changes(
         _dataset, start, end, compare=compare, forces=[force], scope=scope, audience=audience,
         kpi_ids=list(kpi_ids) if kpi_ids is not None else None, **extra)
 
@@ -409,9 +392,9 @@ def changes(loaded: Loaded, start: pd.Period, end: pd.Period, *, compare: str, f
 @st.cache_data(max_entries=256, show_spinner=False)
 def _funnel(fingerprint: tuple, _dataset: Dataset, kpi_id: str, start: str, end: str,
             scope: str, audience: str) -> pd.DataFrame:
-    verdicts = _verdicts()
-    return verdicts.funnel_table(_dataset, kpi_id, start, end,  # type: ignore[union-attr]
-                                 scope=scope, audience=audience)
+    from metrics import verdicts
+
+    return verdicts.funnel_table(_dataset, kpi_id, start, end, scope=scope, audience=audience)
 
 
 def funnel_table(loaded: Loaded, kpi_id: str, start: pd.Period, end: pd.Period, *,
@@ -425,8 +408,9 @@ def funnel_table(loaded: Loaded, kpi_id: str, start: pd.Period, end: pd.Period, 
 @st.cache_data(max_entries=128, show_spinner=False)
 def _before_after(fingerprint: tuple, _dataset: Dataset, force: str, scope: str,
                   audience: str, kpi_ids: tuple[str, ...] | None) -> pd.DataFrame:
-    verdicts = _verdicts()
-    return verdicts.before_after(  # type: ignore[union-attr]
+    from metrics import verdicts
+
+    return verdicts.before_after(
         _dataset, force, scope=scope, audience=audience,
         kpi_ids=list(kpi_ids) if kpi_ids is not None else None)
 

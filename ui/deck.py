@@ -40,60 +40,25 @@ WINDOW_WORDS: dict[str, str] = {
 COMPARE_WORDS: dict[str, str] = {
     "previous": "the previous window", "year_ago": "the same window a year earlier",
 }
-NO_VERDICTS = ("Change tests and SPC verdicts are not available for this view yet; the values "
-               "are shown without a verdict.")
 
 
 @dataclass(frozen=True)
 class DeckView:
-    """What the flight deck shows for one view: tiles by pillar and kind, and the sentences.
-
-    ``verdicts_available`` is False when ``metrics.verdicts.kpi_verdicts`` could not be used;
-    then no sentence claims that anything did or did not change.
-    """
+    """What the flight deck shows for one view: tiles by pillar and kind, and the sentences."""
 
     pillars: dict[int, dict[str, list[Tile]]]
     sentences: list[Sentence]
-    verdicts_available: bool = True
     actions: dict[str, int] = field(default_factory=dict)  # open, overdue
 
 
-def _fallback_verdicts(ctx, force: str) -> pd.DataFrame:  # ctx: ui.shell.PageContext
-    """The window's KPI rows with the comparison's value, but no verdict and no test.
+def verdict_frame(ctx, force: str) -> pd.DataFrame:
+    """The ``metrics.verdicts.kpi_verdicts`` frame for the view (one row per KPI)."""
+    from metrics.verdicts import kpi_verdicts
 
-    Used only while ``metrics.verdicts.kpi_verdicts`` is not available: the tiles then show
-    values and an uncoloured difference, and say "No verdict yet".
-    """
-    current = ctx.kpi_table(ctx.start, ctx.end, forces=[force])
-    try:
-        previous = ctx.kpi_table(ctx.cmp_start, ctx.cmp_end, forces=[force])
-    except Exception:  # noqa: BLE001 - no comparison window in the export
-        previous = current.iloc[0:0]
-    before = previous[previous["status"] == "ok"].drop_duplicates("kpi_id").set_index(
-        "kpi_id")["value"]
-    out = current.drop_duplicates("kpi_id").copy()
-    out["compare_value"] = out["kpi_id"].map(before)
-    out["difference"] = (out["value"] - out["compare_value"]).where(out["status"] == "ok")
-    out["change_verdict"] = "not_tested"
-    out["verdict"] = None
-    return out
-
-
-def verdict_frame(ctx, force: str) -> tuple[pd.DataFrame, bool]:
-    """The ``kpi_verdicts`` frame for the view, and whether it came from ``metrics.verdicts``.
-
-    Returns (frame, True) from ``metrics.verdicts.kpi_verdicts``; (the KPI rows without
-    verdicts, False) while that function does not exist yet.
-    """
-    try:
-        from metrics.verdicts import kpi_verdicts
-    except ImportError:
-        return _fallback_verdicts(ctx, force), False
-    frame = kpi_verdicts(
+    return kpi_verdicts(
         ctx.dataset, ctx.start, ctx.end, force=force, compare=ctx.view.compare,
         scope=getattr(ctx, "scope", "all"), audience="panel" if ctx.is_panel else "internal",
         record=_shared_record())
-    return frame, True
 
 
 def _shared_record() -> object | None:
@@ -153,11 +118,11 @@ class _PanelComment:
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_verdicts(fingerprint: tuple, force: str, start: str, end: str, compare: str,
                      scope: str, catalogue: str, record: tuple, _ctx: object
-                     ) -> tuple[pd.DataFrame, bool]:
+                     ) -> pd.DataFrame:
     return verdict_frame(_ctx, force)
 
 
-def view_verdicts(ctx, force: str) -> tuple[pd.DataFrame, bool]:
+def view_verdicts(ctx, force: str) -> pd.DataFrame:
     """:func:`verdict_frame`, cached per export, view, KPI catalogue (``FLIGHTDECK_KPIS``)
     and state of the meeting record (:func:`record_stamp`); a panel link's never (its
     disclosure depends on the link)."""
@@ -177,16 +142,13 @@ def build_deck(ctx, force: str) -> DeckView:
 
     The verdicts are cached per view; the meeting record is read on every run (comments
     change during a meeting)."""
-    frame, available = view_verdicts(ctx, force)
+    frame = view_verdicts(ctx, force)
     comments, actions = record_notes(ctx, force)
     pillars = build_tiles(ctx.kpis, frame, comments=comments)
-    if available:
-        sentences = what_changed(
-            frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
-            compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
-    else:
-        sentences = []
-    return DeckView(pillars, sentences, available, actions)
+    sentences = what_changed(
+        frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
+        compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
+    return DeckView(pillars, sentences, actions)
 
 
 def trend_href(view: object, kpi_id: str, pillar: int, share: str | None = None) -> str:
@@ -302,11 +264,8 @@ def deck_html(deck: DeckView, href: Callable[[str], str | None], *,
     not open Trends). Every text from the data or the registry is
     HTML-escaped; colours always come with an icon and a word.
     """
-    if deck.verdicts_available:
-        items = "".join(_sentence_html(s, href) for s in deck.sentences)
-        changed = f'<ol class="fd-sentences">{items}</ol>'
-    else:
-        changed = f'<p class="fd-note">{_e(NO_VERDICTS)}</p>'
+    items = "".join(_sentence_html(s, href) for s in deck.sentences)
+    changed = f'<ol class="fd-sentences">{items}</ol>'
     actions = ""
     if deck.actions:
         words = (f"{deck.actions.get('open', 0)} open actions, "
@@ -364,7 +323,6 @@ DECK_CSS = """
 .fd-sentence {font-size: 1.05rem; margin: .05rem 0; line-height: 1.3;}
 .fd-sentence a {color: #1f1f1f;}
 .fd-tag {font-weight: 700; white-space: nowrap;}
-.fd-note {margin: .2rem 0 0 0;}
 .fd-head {display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 1.2rem;}
 .fd-actions {margin: 0; font-size: .95rem;}
 .fd-grid {display: flex; flex-wrap: wrap; gap: 0 .7rem; align-items: flex-start;}

@@ -98,21 +98,16 @@ def about_for(page: Any, title: str, *, audience: str = "internal",
 def _current_page() -> Any:
     """The page context ``ui.shell.page_setup`` stored for this run (None outside the app),
     so a download names its force, window and scope even when the page did not pass it."""
-    try:
-        from ui import shell
-    except ImportError:
-        return None
-    key = getattr(shell, "_CTX", None)
-    return st.session_state.get(key) if key else None
+    from ui import shell
+
+    return st.session_state.get(shell._CTX)
 
 
 def _log_export(access: Any, audience: str, *, reason: str, force: str | None = None,
                 window: str | None = None) -> None:
     """One ``export`` line in the audit trail; never lets an audit failure break the page."""
-    try:
-        from metrics.audit import log_event
-    except ImportError:
-        return
+    from metrics.audit import log_event
+
     try:
         log_event("export", user=str(getattr(access, "user", None) or "local user"),
                   audience=audience, force=force, window=window,
@@ -243,11 +238,11 @@ def _data_key(dataset: Any) -> tuple:
     """Which export a pack was built from: its files' identity, so a new export rebuilds."""
     source = getattr(dataset, "source", None)
     if source is not None:
-        try:
-            from metrics.load import export_fingerprint
+        from metrics.load import export_fingerprint
 
+        try:
             return (str(source), export_fingerprint(source))
-        except (ImportError, OSError):
+        except OSError:
             return (str(source), getattr(dataset, "as_at", None))
     return (id(dataset),)
 

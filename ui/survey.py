@@ -5,7 +5,7 @@ the page context (disclosure control for a panel). Tested changes against the co
 window come from ``metrics.verdicts.compute_changes`` (two-proportion z, Newcombe interval,
 Benjamini–Hochberg across the force's KPIs) and before/after from
 ``metrics.verdicts.before_after`` (difference in differences against forces not yet
-adopting); without ``metrics.verdicts`` the page says so and shows no verdict.
+adopting).
 """
 
 from __future__ import annotations
@@ -53,24 +53,20 @@ def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFra
     now = now.set_index("kpi_id")
     prev = ctx.kpi_table(ctx.cmp_start, ctx.cmp_end, forces=[force], kpi_ids=ids,
                          mark_rounding=True).set_index("kpi_id")
-    tested = None
-    if ui_data.verdicts_available():
-        tested = ui_data.changes(ctx.loaded, ctx.start, ctx.end, compare=ctx.view.compare,
-                                 force=force, scope=ctx.scope,
-                                 audience="panel" if ctx.is_panel else "internal",
-                                 kpi_ids=ids).set_index("kpi_id")
+    tested = ui_data.changes(ctx.loaded, ctx.start, ctx.end, compare=ctx.view.compare,
+                             force=force, scope=ctx.scope,
+                             audience="panel" if ctx.is_panel else "internal",
+                             kpi_ids=ids).set_index("kpi_id")
     label = ctx.compare_text.split(" (")[0].lower()
     rows = []
     for kpi in items:
         row, before = now.loc[kpi.id], prev.loc[kpi.id] if kpi.id in prev.index else None
         change, verdict = "", "not tested"
-        if tested is not None and kpi.id in tested.index:
+        if kpi.id in tested.index:
             t = tested.loc[kpi.id]
             verdict = CHANGE_WORDS.get(str(t["verdict"]), str(t["verdict"]))
             if t["verdict"] not in ("not_comparable",) and _finite(t["difference"]):
                 change = f"{float(t['difference']) * 100:+.1f} pts"
-        elif row["status"] == "ok" and before is not None and before["status"] == "ok":
-            change = f"{(row['value'] - before['value']) * 100:+.1f} pts"
         rows.append({
             "item": item_name(kpi),
             "agree": _marked(value_text(row, kpi), row),
@@ -134,9 +130,7 @@ def quarterly_trend(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.Da
 def before_after_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFrame:
     """Per item: the 12 months before adoption against the 12 months from it, as a
     difference in differences against forces not yet adopting
-    (``metrics.verdicts.before_after``). Empty when ``metrics.verdicts`` is unavailable."""
-    if not ui_data.verdicts_available():
-        return pd.DataFrame()
+    (``metrics.verdicts.before_after``)."""
     table = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
                                  audience="panel" if ctx.is_panel else "internal",
                                  kpi_ids=[k.id for k in items])

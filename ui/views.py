@@ -9,11 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from metrics import stats
 from metrics.registry import KPI, PILLARS
 from present.format import POINT_TYPE_LABELS, format_interval, format_value, gate_text
 from ui import shell
@@ -76,31 +74,6 @@ def span_picker(ctx: shell.PageContext) -> tuple[pd.Period, str]:
     return first, SPANS[months]
 
 
-def spc_frame(monthly: pd.DataFrame, kpi: KPI, adoption: pd.Period | None) -> pd.DataFrame:
-    """The XmR chart frame for one KPI and force: ``metrics.stats.xmr`` over the ``ok`` final
-    months (others, and maturing months, enter as gaps), rebased at the adoption month.
-
-    Columns: month, value (every ``ok`` month, maturing ones too), centre, upper, lower,
-    point_type (None for maturing months: they set no limits and get no verdict) and
-    provisional (bool, the engine's ``provisional`` column, False when absent); ``attrs`` from
-    xmr."""
-    series = monthly.sort_values("window_start")
-    months = pd.PeriodIndex(pd.to_datetime(series["window_start"]), freq="M")
-    shown = series["value"].where(series["status"].eq("ok")).to_numpy(dtype=float)
-    maturing = (series["provisional"].fillna(False).astype(bool).to_numpy()
-                if "provisional" in series else np.zeros(len(series), dtype=bool))
-    values = pd.Series(np.where(maturing, np.nan, shown), index=months)
-    rebase = adoption if adoption is not None and len(months) and \
-        months.min() < adoption <= months.max() else None
-    chart = stats.xmr(values, improvement=kpi.improvement, rebase=rebase)
-    out = chart.reset_index(names="month")
-    out["value"] = shown
-    out["provisional"] = maturing
-    out.loc[maturing, "point_type"] = None
-    out.attrs = chart.attrs
-    return out
-
-
 def value_text(row: pd.Series, kpi: KPI) -> str:
     """A KPI-table row's value for a table cell: the value, the gate, or why it is missing."""
     status = row.get("status")
@@ -155,17 +128,12 @@ def downloads(ctx: shell.PageContext, table: pd.DataFrame, name: str, *,
     """CSV and Excel downloads of a table (``ui.downloads.download_buttons``), naming this
     view's force, window, scope, audience and as-at date (``page=ctx``) and, for a breakdown
     or funnel, its KPI. Pass numbers as numbers (fractions, counts), not display text."""
-    try:
-        from ui import downloads as dl
-    except ImportError:
-        return
-    render = getattr(dl, "download_buttons", None)
-    if render is None:
-        return
+    from ui.downloads import download_buttons
+
     if kpi is None:
-        render(table, name=name, access=ctx.access, page=ctx)
+        download_buttons(table, name=name, access=ctx.access, page=ctx)
     else:
-        render(table, name=name, access=ctx.access, page=ctx, kpi=kpi)
+        download_buttons(table, name=name, access=ctx.access, page=ctx, kpi=kpi)
 
 
 def safe(text: object) -> str:
@@ -174,11 +142,9 @@ def safe(text: object) -> str:
 
 
 def boardpack(ctx: shell.PageContext, force: str) -> None:
-    """The board pack button for this view (``ui.downloads.boardpack_button``), if present."""
-    try:
-        from ui.downloads import boardpack_button
-    except ImportError:
-        return
+    """The board pack button for this view (``ui.downloads.boardpack_button``)."""
+    from ui.downloads import boardpack_button
+
     audience = "panel" if ctx.is_panel else "internal"
     boardpack_button(ctx.dataset, force, ctx.start, ctx.end, audience,
                      comparison=ctx.view.compare, access=ctx.access)
@@ -186,10 +152,8 @@ def boardpack(ctx: shell.PageContext, force: str) -> None:
 
 def share_link(ctx: shell.PageContext) -> None:
     """The "Create panel link" widget for internal users (``ui.access.share_link_panel``)."""
-    try:
-        from ui.access import share_link_panel
-    except ImportError:
-        return
+    from ui.access import share_link_panel
+
     share_link_panel(ctx.access, {"force": ctx.view.force, "from": str(ctx.start),
                                   "to": str(ctx.end), "page": ctx.page_id})
 
@@ -206,10 +170,8 @@ def group_label(value: object) -> str:
 def catalogue_banner() -> None:
     """A warning naming each problem in the force's own KPI declarations
     (``metrics.registry.catalogue_problems``); the app goes on with the shipped catalogue."""
-    try:
-        from metrics.registry import catalogue_problems
-    except ImportError:
-        return
+    from metrics.registry import catalogue_problems
+
     try:
         problems = catalogue_problems()
     except Exception:  # noqa: BLE001 - a broken catalogue must never break a page
@@ -231,34 +193,21 @@ def trend_frame(ctx: shell.PageContext, kpi: KPI, force: str, first: pd.Period
                 ) -> pd.DataFrame:
     """The monthly SPC chart frame of one KPI and force from ``first`` to the window's end,
     for this audience: ``metrics.verdicts.spc_chart`` (Laney p′ for proportions, maturing
-    months excluded) when available, else :func:`spc_frame` over the engine's months.
+    months excluded).
 
     Columns: month (Period), value, numerator, denominator, status, provisional, centre,
-    upper, lower, point_type (+ n when from the engine); ``attrs["verdict"]`` and
+    upper, lower, point_type, limits_provisional, segment_start; ``attrs["verdict"]`` and
     ``attrs["verdict_month"]`` (the latest final month's point type and its month)."""
     from ui import data as ui_data
 
     months = (ctx.end - first).n + 1
-    if ui_data.verdicts_available():
-        frame = ui_data.spc_chart(ctx.loaded, kpi.id, force, ctx.end, months=months,
-                                  scope=ctx.scope,
-                                  audience="panel" if ctx.is_panel else "internal").copy()
-        attrs = dict(frame.attrs)
-        frame["month"] = pd.PeriodIndex(pd.to_datetime(frame["month"]), freq="M")
-        frame.attrs = attrs
-        return frame
-    monthly = ctx.kpi_table(first, ctx.end, by="month", forces=[force], kpi_ids=[kpi.id])
-    adoption = ui_data.adoption_month(ctx.dataset, force)
-    chart = spc_frame(monthly, kpi, adoption) if not monthly.empty else pd.DataFrame()
-    if chart.empty:
-        return chart
-    for col in ("numerator", "denominator", "status", "n"):
-        chart[col] = monthly.sort_values("window_start")[col].to_numpy()
-    final = chart["point_type"].notna() & ~chart["provisional"]
-    last = chart.index[final][-1] if final.any() else None
-    chart.attrs["verdict"] = None if last is None else chart.at[last, "point_type"]
-    chart.attrs["verdict_month"] = None if last is None else chart.at[last, "month"]
-    return chart
+    frame = ui_data.spc_chart(ctx.loaded, kpi.id, force, ctx.end, months=months,
+                              scope=ctx.scope,
+                              audience="panel" if ctx.is_panel else "internal").copy()
+    attrs = dict(frame.attrs)
+    frame["month"] = pd.PeriodIndex(pd.to_datetime(frame["month"]), freq="M")
+    frame.attrs = attrs
+    return frame
 
 
 def chart_verdict_words(chart: pd.DataFrame) -> str:
@@ -338,8 +287,8 @@ BEFORE_AFTER_MONTHS = 12
 def before_after_section(ctx: shell.PageContext, force: str, adoption: pd.Period | None
                          ) -> None:
     """Before/after Soteria adoption for every proportion KPI of the force: the 12 months
-    before adoption against the 12 months from it (``metrics.verdicts.before_after`` when it
-    is available: difference in differences against forces not yet adopting)."""
+    before adoption against the 12 months from it (``metrics.verdicts.before_after``:
+    difference in differences against forces not yet adopting)."""
     st.subheader("Before and after Soteria", anchor=False)
     if adoption is None:
         if force == "All forces" and not ctx.is_panel:
@@ -362,83 +311,24 @@ def before_after_section(ctx: shell.PageContext, force: str, adoption: pd.Period
     from ui import data as ui_data
     from ui import survey
 
-    if ui_data.verdicts_available():
-        kpis = {k.id: k for k in ctx.kpis if k.is_proportion}
-        raw = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
-                                   audience="panel" if ctx.is_panel else "internal",
-                                   kpi_ids=list(kpis))
-        table = survey.before_after_display(raw, kpis, panel=ctx.is_panel)
-        names = str(raw["comparison_forces"].iloc[0]) if len(raw) else ""
-        others = ("pooled" if ctx.is_panel else names.replace("; ", ", ")) if names else \
-            "none in this export"
-        st.caption(
-            f"{_months_words(first, adoption - 1)} against {_months_words(adoption, last)}, "
-            "every proportion KPI, as a difference in differences: the force's change minus "
-            "the change over the same months in forces that had not yet adopted Soteria "
-            f"({safe(others)}), with "
-            "its 95% interval. With many KPIs tested at once, p-values are adjusted for the "
-            "false discovery rate (Benjamini–Hochberg); 'likely real' means an adjusted p "
-            "of 0.05 or less. Without a comparison group the change is the force's own and "
-            "gets no verdict.")
-    else:
-        table = before_after_table(ctx, force, adoption)
-        st.caption(
-            f"{_months_words(first, adoption - 1)} against {_months_words(adoption, last)}, "
-            "every proportion KPI. Difference with its 95% Newcombe interval; each side needs "
-            "the KPI's minimum n. With many KPIs tested at once, p-values are adjusted for the "
-            "false discovery rate (Benjamini–Hochberg); 'likely real' means an adjusted p "
-            "below 0.05. This is the force's own change: it is not adjusted for changes "
-            "every force saw.")
+    kpis = {k.id: k for k in ctx.kpis if k.is_proportion}
+    raw = ui_data.before_after(ctx.loaded, force, scope=ctx.scope,
+                               audience="panel" if ctx.is_panel else "internal",
+                               kpi_ids=list(kpis))
+    table = survey.before_after_display(raw, kpis, panel=ctx.is_panel)
+    names = str(raw["comparison_forces"].iloc[0]) if len(raw) else ""
+    others = ("pooled" if ctx.is_panel else names.replace("; ", ", ")) if names else \
+        "none in this export"
+    st.caption(
+        f"{_months_words(first, adoption - 1)} against {_months_words(adoption, last)}, "
+        "every proportion KPI, as a difference in differences: the force's change minus "
+        "the change over the same months in forces that had not yet adopted Soteria "
+        f"({safe(others)}), with "
+        "its 95% interval. With many KPIs tested at once, p-values are adjusted for the "
+        "false discovery rate (Benjamini–Hochberg); 'likely real' means an adjusted p "
+        "of 0.05 or less. Without a comparison group the change is the force's own and "
+        "gets no verdict.")
     st.dataframe(table, hide_index=True, width="stretch")
-
-
-def before_after_table(ctx: shell.PageContext, force: str, adoption: pd.Period
-                       ) -> pd.DataFrame:
-    """One row per proportion KPI: before, after, difference (points) with its interval,
-    BH-adjusted p and a verdict in words, from the engine's counts for the 12 months before
-    and from adoption (disclosed counts for a panel)."""
-    kpis = [k for k in ctx.kpis if k.is_proportion]
-    ids = [k.id for k in kpis]
-    months = BEFORE_AFTER_MONTHS
-    before = ctx.kpi_table(adoption - months, adoption - 1, forces=[force], kpi_ids=ids)
-    after = ctx.kpi_table(adoption, adoption + (months - 1), forces=[force], kpi_ids=ids)
-    before, after = before.set_index("kpi_id"), after.set_index("kpi_id")
-    results = []
-    for kpi in kpis:
-        b, a = before.loc[kpi.id], after.loc[kpi.id]
-        held = {b["status"], a["status"]} & {"suppressed", "no_data"}
-        r = stats.proportion_change(_num(b["numerator"]), _num(b["denominator"]),
-                                    _num(a["numerator"]), _num(a["denominator"]),
-                                    min_n=kpi.min_n)
-        if held:
-            r = {**r, "status": "suppressed" if "suppressed" in held else "no_data",
-                 "p_value": float("nan")}
-        results.append(r)
-    adjusted, reject = stats.benjamini_hochberg([r["p_value"] for r in results])
-    rows = []
-    for kpi, r, q, real in zip(kpis, results, adjusted, reject, strict=True):
-        ok = r["status"] == "ok"
-        gate = {"insufficient": f"too few (fewer than {kpi.min_n})",
-                "suppressed": "* (suppressed)", "no_data": "no data"}.get(r["status"], "")
-        rows.append({
-            "KPI": kpi.name,
-            "before": format_value(r["before"], "proportion") if ok else gate,
-            "after": format_value(r["after"], "proportion") if ok else gate,
-            "difference": f"{r['diff'] * 100:+.1f} pts" if ok else "",
-            "95% interval": f"{r['low'] * 100:+.1f} to {r['high'] * 100:+.1f} pts" if ok else "",
-            "adjusted p": "" if not ok or np.isnan(q) else f"{q:.3f}",
-            "verdict": (("likely real" if real else "could be chance") if ok else
-                        "not tested"),
-        })
-    return pd.DataFrame(rows)
-
-
-def _num(value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
-    return 0.0 if np.isnan(v) else v
 
 
 def commentary_history(ctx: shell.PageContext, force: str, kpi: KPI) -> None:

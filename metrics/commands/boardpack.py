@@ -67,10 +67,8 @@ def _error(message: str, code: int) -> int:
 
 def _audit(args: argparse.Namespace) -> str | None:
     """Log the export; returns a warning sentence when the audit line could not be written."""
-    try:
-        from metrics.audit import log_event
-    except ImportError:  # the audit module is optional for the CLI
-        return None
+    from metrics.audit import log_event
+
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name available (containers): say so

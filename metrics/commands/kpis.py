@@ -117,14 +117,9 @@ def _record_if_asked(args: argparse.Namespace, dataset: Any, kpi_ids: list[str] 
 
 
 def _panel_rules() -> Any:
-    """``metrics.disclosure.apply_panel``, or a KpisCliError when it does not exist yet."""
-    try:
-        from metrics.disclosure import apply_panel
-    except ImportError as exc:
-        raise KpisCliError(
-            "--audience panel is not available: disclosure control (metrics.disclosure) "
-            "is not installed; use --audience internal"
-        ) from exc
+    """``metrics.disclosure.apply_panel`` (imported only for ``--audience panel``)."""
+    from metrics.disclosure import apply_panel
+
     return apply_panel
 
 

@@ -61,10 +61,9 @@ def add_spc(table: pd.DataFrame, dataset: Dataset, kpis: list[KPI]) -> pd.DataFr
         return table.assign(spc=np.full(0, None, dtype=object))
     frame = table
     if "provisional" not in table.columns:  # the engine adds it after this call
-        from metrics.kpis import engine
+        from metrics.kpis.engine import provisional_flags
 
-        flags = getattr(engine, "provisional_flags", None)
-        if flags is not None:
-            frame = table.assign(provisional=flags(table, kpis, getattr(dataset, "as_at", None)))
+        frame = table.assign(provisional=provisional_flags(table, kpis,
+                                                           getattr(dataset, "as_at", None)))
     points = spc_points(frame, {k.id: k for k in kpis}, adoption_months(dataset))
     return table.assign(spc=points["point_type"].to_numpy())
