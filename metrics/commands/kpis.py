@@ -23,6 +23,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from metrics.commands._common import (
@@ -127,7 +128,9 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     """The table as printed: ISO date strings, and value/CIs blank unless status is ok."""
     shown = table.copy()
     for col in ("window_start", "window_end"):
-        shown[col] = pd.to_datetime(shown[col]).dt.strftime("%Y-%m-%d")
+        days = pd.to_datetime(shown[col]).to_numpy(dtype="datetime64[D]")
+        text = np.datetime_as_string(days, unit="D").astype(object)  # YYYY-MM-DD, fast
+        shown[col] = np.where(np.isnat(days), None, text)
     not_ok = shown["status"] != "ok"
     for col in ("value", "ci_low", "ci_high"):
         if col in shown.columns:
