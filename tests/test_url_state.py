@@ -80,6 +80,7 @@ def test_encode_omits_custom_months_for_a_named_window() -> None:
         ({"pillar": "-1"}, "pillar", None, "Pillar '-1'"),
         ({"kpi": "made_up"}, "kpi", None, "made_up"),
         ({"kpi": "<script>"}, "kpi", None, "<script>"),
+        ({"scope": "evil"}, "scope", "all", "showing All RASSO."),  # the acronym kept
     ],
 )
 def test_bad_values_fall_back_with_a_note(

@@ -166,7 +166,7 @@ def decode(params: Mapping[str, object], choices: Choices) -> tuple[ViewState, l
             state = replace(state, scope=scope)
         else:
             notes.append(f"Scope '{scope}' is not one of {', '.join(SCOPES)}; "
-                         f"showing {SCOPES[DEFAULT_SCOPE].lower()}.")
+                         f"showing {SCOPES[DEFAULT_SCOPE]}.")  # "All RASSO": an acronym
     return state, notes
 
 
