@@ -11,9 +11,8 @@ ctx = shell.page_setup("flight_deck")
 force = ctx.view.force
 st.header(f"Flight deck: {escape_md(force)}", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
-compare = ctx.compare_text[:1].lower() + ctx.compare_text[1:]
 st.caption(
-    f"**{escape_md(ctx.window_text)}**, changes against the {escape_md(compare)} · "
+    f"**{escape_md(ctx.window_text)}**, changes against the {escape_md(ctx.compare_phrase)} · "
     f"data as at **{as_at}** · 95% intervals · a row opens its trend"
 )
 

@@ -17,7 +17,7 @@ locked = ctx.is_panel
 st.header(f"Victim voice: {escape_md(force)}", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
 st.caption(f"**{escape_md(ctx.window_text)}**, changes against the "
-           f"{escape_md(ctx.compare_text)} · data as at **{as_at}**")
+           f"{escape_md(ctx.compare_phrase)} · data as at **{as_at}**")
 st.markdown(
     "What victims told us in the survey, item by item. **The gate:** a result is shown only "
     "once at least 30 victims in the force area have answered the item in the window; below "

@@ -314,3 +314,11 @@ def test_force_wide_measures_say_so_under_a_scope(app_test) -> None:
     at = open_page(app_test(force="Kent Police", scope="child", kpi="charge_rate"),
                    "pages/trends.py")
     assert "force-wide" not in texts(at)  # a case-linked KPI follows the scope
+
+
+@pytest.mark.parametrize("path", ["pages/flight_deck.py", "pages/victim_voice.py"])
+def test_the_comparison_reads_as_part_of_the_caption_sentence(app_test, path) -> None:
+    at = open_page(app_test(force="Kent Police"), path)
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "changes against the previous window (" in captions
+    assert "changes against the Previous window" not in captions

@@ -227,6 +227,13 @@ class PageContext:
         return f"{COMPARES[self.view.compare]} ({describe_window(self.cmp_start, self.cmp_end)})"
 
     @property
+    def compare_phrase(self) -> str:
+        """:attr:`compare_text` inside a sentence ("changes against the previous window
+        (...)"): its first letter in lower case."""
+        text = self.compare_text
+        return text[:1].lower() + text[1:]
+
+    @property
     def as_at(self) -> date | None:
         return self.dataset.as_at if self.loaded.dataset is not None else None
 
