@@ -319,6 +319,6 @@ def test_force_wide_measures_say_so_under_a_scope(app_test) -> None:
 @pytest.mark.parametrize("path", ["pages/flight_deck.py", "pages/victim_voice.py"])
 def test_the_comparison_reads_as_part_of_the_caption_sentence(app_test, path) -> None:
     at = open_page(app_test(force="Kent Police"), path)
-    captions = " ".join(str(c.value) for c in at.caption)
+    captions = " ".join(str(c.value) for c in at.caption).replace("\\", "")
     assert "changes against the previous window (" in captions
     assert "changes against the Previous window" not in captions
