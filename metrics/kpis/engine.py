@@ -301,12 +301,15 @@ class _Run:
         try:
             if not shared:
                 return self._fetch(cur, text, params)
-            # a shared table is built once per connection and months and read under the
-            # lock, so no other call rebuilds it for other months while this one reads it
+            # a shared table is built once per connection (and months) under the lock; one
+            # built for months is also read under it, so no other call rebuilds it for other
+            # months meanwhile; one without months is never rebuilt, so it is read beside
             with lock:
                 S.materialise_shared(cur, shared, _MONTH_ENDS, self.params(),
                                      _SHARED_STATE.setdefault(id(con), {}))
-                return self._fetch(cur, text, params)
+                if any(S.SHARED[name][1] for name in shared):
+                    return self._fetch(cur, text, params)
+            return self._fetch(cur, text, params)
         finally:
             cur.close()
 

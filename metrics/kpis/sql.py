@@ -67,19 +67,36 @@ SHARED: dict[str, tuple[str, bool]] = {
         WINDOW w AS (PARTITION BY suspect_id ORDER BY recorded_date, case_id)""", False),
     "investigator_month_end_cases": ("""
         WITH span AS (
-            SELECT min(month_end) AS first_end, max(month_end) AS last_end FROM month_ends
+            SELECT min(month) AS first_month, min(month_end) AS first_end,
+                   max(month_end) AS last_end FROM month_ends
         ), live AS (
-            SELECT c.force, c.investigator_id, c.recorded_date AS opened,
-                   CASE WHEN c.outcome_code IS NOT NULL THEN c.outcome_date END AS closed
+            SELECT c.force, c.investigator_id,
+                   greatest(date_trunc('month', c.recorded_date)::DATE, s.first_month) AS opened,
+                   CASE WHEN c.outcome_code IS NOT NULL AND c.outcome_date <= s.last_end
+                        THEN date_trunc('month', c.outcome_date)::DATE END AS closed
             FROM cases c, span s
             WHERE c.investigator_id IS NOT NULL AND c.recorded_date <= s.last_end
               AND (c.outcome_code IS NULL OR c.outcome_date IS NULL
                    OR c.outcome_date > s.first_end)
+        ), changes AS (
+            -- +1 from the month a case is open at its end, -1 from the month it closes
+            SELECT force, investigator_id, m, sum(d) AS d FROM (
+                SELECT force, investigator_id, opened AS m, 1 AS d FROM live
+                UNION ALL
+                SELECT force, investigator_id, closed, -1 FROM live WHERE closed IS NOT NULL
+            ) GROUP BY ALL
+        ), grid AS (
+            SELECT i.force, i.investigator_id, e.month, coalesce(c.d, 0) AS d
+            FROM (SELECT DISTINCT force, investigator_id FROM live) i CROSS JOIN month_ends e
+            LEFT JOIN changes c ON c.force = i.force AND c.investigator_id = i.investigator_id
+                               AND c.m = e.month
+        ), held AS (
+            SELECT force, month, investigator_id,
+                   sum(d) OVER (PARTITION BY force, investigator_id ORDER BY month) AS cases_held
+            FROM grid
         )
-        SELECT l.force, e.month, l.investigator_id, count(*) AS cases_held
-        FROM live l JOIN month_ends e
-          ON l.opened <= e.month_end AND (l.closed IS NULL OR l.closed > e.month_end)
-        GROUP BY ALL""", True),
+        SELECT force, month, investigator_id, cases_held::BIGINT AS cases_held
+        FROM held WHERE cases_held > 0""", True),
 }
 _SHARED_NAME = re.compile(r"\b(" + "|".join(SHARED) + r")\b", re.IGNORECASE)
 _SHAPE_COLUMNS = {"flow": ("force", "month", "num"), "stock": ("force", "month", "num"),
