@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"app goals (issue 11) at {report.size_label(main_size)}: a fresh server, the "
               "first flight deck, forces not yet seen, server RSS...", flush=True)
         try:
-            results["app_goals"] = app_goals.run(folders[main_size])
+            results["app_goals"] = app_goals.run_repeated(folders[main_size], args.repeat)
         except Exception as exc:  # a broken step is reported, the bench goes on
             results["app_goals"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         print(app_goals.markdown(results["app_goals"]) if "first" in results["app_goals"]

@@ -246,3 +246,24 @@ def test_board_pack_time_is_shown_against_its_15_second_goal() -> None:
     slow, _ = _boardpack_figures({"seconds": [16.0], "bytes": 1000})
     assert fast.goal == "< 15 s" and fast.passed is True
     assert slow.passed is False
+
+
+def test_app_goals_over_several_servers_take_the_median_first_deck(monkeypatch, tmp_path):
+    from bench import app_goals
+
+    runs = iter([
+        {"data": "d", "forces": ["A"], "first": 3.4, "start_to_healthy": 2.0,
+         "force_changes": [0.3], "rss_peak": 500 * 2**20},
+        {"data": "d", "forces": ["A"], "first": 2.9, "start_to_healthy": 2.2,
+         "force_changes": [0.6], "rss_peak": 520 * 2**20},
+        {"data": "d", "forces": ["A"], "first": 3.1, "start_to_healthy": 1.8,
+         "force_changes": [0.2], "rss_peak": 510 * 2**20},
+    ])
+    monkeypatch.setattr(app_goals, "run", lambda data, n_forces=3: next(runs))
+    res = app_goals.run_repeated(tmp_path, 3)
+    assert res["first"] == 3.1 and res["first_runs"] == [3.4, 2.9, 3.1]
+    assert res["force_changes"] == [0.3, 0.6, 0.2] and res["rss_peak"] == 520 * 2**20
+    text = app_goals.markdown(res)
+    assert "3.10 s (median of 3: 2.90, 3.10, 3.40) | <= 3 s | no |" in text
+    assert "0.30 s / 0.60 s | <= 0.5 s | no |" in text  # the worst force change of any run
+    assert "--repeat 3" in text
