@@ -22,14 +22,8 @@ class CliError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m metrics", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"metrics.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name != f"metrics.commands.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+    for name in COMMANDS:  # an unknown verb is argparse's "invalid choice" (exit 2)
+        importlib.import_module(f"metrics.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -22,9 +22,6 @@ SUPPRESSED_TEXT = "Suppressed*"
 ROUNDED_MARK = "†"
 ROUNDED_FOOTNOTE = (f"{ROUNDED_MARK} Changed by disclosure control: counts rounded to the "
                     "nearest 5; rates worked out from the rounded counts.")
-SUPPRESSED_NOTE = ("* Suppressed: based on 1 to 7 items, held back so that no victim can be "
-                   "identified. Other counts are rounded to the nearest 5 and rates are "
-                   "computed from the rounded counts.")
 
 ProgressFn = Callable[[float, str], None]
 #: The pack's sections, in order (the cover and the appendix are always included).

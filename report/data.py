@@ -3,16 +3,14 @@
 :func:`collect_pack_data` computes every table the pack prints, disclosure-controlled for the
 panel audience, into a :class:`PackData`:
 
-- ``current`` / ``previous``: the window and comparison window for the force (and
-  ``forces_window`` for the funnel plots), from ``metrics.kpis.compute_kpis``;
+- ``current``: the window for the force (and ``forces_window`` for the funnel plots), from
+  ``metrics.kpis.compute_kpis``;
 - ``verdicts``: ONE row per KPI from ``metrics.verdicts.kpi_verdicts`` with the pack's
   audience (the same call the flight deck's tiles make, so a panel pack and the panel screen
-  agree); every value, change and verdict the pack prints reads this frame. Without that
-  module (older trees) :func:`fallback_verdicts` builds the same columns from the pack's own
-  tables, and ``verdict_source`` says so;
+  agree); every value, change and verdict the pack prints reads this frame;
 - ``spc``: each KPI's chart over the 36 months ending at the window (``SPC_HISTORY_MONTHS``,
-  the verdicts' span), from ``metrics.verdicts.spc_points`` when present (the screen's
-  chart: final months only, Laney p' or XmR, rebased at adoption), else :func:`spc_frame`;
+  the verdicts' span), from ``metrics.verdicts.spc_points`` (the screen's chart: final
+  months only, Laney p' or XmR, rebased at adoption);
 - ``sentences``: the flight deck's "what changed" sentences (``present.sentences.
   what_changed`` over ``verdicts``), the pack's first content page;
 - the survey items before and after the force's adoption, and the funnel plots;
@@ -114,12 +112,10 @@ class PackData:
     as_at: date | None
     kpis: list[KPI]
     current: pd.DataFrame  # window, this force, indexed by kpi_id
-    previous: pd.DataFrame  # comparison window, this force, indexed by kpi_id
     forces_window: pd.DataFrame  # window, every force (for the funnel plots)
     adoption: pd.Period | None
     scope: str = "all"
     verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # indexed by kpi_id
-    verdict_source: str = "kpi_verdicts"  # or "fallback"
     sentences: list[Any] = field(default_factory=list)
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
     spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
@@ -144,18 +140,15 @@ class PackData:
         """The registry KPI with this id."""
         return next(k for k in self.kpis if k.id == kpi_id)
 
-    def row(self, kpi_id: str, *, previous: bool = False) -> dict[str, Any] | None:
-        """One KPI's row of the window (or comparison window) table as a dict, or None.
-
-        The window's row is the verdict frame's (value, interval, n, status, change and
-        verdict); the comparison window's the engine's."""
+    def row(self, kpi_id: str) -> dict[str, Any] | None:
+        """One KPI's row of the verdict frame (value, interval, n, status, change and
+        verdict) as a dict, or None."""
         cache = self.__dict__.setdefault("_rows", {})
-        key = "previous" if previous else "current"
-        if key not in cache:
-            table = self.previous if previous else self.verdicts
-            cache[key] = {str(i): dict(r) for i, r in zip(
+        if "current" not in cache:
+            table = self.verdicts
+            cache["current"] = {str(i): dict(r) for i, r in zip(
                 table.index, table.to_dict("records"), strict=True)}
-        return cache[key].get(kpi_id)
+        return cache["current"].get(kpi_id)
 
     def last_verdict(self, kpi_id: str) -> str:
         """The KPI's verdict in words (icon and word, e.g. ``✔ Improving``), from the
@@ -216,11 +209,8 @@ def _compute(dataset: Dataset, start: pd.Period, end: pd.Period, **kw: Any) -> p
 
 def _panel(table: pd.DataFrame) -> pd.DataFrame:
     """``metrics.disclosure.apply_panel`` (the one place the panel rules live)."""
-    try:
-        from metrics.disclosure import apply_panel
-    except ImportError as exc:  # never build a panel pack without disclosure control
-        raise BoardpackError("the panel audience needs metrics.disclosure.apply_panel, "
-                             "which is not available") from exc
+    from metrics.disclosure import apply_panel
+
     return apply_panel(table)
 
 
@@ -242,10 +232,8 @@ def first_data_month(dataset: Dataset) -> pd.Period | None:
 
 def _panel_pages() -> tuple[str, ...]:
     """The app pages a share link may open (``metrics.sharelink.PANEL_PAGES``)."""
-    try:
-        from metrics.sharelink import PANEL_PAGES
-    except ImportError:
-        return ("flight_deck", "trends", "victim_voice", "definitions")
+    from metrics.sharelink import PANEL_PAGES
+
     return tuple(PANEL_PAGES)
 
 
@@ -320,21 +308,10 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         force=force, start=p0, end=p1, comp_start=c0, comp_end=c1, audience=audience,
         comparison=comparison, as_at=dataset.as_at, kpis=kpis,
         current=window_all[window_all["force"] == force].set_index("kpi_id"),
-        previous=pd.DataFrame(index=pd.Index([], name="kpi_id")),
         forces_window=window_all, adoption=adoption, scope=scope, record=view,
         record_note=record_note)
     step(0.3, "Verdicts (SPC and change tests)")
-    data.verdicts, data.verdict_source = pack_verdicts(dataset, data, record=record)
-    if data.verdict_source != "kpi_verdicts":
-        # Only the fallback needs the comparison window's table: kpi_verdicts holds
-        # each KPI's comparison value already.
-        try:
-            previous = _compute(dataset, c0, c1, forces=[force], **kw)
-        except (KpiInputError, TypeError) as exc:
-            raise BoardpackError(str(exc)) from exc
-        data.previous = (rule(previous) if rule is not None else previous).set_index("kpi_id")
-        data.verdicts = fallback_verdicts(data)
-        data.__dict__.pop("_rows", None)
+    data.verdicts = pack_verdicts(dataset, data, record=record)
     if rule is not None:
         data.rounded = rounding_changed(raw_window, data.verdicts, kpis)
     step(0.6, "SPC charts")
@@ -375,53 +352,18 @@ def rounding_changed(raw: pd.DataFrame, shown: pd.DataFrame, kpis: Sequence[KPI]
     return out
 
 
-def pack_verdicts(dataset: Dataset, data: PackData, *, record: Any = None
-                  ) -> tuple[pd.DataFrame, str]:
-    """The verdict frame (indexed by kpi_id) and where it came from.
+def pack_verdicts(dataset: Dataset, data: PackData, *, record: Any = None) -> pd.DataFrame:
+    """The verdict frame (indexed by kpi_id): ``metrics.verdicts.kpi_verdicts`` with the
+    pack's force, window, comparison, scope and audience."""
+    from metrics.verdicts import kpi_verdicts
 
-    ``metrics.verdicts.kpi_verdicts`` with the pack's force, window, comparison, scope and
-    audience (``"kpi_verdicts"``); :func:`fallback_verdicts` when that module is missing
-    (``"fallback"``)."""
-    try:
-        from metrics.verdicts import kpi_verdicts
-    except ImportError:
-        return pd.DataFrame(), "fallback"
     extra = {} if record is None else {"record": record}
     frame = kpi_verdicts(dataset, data.start, data.end, force=data.force,
                          compare=data.comparison, scope=data.scope, audience=data.audience,
                          **extra)
     out = frame.drop_duplicates("kpi_id").set_index("kpi_id")
     out.attrs = dict(frame.attrs)
-    return out, "kpi_verdicts"
-
-
-def fallback_verdicts(data: PackData) -> pd.DataFrame:
-    """A verdict frame from the pack's own window tables when ``metrics.verdicts`` is absent:
-    the window's value, interval, n and status, the comparison value and difference, no
-    change test (``change_verdict`` ``not_tested``) and the verdict ``insufficient`` /
-    ``no_data`` / ``no_clear_change`` (no SPC: nothing is called improving untested)."""
-    rows = []
-    for kpi in data.kpis:
-        cur = data.current.loc[kpi.id] if kpi.id in data.current.index else None
-        prev = data.previous.loc[kpi.id] if kpi.id in data.previous.index else None
-        status = "no_data" if cur is None else str(cur["status"])
-        value = None if cur is None or status != "ok" else cur["value"]
-        before = None if prev is None or prev["status"] != "ok" else prev["value"]
-        diff = None if is_missing(value) or is_missing(before) else float(value) - float(before)
-        rows.append({
-            "kpi_id": kpi.id, "value": value,
-            "ci_low": None if cur is None or status != "ok" else cur["ci_low"],
-            "ci_high": None if cur is None or status != "ok" else cur["ci_high"],
-            "n": None if cur is None else cur["n"], "status": status,
-            "provisional": bool(cur.get("provisional", False)) if cur is not None else False,
-            "final_on": None, "compare_value": before, "difference": diff,
-            "diff_ci_low": None, "diff_ci_high": None, "test": None, "p_value": None,
-            "q_value": None, "change_verdict": "not_tested", "spc_point_type": None,
-            "spc_month": None, "spc_evidence": "",
-            "verdict": {"ok": "no_clear_change", "insufficient": "insufficient",
-                        "suppressed": "suppressed"}.get(status, "no_data"),
-        })
-    return pd.DataFrame(rows).set_index("kpi_id")
+    return out
 
 
 def spc_frames(dataset: Dataset, data: PackData,
@@ -434,8 +376,7 @@ def spc_frames(dataset: Dataset, data: PackData,
     One by-month engine call for every KPI (none when ``kpi_verdicts`` hands over its own
     36 months in ``verdicts.attrs["monthly"]``, internal audience); the limits and point
     types from
-    ``metrics.verdicts.spc_points`` (the screen's charts and the verdicts' SPC) when present,
-    else :func:`spc_frame`."""
+    ``metrics.verdicts.spc_points`` (the screen's charts and the verdicts' SPC)."""
     from metrics.kpis import KpiInputError
 
     h0 = data.end - (SPC_HISTORY_MONTHS - 1)
@@ -463,16 +404,11 @@ def spc_frames(dataset: Dataset, data: PackData,
     elif rule is not None:
         monthly = rule(monthly)
     monthly = monthly.sort_values(["kpi_id", "window_start"]).reset_index(drop=True)
-    points = None
-    try:
-        from metrics.verdicts import adoption_months, spc_points
-    except ImportError:
-        spc_points = None  # type: ignore[assignment]
-    if spc_points is not None:
-        known = {k.id: k for k in data.kpis}
-        table = monthly[monthly["kpi_id"].isin(list(known))].reset_index(drop=True)
-        points = spc_points(table, known, adoption_months(dataset))
-        monthly = table
+    from metrics.verdicts import adoption_months, spc_points
+
+    known = {k.id: k for k in data.kpis}
+    monthly = monthly[monthly["kpi_id"].isin(list(known))].reset_index(drop=True)
+    points = spc_points(monthly, known, adoption_months(dataset))
     frames: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
     for kpi in data.kpis:
@@ -485,9 +421,6 @@ def spc_frames(dataset: Dataset, data: PackData,
             notes[kpi.id] = (
                 f"{kpi.name}: no chart in the panel view: {suppressed:.0%} of the months are "
                 "suppressed (counts of 1 to 7), and the rest alone would mislead.")
-            continue
-        if points is None:
-            frames[kpi.id] = spc_frame(rows, kpi, data.adoption)
             continue
         pts = points[mask]
         frame = pd.DataFrame({
@@ -506,24 +439,12 @@ def spc_frames(dataset: Dataset, data: PackData,
 
 def what_changed_sentences(data: PackData) -> list[Any]:
     """The flight deck's "what changed" sentences for this view: ``present.sentences.
-    what_changed`` over the verdict frame (objects with ``text``, ``icon``, ``word``), or,
-    without that module, one plain sentence per KPI whose verdict is not "no clear change"."""
-    frame = data.verdicts.reset_index()
-    window_words = f"in {data.window_label}"
-    compare_words = data.comparison_label
-    try:
-        from present.sentences import what_changed
-    except ImportError:
-        what_changed = None  # type: ignore[assignment]
-    if what_changed is not None:
-        return list(what_changed(frame, data.kpis, window_words=window_words,
-                                 compare_words=compare_words))
-    out = []
-    for kpi in data.kpis:
-        row = data.row(kpi.id)
-        if row and row.get("verdict") in ("improving", "deteriorating", "mixed"):
-            out.append(f"{kpi.name}: {verdict_word(row)}")
-    return out or [f"No clear change against {compare_words}."]
+    what_changed`` over the verdict frame (objects with ``text``, ``icon``, ``word``)."""
+    from present.sentences import what_changed
+
+    return list(what_changed(data.verdicts.reset_index(), data.kpis,
+                             window_words=f"in {data.window_label}",
+                             compare_words=data.comparison_label))
 
 
 def _before_after_window(dataset: Dataset, adoption: pd.Period | None

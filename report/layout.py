@@ -46,7 +46,6 @@ from report.common import (
     ROUNDED_FOOTNOTE,
     ROUNDED_MARK,
     SECTIONS,
-    SUPPRESSED_NOTE,
     _get,
 )
 from report.data import SPC_HISTORY_MONTHS, Funnel, PackData, survey_frame
@@ -225,11 +224,9 @@ class _Builder:
         """The panel's footnotes: suppression, and rounding when a figure carries the mark."""
         if self.data.audience != "panel":
             return []
-        try:
-            from metrics.disclosure import FOOTNOTE as note
-        except ImportError:
-            note = SUPPRESSED_NOTE
-        out = [Spacer(1, 4), self.p(esc(note), self.s.small)]
+        from metrics.disclosure import FOOTNOTE
+
+        out = [Spacer(1, 4), self.p(esc(FOOTNOTE), self.s.small)]
         if self.data.rounded:
             out.append(self.p(esc(ROUNDED_FOOTNOTE), self.s.small))
         return out
@@ -315,10 +312,6 @@ class _Builder:
         flow += self.verdict_summary()
         flow += self.assurance_summary()
         flow += self.actions_summary()
-        if d.verdict_source != "kpi_verdicts":
-            flow.append(self.p(esc("Verdicts here come from the pack's own tables: the "
-                                   "verdict module was not available, so no change is "
-                                   "called real."), self.s.small))
         flow += self.suppressed_note()
         flow.append(PageBreak())
         return flow
@@ -435,12 +428,7 @@ class _Builder:
         return [self.p("Commentary and assurance (meeting record)", self.s.h2),
                 _table(rows, widths), Spacer(1, 2 * mm)]
 
-    def _rows(self, kpi: KPI) -> tuple[Any, Any]:
-        """The KPI's verdict-frame row and its comparison-window row (either may be None)."""
-        d = self.data
-        return d.row(kpi.id), d.row(kpi.id, previous=True)
-
-    def _kpi_cells(self, kpi: KPI, row: Any, prev: Any, *, with_kind: bool = False) -> list[Any]:
+    def _kpi_cells(self, kpi: KPI, row: Any, *, with_kind: bool = False) -> list[Any]:
         """One KPI's row of a pillar or victim-voice table: name, [kind,] value, interval, n,
         change and SPC verdict (interval and n left blank unless the value is shown)."""
         ok = row is not None and _get(row, "status") == "ok"
@@ -453,21 +441,21 @@ class _Builder:
                    self.s.cell_b),
             self.p(esc(interval.replace("95% CI ", "")), self.s.cell),
             self.p(esc(format_n(row["n"]) if ok else ""), self.s.cell),
-            self.p(esc(change_text(kpi, row, prev)), self.s.cell),
+            self.p(esc(change_text(kpi, row)), self.s.cell),
             self.p(esc(self.data.last_verdict(kpi.id)), self.s.cell),
         ]
 
     def kpi_cells(self, kpi: KPI) -> tuple[list[Any], bool]:
         """Five flight-deck cells (name, value, interval, change, verdict) and whether the
         value cell should span the interval cell (a gate or suppression message)."""
-        row, prev = self._rows(kpi)
+        row = self.data.row(kpi.id)
         value = self.value_text(kpi, row)
         ok = row is not None and _get(row, "status") == "ok"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
         cells = [self.p(esc(kpi.name), self.s.deck),
                  self.p(esc(value), self.s.deck_b),
                  self.p(esc(interval.replace("95% CI ", "")), self.s.deck),
-                 self.p(esc(change_short(kpi, row, prev)), self.s.deck),
+                 self.p(esc(change_short(kpi, row)), self.s.deck),
                  self.p(esc(self.data.last_verdict(kpi.id)), self.s.deck)]
         return cells, not ok
 
@@ -582,8 +570,7 @@ class _Builder:
             head = ["KPI", "Kind", "Value", "95% interval", "n", "Change", "Verdict"]
             rows = [self.head(*head, *([] if with_charts else ["What the chart shows"]))]
             for kpi in kpis:
-                row, prev = self._rows(kpi)
-                cells = self._kpi_cells(kpi, row, prev, with_kind=True)
+                cells = self._kpi_cells(kpi, self.data.row(kpi.id), with_kind=True)
                 if not with_charts:
                     cells.append([self.p(esc(s), self.s.cell) for s in self._sentences(kpi)])
                 rows.append(cells)
@@ -639,8 +626,7 @@ class _Builder:
         kpis = [k for k in d.kpis if k.pillar == 3 and k.kind == "qualitative"]
         rows = [self.head("Measure", "Value", "95% interval", "n", "Change", "Verdict")]
         for kpi in kpis:
-            row, prev = d.row(kpi.id), d.row(kpi.id, previous=True)
-            rows.append(self._kpi_cells(kpi, row, prev))
+            rows.append(self._kpi_cells(kpi, d.row(kpi.id)))
         table = _table(rows, [66 * mm, 40 * mm, 40 * mm, 24 * mm, 36 * mm, 32 * mm])
         ba = self.before_after_table()
         flow.append(table)

@@ -59,13 +59,6 @@ def kpi_detail_text(kpi: KPI, row: Any) -> str:
     return "; ".join(p for p in parts if p)
 
 
-#: The verdict's icon and word when ``present.tiles.VERDICT_STYLES`` is not available.
-VERDICT_WORDS: dict[str, tuple[str, str]] = {
-    "improving": ("✔", "Improving"), "deteriorating": ("✖", "Deteriorating"),
-    "no_clear_change": ("●", "No clear change"), "mixed": ("◆", "Mixed signals"),
-    "maturing": ("◷", "Maturing"), "insufficient": ("○", "Too few to show"),
-    "suppressed": ("○", "Suppressed (small number)"), "no_data": ("–", "No data"),
-}
 #: What the change test said, after the change's size.
 CHANGE_TEST_WORDS: dict[str, str] = {
     "better": "real: better", "worse": "real: worse", "higher": "real", "lower": "real",
@@ -80,14 +73,11 @@ def verdict_word(row: Any) -> str:
     key = _get(row, "verdict")
     if not isinstance(key, str):
         return "– No verdict"
-    try:
-        from present.tiles import VERDICT_STYLES
+    from present.tiles import VERDICT_STYLES
 
-        style = VERDICT_STYLES.get(key)
-        icon, word = (style.icon, style.word) if style is not None else VERDICT_WORDS.get(
-            key, ("–", key.replace("_", " ").capitalize()))
-    except ImportError:
-        icon, word = VERDICT_WORDS.get(key, ("–", key.replace("_", " ").capitalize()))
+    style = VERDICT_STYLES.get(key)
+    icon, word = (style.icon, style.word) if style is not None else (
+        "–", key.replace("_", " ").capitalize())
     final_on = _get(row, "final_on")
     if key == "maturing" and final_on is not None and not is_missing_date(final_on):
         word += f" (final on {pd.Timestamp(final_on).strftime('%d %b %Y')})"

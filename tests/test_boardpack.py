@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
+from metrics import verdicts
 from metrics.__main__ import main as cli
 from metrics.disclosure import apply_panel
 from metrics.kpis import compute_kpis
 from metrics.load import load_dataset
 from metrics.registry import PILLARS, all_kpis, get_kpi
+from present import sentences as sentences_mod
 from present.format import format_interval, format_value, gate_text
 from report import boardpack as bp
 
@@ -304,7 +306,6 @@ def test_special_cause_sentence_for_a_run_since_adoption() -> None:
 def test_spc_charts_agree_with_the_verdicts(sample) -> None:
     """The chart on each pillar page shows, at the verdict's month, the point type the
     verdict (and so the flight deck tile) was worked out from."""
-    verdicts = pytest.importorskip("metrics.verdicts")
     data = bp.collect_pack_data(sample, FORCE, START, END)
     frame = verdicts.kpi_verdicts(sample, START, END, force=FORCE).set_index("kpi_id")
     compared = 0
@@ -332,21 +333,17 @@ def test_every_verdict_printed_comes_from_kpi_verdicts(sample, audience, interna
                                                        panel_pack) -> None:
     """Screen and paper agree: the flight deck page prints, for each KPI, the verdict of
     ``kpi_verdicts`` for the pack's audience (the panel's from the disclosed figures)."""
-    verdicts = pytest.importorskip("metrics.verdicts")
     frame = verdicts.kpi_verdicts(sample, START, END, force=FORCE, audience=audience)
     pdf = internal_pack if audience == "internal" else panel_pack
     deck = _deck(pdf)
     for word, count in _verdict_counts(frame).items():
         assert deck.count(_flat(word)) == count, (word, count, deck.count(_flat(word)))
     data = bp.collect_pack_data(sample, FORCE, START, END, audience=audience)
-    assert data.verdict_source == "kpi_verdicts"
     for kpi_id, row in frame.set_index("kpi_id").iterrows():
         assert data.last_verdict(kpi_id) == bp.verdict_word(row.to_dict()), kpi_id
 
 
 def test_first_content_page_holds_the_what_changed_sentences(sample, internal_pack) -> None:
-    sentences_mod = pytest.importorskip("present.sentences")
-    verdicts = pytest.importorskip("metrics.verdicts")
     frame = verdicts.kpi_verdicts(sample, START, END, force=FORCE)
     data = bp.collect_pack_data(sample, FORCE, START, END)
     expected = sentences_mod.what_changed(frame, data.kpis,
@@ -476,31 +473,9 @@ def test_victim_voice_before_after_adoption_uses_engine_counts(sample) -> None:
     assert compared >= 3
 
 
-def test_without_the_verdict_module_the_pack_says_so_and_calls_nothing_real(sample,
-                                                                           monkeypatch) -> None:
-    import sys
-
-    verdicts = pytest.importorskip("metrics.verdicts")
-    monkeypatch.delattr(verdicts, "kpi_verdicts")  # "from metrics.verdicts import" fails
-    monkeypatch.setitem(sys.modules, "present.sentences", None)
-    data = bp.collect_pack_data(sample, FORCE, START, END)
-    assert data.verdict_source == "fallback"
-    assert set(data.verdicts["verdict"]) <= {"no_clear_change", "insufficient", "no_data",
-                                             "suppressed"}
-    assert not data.previous.empty  # the comparison window was computed for the changes
-    pdf = bp.build_boardpack(sample, FORCE, START, END, charts=False, pages=["flight_deck"])
-    page = _flat(_pages(pdf)[WHAT_CHANGED])
-    assert "the verdict module was not available, so no change is called real" in page
-    deck = _deck(pdf)
-    assert "✔ Improving" not in deck and "✖ Deteriorating" not in deck
-    assert not re.search(r"\d (pts|days|cases)? ?\(real\)", deck)
-    assert "● No clear change" in deck
-
-
 def test_spc_history_is_reused_when_kpi_verdicts_hands_it_over(sample, monkeypatch) -> None:
     """With ``kpi_verdicts(...).attrs["monthly"]`` (its 36 months) the pack makes no by-month
     engine call of its own, and draws the same charts."""
-    verdicts = pytest.importorskip("metrics.verdicts")
     from report import data as rd
 
     before = bp.collect_pack_data(sample, FORCE, START, END)

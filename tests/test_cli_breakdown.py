@@ -149,7 +149,6 @@ def test_unreadable_folder_and_unusable_export(capsys, tmp_path):
 
 
 def test_a_formula_in_a_team_name_is_neutralised_in_the_csv(capsys, tmp_path):
-    pytest.importorskip("metrics.safe_csv")
     export = tmp_path / "export"
     shutil.copytree(SAMPLE, export)
     cases = pq.read_table(export / "cases.parquet").to_pandas()
