@@ -77,6 +77,33 @@ def test_both_repeat_suspect_kpis_read_one_flag_with_their_own_look_back(tmp_pat
     assert counts(ds, "repeat_suspect_arrest_rate", "2024-01", "2024-03") == (2, 3)
 
 
+
+def test_repeat_suspect_gaps_count_every_case_but_keep_the_rows_of_the_scope():
+    ds = dataset([
+        # A1's suspect had a child case 100 days before: a repeat in the adult-rape scope too
+        case(recorded="2024-02-10", suspect_id="S1", suspect_arrested=True),
+        case(recorded="2023-11-02", suspect_id="S1", victim_age_band="16-17"),
+        # a child case of S2 after an adult case: a repeat only in the child scope's rows
+        case(recorded="2024-02-20", suspect_id="S2", victim_age_band="0-15",
+             suspect_arrested=False),
+        case(recorded="2024-01-05", suspect_id="S2", offence_group="other_sexual"),
+        case(recorded="2024-03-01", suspect_id="S3", suspect_arrested=True),
+    ])
+
+    def alpha(scope: str, kpi_id: str) -> tuple[float, float]:
+        table = compute_kpis(ds, "2024-01", "2024-03", kpi_ids=[kpi_id], scope=scope)
+        row = table[table["force"] == "Alpha"].iloc[0]
+        return row["numerator"], row["denominator"]
+
+    # all: 4 cases in the window with a suspect (S1, S2 twice, S3); repeats S1 and S2's child
+    assert alpha("all", "repeat_suspect_share") == (2, 4)
+    # adult rape: S1 (its earlier case is a child's) and S3; only S1 is a repeat
+    assert alpha("adult_rape", "repeat_suspect_share") == (1, 2)
+    assert alpha("adult_rape", "repeat_suspect_arrest_rate") == (1, 1)
+    # child: S2's child case, a repeat through the other_sexual case out of the scope
+    assert alpha("child", "repeat_suspect_share") == (1, 1)
+    assert alpha("child", "repeat_suspect_arrest_rate") == (0, 1)
+
 FORCE_KPI = """
 id = "investigators_over_16"
 name = "Investigators over 16 cases"
