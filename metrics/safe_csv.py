@@ -12,7 +12,8 @@ Numbers are never touched: a float ``-0.05`` stays a number, and a text cell tha
 plain number (``"-5"``, ``"+0.25"``, ``"-1.5e-3"``) is left alone as well, since a plain number
 is not a formula (``"-2+3"`` is, and is neutralised).
 
-Pure Python and pandas; used by the CLI (``metrics/commands/*``) and by ``present.export``.
+Pure Python and pandas (DuckDB writes the rows of a plain table, faster); used by the CLI
+(``metrics/commands/*``) and by ``present.export``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import csv
 import io
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 #: Characters that make a spreadsheet read a cell as a formula (OWASP): ``= + - @``, tab, CR.
@@ -122,7 +126,56 @@ def _write(frame: pd.DataFrame, handle: TextIO, lines: list[str], index: bool) -
         writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         for line in lines:
             writer.writerow([line])
-    safe_frame(frame).to_csv(handle, index=False, lineterminator="\n")
+    safe = safe_frame(frame)
+    if not _write_with_duckdb(safe, handle):
+        safe.to_csv(handle, index=False, lineterminator="\n")
+
+
+def _write_with_duckdb(frame: pd.DataFrame, handle: TextIO) -> bool:
+    """Write ``frame`` (header, then rows) to ``handle`` with DuckDB's CSV writer, which is
+    several times faster than pandas' on a KPI table of tens of thousands of rows, and return
+    True; return False, writing nothing, unless the bytes are sure to be pandas' own: every
+    column float64, int64 or text (str or missing; never "", and no ``#`` or carriage return,
+    which DuckDB quotes and Python's csv module does not), with unique text names. DuckDB
+    writes a float as Python's repr does, a missing value as an empty cell, and quotes any
+    other cell as Python's csv module does (tests/test_safe_csv_writer.py compares the two on
+    random tables)."""
+    names = list(frame.columns)
+    if len(frame) == 0 or not all(isinstance(c, str) for c in names) or \
+            len(set(names)) != len(names):
+        return False
+    columns = {}
+    for i in range(len(names)):
+        values = frame.iloc[:, i]
+        if values.dtype == np.float64 or values.dtype == np.int64:
+            columns[f"c{i}"] = values.to_numpy()
+        elif values.dtype == object:
+            cells = values.to_numpy()
+            missing = pd.isna(values).to_numpy()
+            # a str never equals a value of another type, so the distinct values tell
+            if not all(type(v) is str and v and "#" not in v and "\r" not in v
+                       for v in pd.unique(cells[~missing])):
+                return False
+            cells = cells.copy()
+            cells[missing] = None
+            columns[f"c{i}"] = cells
+        else:
+            return False
+    import duckdb
+
+    con = duckdb.connect()
+    folder = tempfile.mkdtemp(prefix="flightdeck-csv-")  # private (0700), removed below
+    try:
+        con.register("flightdeck_rows", pd.DataFrame(columns, copy=False))
+        target = os.path.join(folder, "rows.csv")
+        con.execute(f"COPY flightdeck_rows TO '{target}' (FORMAT csv, HEADER false)")
+        csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(names)
+        with open(target, encoding="utf-8", newline="") as rows:
+            shutil.copyfileobj(rows, handle, 1 << 20)
+    finally:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 __all__ = ["ESCAPE", "FORMULA_PREFIXES", "header_line", "is_dangerous", "safe_cell",
