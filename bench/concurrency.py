@@ -198,15 +198,17 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def start_server(data: Path, port: int, log_path: Path,
-                 app: Path = REPO / "app.py") -> subprocess.Popen:
+                 app: Path = REPO / "app.py", env_extra: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
     """The server as ``make run`` starts it (``python -m ui.serve run app.py``: Streamlit
-    behind the launcher's guard, the first page's modules imported before it answers) on
-    127.0.0.1:port, headless, no file watcher or telemetry."""
+    behind the launcher's guard, the first page's modules imported and the default flight
+    deck prepared before it answers) on 127.0.0.1:port, headless, no file watcher or
+    telemetry; ``env_extra`` adds environment variables (e.g. ``FLIGHTDECK_WARM=0``)."""
     cmd = [sys.executable, "-m", "ui.serve", "run", str(app),
            "--server.port", str(port), "--server.address", HOST,
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    env = {**os.environ, "FLIGHTDECK_DATA": str(data)}
+    env = {**os.environ, "FLIGHTDECK_DATA": str(data), **(env_extra or {})}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process by the OS
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -251,7 +251,7 @@ def test_board_pack_time_is_shown_against_its_15_second_goal() -> None:
 def test_app_goals_over_several_servers_take_the_median_first_deck(monkeypatch, tmp_path):
     from bench import app_goals
 
-    runs = iter([
+    warm = iter([
         {"data": "d", "forces": ["A"], "first": 3.4, "start_to_healthy": 2.0,
          "force_changes": [0.3], "rss_peak": 500 * 2**20},
         {"data": "d", "forces": ["A"], "first": 2.9, "start_to_healthy": 2.2,
@@ -259,11 +259,25 @@ def test_app_goals_over_several_servers_take_the_median_first_deck(monkeypatch, 
         {"data": "d", "forces": ["A"], "first": 3.1, "start_to_healthy": 1.8,
          "force_changes": [0.2], "rss_peak": 510 * 2**20},
     ])
-    monkeypatch.setattr(app_goals, "run", lambda data, n_forces=3: next(runs))
+    cold = iter([
+        {"data": "d", "forces": ["A"], "first": 4.0, "start_to_healthy": 1.0,
+         "force_changes": [0.1], "rss_peak": 530 * 2**20} for _ in range(3)])
+    asked = []
+
+    def fake_run(data, n_forces=3, **kw):
+        asked.append(kw.get("warm", True))
+        return next(warm if kw.get("warm", True) else cold)
+
+    monkeypatch.setattr(app_goals, "run", fake_run)
     res = app_goals.run_repeated(tmp_path, 3)
+    assert asked == [True, False] * 3  # each round: as make run, then nothing prepared
     assert res["first"] == 3.1 and res["first_runs"] == [3.4, 2.9, 3.1]
     assert res["force_changes"] == [0.3, 0.6, 0.2] and res["rss_peak"] == 520 * 2**20
+    assert res["cold"]["first"] == 4.0
     text = app_goals.markdown(res)
     assert "3.10 s (median of 3: 2.90, 3.10, 3.40) | <= 3 s | no |" in text
-    assert "0.30 s / 0.60 s | <= 0.5 s | no |" in text  # the worst force change of any run
+    assert "(`FLIGHTDECK_WARM=0`; start to healthy: 1.0 s) | 4.00 s (median of 3: 4.00, " \
+        "4.00, 4.00) | <= 3 s | no |" in text
+    assert "median / worst of 6 | 0.15 s / 0.60 s | <= 0.5 s | no |" in text  # both servers
+    assert "| server peak RSS | 530 MiB |" in text  # the highest of either server
     assert "--repeat 3" in text

@@ -37,6 +37,89 @@ def test_the_launcher_preloads_before_streamlit_starts(monkeypatch):
     monkeypatch.setattr(serve, "preload", lambda: calls.append("preload") or [])
     from streamlit.web import cli
 
+    monkeypatch.setattr(serve, "warm_default_view", lambda: None)
     monkeypatch.setattr(cli.main, "main", lambda **kw: calls.append(f"streamlit {kw['args']}"))
     serve.main(["run", "app.py"])
     assert calls == ["install", "preload", "streamlit ['run', 'app.py']"]
+
+
+def _default_view(dataset):
+    from ui import data as ui_data
+    from ui.state import ViewState, window_bounds
+
+    view = ViewState()
+    start, end = window_bounds(view, ui_data.month_range(dataset)[1])
+    return view, start, end
+
+
+def test_the_default_flight_deck_is_prepared_so_its_first_visitor_runs_no_query(
+        monkeypatch, export_copy: Path):
+    from metrics.kpis import engine
+    from metrics.verdicts import kpi_verdicts
+    from ui import data as ui_data
+
+    monkeypatch.setenv("FLIGHTDECK_DATA", str(export_copy))
+    monkeypatch.delenv(serve.WARM_ENV, raising=False)
+    seconds = serve.warm_default_view()
+    assert seconds is not None and seconds > 0
+    loaded = ui_data.load()  # the page's load: the same Dataset, from the cache
+    view, start, end = _default_view(loaded.dataset)
+
+    def no_query(*_a, **_k):
+        raise AssertionError("the prepared view ran a KPI query")
+
+    monkeypatch.setattr(engine._Run, "query", no_query)
+    page = kpi_verdicts(loaded.dataset, start, end, force=view.force, compare=view.compare,
+                        scope=view.scope, audience="internal", record=ui_data.meeting_record())
+    assert len(page) > 30 and page["verdict"].notna().all()
+
+
+def test_flightdeck_warm_0_prepares_nothing(monkeypatch, export_copy: Path):
+    from ui import data as ui_data
+
+    monkeypatch.setenv("FLIGHTDECK_DATA", str(export_copy))
+    monkeypatch.setenv(serve.WARM_ENV, "0")
+    monkeypatch.setattr(ui_data, "load", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("loaded although FLIGHTDECK_WARM=0")))
+    assert serve.warm_default_view() is None
+
+
+def test_an_unusable_export_is_logged_never_raised(monkeypatch, tmp_path: Path, caplog):
+    (tmp_path / "cases.parquet").write_bytes(b"not parquet")
+    monkeypatch.setenv("FLIGHTDECK_DATA", str(tmp_path))
+    monkeypatch.delenv(serve.WARM_ENV, raising=False)
+    assert serve.warm_default_view() is None
+
+    def broken(*_a, **_k):
+        raise RuntimeError("engine down")
+
+    from metrics import verdicts
+
+    monkeypatch.setattr(verdicts, "kpi_verdicts", broken)
+    monkeypatch.setenv("FLIGHTDECK_DATA", str(ROOT / "data" / "sample"))
+    with caplog.at_level("WARNING", logger=serve.__name__):
+        assert serve.warm_default_view() is None
+    assert "could not prepare the default flight deck" in caplog.text
+
+
+def test_the_launcher_prepares_the_default_view_after_preloading(monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr(serve, "install", lambda: calls.append("install"))
+    monkeypatch.setattr(serve, "preload", lambda: calls.append("preload") or [])
+    monkeypatch.setattr(serve, "warm_default_view", lambda: calls.append("warm") or 0.1)
+    from streamlit.web import cli
+
+    monkeypatch.setattr(cli.main, "main", lambda **kw: calls.append("streamlit"))
+    serve.main(["run", "app.py"])
+    assert calls == ["install", "preload", "warm", "streamlit"]
+
+
+def test_a_launcher_that_froze_duckdb_exits_without_a_leak_report():
+    # objects still frozen at exit are never finalised: DuckDB's bindings then print
+    # "nanobind: leaked ..." on every shutdown unless they are unfrozen first
+    code = ("from ui import serve; serve.preload(); import duckdb, gc; "
+            "con = duckdb.connect(); print(gc.get_freeze_count() > 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "True"
+    assert "leaked" not in done.stderr

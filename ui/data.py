@@ -15,6 +15,7 @@ No KPI formula lives here: tables come from ``metrics.kpis.compute_kpis``.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import os
@@ -136,8 +137,22 @@ def _freeze_long_lived(dataset: Dataset | None) -> None:
         if key is not None:
             datasets.add(key)
         _FROZEN["modules"] = len(sys.modules)
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
+
+
+_UNFREEZE_AT_EXIT: list[bool] = []
+
+
+def freeze_long_lived() -> None:
+    """Collect garbage once and freeze what is left out of later collections (``gc.freeze``),
+    and, the first time, unfreeze it at exit: objects still frozen when the interpreter ends
+    are never finalised, so DuckDB's bindings would report them as leaked on every shutdown.
+    Returns nothing."""
+    if not _UNFREEZE_AT_EXIT:
+        _UNFREEZE_AT_EXIT.append(True)
+        atexit.register(gc.unfreeze)
+    gc.collect()
+    gc.freeze()
 
 
 def load(path: Path | None = None) -> Loaded:

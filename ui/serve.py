@@ -25,7 +25,6 @@ a foreign Host before any data is read, but at the script level only.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -432,19 +431,58 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
         quiet.setLevel(level)
     # what was imported lives as long as the server: out of the collector's scans, so the
     # first page run's collection (ui.data._freeze_long_lived) scans only what came after
-    gc.collect()
-    gc.freeze()
+    from ui.data import freeze_long_lived
+
+    freeze_long_lived()
     return failed
+
+
+WARM_ENV = "FLIGHTDECK_WARM"
+
+
+def warm_default_view() -> float | None:
+    """Load the export the app serves (``ui.data.load``) and work out the flight deck's
+    verdicts for the view a link without parameters opens (All forces, the last quarter
+    against the one before, all RASSO), so the first visitor's page reads them from the
+    engine's caches instead of waiting for them. Returns the seconds it took; None when it is
+    turned off (``FLIGHTDECK_WARM=0``), the export is not usable, or anything fails (logged,
+    never raised: the page then computes as it would have)."""
+    if os.environ.get(WARM_ENV, "1").strip() == "0":
+        return None
+    started = time.monotonic()
+    try:
+        from metrics.verdicts import kpi_verdicts
+        from ui import data as ui_data
+        from ui.state import ViewState, window_bounds
+
+        loaded = ui_data.load()
+        if loaded.dataset is None or loaded.stale:
+            return None
+        bounds = ui_data.month_range(loaded.dataset)
+        if bounds is None:
+            return None
+        view = ViewState()
+        start, end = window_bounds(view, bounds[1])
+        kpi_verdicts(loaded.dataset, start, end, force=view.force, compare=view.compare,
+                     scope=view.scope, audience="internal", record=ui_data.meeting_record())
+    except Exception:  # noqa: BLE001 - preparing a view must never stop the server
+        _LOG.warning("could not prepare the default flight deck", exc_info=True)
+        return None
+    seconds = time.monotonic() - started
+    _LOG.info("prepared the default flight deck in %.1f s", seconds)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m ui.serve [run] app.py [options]``: install the guard, import what the first
-    page run needs (:func:`preload`), then hand over to Streamlit's own command line
+    page run needs (:func:`preload`), prepare the default flight deck
+    (:func:`warm_default_view`), then hand over to Streamlit's own command line
     (``streamlit run ...``). Does not return normally."""
     from ui import serve  # the importable module, not __main__: one registry per process
 
     serve.install()
     serve.preload()
+    serve.warm_default_view()
     from streamlit.web import cli
 
     args = list(sys.argv[1:] if argv is None else argv)
