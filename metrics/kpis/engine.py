@@ -292,8 +292,7 @@ class _Run:
         """Run ``wrapper`` (``{sql}`` standing for the KPI's query, ``month_ends`` defined) on
         the KPI's scope, in a session of its own (so queries of other KPIs can run beside it);
         returns the result as numpy arrays and its column names."""
-        scope = self.scope if kpi.scoped else "all"
-        con, lock = _connection(self.ds, scope)
+        con, lock = _connection(self.ds, self.scope if kpi.scoped else "all")
         sql = kpi.sql.strip().rstrip(";")
         text = _MONTH_ENDS + wrapper.replace("{sql}", sql)
         params = S.sql_params(kpi, self.params(), text)
@@ -307,7 +306,7 @@ class _Run:
             # months meanwhile; one without months is never rebuilt, so it is read beside
             with lock:
                 S.materialise_shared(cur, shared, _MONTH_ENDS, self.params(),
-                                     _SHARED_STATE.setdefault(id(con), {}), scope)
+                                     _SHARED_STATE.setdefault(id(con), {}))
                 if any(S.SHARED[name][1] for name in shared):
                     return self._fetch(cur, text, params)
             return self._fetch(cur, text, params)

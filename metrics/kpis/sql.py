@@ -17,13 +17,12 @@ column missing from a table is a typed all-NULL column; a missing table is an em
 
 Shared intermediates (``SHARED``): named tables several declarations read, so the engine
 computes each once per call instead of once per KPI (values identical to writing them inline):
-- ``suspect_case_gaps`` (``case_id``, ``force``, ``recorded_date``, ``suspect_arrested`` as
-  in ``cases``; ``days_since_previous`` BIGINT: days since the previous case of the same
-  ``suspect_id`` in (recorded_date, case_id) order over ``all_cases`` (any force, any scope),
-  NULL for a suspect's first case; ``same_day_after`` BOOLEAN: the next case of that suspect in
-  that order was recorded the same day); one row per case of the scope (``cases``) with a
-  ``suspect_id``, so a declaration needs no join back to ``cases``. A case is a repeat-suspect
-  case when ``coalesce(days_since_previous <= N, false) OR same_day_after``.
+- ``suspect_case_gaps`` (``case_id``, ``days_since_previous`` BIGINT: days since the previous
+  case of the same ``suspect_id`` in (recorded_date, case_id) order over ``all_cases``, NULL
+  for a suspect's first case; ``same_day_after`` BOOLEAN: the next case of that suspect in that
+  order was recorded the same day); one row per case with a ``suspect_id``, any force, any
+  scope. A case is a repeat-suspect case when ``coalesce(days_since_previous <= N, false) OR
+  same_day_after``.
 - ``investigator_month_end_cases`` (``force``, ``month``, ``investigator_id``,
   ``cases_held``): per force, month end of ``month_ends`` and investigator, the cases (of the
   scope) recorded on or before that month end and with no outcome dated on or before it; only
@@ -59,19 +58,13 @@ RESERVED_PARAMS = ("flightdeck_start", "flightdeck_end", "flightdeck_first_end")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 SHARED: dict[str, tuple[str, bool]] = {
     # name -> (SELECT over the contract views, whether it reads month_ends)
-    # the gaps over every case; the rows of the scope ({scope_columns}, {scope_where}: see
-    # ``shared_select``), carrying the case's columns so that no declaration joins back
     "suspect_case_gaps": ("""
-        SELECT case_id, force, recorded_date, suspect_arrested, days_since_previous,
-               same_day_after
-        FROM (
-            SELECT case_id, force, recorded_date, suspect_arrested{scope_columns},
-                   recorded_date - lag(recorded_date) OVER w AS days_since_previous,
-                   coalesce(lead(recorded_date) OVER w = recorded_date, false) AS same_day_after
-            FROM all_cases
-            WHERE suspect_id IS NOT NULL
-            WINDOW w AS (PARTITION BY suspect_id ORDER BY recorded_date, case_id)
-        ) AS g{scope_where}""", False),
+        SELECT case_id,
+               recorded_date - lag(recorded_date) OVER w AS days_since_previous,
+               coalesce(lead(recorded_date) OVER w = recorded_date, false) AS same_day_after
+        FROM all_cases
+        WHERE suspect_id IS NOT NULL
+        WINDOW w AS (PARTITION BY suspect_id ORDER BY recorded_date, case_id)""", False),
     "investigator_month_end_cases": ("""
         WITH span AS (
             SELECT min(month) AS first_month, min(month_end) AS first_end,
@@ -194,7 +187,15 @@ def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
                         f"{_select_list(spec, frame.columns, _frame_survey_types(frame))} "
                         f"FROM {raw}")
     con.execute("CREATE OR REPLACE VIEW all_cases AS SELECT * FROM _all_cases")
-    con.execute(f"CREATE OR REPLACE VIEW cases AS SELECT * FROM _all_cases{scope_where(scope)}")
+    if scope == "all":
+        where = ""
+    elif scope == "adult_rape":
+        bands = ", ".join(f"'{b}'" for b in ADULT_AGE_BANDS)
+        where = f" WHERE offence_group = 'rape' AND victim_age_band IN ({bands})"
+    else:
+        bands = ", ".join(f"'{b}'" for b in CHILD_AGE_BANDS)
+        where = f" WHERE victim_age_band IN ({bands})"
+    con.execute(f"CREATE OR REPLACE VIEW cases AS SELECT * FROM _all_cases{where}")
     for name in ("victim_updates", "orders", "devices"):
         follow = "" if scope == "all" else \
             " WHERE case_id IN (SELECT case_id FROM cases)"
@@ -206,29 +207,8 @@ def register_views(con: Any, dataset: Dataset | None, scope: str = "all",
     # an empty stand-in: the engine defines month_ends for each query (a CTE)
     con.execute("CREATE OR REPLACE VIEW month_ends AS SELECT CAST(NULL AS DATE) AS month, "
                 "CAST(NULL AS DATE) AS month_end WHERE false")
-    for name in SHARED:  # views until materialise_shared
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {shared_select(name, scope)}")
-
-
-def scope_where(scope: str) -> str:
-    """The `` WHERE ...`` clause (on the columns of ``cases``) keeping the cases of ``scope``;
-    empty for ``all``."""
-    if scope == "all":
-        return ""
-    if scope == "adult_rape":
-        bands = ", ".join(f"'{b}'" for b in ADULT_AGE_BANDS)
-        return f" WHERE offence_group = 'rape' AND victim_age_band IN ({bands})"
-    bands = ", ".join(f"'{b}'" for b in CHILD_AGE_BANDS)
-    return f" WHERE victim_age_band IN ({bands})"
-
-
-def shared_select(name: str, scope: str) -> str:
-    """The SELECT of the shared intermediate ``name`` (``SHARED``) for ``scope``: the scope's
-    filter and the columns it reads put in its ``{scope_where}`` and ``{scope_columns}``."""
-    select, _by_month = SHARED[name]
-    columns = "" if scope == "all" else ", offence_group, victim_age_band"
-    return select.replace("{scope_columns}", columns).replace("{scope_where}",
-                                                               scope_where(scope))
+    for name, (select, _months) in SHARED.items():  # views until materialise_shared
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
 
 
 FORCE_CODES = "flightdeck_force_codes"
@@ -255,15 +235,14 @@ def shared_names(sql: str) -> list[str]:
 
 
 def materialise_shared(con: Any, names: Iterable[str], month_ends_cte: str,
-                       params: dict[str, Any], state: dict[str, Any], scope: str) -> None:
+                       params: dict[str, Any], state: dict[str, Any]) -> None:
     """Make each shared intermediate in ``names`` a table on ``con`` (one built over
     ``register_views``), unless ``state`` (the connection's own dict, name -> key) says it is
     already built for these months. ``month_ends_cte`` is the ``WITH month_ends AS (...) ``
     prefix the engine puts before every query, ``params`` its named parameters (only those the
-    text uses are passed), ``scope`` the connection's (``register_views``). Returns nothing;
-    call it under the connection's lock."""
+    text uses are passed). Returns nothing; call it under the connection's lock."""
     for name in names:
-        select, by_month = shared_select(name, scope), SHARED[name][1]
+        select, by_month = SHARED[name]
         key = tuple(sorted(params.items())) if by_month else ()
         if state.get(name) == key:
             continue
