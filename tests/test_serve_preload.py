@@ -123,3 +123,32 @@ def test_a_launcher_that_froze_duckdb_exits_without_a_leak_report():
                           text=True, timeout=120, check=True)
     assert done.stdout.strip() == "True"
     assert "leaked" not in done.stderr
+
+
+WATCHED = {"metrics", "present", "report", "ui", "pages", "pandas", "numpy", "scipy", "duckdb",
+           "pyarrow", "sqlalchemy", "alembic", "psycopg", "plotly", "reportlab", "openpyxl"}
+
+
+def test_after_preloading_the_first_page_run_imports_none_of_the_heavy_packages(
+        tmp_path: Path, small_export: Path):
+    # PRELOAD is kept by hand: a page that starts importing another module of ours or of a
+    # heavy library on its first run (so the first visitor waits for it) fails here
+    code = (
+        "import sys\n"
+        "from ui import serve\n"
+        "serve.preload()\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "before = set(sys.modules)\n"
+        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=180)\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "new = sorted(set(sys.modules) - before)\n"
+        f"print([m for m in new if m.split('.')[0] in {sorted(WATCHED)!r}])\n")
+    env = {**__import__("os").environ, "FLIGHTDECK_DATA": str(small_export),
+           "FLIGHTDECK_DB": f"sqlite:///{tmp_path / 'record.db'}",
+           "FLIGHTDECK_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "FLIGHTDECK_WARM": "0"}
+    env.pop("FLIGHTDECK_SECRET", None)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

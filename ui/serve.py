@@ -398,11 +398,18 @@ def _current_session() -> str | None:
 
 
 # What the first page run would otherwise import while its visitor waits (about 1 s): the
-# pages' modules, the engine and its libraries, the meeting record's SQLAlchemy and Alembic.
+# pages' modules, the loader, the engine and their libraries, the downloads and board pack
+# buttons, the meeting record's SQLAlchemy (both its dialects) and Alembic. A test
+# (tests/test_serve_preload.py) fails when a first run imports one of these packages anew.
 PRELOAD = ("ui.shell", "ui.deck", "ui.tiles", "ui.views", "ui.access", "ui.record",
-           "metrics.verdicts", "metrics.scan", "metrics.kpis.spc", "metrics.record",
-           "present.charts", "present.sentences", "duckdb", "scipy.special",
-           "alembic.command", "alembic.runtime.migration")
+           "ui.downloads", "metrics.load", "metrics.verdicts", "metrics.scan",
+           "metrics.kpis.spc", "metrics.kpis.record_rows", "metrics.record",
+           "present.charts", "present.sentences", "present.export", "report.boardpack",
+           "duckdb", "scipy.special", "pyarrow.parquet", "pyarrow.dataset",
+           "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql.psycopg",
+           "alembic.command", "alembic.config", "alembic.runtime.migration", "sqlite3",
+           "streamlit.material_icon_names", "streamlit.runtime.scriptrunner.magic_funcs",
+           "streamlit.components.v2.manifest_scanner")
 
 
 def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
