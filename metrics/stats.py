@@ -70,6 +70,8 @@ def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float,
     """95% (by default) Wilson score interval for a proportion, as fractions in [0, 1].
 
     Returns (nan, nan) when n is 0. Accepts non-integer counts (e.g. rounded panel counts).
+    No successes give a lower bound of exactly 0 and all successes an upper bound of exactly 1
+    (the formula's value; in floating point it comes out a few 1e-18 away, as scipy avoids).
     """
     if n <= 0:
         return (math.nan, math.nan)
@@ -78,7 +80,8 @@ def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (0.0 if successes <= 0 else max(0.0, centre - half),
+            1.0 if successes >= n else min(1.0, centre + half))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1247,7 +1250,8 @@ def spc_monitor(
 
 def wilson_vec(x: np.ndarray, n: np.ndarray, confidence: float = 0.95
                ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`wilson` elementwise: (low, high) arrays of fractions; NaN where n <= 0."""
+    """:func:`wilson` elementwise: (low, high) arrays of fractions; NaN where n <= 0 (exactly
+    0 and 1 at no and at all successes, as :func:`wilson`)."""
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
     z = normal_ppf(1 - (1 - confidence) / 2)
@@ -1257,7 +1261,9 @@ def wilson_vec(x: np.ndarray, n: np.ndarray, confidence: float = 0.95
         denom = 1 + z * z / safe
         centre = (p + z * z / (2 * safe)) / denom
         half = z * np.sqrt(np.maximum(p * (1 - p), 0.0) / safe + z * z / (4 * safe * safe)) / denom
-    return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
+        low = np.where((x <= 0) & (n > 0), 0.0, np.maximum(0.0, centre - half))
+        high = np.where((x >= n) & (n > 0), 1.0, np.minimum(1.0, centre + half))
+    return low, high
 
 
 def newcombe_vec(x1: np.ndarray, n1: np.ndarray, x0: np.ndarray, n0: np.ndarray,

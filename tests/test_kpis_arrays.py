@@ -114,3 +114,20 @@ def test_spc_rebased_at_adoption_and_empty_for_gated_months():
     beta = table[table["force"] == "Beta"]
     assert beta["spc"].isna().all()  # gated (n = 1) or no data: no point type
     assert set(beta["status"]) == {"insufficient", "no_data"}
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 43), (43, 43), (0, 1), (1, 1), (0, 3832), (5, 5)])
+def test_wilson_bounds_at_no_and_all_successes_are_exactly_0_and_1(k, n):
+    # the formula gives 0 (and 1) exactly, as scipy returns; in floating point it came out
+    # 6.9e-18 for 0 of 43, which the CSV then printed as a lower bound of 6.938893903907228e-18
+    from metrics.stats import wilson_vec
+
+    ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    vec_low, vec_high = wilson_vec(np.array([k, 0]), np.array([n, 0]))
+    arr_low, arr_high = A.wilson_arrays(np.array([k]), np.array([n]))
+    for low, high in [wilson(k, n), (vec_low[0], vec_high[0]), (arr_low[0], arr_high[0])]:
+        if k == 0:
+            assert low == 0.0 == ref.low and high == pytest.approx(ref.high, abs=1e-12)
+        if k == n:
+            assert high == 1.0 == ref.high and low == pytest.approx(ref.low, abs=1e-12)
+    assert np.isnan(vec_low[1]) and np.isnan(vec_high[1])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metrics.stats import normal_ppf
+from metrics.stats import wilson_vec
 
 
 def distinct_names(column: pd.Series) -> set[str]:
@@ -20,27 +20,17 @@ def distinct_names(column: pd.Series) -> set[str]:
     return {str(v) for v in pd.unique(column.dropna())}
 
 
-_Z95 = normal_ppf(0.975)
-
 
 def wilson_arrays(successes: np.ndarray, n: np.ndarray,
                   confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised ``metrics.stats.wilson``: element-wise Wilson score interval (fractions).
-
+    """``metrics.stats.wilson_vec`` (the Wilson score interval, element-wise, fractions), and
     NaN where ``n <= 0`` or the successes lie outside ``[0, n]``.
     """
     s = np.asarray(successes, dtype=np.float64)
     nn = np.asarray(n, dtype=np.float64)
-    z = _Z95 if confidence == 0.95 else normal_ppf(1 - (1 - confidence) / 2)
     valid = (nn > 0) & (s >= 0) & (s <= nn)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = s / nn
-        denom = 1 + z * z / nn
-        centre = (p + z * z / (2 * nn)) / denom
-        half = z * np.sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / denom
-    low = np.where(valid, np.maximum(0.0, centre - half), np.nan)
-    high = np.where(valid, np.minimum(1.0, centre + half), np.nan)
-    return low, high
+    low, high = wilson_vec(s, nn, confidence)
+    return np.where(valid, low, np.nan), np.where(valid, high, np.nan)
 
 
 def group_medians(keys: np.ndarray, values: np.ndarray, n_keys: int,
