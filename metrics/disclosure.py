@@ -156,15 +156,12 @@ def _round5_array(values: np.ndarray) -> np.ndarray:
 
 
 def _wilson(successes: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """95% Wilson score intervals, vectorised (the same formula as ``metrics.stats.wilson``)."""
+    """95% Wilson score intervals of the disclosed counts: ``metrics.stats.wilson_vec``."""
+    from metrics.stats import wilson_vec
+
     if successes.size == 0:
         return successes.copy(), successes.copy()
-    z = 1.959963984540054  # norm.ppf(0.975)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
+    return wilson_vec(successes, n)
 
 
 def _small_array(values: np.ndarray) -> np.ndarray:

@@ -75,13 +75,8 @@ def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float,
     """
     if n <= 0:
         return (math.nan, math.nan)
-    z = normal_ppf(1 - (1 - confidence) / 2)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (0.0 if successes <= 0 else max(0.0, centre - half),
-            1.0 if successes >= n else min(1.0, centre + half))
+    low, high = wilson_vec(np.array([successes]), np.array([n]), confidence)
+    return (float(low[0]), float(high[0]))
 
 
 # ---------------------------------------------------------------------------------------------
