@@ -102,7 +102,8 @@ def test_an_unusable_export_is_logged_never_raised(monkeypatch, tmp_path: Path, 
     assert "could not prepare the default flight deck" in caplog.text
 
 
-def test_the_launcher_prepares_the_default_view_after_preloading(monkeypatch):
+def test_the_launcher_prepares_the_default_view_after_preloading(monkeypatch, capsys):
+    monkeypatch.delenv(serve.WARM_ENV, raising=False)
     calls: list[str] = []
     monkeypatch.setattr(serve, "install", lambda: calls.append("install"))
     monkeypatch.setattr(serve, "preload", lambda: calls.append("preload") or [])
@@ -112,6 +113,13 @@ def test_the_launcher_prepares_the_default_view_after_preloading(monkeypatch):
     monkeypatch.setattr(cli.main, "main", lambda **kw: calls.append("streamlit"))
     serve.main(["run", "app.py"])
     assert calls == ["install", "preload", "warm", "streamlit"]
+    err = capsys.readouterr().err  # the wait before the server answers is said, then timed
+    assert "Preparing the default flight deck..." in err and "Prepared in 0.1 s." in err
+    calls.clear()
+    monkeypatch.setenv(serve.WARM_ENV, "0")
+    serve.main(["run", "app.py"])
+    assert calls == ["install", "preload", "streamlit"]
+    assert "Preparing" not in capsys.readouterr().err
 
 
 def test_a_launcher_that_froze_duckdb_exits_without_a_leak_report():

@@ -489,7 +489,11 @@ def main(argv: list[str] | None = None) -> None:
 
     serve.install()
     serve.preload()
-    serve.warm_default_view()
+    if os.environ.get(WARM_ENV, "1").strip() != "0":
+        print("  Preparing the default flight deck...", file=sys.stderr, flush=True)
+        seconds = serve.warm_default_view()
+        if seconds is not None:
+            print(f"  Prepared in {seconds:.1f} s.", file=sys.stderr, flush=True)
     from streamlit.web import cli
 
     args = list(sys.argv[1:] if argv is None else argv)
