@@ -43,35 +43,32 @@ def test_the_launcher_preloads_before_streamlit_starts(monkeypatch):
     assert calls == ["install", "preload", "streamlit ['run', 'app.py']"]
 
 
-def _default_view(dataset):
-    from ui import data as ui_data
-    from ui.state import ViewState, window_bounds
-
-    view = ViewState()
-    start, end = window_bounds(view, ui_data.month_range(dataset)[1])
-    return view, start, end
-
-
 def test_the_default_flight_deck_is_prepared_so_its_first_visitor_runs_no_query(
-        monkeypatch, export_copy: Path):
+        monkeypatch, export_copy: Path, tmp_path: Path):
+    from streamlit.testing.v1 import AppTest
+
     from metrics.kpis import engine
-    from metrics.verdicts import kpi_verdicts
-    from ui import data as ui_data
 
     monkeypatch.setenv("FLIGHTDECK_DATA", str(export_copy))
+    monkeypatch.setenv("FLIGHTDECK_DB", f"sqlite:///{tmp_path / 'record.db'}")
+    monkeypatch.setenv("FLIGHTDECK_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.delenv("FLIGHTDECK_SECRET", raising=False)
     monkeypatch.delenv(serve.WARM_ENV, raising=False)
     seconds = serve.warm_default_view()
     assert seconds is not None and seconds > 0
-    loaded = ui_data.load()  # the page's load: the same Dataset, from the cache
-    view, start, end = _default_view(loaded.dataset)
+    queries: list[str] = []
+    query = engine._Run.query
 
-    def no_query(*_a, **_k):
-        raise AssertionError("the prepared view ran a KPI query")
+    def counted(run, kpi, wrapper):
+        queries.append(kpi.id)
+        return query(run, kpi, wrapper)
 
-    monkeypatch.setattr(engine._Run, "query", no_query)
-    page = kpi_verdicts(loaded.dataset, start, end, force=view.force, compare=view.compare,
-                        scope=view.scope, audience="internal", record=ui_data.meeting_record())
-    assert len(page) > 30 and page["verdict"].notna().all()
+    monkeypatch.setattr(engine._Run, "query", counted)
+    page = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    page.run()  # the first visitor: a link without parameters, the flight deck
+    assert not page.exception
+    assert any("Flight deck: All forces" in h.value for h in page.header)
+    assert queries == []  # every verdict of the deck came from what was prepared
 
 
 def test_flightdeck_warm_0_prepares_nothing(monkeypatch, export_copy: Path):

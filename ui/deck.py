@@ -53,12 +53,19 @@ class DeckView:
 
 def verdict_frame(ctx, force: str) -> pd.DataFrame:
     """The ``metrics.verdicts.kpi_verdicts`` frame for the view (one row per KPI)."""
+    return deck_verdicts(ctx.dataset, ctx.start, ctx.end, force, ctx.view.compare,
+                         getattr(ctx, "scope", "all"), panel=ctx.is_panel)
+
+
+def deck_verdicts(dataset: object, start: pd.Period, end: pd.Period, force: str,
+                  compare: str, scope: str, *, panel: bool = False) -> pd.DataFrame:
+    """The flight deck's one call of ``metrics.verdicts.kpi_verdicts`` (one row per KPI),
+    with the server's meeting record; the page's and the launcher's preparation of the
+    default view (``ui.serve.warm_default_view``), so both ask the engine the same thing."""
     from metrics.verdicts import kpi_verdicts
 
-    return kpi_verdicts(
-        ctx.dataset, ctx.start, ctx.end, force=force, compare=ctx.view.compare,
-        scope=getattr(ctx, "scope", "all"), audience="panel" if ctx.is_panel else "internal",
-        record=_shared_record())
+    return kpi_verdicts(dataset, start, end, force=force, compare=compare, scope=scope,
+                        audience="panel" if panel else "internal", record=_shared_record())
 
 
 def _shared_record() -> object | None:

@@ -458,8 +458,8 @@ def warm_default_view() -> float | None:
         return None
     started = time.monotonic()
     try:
-        from metrics.verdicts import kpi_verdicts
         from ui import data as ui_data
+        from ui.deck import deck_verdicts
         from ui.state import ViewState, window_bounds
 
         loaded = ui_data.load()
@@ -470,8 +470,7 @@ def warm_default_view() -> float | None:
             return None
         view = ViewState()
         start, end = window_bounds(view, bounds[1])
-        kpi_verdicts(loaded.dataset, start, end, force=view.force, compare=view.compare,
-                     scope=view.scope, audience="internal", record=ui_data.meeting_record())
+        deck_verdicts(loaded.dataset, start, end, view.force, view.compare, view.scope)
     except Exception:  # noqa: BLE001 - preparing a view must never stop the server
         _LOG.warning("could not prepare the default flight deck", exc_info=True)
         return None
