@@ -159,8 +159,6 @@ def _wilson(successes: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """95% Wilson score intervals of the disclosed counts: ``metrics.stats.wilson_vec``."""
     from metrics.stats import wilson_vec
 
-    if successes.size == 0:
-        return successes.copy(), successes.copy()
     return wilson_vec(successes, n)
 
 
