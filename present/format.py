@@ -99,9 +99,21 @@ def format_change(current: float | None, previous: float | None, unit: str, bett
     return Change(f"{sign}{text}", judgement)
 
 
+def gate_count(n: object, min_n: int) -> int | None:
+    """The count of a value held back below its minimum n, as it may be shown: the count (0
+    when missing), or None when the count shown reaches the minimum it is below (a panel's
+    count, rounded to the nearest 5: 28 replies shown as 30 of the 30 needed), which must
+    then read "fewer than" the minimum, never as enough."""
+    shown = 0 if is_missing(n) else int(float(n))  # type: ignore[arg-type]
+    return shown if shown < min_n else None
+
+
 def gate_text(n: float | None, min_n: int) -> str:
-    """The gate message for a value held back below its minimum n: ``n = 17 of 30 needed``."""
-    shown = 0 if is_missing(n) else int(n)  # type: ignore[arg-type]
+    """The gate message for a value held back below its minimum n: ``n = 17 of 30 needed``
+    (``fewer than 30 of 30 needed`` when the count shown, rounded, reaches it)."""
+    shown = gate_count(n, min_n)
+    if shown is None:
+        return f"fewer than {min_n} of {min_n} needed"
     return f"n = {shown} of {min_n} needed"
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from present.format import format_value, is_missing
+from present.format import format_value, gate_count, is_missing
 from present.tiles import VERDICT_STYLES, _val, is_survey
 
 MAX_SENTENCES = 6
@@ -234,7 +234,9 @@ def victim_voice_sentence(
     gated = [(k, r) for k, r in rows if _val(r, "status") == "insufficient"]
     if gated:
         min_n = int(getattr(gated[0][0], "min_n", 30))
-        text = f"{n:,} of {min_n} survey replies {window_words}; results appear at {min_n}"
+        shown_n = gate_count(n, min_n)
+        count = f"Fewer than {min_n}" if shown_n is None else f"{shown_n:,} of {min_n}"
+        text = f"{count} survey replies {window_words}; results appear at {min_n}"
         return _sentence(text, "victim_voice", "pending", first_id, (2, 1.0))
     if any(_val(r, "status") == "suppressed" for _, r in rows):
         text = f"Victim survey results {window_words} are suppressed (small numbers)"

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from present.format import format_date, format_difference, format_interval, format_value, is_missing
+from present.format import (
+    format_date,
+    format_difference,
+    format_interval,
+    format_value,
+    gate_count,
+    gate_text,
+)
 
 #: Colours for text on white or the tile's light grey: every one reaches 4.5:1 (WCAG AA),
 #: and each verdict also has its own icon and word, so colour is never the only signal.
@@ -139,11 +146,13 @@ def is_survey(kpi: object) -> bool:
 
 def gate_word(kpi: object, n: object) -> str:
     """The gate as the tile's word: "17 of 30 replies needed" (survey) or "n = 7 of 10 needed"."""
-    shown = 0 if is_missing(n) else int(float(n))  # type: ignore[arg-type]
     min_n = int(getattr(kpi, "min_n", 0))
-    if is_survey(kpi):
-        return f"{shown} of {min_n} replies needed"
-    return f"n = {shown} of {min_n} needed"
+    shown = gate_count(n, min_n)
+    if not is_survey(kpi):
+        return gate_text(n, min_n)
+    if shown is None:
+        return f"fewer than {min_n} of {min_n} replies needed"
+    return f"{shown} of {min_n} replies needed"
 
 
 def verdict_key(row: Mapping[str, object] | pd.Series) -> str:

@@ -41,9 +41,7 @@ def kpi_value_text(kpi: KPI, row: Any) -> str:
         n = _get(row, "n")
         if is_missing(n):
             return SUPPRESSED_TEXT
-        if float(n) >= kpi.min_n:  # a panel's n rounded up to the gate: say "fewer than"
-            return f"fewer than {kpi.min_n} of {kpi.min_n} needed"
-        return gate_text(n, kpi.min_n)
+        return gate_text(n, kpi.min_n)  # a panel's n rounded up to the gate: "fewer than"
     if status == "suppressed":
         return SUPPRESSED_TEXT
     return "No data"

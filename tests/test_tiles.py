@@ -191,3 +191,26 @@ def test_the_tile_and_sentence_models_do_not_import_streamlit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=__file__.rsplit("/tests/", 1)[0])
     assert out.stdout.strip() == "False"
+
+
+def test_a_panel_count_rounded_up_to_the_gate_never_reads_as_enough():
+    # 28 replies shown to a panel as 30 (rounded to 5) are still below the 30 needed
+    from present.format import gate_text
+    from present.sentences import what_changed
+    from present.tiles import gate_word
+
+    survey = survey_kpi("q_kept_informed")
+    assert gate_word(survey, 30.0) == "fewer than 30 of 30 replies needed"
+    assert gate_word(survey, 25.0) == "25 of 30 replies needed"
+    other = get_kpi("bail_breach_arrest_rate")
+    assert gate_word(other, 10.0) == gate_text(10, other.min_n) == (
+        f"fewer than {other.min_n} of {other.min_n} needed")
+    verdicts = pd.DataFrame([{**{c: None for c in ("value", "ci_low", "ci_high", "compare_value",
+                                                   "difference", "p_value", "q_value")},
+                              "kpi_id": survey.id, "n": 30.0, "status": "insufficient",
+                              "provisional": False, "change_verdict": "no_comparison",
+                              "spc_point_type": None, "verdict": "insufficient"}])
+    texts = [s.text for s in what_changed(verdicts, [survey],
+                                          window_words="this quarter",
+                                          compare_words="the previous window")]
+    assert "Fewer than 30 survey replies this quarter; results appear at 30" in texts
