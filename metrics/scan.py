@@ -34,7 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from metrics import contract
+from metrics import check_cache, contract
 from metrics.contract import (
     DATE_ORDERS,
     FOREIGN_KEYS,
@@ -147,11 +147,12 @@ def clean_dataset(folder: str | Path) -> Dataset | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    snapshot = _snapshot(folder)
-    if snapshot is None:
+    copied = _snapshot(folder)
+    if copied is None:
         return None
+    snapshot, digests = copied
     try:
-        dataset = _check(folder, snapshot)
+        dataset = _check(folder, snapshot, digests)
     except Exception:  # noqa: BLE001 - anything DuckDB cannot check, the pandas loader words
         dataset = None
     if dataset is None:
@@ -161,20 +162,22 @@ def clean_dataset(folder: str | Path) -> Dataset | None:
     return dataset
 
 
-def _snapshot(folder: Path) -> Path | None:
-    """A private copy (mode 0700) of the contract's Parquet files in ``folder``; None when one
-    cannot be copied (the pandas loader then reads and reports the folder)."""
+def _snapshot(folder: Path) -> tuple[Path, dict[str, str]] | None:
+    """A private copy (mode 0700) of the contract's Parquet files in ``folder`` and the
+    BLAKE2b digest of each file copied (by file name); None when one cannot be copied (the
+    pandas loader then reads and reports the folder)."""
     _remove_stale_snapshots()
     target = Path(tempfile.mkdtemp(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-"))
+    digests: dict[str, str] = {}
     try:
         for spec in TABLES:
             source = folder / spec.file
             if source.exists():
-                shutil.copyfile(source, target / spec.file)
+                digests[spec.file] = check_cache.copy_hashing(source, target / spec.file)
     except OSError:
         shutil.rmtree(target, ignore_errors=True)
         return None
-    return target
+    return target, digests
 
 
 SNAPSHOT_PREFIX = "flightdeck-export-"
@@ -206,8 +209,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _check(folder: Path, snapshot: Path) -> Dataset | None:
-    """``clean_dataset`` on the copied files: the Dataset, or None when not clean."""
+def _check(folder: Path, snapshot: Path, digests: dict[str, str]) -> Dataset | None:
+    """``clean_dataset`` on the copied files (``digests``: their BLAKE2b digests by file
+    name): the Dataset, or None when not clean. The row checks of files already found clean
+    by this code are not run again (`metrics.check_cache`)."""
     from metrics.load import Findings, check_export_json, readable_columns
 
     findings = Findings()
@@ -233,12 +238,56 @@ def _check(folder: Path, snapshot: Path) -> Dataset | None:
             types[(spec.name, name)] = t
         files[spec.name], columns[spec.name] = path, cols
     scan = ParquetScan(folder, files, columns, types)
-    passed = _rules_pass(scan, findings)
-    pa.default_memory_pool().release_unused()  # the columns read for the checks are gone
-    if not passed:
-        return None
+    key = check_cache.export_key(digests)
+    if not _recall(check_cache.read(key), scan, findings):
+        before = len(findings.problems)
+        passed = _rules_pass(scan, findings)
+        pa.default_memory_pool().release_unused()  # the columns read for the checks are gone
+        if not passed:
+            return None
+        _remember(key, scan, findings, findings.problems[before:])
     check_export_json(folder, findings)
     return Dataset(scan.tables, findings.freeze(), folder, scan=scan)
+
+
+def _remember(key: str, scan: ParquetScan, findings: Any, raised: list[Any]) -> None:
+    """Keep what the row checks of a clean export found (``check_cache``): rows per table,
+    the warnings they raised (``raised``; not kept when one carries example ids) and the
+    scan's facts."""
+    if not check_cache.storable(raised):
+        return
+    check_cache.write(key, {
+        "rows_read": dict(findings.rows_read),
+        "warnings": [[p.severity, p.file, p.column, p.rule, p.rows, p.message]
+                     for p in raised],
+        "forces": list(scan.forces_in_cases),
+        "latest": scan.latest.isoformat() if scan.latest else None,
+        "first_recorded": scan.first_recorded.isoformat() if scan.first_recorded else None,
+    })
+
+
+def _recall(entry: dict[str, Any] | None, scan: ParquetScan, findings: Any) -> bool:
+    """Fill ``findings`` and the scan's facts from a kept entry as the row checks would;
+    False (and nothing changed) when there is none or it has not the expected form."""
+    if entry is None:
+        return False
+    try:
+        rows = {str(k): int(v) for k, v in entry["rows_read"].items()}
+        warnings = [(str(s), str(f), None if c is None else str(c), str(r), int(n), str(m))
+                    for s, f, c, r, n, m in entry["warnings"]]
+        forces = [str(f) for f in entry["forces"]]
+        latest, first = (None if v is None else date.fromisoformat(v)
+                         for v in (entry["latest"], entry["first_recorded"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    if set(rows) != set(scan.files) or any(w[0] != "warning" for w in warnings):
+        return False
+    findings.rows_read.update(rows)
+    findings.rows_excluded.update(dict.fromkeys(rows, 0))
+    for w in warnings:
+        findings.add(*w)
+    scan.forces_in_cases, scan.latest, scan.first_recorded = forces, latest, first
+    return True
 
 
 def _is_str(t: pa.DataType) -> bool:

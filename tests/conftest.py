@@ -21,6 +21,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("FLIGHTDECK_CI") == "1":
     settings.load_profile("ci")
 
+# Exports are checked anew on every load in the suite (tests/test_check_cache.py turns the kept
+# results on for itself): a test that changes a rule must never meet a result kept before.
+os.environ["FLIGHTDECK_CACHE"] = "off"
+
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 
