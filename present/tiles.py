@@ -106,6 +106,10 @@ class Tile:
     change_real: bool
     evidence: str  # plain words behind the verdict ("below the process limits for 3 months")
     provisional: bool = False
+    # "chart: 7 months in a row below the average" when a special cause on the SPC chart
+    # speaks in the verdict (so a verdict beside a change that is not real says where it
+    # comes from); "" otherwise
+    chart_text: str = ""
     help: str = ""
     comment: str = ""  # "Comment: Partly assured" when the meeting record holds one
     comment_assurance: str | None = None
@@ -183,6 +187,10 @@ def verdict_word(kpi: object, row: Mapping[str, object] | pd.Series, key: str) -
     return VERDICT_STYLES[key].word
 
 
+#: verdicts a special cause on the chart can give (the tile then says so beside the change)
+CHART_VERDICTS = frozenset({"improving", "deteriorating", "mixed", "higher", "lower"})
+
+
 def change_is_real(row: Mapping[str, object] | pd.Series) -> bool:
     """True when the change test says the change is real (better, worse, higher, lower)."""
     return _val(row, "change_verdict") in CHANGE_TONES
@@ -238,6 +246,9 @@ def build_tile(
         change_text = "no comparison"
     tone = CHANGE_TONES.get(str(change_verdict)) if real else None
     evidence = str(_val(row, "spc_evidence") or "")
+    chart_text = (f"chart: {evidence}" if shows and evidence and key in CHART_VERDICTS
+                  and str(_val(row, "spc_point_type") or "").startswith("special_cause")
+                  else "")
     assurance = getattr(comment, "assurance", None) if comment is not None else None
     return Tile(
         kpi_id=str(getattr(kpi, "id", "")), name=str(getattr(kpi, "name", "")),
@@ -246,6 +257,7 @@ def build_tile(
         word=verdict_word(kpi, row, key), icon=style.icon, colour=TONE_COLOURS[style.tone],
         change_text=change_text, change_colour=TONE_COLOURS[tone] if tone else None,
         change_real=real, evidence=evidence, provisional=bool(_val(row, "provisional") or False),
+        chart_text=chart_text,
         help=str(getattr(kpi, "definition", "")),
         comment=(f"Comment: {ASSURANCE_WORDS.get(str(assurance), 'no assurance level')}"
                  if comment is not None else ""),

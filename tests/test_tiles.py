@@ -214,3 +214,28 @@ def test_a_panel_count_rounded_up_to_the_gate_never_reads_as_enough():
                                           window_words="this quarter",
                                           compare_words="the previous window")]
     assert "Fewer than 30 survey replies this quarter; results appear at 30" in texts
+
+
+def test_a_verdict_from_the_chart_says_so_beside_a_change_that_is_not_real():
+    """'ISVA wait 12 days · change 0 days · Improving' read as a contradiction: the verdict
+    came from the chart. The tile now names the chart's evidence; a verdict from the change
+    test alone, a common-cause chart and a gated tile name none."""
+    from ui.deck import _row_html
+
+    chart = build_tile(CHARGE, row(verdict="improving", difference=0.0,
+                                   spc_point_type="special_cause_improvement",
+                                   spc_evidence="7 months in a row above the average"))
+    assert chart.verdict == "improving" and not chart.change_real
+    assert chart.chart_text == "chart: 7 months in a row above the average"
+    assert "chart: 7 months in a row above the average" in _row_html(chart, None)
+    by_test = build_tile(CHARGE, row(verdict="improving", change_verdict="better",
+                                     spc_evidence="within the process limits, no unusual "
+                                                  "pattern"))
+    assert by_test.chart_text == "" and "chart:" not in _row_html(by_test, None)
+    quiet = build_tile(CHARGE, row(spc_evidence="within the process limits, no unusual "
+                                                "pattern"))
+    assert quiet.chart_text == ""
+    gated = build_tile(CHARGE, row(status="insufficient", verdict="improving",
+                                   spc_point_type="special_cause_improvement",
+                                   spc_evidence="above the process limits for 1 month"))
+    assert gated.chart_text == ""

@@ -191,6 +191,8 @@ def _row_html(tile: Tile, href: str | None) -> str:
         detail.append(_e(tile.interval_text))
     if tile.shows_value:
         detail.append(f"change {change}")
+    if tile.chart_text:
+        detail.append(_e(tile.chart_text))
     if tile.comment:
         detail.append(f'<span class="fd-comment">&#128172; {_e(tile.comment)}</span>')
     verdict = f'<span aria-hidden="true">{_e(tile.icon)}</span> {_e(tile.word)}'
@@ -225,9 +227,11 @@ PILLAR_COLUMNS = 3
 def pillar_height(tiles: Sequence[Tile], kinds: int) -> float:
     """A pillar box's height in text lines: heading and counts 3.2, kind labels 0.7 each (only
     when a pillar has both kinds), a row with a detail line 1.6 (a gated or empty row 1),
-    plus 0.7 when its verdict word wraps."""
+    plus 0.7 when its verdict word wraps and 0.6 when the chart's evidence makes its detail
+    two lines."""
     rows = sum((1.6 if (t.interval_text or t.shows_value or t.comment) else 1.0)
-               + (0.7 if len(t.word) > 22 else 0.0) for t in tiles)
+               + (0.7 if len(t.word) > 22 else 0.0) + (0.6 if t.chart_text else 0.0)
+               for t in tiles)
     return 3.2 + (0.7 * kinds if kinds > 1 else 0.0) + rows
 
 
