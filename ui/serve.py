@@ -447,6 +447,11 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
 WARM_ENV = "FLIGHTDECK_WARM"
 
 
+def warming_on() -> bool:
+    """Whether the launcher prepares the default flight deck (``FLIGHTDECK_WARM`` not 0)."""
+    return os.environ.get(WARM_ENV, "1").strip() != "0"
+
+
 def warm_default_view() -> float | None:
     """Load the export the app serves (``ui.data.load``) and work out the flight deck's
     verdicts for the view a link without parameters opens (All forces, the last quarter
@@ -454,7 +459,7 @@ def warm_default_view() -> float | None:
     engine's caches instead of waiting for them. Returns the seconds it took; None when it is
     turned off (``FLIGHTDECK_WARM=0``), the export is not usable, or anything fails (logged,
     never raised: the page then computes as it would have)."""
-    if os.environ.get(WARM_ENV, "1").strip() == "0":
+    if not warming_on():
         return None
     started = time.monotonic()
     try:
@@ -488,7 +493,7 @@ def main(argv: list[str] | None = None) -> None:
 
     serve.install()
     serve.preload()
-    if os.environ.get(WARM_ENV, "1").strip() != "0":
+    if serve.warming_on():
         print("  Preparing the default flight deck...", file=sys.stderr, flush=True)
         seconds = serve.warm_default_view()
         if seconds is not None:
