@@ -196,3 +196,23 @@ def test_sample_devices_24h_and_clock_changes(sample: Dataset) -> None:
     wall = (returned_local - seized_local).dt.total_seconds() / 3600
     across = (wall == 24) & (hours != 24)
     assert sorted(hours[across].tolist()) == [23.0, 23.0, 25.0, 25.0]
+
+
+def test_sample_early_advice_within_two_days_grows_with_adoption_most_in_wales(
+        sample: Dataset) -> None:
+    """early_advice_2d was 0.0% in every force and month of the sample (the generator never
+    gave advice within 48 hours): a structural zero on the first screen. Now the 48-hour
+    track grows after adoption, most in the four Welsh forces, and is absent before it."""
+    from metrics.generate import WELSH_FORCES
+
+    c = sample.cases
+    got = c["early_advice_received_date"].notna() & c["early_advice_requested_date"].notna()
+    c = c.loc[got]
+    fast = (c["early_advice_received_date"] - c["early_advice_requested_date"]).dt.days <= 2
+    recent = c["early_advice_received_date"] >= pd.Timestamp("2026-01-01")
+    early = c["early_advice_received_date"] < pd.Timestamp("2020-01-01")
+    welsh = c["force"].astype(str).isin(WELSH_FORCES)
+    assert fast[early].mean() < 0.005
+    assert 0.25 < fast[recent & welsh].mean() < 0.6
+    assert 0.03 < fast[recent & ~welsh].mean() < 0.2
+    assert (c["early_advice_received_date"] >= c["early_advice_requested_date"]).all()
