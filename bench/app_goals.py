@@ -17,8 +17,10 @@ headless), and then, speaking Streamlit's websocket protocol as a browser does
 
 The launcher prepares the default flight deck before it answers (``ui.serve.
 warm_default_view``), so each round starts two servers one after the other: one as ``make
-run`` starts it, and one with ``FLIGHTDECK_WARM=0`` (nothing prepared: the first visitor waits
-for every verdict), whose first deck is shown beside the other's.
+run`` starts it (with the user's kept check results, ``metrics.check_cache``), and one with
+``FLIGHTDECK_WARM=0`` and ``FLIGHTDECK_CACHE=off`` (nothing prepared and nothing kept: every
+file checked, and the first visitor waits for every verdict), whose first deck is shown beside
+the other's.
 
 Goals (issue 11, 1,000,000 cases): first flight deck <= 3 s, a force not yet seen <= 0.5 s,
 server RSS <= 700 MiB. The server is always stopped at the end.
@@ -69,8 +71,9 @@ def run(data: Path, n_forces: int = 3, timeout: float = 180.0, warm: bool = True
     port = free_port()
     log_path = REPO / "bench" / "data" / "app-goals-server.log"
     t_start = time.perf_counter()
-    proc = start_server(data, port, log_path, env_extra={"FLIGHTDECK_WARM": "1" if warm
-                                                         else "0"})
+    extra = {"FLIGHTDECK_WARM": "1"} if warm else {"FLIGHTDECK_WARM": "0",
+                                                   "FLIGHTDECK_CACHE": "off"}
+    proc = start_server(data, port, log_path, env_extra=extra)
     peak = [0]
     stop = threading.Event()
 
