@@ -463,6 +463,16 @@ def contract_markdown() -> str:
         "only), 1 when it is not, and 2 when `DATA_DIR` does not exist or is not a folder (a "
         "one-line message).",
         "",
+        "Every run checks the export's files, except that the result for a **clean** export "
+        "(no finding that excludes or blanks a row) is kept in `FLIGHTDECK_CACHE` (README, "
+        "Configuration), keyed by a BLAKE2b hash of the files' bytes, of the checking code "
+        "and of the DuckDB and pyarrow versions. A later run over byte-identical files, by "
+        "the same code, reuses it and gives the same report; a file changed by one byte, a "
+        "rule changed or a library upgraded means the files are checked again. An entry "
+        "holds row counts, warnings without example ids, the force names and the first and "
+        "latest dates: never a case id, and a check whose warnings carry example ids is not "
+        "kept. `FLIGHTDECK_CACHE=off` checks every time.",
+        "",
         "## Synthetic data",
         "",
         "`data/sample/` is `python -m metrics generate --out data/sample --cases 100000 "
