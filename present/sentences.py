@@ -97,6 +97,17 @@ def _evidence(row: Mapping[str, object] | pd.Series) -> str:
     return "real: " + "; ".join(parts) if parts else ""
 
 
+def _rows_by_id(verdicts: pd.DataFrame | None, by_id: Mapping[str, object]
+                ) -> dict[str, pd.Series]:
+    """The verdict frame's first row per KPI id, for the KPIs of ``by_id`` only."""
+    rows: dict[str, pd.Series] = {}
+    if verdicts is not None and not verdicts.empty:
+        for _, row in verdicts.drop_duplicates("kpi_id", keep="first").iterrows():
+            if str(row["kpi_id"]) in by_id:
+                rows[str(row["kpi_id"])] = row
+    return rows
+
+
 def _changed(row: Mapping[str, object] | pd.Series) -> bool:
     """Whether a verdict row makes a sentence (a shown value with a real change)."""
     if _val(row, "status") != "ok" or _val(row, "verdict") in ("maturing", "insufficient",
@@ -265,11 +276,7 @@ def what_changed(
     kpis = list(kpis)
     limit = max(2, int(limit))
     by_id = {str(getattr(k, "id", "")): k for k in kpis}
-    rows: dict[str, pd.Series] = {}
-    if verdicts is not None and not verdicts.empty:
-        for _, row in verdicts.drop_duplicates("kpi_id", keep="first").iterrows():
-            if str(row["kpi_id"]) in by_id:
-                rows[str(row["kpi_id"])] = row
+    rows = _rows_by_id(verdicts, by_id)
 
     balancing: list[Sentence] = []
     covered: set[str] = set()
@@ -306,3 +313,41 @@ def what_changed(
                                       compare_words=compare_words)
         out = out[: limit - 1] + [voice]
     return out
+
+
+#: how the measures left out of the list are counted, worst news first: tone -> words
+_LEFT_OUT_WORDS = (("bad", "deteriorating"), ("mixed", "with mixed signals"),
+                   ("good", "improving"), ("neutral", "higher or lower"))
+NAMED_LEFT_OUT = 3
+
+
+def not_listed(verdicts: pd.DataFrame, kpis: Iterable[object],
+               sentences: Iterable[Sentence], *,
+               where: str = "their rows are in the pillars below") -> str:
+    """The measures that changed but have no sentence in ``sentences`` (the list holds at
+    most six), in one line, worst news first and the deteriorating and mixed ones named:
+    "Also changed: 2 deteriorating (Caseload per investigator, Waiting over 28 days for an
+    ISVA) and 4 improving; their rows are in the pillars below". "" when every measure that
+    changed is in the list. So a list of six improvements never hides a deterioration.
+    ``where``: where the reader finds them (the board pack: its verdict summary)."""
+    kpis = list(kpis)
+    by_id = {str(getattr(k, "id", "")): k for k in kpis}
+    listed = {kid for s in sentences for kid in s.kpi_ids}
+    left = [(kid, row) for kid, row in _rows_by_id(verdicts, by_id).items()
+            if kid not in listed and _changed(row)]
+    if not left:
+        return ""
+    parts = []
+    for tone, words in _LEFT_OUT_WORDS:
+        names = [str(getattr(by_id[kid], "name", kid)) for kid, row in left
+                 if _tone(row) == tone]
+        if not names:
+            continue
+        part = f"{len(names)} {words}"
+        if tone in ("bad", "mixed"):
+            shown = names[:NAMED_LEFT_OUT]
+            more = len(names) - len(shown)
+            part += " (" + ", ".join(shown) + (f" and {more} more" if more else "") + ")"
+        parts.append(part)
+    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Also changed: {joined}; {where}"

@@ -117,6 +117,7 @@ class PackData:
     scope: str = "all"
     verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # indexed by kpi_id
     sentences: list[Any] = field(default_factory=list)
+    not_listed: str = ""  # the measures that changed beyond the sentences (present.sentences)
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
     spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
     rounded: set[str] = field(default_factory=set)  # panel: KPIs whose value rounding moved
@@ -318,6 +319,7 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
     data.spc, data.spc_notes = spc_frames(dataset, data, rule, kw)
     step(0.8, "What changed")
     data.sentences = what_changed_sentences(data)
+    data.not_listed = not_listed_line(data)
     survey = [k for k in kpis if k.source == "survey_responses"]
     window = _before_after_window(dataset, adoption)
     if window is not None and survey and adoption is not None:
@@ -445,6 +447,15 @@ def what_changed_sentences(data: PackData) -> list[Any]:
     return list(what_changed(data.verdicts.reset_index(), data.kpis,
                              window_words=f"in {data.window_label}",
                              compare_words=data.comparison_label))
+
+
+def not_listed_line(data: PackData) -> str:
+    """The measures that changed but have no sentence (``present.sentences.not_listed``),
+    pointing to the pack's verdict summary; "" when every change has its sentence."""
+    from present.sentences import not_listed
+
+    return not_listed(data.verdicts.reset_index(), data.kpis, data.sentences,
+                      where="each verdict is in the summary below")
 
 
 def _before_after_window(dataset: Dataset, adoption: pd.Period | None

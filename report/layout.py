@@ -309,6 +309,8 @@ class _Builder:
             lead = f"<b>{esc(icon)} {esc(word)}</b>: " if word else ""
             flow.append(self.p(f"{esc(icon) if not word else ''}{lead}{esc(text)}",
                                self.s.lead))
+        if d.not_listed:
+            flow.append(self.p(esc(d.not_listed + "."), self.s.small))
         flow += self.verdict_summary()
         flow += self.assurance_summary()
         flow += self.actions_summary()

@@ -355,6 +355,13 @@ def test_first_content_page_holds_the_what_changed_sentences(sample, internal_pa
     for sentence in expected:
         assert _flat(f"{sentence.word}: {sentence.text}") in page, sentence.text
     assert "1. What changed" in _flat(_pages(internal_pack)[0])
+    # the measures that changed beyond the sentences are counted under them, worst first
+    left = sentences_mod.not_listed(frame, data.kpis, expected,
+                                    where="each verdict is in the summary below")
+    if left:
+        assert _flat(left + ".") in page
+    else:
+        assert "Also changed:" not in page
 
 
 def _chart_pack(sample, force: str, pages: list[str]) -> tuple[bytes, object]:
@@ -563,3 +570,17 @@ def test_a_scoped_pack_says_its_scope_on_the_cover(sample) -> None:
     assert "Cases child cases only" in _flat(_pages(pdf)[0])
     assert "Cases " not in _flat(_pages(bp.build_boardpack(
         sample, FORCE, "2026-07", "2026-09", charts=False, pages=["flight_deck"]))[0])
+
+
+def test_what_changed_page_counts_the_changes_beyond_its_sentences(sample) -> None:
+    """All forces on the sample changes in more measures than six sentences hold, three of
+    them for the worse: the page says so under the sentences and names those three."""
+    frame = verdicts.kpi_verdicts(sample, START, END, force="All forces")
+    data = bp.collect_pack_data(sample, "All forces", START, END)
+    left = sentences_mod.not_listed(frame, data.kpis, data.sentences,
+                                    where="each verdict is in the summary below")
+    assert left.startswith("Also changed: ") and "deteriorating (" in left
+    pdf = bp.build_boardpack(sample, "All forces", START, END, charts=False,
+                             pages=["what_changed"])
+    page = _flat(_pages(pdf)[WHAT_CHANGED])
+    assert _flat(left + ".") in page

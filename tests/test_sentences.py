@@ -177,3 +177,46 @@ def test_no_verb_claims_a_change_the_test_did_not_find():
     assert out[0].text == ("Needs assessed within 7 days is 62.0% (60.0% in the comparison "
                            "window, a difference that could be chance), but its monthly chart "
                            "shows an improvement (real: above the process limits for 22 months)")
+
+
+def test_six_improvements_never_hide_a_deterioration():
+    """Seen on the sample's All-forces deck: six improving sentences filled the list and the
+    two deteriorating measures (one above its process limits for 13 months) had none. The
+    ranking and the six stay; a line under the list counts what was left out, worst news
+    first, naming the deteriorating ones."""
+    from present.sentences import not_listed
+
+    good = [fell(k.id, 0.5, 0.4, verdict="improving", change_verdict="better",
+                 spc_point_type="special_cause_improvement", spc_evidence="above",
+                 q_value=0.001 * (i + 1))
+            for i, k in enumerate(KPIS) if k.unit != "days" and k.source != "survey_responses"]
+    bad = fell("isva_wait_days", 40.0, 30.0, verdict="deteriorating", change_verdict="worse",
+               q_value=0.04)
+    verdicts = frame(*good, bad)
+    out = what_changed(verdicts, KPIS)
+    assert len(out) == MAX_SENTENCES and "isva_wait_days" not in {s.kpi_id for s in out}
+    line = not_listed(verdicts, KPIS, out)
+    shown = {kid for s in out for kid in s.kpi_ids}
+    left_good = sum(1 for r in good if r["kpi_id"] not in shown)
+    assert left_good >= 1
+    assert line == (f"Also changed: 1 deteriorating (ISVA wait) and {left_good} improving; "
+                    "their rows are in the pillars below")
+    # every change listed: nothing to add
+    few = frame(bad)
+    assert not_listed(few, KPIS, what_changed(few, KPIS)) == ""
+
+
+def test_left_out_deteriorations_are_named_up_to_three():
+    from present.sentences import not_listed
+
+    bad = [fell(k.id, 0.3, 0.4, verdict="deteriorating", change_verdict="worse",
+                q_value=0.01 * (i + 1))
+           for i, k in enumerate(KPIS) if k.source != "survey_responses"]
+    verdicts = frame(*bad)
+    out = what_changed(verdicts, KPIS)
+    line = not_listed(verdicts, KPIS, out, where="each verdict is in the summary below")
+    listed = {kid for s in out for kid in s.kpi_ids}
+    left = [k.name for k in KPIS if k.source != "survey_responses" and k.id not in listed]
+    assert len(left) > 3
+    assert line == (f"Also changed: {len(left)} deteriorating ({', '.join(left[:3])} and "
+                    f"{len(left) - 3} more); each verdict is in the summary below")

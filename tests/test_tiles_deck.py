@@ -76,3 +76,16 @@ def test_without_trends_access_rows_are_not_links():
     block = deck_html(DeckView(build_tiles(kpis, frame), what_changed(frame, kpis)),
                       lambda k: None)
     assert "href=" not in block and '<a class="fd-name" title=' in block
+
+
+def test_the_deck_says_what_changed_beyond_its_six_sentences():
+    from present.sentences import Sentence
+    from ui.deck import DeckView, deck_html
+
+    sentence = Sentence("Charge rate rose", "change", "good", "✔", "Improving", ("charge_rate",))
+    html_with = deck_html(DeckView({}, [sentence], {}, "Also changed: 1 deteriorating "
+                                   "(ISVA wait <b>)"), lambda _k: None)
+    assert '<p class="fd-more">Also changed: 1 deteriorating (ISVA wait &lt;b&gt;).</p>' \
+        in html_with
+    assert "fd-more" not in deck_html(DeckView({}, [sentence]), lambda _k: None).split(
+        "</style>")[1]

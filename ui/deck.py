@@ -26,7 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.registry import PILLARS
-from present.sentences import Sentence, what_changed
+from present.sentences import Sentence, not_listed, what_changed
 from present.tiles import TONE_COLOURS, VERDICT_STYLES, Tile, build_tiles, pillar_counts
 from ui.state import encode
 
@@ -49,6 +49,7 @@ class DeckView:
     pillars: dict[int, dict[str, list[Tile]]]
     sentences: list[Sentence]
     actions: dict[str, int] = field(default_factory=dict)  # open, overdue
+    not_listed: str = ""  # the measures that changed beyond the list (present.sentences)
 
 
 def verdict_frame(ctx, force: str) -> pd.DataFrame:
@@ -155,7 +156,7 @@ def build_deck(ctx, force: str) -> DeckView:
     sentences = what_changed(
         frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
         compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
-    return DeckView(pillars, sentences, actions)
+    return DeckView(pillars, sentences, actions, not_listed(frame, ctx.kpis, sentences))
 
 
 def trend_href(view: object, kpi_id: str, pillar: int, share: str | None = None) -> str:
@@ -277,6 +278,8 @@ def deck_html(deck: DeckView, href: Callable[[str], str | None], *,
     """
     items = "".join(_sentence_html(s, href) for s in deck.sentences)
     changed = f'<ol class="fd-sentences">{items}</ol>'
+    if deck.not_listed:
+        changed += f'<p class="fd-more">{_e(deck.not_listed)}.</p>'
     actions = ""
     if deck.actions:
         words = (f"{deck.actions.get('open', 0)} open actions, "
@@ -334,6 +337,7 @@ DECK_CSS = """
 .fd-sentence {font-size: 1.05rem; margin: .05rem 0; line-height: 1.3;}
 .fd-sentence a {color: #1f1f1f;}
 .fd-tag {font-weight: 700; white-space: nowrap;}
+.fd-more {margin: .15rem 0 0 0; font-size: .95rem;}
 .fd-head {display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 1.2rem;}
 .fd-actions {margin: 0; font-size: .95rem;}
 .fd-grid {display: flex; flex-wrap: wrap; gap: 0 .7rem; align-items: flex-start;}
