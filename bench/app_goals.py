@@ -188,7 +188,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"## The app at national scale (issue 11): `{res['data']}`",
         "",
         f"`{command}`: {servers} (as `make run`)"
-        + ("; each followed by one with `FLIGHTDECK_WARM=0`" if cold else "") +
+        + ("; each followed by one with `FLIGHTDECK_WARM=0` and `FLIGHTDECK_CACHE=off`"
+           if cold else "") +
         "; sessions speak Streamlit's websocket protocol (open -> script finished).",
         "",
         "| measure | figure | goal | met |",
@@ -200,8 +201,8 @@ def markdown(res: dict[str, Any]) -> str:
     ]
     if cold:
         lines.append(
-            f"| first flight deck from a fresh server with nothing prepared "
-            f"(`FLIGHTDECK_WARM=0`; start to healthy: "
+            f"| first flight deck from a fresh server with nothing prepared or kept "
+            f"(`FLIGHTDECK_WARM=0`, `FLIGHTDECK_CACHE=off`; start to healthy: "
             f"{cold.get('start_to_healthy', float('nan')):.1f} s) | {_first_deck_text(cold)} | "
             f"<= 3 s | {met(cold.get('first'), GOALS['first'])} |")
         changes += [c for c in cold.get("force_changes", []) if c is not None]
