@@ -276,7 +276,8 @@ def test_app_goals_over_several_servers_take_the_median_first_deck(monkeypatch, 
     assert res["cold"]["first"] == 4.0
     text = app_goals.markdown(res)
     assert "3.10 s (median of 3: 2.90, 3.10, 3.40) | <= 3 s | no |" in text
-    assert "(`FLIGHTDECK_WARM=0`; start to healthy: 1.0 s) | 4.00 s (median of 3: 4.00, " \
+    assert "(`FLIGHTDECK_WARM=0`, `FLIGHTDECK_CACHE=off`; start to healthy: 1.0 s) | " \
+        "4.00 s (median of 3: 4.00, " \
         "4.00, 4.00) | <= 3 s | no |" in text
     assert "median / worst of 6 | 0.15 s / 0.60 s | <= 0.5 s | no |" in text  # both servers
     assert "| server peak RSS | 530 MiB |" in text  # the highest of either server
