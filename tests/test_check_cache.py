@@ -7,7 +7,6 @@ off all mean the files are checked anew. Nothing kept names a case.
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 from pathlib import Path
 
@@ -34,10 +33,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def export(small_export: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "export"
-    shutil.copytree(small_export, folder)
-    return folder
+def export(export_copy: Path) -> Path:
+    """A private copy of the small export (tests/conftest.py), which a test may break."""
+    return export_copy
 
 
 def entries(folder: Path) -> list[Path]:
