@@ -322,3 +322,33 @@ def test_the_comparison_reads_as_part_of_the_caption_sentence(app_test, path) ->
     captions = " ".join(str(c.value) for c in at.caption).replace("\\", "")
     assert "changes against the previous window (" in captions
     assert "changes against the Previous window" not in captions
+
+
+def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(
+        app_test, small_export) -> None:
+    """The sample's All-forces deck says 'Survey: felt believed … Improving' (its chart) while
+    Victim voice's table said only 'no clear change' (the change test): the table now carries
+    the deck's own verdict for each item, word for word as the deck's row says it."""
+    from metrics.load import load_dataset
+    from metrics.registry import all_kpis
+    from present.tiles import build_tile
+    from ui.data import month_range
+    from ui.deck import deck_verdicts
+    from ui.state import ViewState, window_bounds
+
+    at = open_page(app_test(), "pages/victim_voice.py")
+    table = at.dataframe[0].value
+    shown = dict(zip(table["item"], table["flight deck verdict"], strict=True))
+
+    dataset = load_dataset(small_export)
+    view = ViewState()
+    start, end = window_bounds(view, month_range(dataset)[1])
+    frame = deck_verdicts(dataset, start, end, view.force, view.compare, view.scope)
+    rows = {r["kpi_id"]: r for _, r in frame.iterrows()}
+    survey = [k for k in all_kpis([c for c in dataset.columns("survey_responses")
+                                   if c.startswith("q_")]) if k.source == "survey_responses"]
+    assert survey and len(shown) == len(survey)
+    for kpi in survey:
+        tile = build_tile(kpi, rows.get(kpi.id))
+        expected = tile.verdict_text + (f" ({tile.chart_text})" if tile.chart_text else "")
+        assert shown[kpi.name.removeprefix("Survey: ").capitalize()] == expected

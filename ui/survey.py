@@ -43,8 +43,9 @@ def item_name(kpi: KPI) -> str:
 
 def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFrame:
     """Each survey item in the view's window: the share agreeing (or its gate), the 95%
-    interval, answers, the comparison window's share, the difference in points and the tested
-    change in words (``metrics.verdicts.compute_changes``, BH-adjusted q).
+    interval, answers, the comparison window's share, the difference in points, the tested
+    change in words (``metrics.verdicts.compute_changes``, BH-adjusted q) and the verdict the
+    flight deck shows for it (:func:`deck_verdict_words`).
 
     For a panel, a share that disclosure rounding changed carries
     :data:`ui.shell.ROUNDED_MARK` (the page adds the footnote)."""
@@ -58,6 +59,7 @@ def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFra
                              audience="panel" if ctx.is_panel else "internal",
                              kpi_ids=ids).set_index("kpi_id")
     label = ctx.compare_text.split(" (")[0].lower()
+    verdicts = deck_verdict_words(ctx, force, items)
     rows = []
     for kpi in items:
         row, before = now.loc[kpi.id], prev.loc[kpi.id] if kpi.id in prev.index else None
@@ -77,8 +79,27 @@ def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFra
             f"{label}": _marked(value_text(before, kpi), before) if before is not None else "",
             "difference": change,
             "change": verdict,
+            "flight deck verdict": verdicts.get(kpi.id, ""),
         })
     return pd.DataFrame(rows)
+
+
+def deck_verdict_words(ctx: PageContext, force: str, items: Sequence[KPI]) -> dict[str, str]:
+    """Each item's verdict as the flight deck's row says it, from the deck's own verdict
+    frame (``ui.deck.view_verdicts``) and tile model: "✔ Improving (chart: 2 of the last 3
+    months close to the upper process limit)". So a change the test calls chance never sits
+    beside the deck's "Improving" without the reason."""
+    from present.tiles import build_tile
+    from ui.deck import view_verdicts
+
+    frame = view_verdicts(ctx, force)
+    rows = {str(r["kpi_id"]): r for _, r in frame.drop_duplicates("kpi_id").iterrows()} \
+        if frame is not None and not frame.empty else {}
+    out = {}
+    for kpi in items:
+        tile = build_tile(kpi, rows.get(kpi.id))
+        out[kpi.id] = tile.verdict_text + (f" ({tile.chart_text})" if tile.chart_text else "")
+    return out
 
 
 def _marked(text: str, row: pd.Series | None) -> str:
