@@ -5,7 +5,9 @@
 minimum, first of month, plausible dates, survey scale, uniqueness, ``REQUIRES`` and
 ``DATE_ORDERS``), one anti-join per foreign key, one join for each ``INCONSISTENT`` rule and a
 check of the distinct force, team and id values for suspicious text. The rule checks are
-generated from the contract's declarations, so a new rule there is checked here too.
+generated from the contract's declarations, so a new rule there is checked here too. What
+they found for a clean export is kept per content hash (``metrics.check_cache``): a later load
+of byte-identical files by the same code reuses it instead of running them again.
 
 When every count is zero and every column has a type this path reads as is, the export is
 *clean*: the pandas loader (``metrics.load``) would find only the file-level warnings (missing
