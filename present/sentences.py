@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from present.format import format_value, gate_count, is_missing
-from present.tiles import VERDICT_STYLES, _val, is_survey
+from present.tiles import VERDICT_STYLES, _val, is_survey, rows_by_kpi
 
 MAX_SENTENCES = 6
 #: verdicts that make a "what changed" sentence on their own
@@ -100,12 +100,7 @@ def _evidence(row: Mapping[str, object] | pd.Series) -> str:
 def _rows_by_id(verdicts: pd.DataFrame | None, by_id: Mapping[str, object]
                 ) -> dict[str, pd.Series]:
     """The verdict frame's first row per KPI id, for the KPIs of ``by_id`` only."""
-    rows: dict[str, pd.Series] = {}
-    if verdicts is not None and not verdicts.empty:
-        for _, row in verdicts.drop_duplicates("kpi_id", keep="first").iterrows():
-            if str(row["kpi_id"]) in by_id:
-                rows[str(row["kpi_id"])] = row
-    return rows
+    return {kid: row for kid, row in rows_by_kpi(verdicts).items() if kid in by_id}
 
 
 def _changed(row: Mapping[str, object] | pd.Series) -> bool:

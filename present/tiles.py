@@ -125,6 +125,12 @@ class Tile:
         return f"{self.icon} {self.word}"
 
     @property
+    def verdict_and_chart(self) -> str:
+        """The verdict with the chart's evidence when it speaks, for a single cell:
+        "✔ Improving (chart: 2 of the last 3 months close to the upper process limit)"."""
+        return self.verdict_text + (f" ({self.chart_text})" if self.chart_text else "")
+
+    @property
     def tone(self) -> str:
         """The verdict's tone key (good, bad, mixed, neutral, pending)."""
         return VERDICT_STYLES[self.verdict].tone
@@ -265,6 +271,15 @@ def build_tile(
     )
 
 
+def rows_by_kpi(verdicts: pd.DataFrame | None) -> dict[str, pd.Series]:
+    """The verdict frame's first row per KPI id (empty for no frame)."""
+    rows: dict[str, pd.Series] = {}
+    if verdicts is not None and not verdicts.empty:
+        for _, row in verdicts.drop_duplicates("kpi_id", keep="first").iterrows():
+            rows[str(row["kpi_id"])] = row
+    return rows
+
+
 def build_tiles(
     kpis: Iterable[object],
     verdicts: pd.DataFrame,
@@ -279,10 +294,7 @@ def build_tiles(
     """
     from metrics.registry import PILLARS
 
-    rows: dict[str, pd.Series] = {}
-    if verdicts is not None and not verdicts.empty:
-        for _, row in verdicts.drop_duplicates("kpi_id", keep="first").iterrows():
-            rows[str(row["kpi_id"])] = row
+    rows = rows_by_kpi(verdicts)
     comments = comments or {}
     out: dict[int, dict[str, list[Tile]]] = {
         p: {"quantitative": [], "qualitative": []} for p in PILLARS}

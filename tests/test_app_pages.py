@@ -344,11 +344,12 @@ def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(
     view = ViewState()
     start, end = window_bounds(view, month_range(dataset)[1])
     frame = deck_verdicts(dataset, start, end, view.force, view.compare, view.scope)
-    rows = {r["kpi_id"]: r for _, r in frame.iterrows()}
+    rows = {r["kpi_id"]: r for _, r in frame.iterrows()}  # one row per KPI in this frame
     survey = [k for k in all_kpis([c for c in dataset.columns("survey_responses")
                                    if c.startswith("q_")]) if k.source == "survey_responses"]
     assert survey and len(shown) == len(survey)
     for kpi in survey:
         tile = build_tile(kpi, rows.get(kpi.id))
         expected = tile.verdict_text + (f" ({tile.chart_text})" if tile.chart_text else "")
+        assert tile.verdict_and_chart == expected
         assert shown[kpi.name.removeprefix("Survey: ").capitalize()] == expected

@@ -89,17 +89,11 @@ def deck_verdict_words(ctx: PageContext, force: str, items: Sequence[KPI]) -> di
     frame (``ui.deck.view_verdicts``) and tile model: "✔ Improving (chart: 2 of the last 3
     months close to the upper process limit)". So a change the test calls chance never sits
     beside the deck's "Improving" without the reason."""
-    from present.tiles import build_tile
+    from present.tiles import build_tile, rows_by_kpi
     from ui.deck import view_verdicts
 
-    frame = view_verdicts(ctx, force)
-    rows = {str(r["kpi_id"]): r for _, r in frame.drop_duplicates("kpi_id").iterrows()} \
-        if frame is not None and not frame.empty else {}
-    out = {}
-    for kpi in items:
-        tile = build_tile(kpi, rows.get(kpi.id))
-        out[kpi.id] = tile.verdict_text + (f" ({tile.chart_text})" if tile.chart_text else "")
-    return out
+    rows = rows_by_kpi(view_verdicts(ctx, force))
+    return {kpi.id: build_tile(kpi, rows.get(kpi.id)).verdict_and_chart for kpi in items}
 
 
 def _marked(text: str, row: pd.Series | None) -> str:
