@@ -48,6 +48,16 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{v:,.0f}"
 
 
+#: Said after a value whose window is still maturing (``provisional``): it can still move.
+SO_FAR = "so far"
+
+
+def value_so_far(text: str, provisional: object) -> str:
+    """``text`` (a formatted value) followed by :data:`SO_FAR` when ``provisional`` is true
+    (the window can still move), else ``text`` unchanged: "0.4% so far"."""
+    return f"{text} {SO_FAR}" if not is_missing(provisional) and bool(provisional) else text
+
+
 def format_interval(low: float | None, high: float | None, unit: str) -> str:
     """A 95% interval as ``95% CI 30.1–38.9%``, or an empty string when there is none."""
     if is_missing(low) or is_missing(high):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from present.format import (
+    SO_FAR,
     format_date,
     format_difference,
     format_interval,
@@ -105,7 +106,7 @@ class Tile:
     change_colour: str | None
     change_real: bool
     evidence: str  # plain words behind the verdict ("below the process limits for 3 months")
-    provisional: bool = False
+    provisional: bool = False  # the window is still maturing: a shown value can still move
     # "chart: 7 months in a row below the average" when a special cause on the SPC chart
     # speaks in the verdict (so a verdict beside a change that is not real says where it
     # comes from); "" otherwise
@@ -129,6 +130,11 @@ class Tile:
         """The verdict with the chart's evidence when it speaks, for a single cell:
         "✔ Improving (chart: 2 of the last 3 months close to the upper process limit)"."""
         return self.verdict_text + (f" ({self.chart_text})" if self.chart_text else "")
+
+    @property
+    def value_note(self) -> str:
+        """"so far" when a shown value belongs to a window still maturing, else ""."""
+        return SO_FAR if self.shows_value and self.provisional else ""
 
     @property
     def tone(self) -> str:

@@ -15,6 +15,7 @@ from present.format import (
     format_value,
     gate_text,
     is_missing,
+    value_so_far,
     verdict,
 )
 from report.common import SUPPRESSED_TEXT, _get
@@ -29,14 +30,15 @@ def format_n(n: object) -> str:
 def kpi_value_text(kpi: KPI, row: Any) -> str:
     """The main text of a KPI cell, exactly as printed in the pack.
 
-    ``ok``: the value in plain units (``present.format.format_value``); ``insufficient``: the gate
+    ``ok``: the value in plain units (``present.format.format_value``), followed by "so far"
+    when the row is ``provisional`` (its window still maturing); ``insufficient``: the gate
     (``n = 17 of 30 needed``; ``fewer than 10 of 10 needed`` when a panel's rounded n reaches
     the gate although the true n is below it); ``suppressed``: ``Suppressed*``; otherwise
     ``No data``.
     """
     status = _get(row, "status")
     if status == "ok":
-        return format_value(_get(row, "value"), kpi.unit)
+        return value_so_far(format_value(_get(row, "value"), kpi.unit), _get(row, "provisional"))
     if status == "insufficient":
         n = _get(row, "n")
         if is_missing(n):

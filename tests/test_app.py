@@ -56,13 +56,14 @@ def _rows(at) -> dict[str, dict[str, str]]:
     for m in _ROW.finditer(_deck(at)):
         word = html.unescape(re.sub(r"<[^>]+>", "", m["word"])).strip()
         out[m["kpi"]] = {"name": html.unescape(m["name"]), "kind": m["kind"],
-                         "verdict": m["verdict"], "value": html.unescape(m["value"]),
+                         "verdict": m["verdict"],
+                         "value": html.unescape(re.sub(r"<[^>]+>", "", m["value"])),
                          "word": word}
     return out
 
 
 def _tiles(at) -> dict[str, str]:
-    """Row name -> the value it shows ("–" when held back)."""
+    """Row name -> the value it shows ("–" when held back; "so far" after a maturing one)."""
     return {r["name"]: r["value"] for r in _rows(at).values()}
 
 
@@ -74,7 +75,8 @@ def _expected_tiles(export: Path, force: str, start: str, end: str) -> dict[str,
     out = {}
     for row in table.itertuples():
         kpi = kpis[row.kpi_id]
-        out[kpi.name] = format_value(row.value, kpi.unit) if row.status == "ok" else "–"
+        value = format_value(row.value, kpi.unit) + (" so far" if row.provisional else "")
+        out[kpi.name] = value if row.status == "ok" else "–"
     return out
 
 

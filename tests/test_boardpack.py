@@ -128,9 +128,12 @@ def _kpis_cli_csv(capsys, *extra: str) -> pd.DataFrame:
 
 
 def _expected_cell(kpi, row) -> str:
-    """The flight deck's value (and interval) text for one CLI row, formatted as the pack does."""
+    """The flight deck's value (and interval) text for one CLI row, formatted as the pack does:
+    a maturing window's value (``provisional`` true in the CLI) is followed by "so far"."""
     if row["status"] == "ok":
         text = format_value(row["value"], kpi.unit)
+        if str(row["provisional"]).lower() == "true":
+            text += " so far"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit)
         return f"{text} {interval.replace('95% CI ', '')}".strip()
     if row["status"] == "insufficient":
@@ -155,6 +158,7 @@ def test_flight_deck_values_match_the_kpis_command(sample, internal_pack, capsys
     assert checked == len(all_kpis(items))
     assert (table["status"] == "ok").sum() >= 20  # the sample has values for most KPIs
     assert (table["status"] == "insufficient").any()  # and at least one gate to show
+    assert (table["provisional"].astype(str).str.lower() == "true").any()  # and "so far"
 
 
 def test_pillar_pages_print_n_from_the_engine(sample, internal_pack) -> None:
@@ -215,6 +219,7 @@ def test_panel_pack_numbers_come_from_apply_panel(sample, panel_pack) -> None:
                                                                              kpi.unit)
         if moved:  # rounding moved the value: it carries the mark
             value = format_value(row["value"], kpi.unit)
+            value += " so far" if row["provisional"] else ""
             cell = cell.replace(value, f"{value} †", 1)
             marked += 1
         assert f"{_flat(kpi.name)} {cell}" in deck, kpi_id

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from metrics.registry import get_kpi, survey_kpi
+from present.format import value_so_far
 from present.tiles import (
     TONE_COLOURS,
     VERDICT_STYLES,
@@ -109,6 +111,18 @@ def test_maturing_tile_says_when_it_is_final():
                                   final_on=date(2027, 3, 12)))
     assert tile.word == "Maturing — final on 12 Mar 2027" and tile.provisional
     assert tile.icon == VERDICT_STYLES["maturing"].icon
+    # its value can still move: "0.0%" alone read as a structural zero on the projector
+    assert tile.value_text == "12.0%" and tile.value_note == "so far"
+    assert build_tile(CHARGE, row()).value_note == ""
+    gated = build_tile(CHARGE, row(status="insufficient", n=7, provisional=True))
+    assert gated.value_note == ""  # nothing shown, nothing to qualify
+
+
+@pytest.mark.parametrize(("provisional", "expected"), [
+    (True, "4.0% so far"), (np.True_, "4.0% so far"), (False, "4.0%"), (None, "4.0%"),
+    (float("nan"), "4.0%"), (pd.NA, "4.0%")])
+def test_value_so_far_marks_only_a_maturing_value(provisional, expected):
+    assert value_so_far("4.0%", provisional) == expected
 
 
 def test_gated_survey_tile_counts_replies_and_other_gates_count_n():

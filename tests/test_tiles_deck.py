@@ -89,3 +89,19 @@ def test_the_deck_says_what_changed_beyond_its_six_sentences():
         in html_with
     assert "fd-more" not in deck_html(DeckView({}, [sentence]), lambda _k: None).split(
         "</style>")[1]
+
+
+def test_a_maturing_value_says_so_far_beside_the_number():
+    kpis = [get_kpi("charge_rate_cohort"), get_kpi("charge_rate")]
+    frame = pd.DataFrame([row("charge_rate_cohort", value=0.0, ci_low=0.0, ci_high=0.001,
+                              provisional=True, final_on=pd.Timestamp("2027-09-30").date(),
+                              verdict="maturing"),
+                          row("charge_rate")])
+    block = deck_html(DeckView(build_tiles(kpis, frame), what_changed(frame, kpis)),
+                      lambda k: None)
+    cohort = block.split('data-kpi="charge_rate_cohort"')[1].split("</li>")[0]
+    assert ('<span class="fd-value">0.0% <span class="fd-note">so far</span></span>'
+            in cohort)
+    assert "Maturing — final on 30 Sep 2027" in cohort
+    final = block.split('data-kpi="charge_rate"')[1].split("</li>")[0]
+    assert "so far" not in final

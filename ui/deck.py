@@ -197,6 +197,7 @@ def _row_html(tile: Tile, href: str | None) -> str:
     if tile.comment:
         detail.append(f'<span class="fd-comment">&#128172; {_e(tile.comment)}</span>')
     verdict = f'<span aria-hidden="true">{_e(tile.icon)}</span> {_e(tile.word)}'
+    note = f' <span class="fd-note">{_e(tile.value_note)}</span>' if tile.value_note else ""
     link = f' href="{_e(href)}" target="_self"' if href else ""
     if tile.verdict == "mixed" and href:
         verdict = f'<a href="{_e(href)}" target="_self">{verdict}</a>'
@@ -205,7 +206,7 @@ def _row_html(tile: Tile, href: str | None) -> str:
         f'data-verdict="{_e(tile.verdict)}">'
         f'<a class="fd-name"{link} title="{_e(tile.help)}">'
         f'{_e(tile.name)}</a>'
-        f'<span class="fd-value">{_e(tile.value_text)}</span>'
+        f'<span class="fd-value">{_e(tile.value_text)}{note}</span>'
         f'<span class="fd-verdict" style="color:{tile.colour}">{verdict}</span>'
         f'<span class="fd-detail">{" · ".join(detail)}</span></li>')
 
@@ -356,6 +357,7 @@ DECK_CSS = """
 .fd-name {font-weight: 600; min-width: 0;}
 .fd-value {font-size: 1.15rem; line-height: 1.2; font-weight: 700; white-space: nowrap;
   text-align: right;}
+.fd-note {font-size: .75rem; font-weight: 400; color: #4d4d4d;}
 .fd-verdict {font-weight: 700; font-size: .95rem; min-width: 0;}
 .fd-detail {grid-column: 1 / -1; font-size: .8rem; color: #4d4d4d; line-height: 1.1;}
 .fd-detail:empty {display: none;}

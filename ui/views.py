@@ -13,7 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from metrics.registry import KPI, PILLARS
-from present.format import POINT_TYPE_LABELS, format_interval, format_value, gate_text
+from present.format import (
+    POINT_TYPE_LABELS,
+    format_interval,
+    format_value,
+    gate_text,
+    value_so_far,
+)
 from ui import shell
 from ui.tiles import escape_md
 
@@ -75,10 +81,11 @@ def span_picker(ctx: shell.PageContext) -> tuple[pd.Period, str]:
 
 
 def value_text(row: pd.Series, kpi: KPI) -> str:
-    """A KPI-table row's value for a table cell: the value, the gate, or why it is missing."""
+    """A KPI-table row's value for a table cell: the value ("so far" after it while its window
+    is maturing), the gate, or why it is missing."""
     status = row.get("status")
     if status == "ok":
-        return format_value(row.get("value"), kpi.unit)
+        return value_so_far(format_value(row.get("value"), kpi.unit), row.get("provisional"))
     if status == "insufficient":
         return gate_text(row.get("n"), kpi.min_n)
     if status == "suppressed":
