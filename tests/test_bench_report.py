@@ -303,3 +303,40 @@ def test_engine_report_shows_first_and_repeated_runs_against_each_goal() -> None
     assert "first run (every file checked) / pyarrow floor | 5.0x | 5.0x | <= 4x | no |" in text
     assert "repeated run / the same 3 in direct DuckDB SQL | 2.4x | 2.4x | <= 2x | no |" in text
     assert "| 3 KPIs by month (CLI), first run | 1.20 | 1.20 |" in text
+
+
+def test_engine_report_shows_the_frame_reference_beside_the_goals_lean_one() -> None:
+    """The pandas-frame reference (``direct_sql --frame``) is reported beside the goal's lean
+    one, marked "for comparison", and never replaces its verdict."""
+    from bench import engine
+
+    walls = {"floor": 0.5, "all_kpis": 1.9, "all_kpis_checked": 2.5, "three_cli": 0.9,
+             "three_cli_checked": 1.5, "three_sql": 0.25, "three_sql_frame": 0.6}
+    res = {"data": "d", "months": ["2023-10", "2026-09"], "repeat": 1, "cases": 1000,
+           "runs": {k: [{"wall": v, "cpu": v, "rss": 2**29, "rc": 0}] for k, v in walls.items()},
+           "median": {k: {"wall": v, "cpu": v} for k, v in walls.items()},
+           "loadavg_end": []}
+    text = engine.markdown(res)
+    assert "repeated run / the same 3 in direct DuckDB SQL | 3.6x | 3.6x | <= 2x | no |" in text
+    assert ("for comparison: 3 KPIs via the CLI, repeated run / the same SQL fetched to pandas "
+            "(`direct_sql --frame`) | 1.5x | 1.5x | (<= 2x) | yes |") in text
+    assert "for comparison: the same, first run / the same SQL fetched to pandas | 2.5x" in text
+    assert "| the same SQL fetched to pandas and written with `to_csv` | 0.60 | 0.60 |" in text
+
+
+def test_direct_sql_frame_writes_the_same_rows_as_the_lean_reference(tmp_path, capsys) -> None:
+    """Both references compute the same cells (a missing median: "None" by hand, empty in
+    pandas' CSV), so either may stand beside the CLI."""
+    import csv
+    import io
+
+    from bench import direct_sql
+    from metrics.generate import generate
+
+    generate(tmp_path, cases=3000, seed=3)
+    rows = []
+    for extra in ([], ["--frame"]):
+        assert direct_sql.main([str(tmp_path), "2024-01", "2024-12", *extra]) == 0
+        got = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+        rows.append(sorted([c if c != "None" else "" for c in r] for r in got[1:]))
+    assert rows[0] == rows[1] and len(rows[0]) > 30
