@@ -340,3 +340,18 @@ def test_direct_sql_frame_writes_the_same_rows_as_the_lean_reference(tmp_path, c
         got = list(csv.reader(io.StringIO(capsys.readouterr().out)))
         rows.append(sorted([c if c != "None" else "" for c in r] for r in got[1:]))
     assert rows[0] == rows[1] and len(rows[0]) > 30
+
+
+def test_calibration_table_puts_old_and_new_against_each_reference() -> None:
+    """bench.calibrate: medians per step, then each of the issue's ratios for the old CLI and
+    this one (repeated and first run) over the same reference."""
+    from bench import calibrate
+
+    runs = {"floor": [0.5, 0.4, 0.6], "sql_tuples": [0.2], "sql_frame": [0.6],
+            "old_three": [1.8], "old_all": [3.5], "three": [1.2], "three_first": [1.5],
+            "all": [3.0], "all_first": [3.5]}
+    text = calibrate.markdown(runs)
+    assert "| floor | 0.50 |" in text  # the median, not the first run
+    assert "| all KPIs / pyarrow floor | 7.0x | 6.0x | 7.0x |" in text
+    assert "| 3 KPIs / direct SQL, tuples | 9.0x | 6.0x | 7.5x |" in text
+    assert "| 3 KPIs / direct SQL to a pandas frame | 3.0x | 2.0x | 2.5x |" in text
