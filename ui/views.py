@@ -266,8 +266,10 @@ def trend_section(ctx: shell.PageContext, kpi: KPI, force: str, first: pd.Period
                                 adoption=adoption),
         width="stretch", config={"displaylogo": False},
     )
-    words = [f"{_months_words(first_shown, last)} ({span_words.lower()} asked for; the chart "
-             "starts where this force's data starts)."]
+    span = span_words.lower()
+    if first_shown > first:  # said only when it is so: the months before had nothing to count
+        span += " asked for; the chart starts where this force's data starts"
+    words = [f"{_months_words(first_shown, last)} ({span})."]
     if adoption is not None and first_shown < adoption <= last:
         words.append(f"Soteria adopted {adoption.strftime('%B %Y')}; limits rebased there.")
     words.append(chart_verdict_words(chart))
