@@ -50,6 +50,9 @@ VERDICT_COLUMNS: tuple[str, ...] = (
     "compare_value", "difference", "diff_ci_low", "diff_ci_high", "test", "p_value", "q_value",
     "change_verdict", "spc_point_type", "spc_month", "spc_evidence", "verdict",
 )
+#: Forces a funnel plot needs: with fewer, the all-forces rate is mostly the forces' own, and
+#: the app, the board pack and the ``funnel`` command say so instead of drawing one.
+FUNNEL_MIN_FORCES = 3
 FUNNEL_COLUMNS: tuple[str, ...] = (
     "force", "numerator", "denominator", "value", "target", "lower_95", "upper_95",
     "lower_998", "upper_998", "phi", "tau2", "adjusted", "position",

@@ -29,6 +29,10 @@ with st.spinner("Computing the funnel…"):
     except ValueError:  # not a proportion of cases, outcomes or answers
         result = None
 
+too_few = funnel.too_few_forces_text(list(ctx.choices.forces) if ctx.choices else [])
+if result is None and too_few:
+    st.info(escape_md(too_few))
+    st.stop()
 if result is None:
     st.info(f"Fewer than three forces have enough cases for {escape_md(kpi.name.lower())} in "
             f"{escape_md(ctx.window_text)} (at least {kpi.min_n} each), so there is no funnel "

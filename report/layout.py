@@ -40,8 +40,10 @@ from metrics import registry
 from metrics.registry import KPI, PILLARS
 from metrics.windows import describe_window
 from present.format import format_interval, format_value, is_missing
+from present.funnel import too_few_forces_text
 from report import charts as pack_charts
 from report.common import (
+    ALL_FORCES,
     MARKING,
     ROUNDED_FOOTNOTE,
     ROUNDED_MARK,
@@ -692,8 +694,10 @@ class _Builder:
             "not ranked: a league table would mostly rank noise."), self.s.body),
             Spacer(1, 3 * mm)]
         if not funnels:
-            flow.append(self.p("No funnel plot: fewer than three forces have a value for the "
-                               "compared KPIs in this window.", self.s.body))
+            held = sorted(set(d.forces_window["force"].astype(str)) - {ALL_FORCES})
+            flow.append(self.p(esc(too_few_forces_text(held) or (
+                "No funnel plot: fewer than three forces have a value for the compared KPIs "
+                "in this window.")), self.s.body))
         flow += self.charts_missing_note()
         labels = {"outside": "Outside 99.8%: flagged",
                   "worth_a_look": "95% to 99.8%: worth a look"}

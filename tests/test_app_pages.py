@@ -63,34 +63,69 @@ def test_trends_longer_span_starts_where_the_data_starts(app_test, small_export)
     assert pd.Period(xs[0][:7], "M") == first  # the axis starts at the export's first case
 
 
-def test_trends_says_the_chart_starts_later_only_when_the_force_has_no_earlier_data(
-        app_test, export_copy) -> None:
+def _keep_cases(export: Path, keep) -> None:
+    """Rewrite ``export`` with only the cases ``keep(cases)`` (an Arrow mask) selects, and what
+    hangs off them (updates, orders, devices, breaches; forces, survey and workforce of the
+    forces left), so the export stays clean."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    cases = pq.read_table(export / "cases.parquet")
+    cases = cases.filter(keep(cases))
+    pq.write_table(cases, export / "cases.parquet")
+    orders = None
+    for name in ("victim_updates", "orders", "devices"):
+        table = pq.read_table(export / f"{name}.parquet")
+        table = table.filter(pc.is_in(table["case_id"], value_set=cases["case_id"]))
+        orders = table["order_id"] if name == "orders" else orders
+        pq.write_table(table, export / f"{name}.parquet")
+    breaches = pq.read_table(export / "breaches.parquet")
+    pq.write_table(breaches.filter(pc.is_in(breaches["order_id"], value_set=orders)),
+                   export / "breaches.parquet")
+    forces = pa.array(sorted(set(cases["force"].cast("string").to_pylist())))
+    for name in ("forces", "survey_responses", "workforce"):
+        table = pq.read_table(export / f"{name}.parquet")
+        pq.write_table(table.filter(pc.is_in(table["force"].cast("string"), value_set=forces)),
+                       export / f"{name}.parquet")
+
+
+def test_trends_says_the_chart_starts_later_only_when_the_force_has_no_earlier_data(
+        app_test, export_copy) -> None:
+    import pyarrow.compute as pc
+
     # Kent's cases (and what hangs off them) begin in 2021; the other forces' in the export's
     # first year, so "All months" asks for months Kent has nothing to count in
-    cases = pq.read_table(export_copy / "cases.parquet")
-    early = pc.and_(pc.equal(cases["force"].cast("string"), "Kent Police"),
-                    pc.less(cases["recorded_date"], pd.Timestamp("2021-01-01").date()))
-    gone = set(cases.filter(early)["case_id"].to_pylist())
-    pq.write_table(cases.filter(pc.invert(early)), export_copy / "cases.parquet")
-    dropped_orders: set[str] = set()
-    for name in ("victim_updates", "orders", "devices"):
-        table = pq.read_table(export_copy / f"{name}.parquet")
-        hit = pc.is_in(table["case_id"], value_set=pa.array(sorted(gone)))
-        if name == "orders":
-            dropped_orders = set(table.filter(hit)["order_id"].to_pylist())
-        pq.write_table(table.filter(pc.invert(hit)), export_copy / f"{name}.parquet")
-    breaches = pq.read_table(export_copy / "breaches.parquet")
-    hit = pc.is_in(breaches["order_id"], value_set=pa.array(sorted(dropped_orders)))
-    pq.write_table(breaches.filter(pc.invert(hit)), export_copy / "breaches.parquet")
+    _keep_cases(export_copy, lambda c: pc.invert(pc.and_(
+        pc.equal(c["force"].cast("string"), "Kent Police"),
+        pc.less(c["recorded_date"], pd.Timestamp("2021-01-01").date()))))
 
     at = open_page(app_test(export_copy, force="Kent Police", kpi="charge_rate"),
                    "pages/trends.py")
     at.selectbox(key="fd_span").set_value(0).run()
     assert not at.exception and not at.warning
     assert "(all months asked for; the chart starts where this force's data starts)" in texts(at)
+
+
+@pytest.fixture
+def one_force_export(export_copy: Path) -> Path:
+    """The small export cut to Kent Police alone, as a force's own export would be."""
+    import pyarrow.compute as pc
+
+    _keep_cases(export_copy, lambda c: pc.equal(c["force"].cast("string"), "Kent Police"))
+    return export_copy
+
+
+def test_a_one_force_export_opens_on_its_force_and_compare_forces_says_why_no_funnel(
+        app_test, one_force_export) -> None:
+    deck = open_page(app_test(one_force_export), "pages/flight_deck.py")
+    assert not deck.exception
+    assert deck.header[0].value == "Flight deck: Kent Police"  # not "All forces"
+    assert deck.selectbox(key="fd_force").value == "Kent Police"
+    compare = open_page(app_test(one_force_export), "pages/compare_forces.py")
+    assert not compare.exception
+    said = " ".join(i.value for i in compare.info).replace("\\", "")  # Markdown escapes
+    assert "This export holds 1 force (Kent Police)" in said
+    assert "A longer window" not in said  # a longer window cannot add forces
 
 
 def test_trends_shows_before_after_for_every_proportion_kpi(app_test) -> None:

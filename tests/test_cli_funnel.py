@@ -60,3 +60,36 @@ def test_not_a_proportion_and_unknown_kpi_are_one_line_errors(capsys):
                               "--to", "2026-09"], capsys)
         assert code == 2 and out == "" and words in err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_too_few_forces_are_written_with_a_note(capsys, tmp_path):
+    """Rows are still written (the contract), with a note on stderr that a funnel compares
+    at least three forces; the app and the pack say the same in words."""
+    from metrics.generate import generate
+    from present.funnel import MIN_FORCES, too_few_forces_text
+
+    generate(tmp_path, cases=1500, seed=4)
+    keep: list[str] = []
+    for name in ("cases", "orders", "breaches", "devices", "survey_responses", "workforce",
+                 "forces"):  # keep two forces
+        path = tmp_path / f"{name}.parquet"
+        table = pd.read_parquet(path)
+        if "force" in table:
+            if name == "cases":  # the two largest, so both have a value
+                keep = list(table["force"].astype(str).value_counts().index[:2])
+            table = table[table["force"].astype(str).isin(keep)]
+        table.to_parquet(path, index=False)
+    cases = pd.read_parquet(tmp_path / "cases.parquet")
+    updates = pd.read_parquet(tmp_path / "victim_updates.parquet")
+    updates[updates["case_id"].isin(cases["case_id"])].to_parquet(
+        tmp_path / "victim_updates.parquet", index=False)
+    code = main(["funnel", str(tmp_path), "--kpi", "charge_rate", "--from", "2024-01",
+                 "--to", "2024-12"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert len(pd.read_csv(io.StringIO(out))) == 2
+    assert "a funnel plot compares at least 3" in err
+    assert MIN_FORCES == 3
+    assert too_few_forces_text(["A", "B"]).startswith("This export holds 2 forces (A, B)")
+    assert too_few_forces_text(["A"]).startswith("This export holds 1 force (A)")
+    assert too_few_forces_text(["A", "B", "C"]) is None

@@ -15,6 +15,7 @@ from ui.state import (
     Choices,
     ViewState,
     decode,
+    default_force,
     encode,
     parse_month,
     window_bounds,
@@ -210,3 +211,15 @@ def test_unknown_scope_falls_back_to_all_with_a_note() -> None:
     state, notes = decode({"scope": "adults"}, CHOICES)
     assert state.scope == "all"
     assert len(notes) == 1 and "adults" in notes[0] and "all" in notes[0]
+
+
+def test_a_one_force_export_defaults_to_its_force_and_falls_back_to_it() -> None:
+    # a force's own export: "All forces" would be the same figures under another name
+    one = Choices(forces=["Durham"], first_month=P("2023-01"), last_month=P("2026-09"))
+    state, notes = decode({}, one)
+    assert state.force == "Durham" and notes == []
+    state, notes = decode({"force": "Kent"}, one)
+    assert state.force == "Durham"
+    assert notes == ["Force 'Kent' is not in this export; showing Durham."]
+    assert decode({"force": ALL_FORCES}, one)[0].force == ALL_FORCES  # still reachable
+    assert default_force(CHOICES.forces) == ALL_FORCES and default_force([]) == ALL_FORCES

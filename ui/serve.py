@@ -465,7 +465,7 @@ def warm_default_view() -> float | None:
     try:
         from ui import data as ui_data
         from ui.deck import deck_verdicts
-        from ui.state import ViewState, window_bounds
+        from ui.state import ViewState, default_force, window_bounds
 
         loaded = ui_data.load()
         if loaded.dataset is None or loaded.stale:
@@ -473,7 +473,7 @@ def warm_default_view() -> float | None:
         bounds = ui_data.month_range(loaded.dataset)
         if bounds is None:
             return None
-        view = ViewState()
+        view = ViewState(force=default_force(loaded.dataset.forces))
         start, end = window_bounds(view, bounds[1])
         deck_verdicts(loaded.dataset, start, end, view.force, view.compare, view.scope)
     except Exception:  # noqa: BLE001 - preparing a view must never stop the server

@@ -104,21 +104,29 @@ def _first(value: object) -> str | None:
     return str(value).strip()
 
 
+def default_force(forces: Sequence[str]) -> str:
+    """The force a view shows when none is asked for: the export's only force when it holds
+    one (a force's own export, where "All forces" would be the same figures under another
+    name), else :data:`ALL_FORCES`."""
+    return forces[0] if len(forces) == 1 else ALL_FORCES
+
+
 def decode(params: Mapping[str, object], choices: Choices) -> tuple[ViewState, list[str]]:
     """The view a URL asks for, and a note for every value that was bad or stale.
 
     Never raises. A value that is unknown, malformed or outside the export falls back to the
-    default for that field; the returned notes say what was ignored, in plain words.
+    default for that field (the force: :func:`default_force`); the returned notes say what was
+    ignored, in plain words.
     """
     notes: list[str] = []
-    state = ViewState()
+    state = ViewState(force=default_force(choices.forces))
 
     force = _first(params.get("force"))
     if force:
         if force == ALL_FORCES or force in choices.forces:
             state = replace(state, force=force)
         else:
-            notes.append(f"Force '{force}' is not in this export; showing {ALL_FORCES}.")
+            notes.append(f"Force '{force}' is not in this export; showing {state.force}.")
 
     window = _first(params.get("window"))
     if window:

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from metrics.verdicts import FUNNEL_COLUMNS, funnel_table
+    from metrics.verdicts import FUNNEL_COLUMNS, FUNNEL_MIN_FORCES, funnel_table
 
     start, end = window(args)
     kpi_id = args.kpi.strip()
@@ -53,5 +53,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CommandError("--kpi needs a KPI id")
     dataset = load(args.data_dir, err)
     table = funnel_table(dataset, kpi_id, start, end, scope=args.scope, audience=args.audience)
+    if len(table) < FUNNEL_MIN_FORCES:  # the rows are still written, as the contract says
+        print(f"note: {len(table)} force(s) with a value for {kpi_id} in the window; a funnel "
+              f"plot compares at least {FUNNEL_MIN_FORCES}, and the app and board pack draw "
+              "none", file=err)
     write(table[list(FUNNEL_COLUMNS)], out, args.format)
     return 0
