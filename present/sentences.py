@@ -221,7 +221,13 @@ def victim_voice_sentence(
     *, window_words: str, compare_words: str,
 ) -> Sentence:
     """The sentence for the victims' survey: its strongest real change, or no clear change,
-    or the gate, or that no replies came in."""
+    or the gate, or that no replies came in; or, when the export has no survey at all (no
+    ``survey_responses`` file or no item in it), that victims' voice is missing."""
+    if not survey:
+        style = VERDICT_STYLES["no_data"]
+        return Sentence("No victim survey in this export, so there is no victims' voice to "
+                        "read beside the figures", "victim_voice", "pending", style.icon,
+                        style.word, (), (2, 1.0))
     changed = [(kpi, row) for kpi, row in survey if row is not None and _changed(row)]
     if changed:
         kpi, row = min(changed, key=lambda kr: _rank(kr[1]))  # type: ignore[arg-type]

@@ -220,3 +220,18 @@ def test_left_out_deteriorations_are_named_up_to_three():
     assert len(left) > 3
     assert line == (f"Also changed: {len(left)} deteriorating ({', '.join(left[:3])} and "
                     f"{len(left) - 3} more); each verdict is in the summary below")
+
+
+def test_an_export_without_a_survey_says_victims_voice_is_missing():
+    # not "no replies this quarter": there is no survey to have replies
+    without = [k for k in KPIS if k not in SURVEY]
+    out = what_changed(frame()[lambda f: ~f["kpi_id"].str.startswith("survey_")], without,
+                       window_words="this quarter")
+    voice = out[-1]
+    assert voice.kind == "victim_voice" and voice.word == "No data"
+    assert voice.text == ("No victim survey in this export, so there is no victims' voice to "
+                          "read beside the figures")
+    # with items but no replies in the window, it still says so
+    empty = [row(k.id, status="no_data", n=0, value=None, verdict="no_data") for k in SURVEY]
+    assert what_changed(frame(*empty), KPIS, window_words="this quarter")[-1].text == \
+        "No victim survey replies this quarter"
