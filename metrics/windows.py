@@ -36,3 +36,22 @@ def describe_window(start: pd.Period, end: pd.Period) -> str:
     """A window in plain words, e.g. ``Jul 2026 to Sep 2026`` or ``Sep 2026``."""
     first = start.strftime("%b %Y")
     return first if start == end else f"{first} to {end.strftime('%b %Y')}"
+
+
+def coverage_note(first_month: pd.Period | None, start: pd.Period, end: pd.Period,
+                  compare_start: pd.Period | None = None,
+                  compare_end: pd.Period | None = None) -> str | None:
+    """A warning when the window or its comparison window starts before the export's first
+    month of data (``first_month``), so it holds only part of its months and a change against
+    it compares unlike with unlike; None when both are covered (or nothing is known)."""
+    if first_month is None:
+        return None
+    begins = f"This export's data starts in {first_month.strftime('%b %Y')}"
+    if start < first_month:
+        return (f"{begins}, so the window ({describe_window(start, end)}) holds only part of "
+                "its months: its figures and every change are not like for like.")
+    if compare_start is not None and compare_end is not None and compare_start < first_month:
+        window = describe_window(compare_start, compare_end)
+        return (f"{begins}, so the comparison window ({window}) holds only part of its "
+                "months: read each change against it with care.")
+    return None

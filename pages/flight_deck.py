@@ -16,6 +16,10 @@ st.caption(
     f"data as at **{as_at}** · 95% intervals · a row opens its trend"
 )
 
+partial = ctx.coverage_note
+if partial:
+    st.warning(escape_md(partial))
+
 with st.spinner("Computing the verdicts…"):
     view = deck.build_deck(ctx, force)
 

@@ -118,6 +118,7 @@ class PackData:
     verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # indexed by kpi_id
     sentences: list[Any] = field(default_factory=list)
     not_listed: str = ""  # the measures that changed beyond the sentences (present.sentences)
+    coverage_note: str = ""  # a window starting before the export's data (metrics.windows)
     spc: dict[str, pd.DataFrame] = field(default_factory=dict)
     spc_notes: dict[str, str] = field(default_factory=dict)  # why a KPI has no chart
     rounded: set[str] = field(default_factory=set)  # panel: KPIs whose value rounding moved
@@ -310,7 +311,7 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         comparison=comparison, as_at=dataset.as_at, kpis=kpis,
         current=window_all[window_all["force"] == force].set_index("kpi_id"),
         forces_window=window_all, adoption=adoption, scope=scope, record=view,
-        record_note=record_note)
+        record_note=record_note, coverage_note=_coverage_note(dataset, p0, p1, c0, c1))
     step(0.3, "Verdicts (SPC and change tests)")
     data.verdicts = pack_verdicts(dataset, data, record=record)
     if rule is not None:
@@ -507,6 +508,16 @@ def survey_before_after(items: Sequence[KPI], before: pd.DataFrame, after: pd.Da
     q, real = benjamini_hochberg(frame["p_value"].to_numpy(dtype=float))
     frame["q"], frame["real"] = q, real
     return frame
+
+
+def _coverage_note(dataset: Dataset, p0: pd.Period, p1: pd.Period, c0: pd.Period,
+                   c1: pd.Period) -> str:
+    """``metrics.windows.coverage_note`` for the pack's windows ("" when both are covered)."""
+    from metrics.windows import coverage_note
+
+    first = dataset.first_recorded
+    month = pd.Period(first, freq="M") if first is not None else None
+    return coverage_note(month, p0, p1, c0, c1) or ""
 
 
 def survey_frame(data: PackData) -> pd.DataFrame:

@@ -303,8 +303,10 @@ class _Builder:
             self.p(esc(f"What changed: {d.force}, {d.window_label}"), self.s.h1),
             self.p(esc(f"Against {d.comparison_label}. Strongest evidence first; a change is "
                        "called real only when the SPC chart or the change test (adjusted for "
-                       "testing every measure at once) says so."), self.s.small),
-            Spacer(1, 4 * mm)]
+                       "testing every measure at once) says so."), self.s.small)]
+        if d.coverage_note:
+            flow.append(self.p(f"<b>{esc(d.coverage_note)}</b>", self.s.small))
+        flow.append(Spacer(1, 4 * mm))
         for sentence in d.sentences:
             text = getattr(sentence, "text", sentence)
             icon, word = getattr(sentence, "icon", ""), getattr(sentence, "word", "")

@@ -128,6 +128,32 @@ def test_a_one_force_export_opens_on_its_force_and_compare_forces_says_why_no_fu
     assert "A longer window" not in said  # a longer window cannot add forces
 
 
+def test_a_comparison_window_before_the_data_is_said_on_the_deck_and_in_the_pack(
+        app_test, export_copy, tmp_path, capsys) -> None:
+    import pyarrow.compute as pc
+    from pypdf import PdfReader
+
+    from metrics.__main__ import main as cli
+
+    # cases from May 2026 only: the default view's comparison window (Apr-Jun) is part-empty
+    _keep_cases(export_copy, lambda c: pc.greater_equal(c["recorded_date"],
+                                                        pd.Timestamp("2026-05-01").date()))
+    said = ("This export's data starts in May 2026, so the comparison window (Apr 2026 to Jun "
+            "2026) holds only part of its months")
+    deck = open_page(app_test(export_copy), "pages/flight_deck.py")
+    assert not deck.exception
+    assert any(said in w.value.replace("\\", "") for w in deck.warning)
+    pdf = tmp_path / "pack.pdf"
+    assert cli(["boardpack", str(export_copy), "--force", "All forces", "--from", "2026-07",
+                "--to", "2026-09", "--out", str(pdf), "--no-charts", "--quiet"]) == 0
+    capsys.readouterr()
+    page = " ".join(PdfReader(pdf).pages[1].extract_text().split())
+    assert page.startswith("What changed") and said in page
+    # the sample's windows are covered: no warning
+    full = open_page(app_test(), "pages/flight_deck.py")
+    assert not any("data starts in" in w.value for w in full.warning)
+
+
 def test_trends_shows_before_after_for_every_proportion_kpi(app_test) -> None:
     at = open_page(app_test(force="Kent Police"), "pages/trends.py")
     tables = [df.value for df in at.dataframe]

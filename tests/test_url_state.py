@@ -223,3 +223,22 @@ def test_a_one_force_export_defaults_to_its_force_and_falls_back_to_it() -> None
     assert notes == ["Force 'Kent' is not in this export; showing Durham."]
     assert decode({"force": ALL_FORCES}, one)[0].force == ALL_FORCES  # still reachable
     assert default_force(CHOICES.forces) == ALL_FORCES and default_force([]) == ALL_FORCES
+
+
+def test_a_window_before_the_exports_first_month_is_said() -> None:
+    from metrics.windows import coverage_note
+
+    may = P("2026-05")
+    # the previous quarter (Apr-Jun) begins before May: the comparison holds two of 3 months
+    note = coverage_note(may, P("2026-07"), P("2026-09"), P("2026-04"), P("2026-06"))
+    assert note == ("This export's data starts in May 2026, so the comparison window (Apr 2026 "
+                    "to Jun 2026) holds only part of its months: read each change against it "
+                    "with care.")
+    # the window itself before the data: its own figures are partial too
+    assert coverage_note(may, P("2026-04"), P("2026-06"), P("2026-01"), P("2026-03")) \
+        .startswith("This export's data starts in May 2026, so the window (Apr 2026 to Jun "
+                    "2026) holds only part of its months")
+    # both covered (a window may start in the first month), or nothing known: no note
+    assert coverage_note(may, P("2026-08"), P("2026-09"), P("2026-06"), P("2026-07")) is None
+    assert coverage_note(may, P("2026-06"), P("2026-08"), P("2026-05"), P("2026-05")) is None
+    assert coverage_note(None, P("2026-07"), P("2026-09"), P("2026-04"), P("2026-06")) is None

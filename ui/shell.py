@@ -221,6 +221,15 @@ class PageContext:
         return cover is None or (cover[0] <= start and end <= cover[1])
 
     @property
+    def coverage_note(self) -> str | None:
+        """``metrics.windows.coverage_note``: a warning when the window or its comparison
+        window starts before the export's first month of cases; None otherwise."""
+        from metrics.windows import coverage_note
+
+        first = self.choices.first_month if self.choices is not None else None
+        return coverage_note(first, self.start, self.end, self.cmp_start, self.cmp_end)
+
+    @property
     def compare_text(self) -> str:
         if self.cmp_start is None:
             return ""
