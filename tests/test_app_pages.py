@@ -447,3 +447,13 @@ def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(
         expected = tile.verdict_text + (f" ({tile.chart_text})" if tile.chart_text else "")
         assert tile.verdict_and_chart == expected
         assert shown[kpi.name.removeprefix("Survey: ").capitalize()] == expected
+
+
+def test_data_quality_counts_are_numbers_shown_with_thousands_separators(app_test) -> None:
+    at = open_page(app_test(), "pages/data_quality.py")
+    counts = next(df for df in at.dataframe if "rows read" in df.value.columns)
+    assert counts.value["rows read"].dtype.kind in "iu" or str(counts.value["rows read"].dtype) \
+        == "Int64"  # numbers, not text
+    config = json.loads(counts.proto.columns)
+    assert config["rows read"]["type_config"]["format"] == "localized"  # 100,000 not 100000
+    assert config["rows excluded"]["type_config"]["format"] == "localized"

@@ -477,17 +477,19 @@ def validation_report(loaded: ui_data.Loaded) -> None:
          for p in report.problems],
         columns=["severity", "file", "column", "rule", "rows", "problem", "examples"],
     )
+    counted = {col: st.column_config.NumberColumn(col, format="localized")  # 100,000
+               for col in ("rows", "rows read", "rows excluded")}
     if problems.empty:
         st.success("No validation problems.")
     else:
-        st.dataframe(problems, hide_index=True, width="stretch")
+        st.dataframe(problems, hide_index=True, width="stretch", column_config=counted)
     counts = pd.DataFrame({
         "rows read": pd.Series(report.rows_read, dtype="Int64"),
         "rows excluded": pd.Series(report.rows_excluded, dtype="Int64"),
     }).fillna(0)
     if not counts.empty:
         counts.index.name = "table"
-        st.dataframe(counts, width="stretch")
+        st.dataframe(counts, width="stretch", column_config=counted)
 
 
 # Static styling only (no data in it): denser tiles so the deck reads on a 1280x720 projector.
