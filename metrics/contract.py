@@ -329,6 +329,8 @@ SEVERITY_POLICY: tuple[tuple[str, str, str], ...] = (
      "excluded)"),
     ("export.json present but without a valid as_at date", "warning",
      "ignored: the as-at date is the latest recorded or outcome date"),
+    ("export.json as_at before the latest recorded or outcome date in cases, or after today",
+     "warning", "the stated date is still used (windows ending after it read as maturing)"),
     ("a bail breach with action charge", "warning", "rows kept and counted (a bail breach "
      "cannot be charged; bail_breach_arrest_rate counts arrests only)"),
     ("survey item outside 1-5 (or not a whole number)", "warning",

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -134,20 +135,46 @@ def _load_pandas(folder: Path) -> Dataset:
         del tables["cases"]
     _inconsistent(tables, rep)
     _suspicious_text(tables, rep)
-    check_export_json(folder, rep)
+    check_export_json(folder, rep, latest=_latest_case_date(tables.get("cases")))
     return Dataset(tables, rep.freeze(), folder)
 
 
-def check_export_json(folder: Path, rep: Findings) -> None:
+def _latest_case_date(cases: pd.DataFrame | None) -> date | None:
+    """The latest recorded or outcome date of the loaded cases (None when there are none)."""
+    if cases is None or cases.empty:
+        return None
+    dates = [cases[c].max() for c in ("recorded_date", "outcome_date") if c in cases]
+    dates = [d for d in dates if not pd.isna(d)]
+    return pd.Timestamp(max(dates)).date() if dates else None
+
+
+def check_export_json(folder: Path, rep: Findings, latest: date | None = None,
+                      today: date | None = None) -> None:
     """Warn when ``export.json`` exists but states no valid as-at date (it is then ignored
-    and the as-at date is the latest recorded or outcome date, see ``Dataset.as_at``)."""
+    and the as-at date is the latest recorded or outcome date, see ``Dataset.as_at``); when
+    the date it states is before ``latest`` (the latest recorded or outcome date of the cases
+    loaded), or after ``today`` (default: the machine's date). A stated date is still used:
+    the warnings say what it does to the figures."""
     from metrics.contract import EXPORT_JSON
     from metrics.dataset import export_as_at
 
-    if (folder / EXPORT_JSON).is_file() and export_as_at(folder) is None:
+    if not (folder / EXPORT_JSON).is_file():
+        return
+    stated = export_as_at(folder)
+    if stated is None:
         rep.add("warning", EXPORT_JSON, "as_at", "bad_export_json", 0,
                 f"{EXPORT_JSON} does not hold a valid as-at date ({{\"as_at\": "
                 "\"YYYY-MM-DD\"}); the latest recorded or outcome date in cases is used.")
+        return
+    if latest is not None and stated < latest:
+        rep.add("warning", EXPORT_JSON, "as_at", "as_at_before_data", 0,
+                f"{EXPORT_JSON} states the data as at {stated:%d %b %Y}, but cases hold dates "
+                f"up to {latest:%d %b %Y}: the stated date is used, so windows ending after it "
+                "are read as maturing and their last months may be incomplete.")
+    if stated > (today or date.today()):
+        rep.add("warning", EXPORT_JSON, "as_at", "as_at_in_future", 0,
+                f"{EXPORT_JSON} states the data as at {stated:%d %b %Y}, a date still to come: "
+                "the latest whole month shown is then one with no data yet.")
 
 
 # A name that a spreadsheet would run as a formula, that hides or reorders text (control and

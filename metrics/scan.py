@@ -248,7 +248,7 @@ def _check(folder: Path, snapshot: Path, digests: dict[str, str]) -> Dataset | N
         if not passed:
             return None
         _remember(key, scan, findings, findings.problems[before:])
-    check_export_json(folder, findings)
+    check_export_json(folder, findings, latest=scan.latest)
     return Dataset(scan.tables, findings.freeze(), folder, scan=scan)
 
 

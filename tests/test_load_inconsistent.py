@@ -66,3 +66,33 @@ def test_export_json_states_the_as_at_date(tmp_path: Path) -> None:
     bad = [p for p in ds.report.problems if p.rule == "bad_export_json"]
     assert len(bad) == 1 and bad[0].severity == "warning" and ds.report.usable
     assert "export.json does not hold a valid as-at date" in bad[0].message
+
+
+def test_an_as_at_date_before_the_data_or_still_to_come_is_warned_about(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "w")  # cases run to 1 Feb 2025
+    (folder / "export.json").write_text('{"as_at": "2025-01-15"}')
+    ds = load_dataset(folder)
+    assert ds.as_at == D(2025, 1, 15)  # still the date used
+    before = [p for p in ds.report.problems if p.rule == "as_at_before_data"]
+    assert len(before) == 1 and before[0].severity == "warning" and ds.report.usable
+    assert before[0].message == (
+        "export.json states the data as at 15 Jan 2025, but cases hold dates up to 01 Feb "
+        "2025: the stated date is used, so windows ending after it are read as maturing and "
+        "their last months may be incomplete.")
+    (folder / "export.json").write_text('{"as_at": "2025-02-01"}')  # the latest date itself
+    assert not [p for p in load_dataset(folder).report.problems
+                if p.rule.startswith("as_at_")]
+    (folder / "export.json").write_text('{"as_at": "2999-01-01"}')
+    future = [p for p in load_dataset(folder).report.problems if p.rule == "as_at_in_future"]
+    assert len(future) == 1 and "a date still to come" in future[0].message
+
+
+def test_the_future_check_reads_the_day_it_is_given(tmp_path: Path) -> None:
+    from metrics.load import Findings, check_export_json
+
+    (tmp_path / "export.json").write_text('{"as_at": "2026-12-02"}')
+    on_the_day, day_before = Findings(), Findings()
+    check_export_json(tmp_path, on_the_day, today=D(2026, 12, 2))
+    check_export_json(tmp_path, day_before, today=D(2026, 12, 1))
+    assert not on_the_day.problems
+    assert [p.rule for p in day_before.problems] == ["as_at_in_future"]

@@ -29,9 +29,10 @@ from metrics.load import load_dataset
 from tests.foundation_export import replace_column, tables, write_export
 
 D = date
-# File-level findings: reported before any row is read, the same way on both paths.
+# File-level findings: reported before any row is read, the same way on both paths; and the
+# export.json date checks, made after the rows on both paths.
 FILE_LEVEL = frozenset({"missing_optional_column", "survey_item_name", "survey_item_type",
-                        "bad_export_json"})
+                        "bad_export_json", "as_at_before_data", "as_at_in_future"})
 # Rows-kept warnings: no row is excluded or blanked, so the fast path reports them itself,
 # worded by the loader's own functions (and with the same example ids).
 KEPT_ROWS = frozenset({"bail_breach_charged", "suspicious_text"})
@@ -316,6 +317,10 @@ FILE_LEVEL_CASES = [
     Mutation("export_json_bad_date", "bad_export_json",
              after=text_file("export.json", '{"as_at": "2024-13-45"}')),
     Mutation("export_json_good", None, after=text_file("export.json", '{"as_at": "2025-03-01"}')),
+    Mutation("export_json_before_data", "as_at_before_data",  # cases run to 1 Feb 2025
+             after=text_file("export.json", '{"as_at": "2025-01-15"}')),
+    Mutation("export_json_in_future", "as_at_in_future",
+             after=text_file("export.json", '{"as_at": "2999-01-01"}')),
     Mutation("devices_file_absent", None, edit("devices", lambda t: None)),
     Mutation("force_dictionary", None, col(
         "cases", "force", lambda t: t.column("force").combine_chunks().dictionary_encode())),
