@@ -61,23 +61,19 @@ if quarters_shown >= survey.MIN_TREND_QUARTERS:
 elif trend.empty:
     st.write("No quarter of survey answers lies within this view.")
 else:
-    advice = ("" if locked or force == shell.ALL_FORCES else
+    others = ctx.choices is not None and len(ctx.choices.forces) > 1
+    advice = ("" if locked or force == shell.ALL_FORCES or not others else
               " Choose All forces or a larger force to see a trend.")
-    st.write(f"Only {quarters_shown} of the last {len(trend['quarter'].unique())} quarters "
-             f"reach the 30-answer gate for this force (at least {survey.MIN_TREND_QUARTERS} "
-             f"are needed for a trend), so there is no quarterly chart.{advice}")
+    asked = len(trend["quarter"].unique())
+    quarters = "quarter reaches" if asked == 1 else "quarters reach"
+    st.write(f"Only {quarters_shown} of the last {asked} {quarters} the 30-answer gate for "
+             f"this force (at least {survey.MIN_TREND_QUARTERS} are needed for a trend), so "
+             f"there is no quarterly chart.{advice}")
 
 st.subheader("Before and after Soteria", anchor=False)
-if adoption is None:
-    if force == shell.ALL_FORCES:
-        st.write("Forces adopted Soteria in different months, so All forces has no single "
-                 "adoption date: choose a force to compare before and after.")
-    else:
-        st.write(f"{escape_md(force)} has no Soteria adoption date in this export.")
-elif not ctx.covers(adoption - views.BEFORE_AFTER_MONTHS,
-                    adoption + (views.BEFORE_AFTER_MONTHS - 1)):
-    st.write(f"Soteria was adopted in {adoption.strftime('%B %Y')}; the months either side "
-             "of it are outside this link's window.")
+why = views.before_after_unavailable(ctx, force, adoption)
+if why or adoption is None:
+    st.write(why)
 else:
     before_after = survey.before_after_table(ctx, force, items)
     months = views.BEFORE_AFTER_MONTHS

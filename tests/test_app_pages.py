@@ -154,6 +154,23 @@ def test_a_comparison_window_before_the_data_is_said_on_the_deck_and_in_the_pack
     assert not any("data starts in" in w.value for w in full.warning)
 
 
+def test_victim_voice_says_why_there_is_no_before_and_after_as_trends_does(
+        app_test, one_force_export) -> None:
+    import pyarrow.compute as pc
+
+    # Kent alone, from May 2026: no 12 months either side of its adoption, no other force
+    _keep_cases(one_force_export, lambda c: pc.greater_equal(
+        c["recorded_date"], pd.Timestamp("2026-05-01").date()))
+    at = open_page(app_test(one_force_export), "pages/victim_voice.py")
+    assert not at.exception
+    page = texts(at)
+    assert "The export does not hold 12 months on both sides of the adoption month" in page
+    assert not any("difference in differences" in str(df.value.columns) for df in at.dataframe)
+    assert "Choose All forces or a larger force" not in page  # there is no other force
+    trends = texts(open_page(app_test(one_force_export), "pages/trends.py"))
+    assert "The export does not hold 12 months on both sides of the adoption month" in trends
+
+
 def test_trends_shows_before_after_for_every_proportion_kpi(app_test) -> None:
     at = open_page(app_test(force="Kent Police"), "pages/trends.py")
     tables = [df.value for df in at.dataframe]

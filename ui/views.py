@@ -293,30 +293,40 @@ def trend_section(ctx: shell.PageContext, kpi: KPI, force: str, first: pd.Period
 BEFORE_AFTER_MONTHS = 12
 
 
+def before_after_unavailable(ctx: shell.PageContext, force: str,
+                             adoption: pd.Period | None) -> str | None:
+    """Why this view can have no before/after Soteria comparison, in plain words (no
+    adoption date, All forces, too few months in the export, outside a panel link's
+    window); None when it can have one. Trends and Victim voice say the same."""
+    if adoption is None:
+        if force == "All forces" and not ctx.is_panel:
+            return ("Forces adopted Soteria in different months, so All forces has no single "
+                    "adoption date: choose a force to compare before and after.")
+        return (f"{safe(force)} has no Soteria adoption date in this export, so there is no "
+                "before and after.")
+    months = BEFORE_AFTER_MONTHS
+    first, last = adoption - months, adoption + (months - 1)
+    if ctx.choices is not None and (first < ctx.choices.first_month
+                                    or last > ctx.choices.last_month):
+        return (f"The export does not hold {months} months on both sides of the adoption "
+                f"month ({adoption.strftime('%B %Y')}), so there is no before and after.")
+    if not ctx.covers(first, last):
+        return (f"Soteria was adopted in {adoption.strftime('%B %Y')}; the months either "
+                "side of it are outside this link's window.")
+    return None
+
+
 def before_after_section(ctx: shell.PageContext, force: str, adoption: pd.Period | None
                          ) -> None:
     """Before/after Soteria adoption for every proportion KPI of the force: the 12 months
     before adoption against the 12 months from it (``metrics.verdicts.before_after``:
     difference in differences against forces not yet adopting)."""
     st.subheader("Before and after Soteria", anchor=False)
-    if adoption is None:
-        if force == "All forces" and not ctx.is_panel:
-            st.write("Forces adopted Soteria in different months, so All forces has no single "
-                     "adoption date: choose a force to compare before and after.")
-        else:
-            st.write(f"{safe(force)} has no Soteria adoption date in this export, so there "
-                     "is no before and after.")
+    why = before_after_unavailable(ctx, force, adoption)
+    if why or adoption is None:
+        st.write(why)
         return
-    months = BEFORE_AFTER_MONTHS
-    first, last = adoption - months, adoption + (months - 1)
-    if first < ctx.choices.first_month or last > ctx.choices.last_month:
-        st.write(f"The export does not hold {months} months on both sides of the adoption "
-                 f"month ({adoption.strftime('%B %Y')}), so there is no before and after.")
-        return
-    if not ctx.covers(first, last):
-        st.write(f"Soteria was adopted in {adoption.strftime('%B %Y')}; the months either "
-                 "side of it are outside this link's window.")
-        return
+    first, last = adoption - BEFORE_AFTER_MONTHS, adoption + (BEFORE_AFTER_MONTHS - 1)
     from ui import data as ui_data
     from ui import survey
 
