@@ -15,7 +15,7 @@ loaded = ctx.loaded
 fresh = quality.as_at_freshness(ctx.dataset)
 as_at = fresh["as_at"].strftime("%d %B %Y") if fresh["as_at"] else "unknown"
 loaded_at = loaded.loaded_at.strftime("%d %b %Y %H:%M UTC") if loaded.loaded_at else "unknown"
-st.caption(f"Export folder `{escape_md(loaded.path)}` · data as at **{as_at}** · "
+st.caption(f"Export folder {escape_md(loaded.path)} · data as at **{as_at}** · "
            f"loaded {loaded_at}")
 
 st.subheader("Validation report", anchor=False)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from present import definitions, page_charts, quality
+from ui.tiles import escape_md
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "metrics" / "catalogue"
 
@@ -474,3 +475,13 @@ def test_data_quality_counts_are_numbers_shown_with_thousands_separators(app_tes
     config = json.loads(counts.proto.columns)
     assert config["rows read"]["type_config"]["format"] == "localized"  # 100,000 not 100000
     assert config["rows excluded"]["type_config"]["format"] == "localized"
+
+
+def test_the_export_folder_is_escaped_text_not_a_code_span(app_test, export_copy) -> None:
+    # inside `...` Markdown shows backslashes as they are: "/tmp/w/edge\_short" on screen
+    folder = export_copy.parent / "force_export.2026-09"
+    export_copy.rename(folder)
+    at = open_page(app_test(data=folder), "pages/data_quality.py")
+    caption = next(c.value for c in at.caption if c.value.startswith("Export folder"))
+    assert "`" not in caption
+    assert caption.startswith(f"Export folder {escape_md(str(folder))} ·")

@@ -464,12 +464,12 @@ def validation_report(loaded: ui_data.Loaded) -> None:
     report = loaded.report
     if report is None:  # plain words; the exception goes to the server log only (issue 15)
         _LOG.error("the export in %s could not be read: %s", loaded.path, loaded.problem)
-        st.error(f"The export in `{escape_md(loaded.path)}` could not be read. Check that the "
+        st.error(f"The export in {escape_md(loaded.path)} could not be read. Check that the "
                  "folder exists and that the account running the flight deck may read it and "
                  "its files; the server log has the details.")
         return
     if report.errors:
-        st.error(f"The export in `{escape_md(loaded.path)}` cannot be used: "
+        st.error(f"The export in {escape_md(loaded.path)} cannot be used: "
                  f"{len(report.errors)} error(s).")
     problems = pd.DataFrame(
         [{"severity": p.severity, "file": p.file, "column": p.column or "", "rule": p.rule,
