@@ -42,28 +42,25 @@ def _grid(denominators: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([np.geomspace(n_min, n_max, 120), [n_max]]))
 
 
-MIN_FORCES = FUNNEL_MIN_FORCES  # forces a funnel plot needs
-
-
 def too_few_forces_text(forces: Sequence[str]) -> str | None:
     """Why there is no funnel plot when the export itself holds fewer than
-    :data:`MIN_FORCES` forces (a force's own export, say): a sentence naming them; None when
-    it holds enough (then a missing funnel means too few forces with a value)."""
-    if len(forces) >= MIN_FORCES:
+    ``FUNNEL_MIN_FORCES`` forces (a force's own export, say): a sentence naming them; None
+    when it holds enough (then a missing funnel means too few forces with a value)."""
+    if len(forces) >= FUNNEL_MIN_FORCES:
         return None
     held = ", ".join(forces) or "none"
     plural = "" if len(forces) == 1 else "s"
     return (f"This export holds {len(forces)} force{plural} ({held}): a funnel plot needs at "
-            f"least {MIN_FORCES} forces to compare, so there is nothing to compare here. An "
-            "export of several forces (a regional or the national one) draws it.")
+            f"least {FUNNEL_MIN_FORCES} forces to compare, so there is nothing to compare here. "
+            "An export of several forces (a regional or the national one) draws it.")
 
 
 def funnel_from_verdicts(table: pd.DataFrame) -> Funnel | None:
     """A :class:`Funnel` from ``metrics.verdicts.funnel_table`` rows (forces with status ok);
-    None with fewer than :data:`MIN_FORCES` forces. The display table keeps numbers as
+    None with fewer than ``FUNNEL_MIN_FORCES`` forces. The display table keeps numbers as
     numbers: force, numerator, denominator, value (fraction), the 95% and 99.8% limits at the
     force's denominator (fractions) and its position in words, sorted by force."""
-    if table is None or len(table) < MIN_FORCES:
+    if table is None or len(table) < FUNNEL_MIN_FORCES:
         return None
     target = float(table["target"].iloc[0])
     tau2 = float(table["tau2"].iloc[0] or 0.0)

@@ -559,14 +559,14 @@ def _funnels(data: PackData) -> list[Funnel]:
     forces vary more than chance allows).
     """
     from metrics.stats import funnel_flags, funnel_limits
-    from present.funnel import MIN_FORCES
+    from metrics.verdicts import FUNNEL_MIN_FORCES
 
     out = []
     table = data.forces_window
     for kpi_id in FUNNEL_KPIS:
         rows = table[(table["kpi_id"] == kpi_id) & (table["force"] != ALL_FORCES)
                      & (table["status"] == "ok")]
-        if len(rows) < MIN_FORCES:
+        if len(rows) < FUNNEL_MIN_FORCES:
             continue
         num = rows["numerator"].astype(float).to_numpy()
         den = rows["denominator"].astype(float).to_numpy()

@@ -66,7 +66,8 @@ def test_too_few_forces_are_written_with_a_note(capsys, tmp_path):
     """Rows are still written (the contract), with a note on stderr that a funnel compares
     at least three forces; the app and the pack say the same in words."""
     from metrics.generate import generate
-    from present.funnel import MIN_FORCES, too_few_forces_text
+    from metrics.verdicts import FUNNEL_MIN_FORCES
+    from present.funnel import too_few_forces_text
 
     generate(tmp_path, cases=1500, seed=4)
     keep: list[str] = []
@@ -89,7 +90,7 @@ def test_too_few_forces_are_written_with_a_note(capsys, tmp_path):
     assert code == 0
     assert len(pd.read_csv(io.StringIO(out))) == 2
     assert "a funnel plot compares at least 3" in err
-    assert MIN_FORCES == 3
+    assert FUNNEL_MIN_FORCES == 3
     assert too_few_forces_text(["A", "B"]).startswith("This export holds 2 forces (A, B)")
     assert too_few_forces_text(["A"]).startswith("This export holds 1 force (A)")
     assert too_few_forces_text(["A", "B", "C"]) is None

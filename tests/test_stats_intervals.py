@@ -83,6 +83,8 @@ def test_median_ci_contains_median_and_has_coverage(values: list[float], conf: f
     x = np.sort(values)
     rank = int(np.searchsorted(x, low, side="left")) + 1  # 1-based rank of the lower end
     assert 1 - 2 * binom.cdf(rank - 1, n, 0.5) >= conf - 1e-12
+    # and it is the narrowest such interval: one rank further in falls short of conf
+    assert 1 - 2 * binom.cdf(rank, n, 0.5) < conf + 1e-12
 
 
 # --- Newcombe difference ----------------------------------------------------------------------

@@ -85,10 +85,39 @@ def _open(browser, url: str, size: str, query: str = ""):
     return page
 
 
-def test_what_changed_is_present_ranked_and_at_most_six(browser, deck_url: str) -> None:
+def _expected_sentences(export: Path) -> list[str]:
+    """The default view's "what changed" texts, from the same functions the deck calls
+    (``metrics.verdicts.kpi_verdicts`` for All forces, the last whole quarter against the
+    previous one, then ``present.sentences.what_changed``), each as the page ends it."""
+    from metrics.load import load_dataset
+    from metrics.registry import all_kpis
+    from metrics.verdicts import kpi_verdicts
+    from metrics.windows import latest_complete_month
+    from present.sentences import what_changed
+    from ui.data import survey_items
+    from ui.deck import COMPARE_WORDS, WINDOW_WORDS
+
+    dataset = load_dataset(export)
+    last = latest_complete_month(dataset.as_at)
+    frame = kpi_verdicts(dataset, last - 2, last, force="All forces", compare="previous")
+    sentences = what_changed(frame, all_kpis(survey_items(dataset)),
+                             window_words=WINDOW_WORDS["last_quarter"],
+                             compare_words=COMPARE_WORDS["previous"])
+    return [s.text + "." for s in sentences]
+
+
+def test_what_changed_is_present_ranked_and_at_most_six(browser, deck_url: str,
+                                                        request) -> None:
     page = _open(browser, deck_url, "1920")
     items = page.locator("#what-changed li.fd-sentence")
     assert 1 <= items.count() <= 6
+    export = (REPO / "data" / "sample" if request.node.callspec.params["deck_url"] == "sample"
+              else request.getfixturevalue("generated_export"))
+    expected = _expected_sentences(export)  # the page says what the sentence model says
+    shown = [items.nth(i).inner_text().strip() for i in range(items.count())]
+    assert len(shown) == len(expected)
+    for text, want in zip(shown, expected, strict=True):
+        assert text.endswith(want), (text, want)
     kinds = [items.nth(i).get_attribute("data-kind") for i in range(items.count())]
     assert kinds.count("victim_voice") <= 1
     assert "victim_voice" in kinds or any(
