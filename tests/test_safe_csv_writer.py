@@ -86,13 +86,24 @@ def test_a_kpi_like_table_goes_through_duckdb() -> None:
     ["", "x"],                                       # empty text: DuckDB would quote it
     ["#", "x"],                                      # so would it "#" and a carriage return
     [1, "x"],                                        # mixed cells
-    pd.Categorical(["a", "b"]),
+    pd.Categorical([1, 2]),                          # categories that are not text
+    pd.Categorical(["", "x"]),                       # empty text as a category
     np.array([1, 2], dtype=np.int32),
 ])
 def test_other_columns_fall_back_to_pandas_with_the_same_bytes(column) -> None:
     frame = pd.DataFrame({"k": ["a", "b"], "c": column})
     assert not duckdb_wrote(frame)
     assert to_csv_text(frame) == pandas_text(frame)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(plain_texts))
+def test_text_as_categories_takes_duckdb_and_gives_the_bytes_of_the_same_text(
+        frame: pd.DataFrame) -> None:
+    as_categories = frame.assign(kpi_id=pd.Categorical(frame["kpi_id"]),
+                                 status=pd.Categorical(frame["status"]))
+    assert duckdb_wrote(as_categories)
+    assert to_csv_text(as_categories) == pandas_text(frame)
 
 
 def test_an_empty_table_falls_back() -> None:

@@ -143,14 +143,16 @@ def write_rows(table: pd.DataFrame, out: TextIO, fmt: str,
     (formula-injection safe, empty cells for missing, booleans ``true``/``false``) or
     ``"json"``, an array of objects (null for missing). ``date_columns`` are written as ISO
     ``YYYY-MM-DD`` text. The caller's table is not changed."""
+    import numpy as np
     import pandas as pd
 
     shown = table.copy()
     for col in date_columns:
-        shown[col] = pd.to_datetime(shown[col]).dt.strftime("%Y-%m-%d")
+        shown[col] = iso_date_text(shown[col])
     if fmt == "csv":
         for col in [c for c in shown.columns if shown[c].dtype == bool]:
-            shown[col] = shown[col].map({True: "true", False: "false"})
+            shown[col] = pd.Categorical.from_codes(shown[col].to_numpy().astype(np.int8),
+                                                   ["false", "true"])
         from metrics.safe_csv import write_csv
 
         write_csv(shown, out)
@@ -160,6 +162,21 @@ def write_rows(table: pd.DataFrame, out: TextIO, fmt: str,
                for row in shown.itertuples(index=False, name=None)]
     json.dump(records, out, indent=1)
     out.write("\n")
+
+
+def iso_date_text(values: Any) -> Any:
+    """Dates (datetime64 or anything ``pd.to_datetime`` reads) as ISO ``YYYY-MM-DD`` text, a
+    ``pd.Categorical`` (each distinct date formatted once); missing dates are missing."""
+    import numpy as np
+    import pandas as pd
+
+    series = pd.Series(values)
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = pd.to_datetime(series)
+    days = series.to_numpy(dtype="datetime64[D]")
+    codes, uniques = pd.factorize(days)
+    text = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D")
+    return pd.Categorical.from_codes(codes, pd.Index(text.tolist(), dtype=object))
 
 
 def json_value(v: Any) -> Any:

@@ -125,16 +125,17 @@ def _panel_rules() -> Any:
 
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as printed: ISO date strings, and value/CIs blank unless status is ok."""
+    """The table as printed: ISO date text (categories: a few dozen dates over many thousand
+    rows), value/CIs blank unless status is ok, ``provisional`` a bool."""
+    from metrics.commands._common import iso_date_text
+
     shown = table.copy()
     for col in ("window_start", "window_end"):
-        days = pd.to_datetime(shown[col]).to_numpy(dtype="datetime64[D]")
-        text = np.datetime_as_string(days, unit="D").astype(object)  # YYYY-MM-DD, fast
-        shown[col] = np.where(np.isnat(days), None, text)
-    not_ok = shown["status"] != "ok"
+        shown[col] = iso_date_text(shown[col])
+    not_ok = (shown["status"] != "ok").to_numpy()
     for col in ("value", "ci_low", "ci_high"):
         if col in shown.columns:
-            shown[col] = shown[col].astype("float64").where(~not_ok)
+            shown[col] = np.where(not_ok, np.nan, shown[col].to_numpy(dtype="float64"))
     if "provisional" in shown.columns:
         shown["provisional"] = shown["provisional"].astype(bool)
     return shown
