@@ -405,7 +405,7 @@ PRELOAD = ("ui.shell", "ui.deck", "ui.tiles", "ui.views", "ui.access", "ui.recor
            "ui.downloads", "metrics.load", "metrics.verdicts", "metrics.scan",
            "metrics.kpis.spc", "metrics.kpis.record_rows", "metrics.record",
            "present.charts", "present.sentences", "present.export", "report.boardpack",
-           "duckdb", "scipy.special", "pyarrow.parquet", "pyarrow.dataset",
+           "duckdb", "numpy.rec", "pyarrow.parquet", "pyarrow.dataset",
            "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql.psycopg",
            "alembic.command", "alembic.config", "alembic.runtime.migration", "sqlite3",
            "streamlit.material_icon_names", "streamlit.runtime.scriptrunner.magic_funcs",
