@@ -1406,7 +1406,7 @@ def two_proportion_z_vec(x1: np.ndarray, n1: np.ndarray, x0: np.ndarray, n0: np.
         pooled = (x1 + x0) / np.where(good, n1 + n0, np.nan)
         se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
         z = (x1 / n1 - x0 / n0) / se
-    p = np.asarray(_ERFC(np.abs(z) / math.sqrt(2.0)), dtype=float)  # 2 * P(Z > |z|)
+        p = np.asarray(_ERFC(np.abs(z) / math.sqrt(2.0)), dtype=float)  # 2 * P(Z > |z|)
     p = np.where(good & (se == 0), 1.0, p)
     return np.where(good, p, np.nan)
 

@@ -24,10 +24,10 @@ if wide:
 
 with st.spinner("Computing the funnel…"):
     try:
-        result = funnel.funnel_from_verdicts(
-            ui_data.funnel_table(ctx.loaded, kpi.id, ctx.start, ctx.end, scope=ctx.scope))
+        placed = ui_data.funnel_table(ctx.loaded, kpi.id, ctx.start, ctx.end, scope=ctx.scope)
     except ValueError:  # not a proportion of cases, outcomes or answers
-        result = None
+        placed = None
+    result = funnel.funnel_from_verdicts(placed) if placed is not None else None
 
 too_few = funnel.too_few_forces_text(list(ctx.choices.forces) if ctx.choices else [])
 if result is None and too_few:
@@ -66,9 +66,8 @@ with right:
             "position": st.column_config.TextColumn("position"),
         })
     # the download: numerators, denominators, rates and both limits per force (fractions)
-    views.downloads(ctx, export.funnel_download(
-        ctx.kpi_table(ctx.start, ctx.end, kpi_ids=[kpi.id]), kpi.id), f"{kpi.id}_funnel",
-        kpi=kpi.id)
+    views.downloads(ctx, export.funnel_download(placed, kpi.id), f"{kpi.id}_funnel",
+                    kpi=kpi.id)
     st.caption("Labels on the chart: the chosen force and forces outside or near the limits, "
                "where they fit; hover over a point for any force. The downloads add each "
                "force's numerator and its 95% and 99.8% limits.")

@@ -24,7 +24,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -418,51 +418,33 @@ def to_excel_bytes(table: pd.DataFrame, about: ExportAbout | None = None, *,
     return buf.getvalue()
 
 
-def funnel_download(kpi_table: pd.DataFrame, kpi_id: str | None = None, *,
-                    levels: Sequence[float] = (0.95, 0.998)) -> pd.DataFrame:
-    """The funnel plot as a table: one row per force with its numerator, denominator, rate
-    and the 95% and 99.8% limits at its denominator.
+#: Positions of ``metrics.verdicts.funnel_table`` as the download names them.
+FUNNEL_POSITIONS = {"outside": "outside_998", "between_95_998": "between_95_998",
+                    "within": "inside_95"}
 
-    ``kpi_table``: one proportion KPI's window rows for every force (``compute_kpis`` columns;
-    disclosure-controlled for a panel), ``All forces`` giving the target when present.
+
+def funnel_download(funnel_rows: pd.DataFrame, kpi_id: str) -> pd.DataFrame:
+    """The funnel plot as a table: one row per force on it, with its numerator, denominator,
+    rate and the 95% and 99.8% limits at its denominator, exactly as the plot places it.
+
+    ``funnel_rows``: ``metrics.verdicts.funnel_table`` (or ``funnel_points``) rows for the KPI
+    ``kpi_id``: the forces with status ``ok``, disclosure-controlled for a panel; the target is
+    their pooled rate, the limits widened for overdispersion only when phi > 1.
     Columns ``kpi_id, force, numerator, denominator, value, target, lower_998, lower_95,
-    upper_95, upper_998, position`` (``outside_998|between_95_998|inside_95``); all rates and
-    limits are fractions; limits allow for overdispersion when the forces vary more than
-    chance allows (``metrics.stats.funnel_flags``). Empty (with those columns) when fewer than
-    one force has a denominator.
+    upper_95, upper_998, position`` (``outside_998|between_95_998|inside_95``); rates and
+    limits are fractions, counts whole numbers; sorted by force. Empty (with those columns)
+    when no force is on the plot.
     """
-    from metrics import stats
-
     cols = ["kpi_id", "force", "numerator", "denominator", "value", "target", "lower_998",
             "lower_95", "upper_95", "upper_998", "position"]
-    rows = kpi_table if kpi_id is None else kpi_table[kpi_table["kpi_id"] == kpi_id]
-    num = pd.to_numeric(rows["numerator"], errors="coerce")
-    den = pd.to_numeric(rows["denominator"], errors="coerce")
-    forces = rows[(rows["force"] != "All forces") & num.notna() & (den > 0)]
-    if forces.empty:
+    if funnel_rows is None or funnel_rows.empty:
         return pd.DataFrame(columns=cols)
-    fn = pd.to_numeric(forces["numerator"]).to_numpy(float)
-    fd = pd.to_numeric(forces["denominator"]).to_numpy(float)
-    pooled = rows[(rows["force"] == "All forces") & (den > 0) & num.notna()]
-    target = float(fn.sum() / fd.sum())
-    if not pooled.empty:
-        target = float(pd.to_numeric(pooled["numerator"]).iloc[0]
-                       / pd.to_numeric(pooled["denominator"]).iloc[0])
-    flags = stats.funnel_flags(fn, fd, target=target, levels=levels)
-    out = pd.DataFrame({
-        "kpi_id": forces["kpi_id"].astype(str).to_numpy(),
-        "force": forces["force"].astype(str).to_numpy(),
-        "numerator": fn, "denominator": fd,
-        "value": flags["proportion"].to_numpy(float), "target": target,
-        "lower_998": flags["outer_lower"].to_numpy(float),
-        "lower_95": flags["inner_lower"].to_numpy(float),
-        "upper_95": flags["inner_upper"].to_numpy(float),
-        "upper_998": flags["outer_upper"].to_numpy(float),
-        "position": flags["position"].to_numpy(),
-    })
-    out["numerator"] = _as_int_if_whole(out["numerator"])
-    out["denominator"] = _as_int_if_whole(out["denominator"])
-    return out.sort_values("force").reset_index(drop=True)[cols]
+    out = funnel_rows.assign(
+        kpi_id=kpi_id, force=funnel_rows["force"].astype(str),
+        position=[FUNNEL_POSITIONS[str(p)] for p in funnel_rows["position"]])
+    out["numerator"] = _as_int_if_whole(out["numerator"].astype(float))
+    out["denominator"] = _as_int_if_whole(out["denominator"].astype(float))
+    return out.sort_values("force", kind="mergesort").reset_index(drop=True)[cols]
 
 
 __all__ = ["COUNT_COLUMNS", "MARKING", "PANEL_NOTE", "DisclosureError", "ExportAbout",

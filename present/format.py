@@ -118,6 +118,27 @@ def gate_count(n: object, min_n: int) -> int | None:
     return shown if shown < min_n else None
 
 
+#: What a suppressed figure (disclosure control) shows, on screen and in the pack.
+SUPPRESSED_TEXT = "Suppressed*"
+
+
+def kpi_value_text(status: object, value: object, unit: str, provisional: object, n: object,
+                   min_n: int) -> str:
+    """A KPI cell's main text, as the screen's tables and the board pack show it: ``ok``, the
+    value in plain units (:func:`format_value`), with "so far" while its window is maturing;
+    ``insufficient``, the gate (``n = 17 of 30 needed``, or :data:`SUPPRESSED_TEXT` when a
+    panel's n is withheld); ``suppressed``, :data:`SUPPRESSED_TEXT`; otherwise ``No data``."""
+    if status == "ok":
+        return value_so_far(format_value(value, unit), provisional)  # type: ignore[arg-type]
+    if status == "insufficient":
+        if is_missing(n):
+            return SUPPRESSED_TEXT
+        return gate_text(n, min_n)  # type: ignore[arg-type]
+    if status == "suppressed":
+        return SUPPRESSED_TEXT
+    return "No data"
+
+
 def gate_text(n: float | None, min_n: int) -> str:
     """The gate message for a value held back below its minimum n: ``n = 17 of 30 needed``
     (``fewer than 30 of 30 needed`` when the count shown, rounded, reaches it)."""

@@ -17,7 +17,6 @@ COMPARISONS: dict[str, str] = {
     "year_ago": "same window a year earlier",
 }
 
-SUPPRESSED_TEXT = "Suppressed*"
 #: A panel figure that disclosure rounding changed (as the app marks it) and its footnote.
 ROUNDED_MARK = "†"
 ROUNDED_FOOTNOTE = (f"{ROUNDED_MARK} Changed by disclosure control: counts rounded to the "

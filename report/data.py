@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from metrics import registry
@@ -548,18 +549,19 @@ class Funnel:
     overdispersed: bool
 
 
-_FLAG = {"outside_998": "outside", "between_95_998": "worth_a_look", "inside_95": "within"}
+_FLAG = {"outside": "outside", "between_95_998": "worth_a_look", "within": "within"}
 
 
 def _funnels(data: PackData) -> list[Funnel]:
-    """A funnel per ``FUNNEL_KPIS`` entry with at least three forces to compare.
+    """A funnel per ``FUNNEL_KPIS`` entry with at least ``FUNNEL_MIN_FORCES`` forces.
 
-    Uses the window's (panel: disclosure-controlled) numerators and denominators, the pooled
-    rate as target and ``metrics.stats.funnel_flags`` (overdispersion allowed for when the
-    forces vary more than chance allows).
+    The window's (panel: disclosure-controlled) numerators and denominators of the forces
+    with status ``ok``, placed by ``metrics.verdicts.funnel_points`` exactly as the Compare
+    forces page and the ``funnel`` CLI place them (pooled target, exact limits, widened for
+    overdispersion only when phi > 1).
     """
-    from metrics.stats import funnel_flags, funnel_limits
-    from metrics.verdicts import FUNNEL_MIN_FORCES
+    from metrics.stats import funnel_limits
+    from metrics.verdicts import FUNNEL_MIN_FORCES, funnel_points
 
     out = []
     table = data.forces_window
@@ -568,21 +570,25 @@ def _funnels(data: PackData) -> list[Funnel]:
                      & (table["status"] == "ok")]
         if len(rows) < FUNNEL_MIN_FORCES:
             continue
-        num = rows["numerator"].astype(float).to_numpy()
-        den = rows["denominator"].astype(float).to_numpy()
-        flags = funnel_flags(num, den)
-        target = float(flags.attrs["target"])
+        placed = funnel_points(rows["force"].astype(str).tolist(),
+                               rows["numerator"].astype(float).to_numpy(),
+                               rows["denominator"].astype(float).to_numpy())
+        target = float(placed["target"].iloc[0])
         if math.isnan(target):
             continue
+        value = placed["value"].to_numpy(dtype=float)
+        side = np.where(value > placed["upper_95"].to_numpy(dtype=float), "high",
+                        np.where(value < placed["lower_95"].to_numpy(dtype=float), "low", None))
         points = pd.DataFrame({
-            "force": rows["force"].astype(str).to_numpy(), "n": den,
-            "value": flags["proportion"].to_numpy(),
-            "flag": [_FLAG.get(p, "within") for p in flags["position"]],
-            "side": flags["side"].to_numpy(),
+            "force": placed["force"].to_numpy(), "n": placed["denominator"].to_numpy(),
+            "value": value, "flag": [_FLAG[p] for p in placed["position"]],
+            "side": side.astype(object),
         })
+        den = points["n"].to_numpy(dtype=float)
+        tau2 = float(placed["tau2"].iloc[0])
         grid = _grid(max(1.0, float(den.min()) * 0.5), float(den.max()) * 1.1)
-        limits = funnel_limits(target, grid, tau2=float(flags.attrs["tau2"]))
-        out.append(Funnel(kpi_id, points, limits, target, bool(flags.attrs["tau2"] > 0)))
+        limits = funnel_limits(target, grid, tau2=tau2)
+        out.append(Funnel(kpi_id, points, limits, target, bool(placed["adjusted"].iloc[0])))
     return out
 
 

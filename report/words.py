@@ -12,13 +12,11 @@ from metrics.registry import KPI
 from present.format import (
     format_change,
     format_interval,
-    format_value,
-    gate_text,
     is_missing,
-    value_so_far,
     verdict,
 )
-from report.common import SUPPRESSED_TEXT, _get
+from present.format import kpi_value_text as format_kpi_value_text
+from report.common import _get
 
 SENTENCES_PER_KPI = 2
 
@@ -28,25 +26,10 @@ def format_n(n: object) -> str:
 
 
 def kpi_value_text(kpi: KPI, row: Any) -> str:
-    """The main text of a KPI cell, exactly as printed in the pack.
-
-    ``ok``: the value in plain units (``present.format.format_value``), followed by "so far"
-    when the row is ``provisional`` (its window still maturing); ``insufficient``: the gate
-    (``n = 17 of 30 needed``; ``fewer than 10 of 10 needed`` when a panel's rounded n reaches
-    the gate although the true n is below it); ``suppressed``: ``Suppressed*``; otherwise
-    ``No data``.
-    """
-    status = _get(row, "status")
-    if status == "ok":
-        return value_so_far(format_value(_get(row, "value"), kpi.unit), _get(row, "provisional"))
-    if status == "insufficient":
-        n = _get(row, "n")
-        if is_missing(n):
-            return SUPPRESSED_TEXT
-        return gate_text(n, kpi.min_n)  # a panel's n rounded up to the gate: "fewer than"
-    if status == "suppressed":
-        return SUPPRESSED_TEXT
-    return "No data"
+    """The main text of a KPI cell, exactly as printed in the pack and shown on screen
+    (``present.format.kpi_value_text``)."""
+    return format_kpi_value_text(_get(row, "status"), _get(row, "value"), kpi.unit,
+                                 _get(row, "provisional"), _get(row, "n"), kpi.min_n)
 
 
 def kpi_detail_text(kpi: KPI, row: Any) -> str:

@@ -214,25 +214,32 @@ def test_panel_refuses_a_table_that_skipped_disclosure_control(kpi_table) -> Non
 
 
 def test_funnel_download_holds_numerators_denominators_and_limits(kpi_table) -> None:
-    from metrics.stats import funnel_limits
+    from metrics.verdicts import funnel_points
 
-    rows = kpi_table[kpi_table["kpi_id"] == "charge_rate"]
-    table = export.funnel_download(rows)
-    forces = rows[(rows["force"] != "All forces") & (rows["denominator"] > 0)]
-    assert sorted(table["force"]) == sorted(forces["force"])
+    rows = kpi_table[(kpi_table["kpi_id"] == "charge_rate") & (kpi_table["status"] == "ok")
+                     & (kpi_table["force"] != "All forces")]
+    placed = funnel_points(rows["force"].tolist(), rows["numerator"].to_numpy(float),
+                           rows["denominator"].to_numpy(float))
+    table = export.funnel_download(placed, "charge_rate")
+    assert sorted(table["force"]) == sorted(rows["force"]) == list(table["force"])
     assert list(table.columns) == ["kpi_id", "force", "numerator", "denominator", "value",
                                    "target", "lower_998", "lower_95", "upper_95", "upper_998",
                                    "position"]
-    pooled = rows[rows["force"] == "All forces"].iloc[0]
-    assert table["target"].iloc[0] == pytest.approx(pooled["numerator"] / pooled["denominator"])
+    assert (table["kpi_id"] == "charge_rate").all()
+    # the target is the pooled rate of the forces on the plot, as the plot draws it
+    assert table["target"].iloc[0] == pytest.approx(rows["numerator"].sum()
+                                                    / rows["denominator"].sum())
+    words = {"outside": "outside_998", "between_95_998": "between_95_998",
+             "within": "inside_95"}
     for _, r in table.iterrows():
-        src = forces[forces["force"] == r["force"]].iloc[0]
+        src = rows[rows["force"] == r["force"]].iloc[0]
+        on_plot = placed[placed["force"] == r["force"]].iloc[0]
         assert (r["numerator"], r["denominator"]) == (src["numerator"], src["denominator"])
         assert r["value"] == pytest.approx(src["numerator"] / src["denominator"])
         assert r["lower_998"] <= r["lower_95"] <= r["target"] <= r["upper_95"] <= r["upper_998"]
-    if table.attrs.get("tau2", 0) == 0 and (table["position"] == "inside_95").all():
-        lim = funnel_limits(table["target"].iloc[0], [table["denominator"].iloc[0]])
-        assert lim["upper"].iloc[0] == pytest.approx(table["upper_95"].iloc[0])
+        assert r["position"] == words[on_plot["position"]]
+        assert (r["lower_95"], r["upper_998"]) == (on_plot["lower_95"], on_plot["upper_998"])
+    assert export.funnel_download(placed.iloc[:0], "charge_rate").empty
     back = _read_excel(dl.to_excel_bytes(table, _about(kpi="charge_rate: Charge rate"),
                                          name="charge_rate_funnel"))
     assert pd.api.types.is_integer_dtype(back["numerator"])

@@ -75,3 +75,21 @@ def test_computing_every_kpi_does_not_import_scipy() -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_two_proportion_p_values_match_scipy_chi_squared_without_correction() -> None:
+    from scipy.stats import chi2_contingency
+
+    from metrics.stats import two_proportion_z_vec
+
+    x1, n1 = np.array([5.0, 40, 1, 300, 0]), np.array([10.0, 90, 50, 1000, 20])
+    x0, n0 = np.array([2.0, 60, 9, 280, 3]), np.array([10.0, 95, 52, 990, 25])
+    ours = two_proportion_z_vec(x1, n1, x0, n0)
+    for i in range(len(x1)):
+        table = [[x1[i], n1[i] - x1[i]], [x0[i], n0[i] - x0[i]]]
+        assert ours[i] == pytest.approx(chi2_contingency(table, correction=False)[1], rel=1e-9)
+    # no cases on a side: NaN; both sides all or nothing: 1
+    assert np.isnan(two_proportion_z_vec(np.array([1.0]), np.array([0.0]), np.array([1.0]),
+                                         np.array([2.0]))[0])
+    assert two_proportion_z_vec(np.array([3.0]), np.array([3.0]), np.array([4.0]),
+                                np.array([4.0]))[0] == 1.0

@@ -16,9 +16,7 @@ from metrics.registry import KPI, PILLARS
 from present.format import (
     POINT_TYPE_LABELS,
     format_interval,
-    format_value,
-    gate_text,
-    value_so_far,
+    kpi_value_text,
 )
 from ui import shell
 from ui.tiles import escape_md
@@ -81,16 +79,10 @@ def span_picker(ctx: shell.PageContext) -> tuple[pd.Period, str]:
 
 
 def value_text(row: pd.Series, kpi: KPI) -> str:
-    """A KPI-table row's value for a table cell: the value ("so far" after it while its window
-    is maturing), the gate, or why it is missing."""
-    status = row.get("status")
-    if status == "ok":
-        return value_so_far(format_value(row.get("value"), kpi.unit), row.get("provisional"))
-    if status == "insufficient":
-        return gate_text(row.get("n"), kpi.min_n)
-    if status == "suppressed":
-        return "* (suppressed)"
-    return "no data"
+    """A KPI-table row's value for a table cell, worded as in the board pack
+    (``present.format.kpi_value_text``)."""
+    return kpi_value_text(row.get("status"), row.get("value"), kpi.unit, row.get("provisional"),
+                          row.get("n"), kpi.min_n)
 
 
 def display_table(table: pd.DataFrame, kpis: dict[str, KPI], label_col: str,
