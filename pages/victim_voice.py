@@ -35,16 +35,22 @@ if wide:
 
 adoption = ui_data.adoption_month(ctx.dataset, force)
 with st.spinner("Computing survey results…"):
-    table = survey.item_table(ctx, force, items)
+    tiles = survey.deck_tiles(ctx, force, items)
+    table = survey.item_table(ctx, force, items, tiles)
     trend = survey.quarterly_trend(ctx, force, items)
 
 st.subheader(f"{escape_md(ctx.window_text)}", anchor=False)
 st.dataframe(table, hide_index=True, width="stretch")
+reasons = survey.chart_reasons(items, tiles)
+if reasons:
+    st.markdown("Where the flight deck's verdict comes from the item's monthly chart:\n\n"
+                + reasons)
 notes = ["Change: the two windows compared with a two-proportion test; with many measures "
          "tested at once, p-values are adjusted for the false discovery rate "
          "(Benjamini–Hochberg), and only an adjusted p of 0.05 or less is called likely real. "
          "Flight deck verdict: the one verdict the flight deck shows for the item, which also "
-         "reads its monthly SPC chart (the chart's evidence in brackets when it speaks)."]
+         "reads its monthly SPC chart (the chart's evidence is listed under the table when it "
+         "speaks)."]
 if survey.any_rounded(table):
     notes.append(shell.ROUNDED_FOOTNOTE)
 if ctx.is_panel and table.astype(str).apply(lambda c: c.str.contains(r"\*")).any().any():

@@ -4,8 +4,10 @@ at 100%)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -133,3 +135,21 @@ def blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every missing cell (None, NaN, NaT) as an empty string, for display."""
     out = frame.astype(object)
     return out.where(out.notna(), "")
+
+
+#: Validation problems listed in full on the Data quality page; the rest are in its table.
+PROBLEMS_LISTED = 12
+
+
+def problem_list(problems: Sequence[Any], limit: int = PROBLEMS_LISTED) -> str:
+    """Markdown bullets, one per validation problem (``metrics.load.Problem``, in the report's
+    order): its severity in bold, then its message in full, escaped (the message names the
+    file and the column and quotes example ids); after ``limit`` of them, how many more the
+    table holds. Empty text for no problems."""
+    from present.escape import md
+
+    lines = [f"- **{'Error' if p.severity == 'error' else 'Warning'}:** {md(p.message)}"
+             for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"- … and {len(problems) - limit} more in the table below.")
+    return "\n".join(lines)

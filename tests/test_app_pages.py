@@ -16,6 +16,7 @@ from present import definitions, page_charts, quality
 from ui.tiles import escape_md
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "metrics" / "catalogue"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def texts(at) -> str:
@@ -436,11 +437,11 @@ def test_the_comparison_reads_as_part_of_the_caption_sentence(app_test, path) ->
     assert "changes against the Previous window" not in captions
 
 
-def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(
-        app_test, small_export) -> None:
+def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(app_test) -> None:
     """The sample's All-forces deck says 'Survey: felt believed … Improving' (its chart) while
     Victim voice's table said only 'no clear change' (the change test): the table now carries
-    the deck's own verdict for each item, word for word as the deck's row says it."""
+    the deck's own verdict for each item, word for word as the deck's row says it, and the
+    chart's reason in full under the table (a cell cut it off at 1280 pixels)."""
     from metrics.load import load_dataset
     from metrics.registry import all_kpis
     from present.tiles import build_tile
@@ -448,11 +449,11 @@ def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(
     from ui.deck import deck_verdicts
     from ui.state import ViewState, window_bounds
 
-    at = open_page(app_test(), "pages/victim_voice.py")
+    at = open_page(app_test(data=SAMPLE), "pages/victim_voice.py")
     table = at.dataframe[0].value
     shown = dict(zip(table["item"], table["flight deck verdict"], strict=True))
 
-    dataset = load_dataset(small_export)
+    dataset = load_dataset(SAMPLE)
     view = ViewState()
     start, end = window_bounds(view, month_range(dataset)[1])
     frame = deck_verdicts(dataset, start, end, view.force, view.compare, view.scope)
@@ -460,11 +461,58 @@ def test_victim_voice_shows_the_flight_deck_verdict_beside_the_tested_change(
     survey = [k for k in all_kpis([c for c in dataset.columns("survey_responses")
                                    if c.startswith("q_")]) if k.source == "survey_responses"]
     assert survey and len(shown) == len(survey)
+    # the reason, when the chart gives it, is said in full under the table (a cell cuts it off)
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    spoke = 0
     for kpi in survey:
         tile = build_tile(kpi, rows.get(kpi.id))
-        expected = tile.verdict_text + (f" ({tile.chart_text})" if tile.chart_text else "")
-        assert tile.verdict_and_chart == expected
-        assert shown[kpi.name.removeprefix("Survey: ").capitalize()] == expected
+        item = kpi.name.removeprefix("Survey: ").capitalize()
+        assert shown[item] == tile.verdict_text
+        if tile.chart_text:
+            spoke += 1
+            assert f"**{item}**: {tile.verdict_text} ({tile.chart_text})" in text
+    assert spoke, "the sample's felt-believed chart speaks: the test needs a reason to read"
+
+
+def test_data_quality_says_each_problem_in_full_above_its_table(app_test, export_copy) -> None:
+    """A table cell cut the problem's text off at 1280 pixels; each is now a sentence."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    cases = pq.read_table(export_copy / "cases.parquet")
+    first = pc.equal(pa.array(range(len(cases))), 0)  # one case with no force: excluded
+    cases = cases.set_column(cases.schema.get_field_index("force"), "force",
+                             pc.if_else(first, pa.scalar(None, cases["force"].type),
+                                        cases["force"]))
+    pq.write_table(cases, export_copy / "cases.parquet")
+
+    at = open_page(app_test(export_copy), "pages/data_quality.py")
+    from metrics.load import load_dataset
+
+    problems = load_dataset(export_copy).report.problems
+    assert problems and all(p.severity == "warning" for p in problems)
+    shown = texts(at)
+    for p in problems:
+        assert f"Warning: {p.message}" in shown.replace("**", "")
+    assert at.expander[0].label == ("The problem as a table" if len(problems) == 1
+                                    else f"The {len(problems)} problems as a table")
+    assert list(at.dataframe[0].value["problem"]) == [p.message for p in problems]
+
+
+def test_problem_list_names_how_many_more_the_table_holds() -> None:
+    from types import SimpleNamespace
+
+    problems = [SimpleNamespace(severity="error" if i == 0 else "warning",
+                                message=f"cases.parquet column c{i}: *bad*") for i in range(14)]
+    text = quality.problem_list(problems, limit=12)
+    lines = text.splitlines()
+    from present.escape import md
+
+    assert len(lines) == 13 and lines[0] == "- **Error:** " + md(problems[0].message)
+    assert "\\*bad\\*" in lines[0]  # escaped: the text is not read as Markdown
+    assert lines[1].startswith("- **Warning:**")
+    assert lines[-1] == "- … and 2 more in the table below."
+    assert quality.problem_list([]) == ""
 
 
 def test_data_quality_counts_are_numbers_shown_with_thousands_separators(app_test) -> None:

@@ -25,6 +25,7 @@ import streamlit as st
 from metrics.dataset import Dataset
 from metrics.registry import KPI, all_kpis
 from metrics.windows import comparison_window, describe_window
+from present import quality
 from ui import data as ui_data
 from ui.state import (
     ALL_FORCES,
@@ -482,7 +483,13 @@ def validation_report(loaded: ui_data.Loaded) -> None:
     if problems.empty:
         st.success("No validation problems.")
     else:
-        st.dataframe(problems, hide_index=True, width="stretch", column_config=counted)
+        # each problem in full as a sentence (a table cell cuts long text off on a projector);
+        # the table below sorts and filters them
+        st.markdown(quality.problem_list(report.problems))
+        with st.expander("The problem as a table" if len(problems) == 1
+                         else f"The {len(problems)} problems as a table"):
+            st.dataframe(problems, hide_index=True, width="stretch", column_config={
+                **counted, "problem": st.column_config.TextColumn("problem", width="large")})
     counts = pd.DataFrame({
         "rows read": pd.Series(report.rows_read, dtype="Int64"),
         "rows excluded": pd.Series(report.rows_excluded, dtype="Int64"),

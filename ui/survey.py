@@ -17,8 +17,10 @@ import pandas as pd
 
 from metrics.registry import KPI
 from present.format import format_interval, format_value
+from present.tiles import Tile
 from ui import data as ui_data
 from ui.shell import ROUNDED_MARK, PageContext
+from ui.tiles import escape_md
 from ui.views import value_text
 
 TREND_QUARTERS = 12
@@ -41,11 +43,13 @@ def item_name(kpi: KPI) -> str:
     return kpi.name.removeprefix("Survey: ").capitalize()
 
 
-def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFrame:
+def item_table(ctx: PageContext, force: str, items: Sequence[KPI], tiles: dict[str, Tile]
+               ) -> pd.DataFrame:
     """Each survey item in the view's window: the share agreeing (or its gate), the 95%
     interval, answers, the comparison window's share, the difference in points, the tested
     change in words (``metrics.verdicts.compute_changes``, BH-adjusted q) and the verdict the
-    flight deck shows for it (:func:`deck_verdict_words`).
+    flight deck shows for it (``tiles``, from :func:`deck_tiles`; the chart's evidence behind
+    it is said below the table, :func:`chart_reasons`, where a cell would cut it off).
 
     For a panel, a share that disclosure rounding changed carries
     :data:`ui.shell.ROUNDED_MARK` (the page adds the footnote)."""
@@ -59,7 +63,6 @@ def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFra
                              audience="panel" if ctx.is_panel else "internal",
                              kpi_ids=ids).set_index("kpi_id")
     label = ctx.compare_text.split(" (")[0].lower()
-    verdicts = deck_verdict_words(ctx, force, items)
     rows = []
     for kpi in items:
         row, before = now.loc[kpi.id], prev.loc[kpi.id] if kpi.id in prev.index else None
@@ -79,21 +82,30 @@ def item_table(ctx: PageContext, force: str, items: Sequence[KPI]) -> pd.DataFra
             f"{label}": _marked(value_text(before, kpi), before) if before is not None else "",
             "difference": change,
             "change": verdict,
-            "flight deck verdict": verdicts.get(kpi.id, ""),
+            "flight deck verdict": tiles[kpi.id].verdict_text,
         })
     return pd.DataFrame(rows)
 
 
-def deck_verdict_words(ctx: PageContext, force: str, items: Sequence[KPI]) -> dict[str, str]:
-    """Each item's verdict as the flight deck's row says it, from the deck's own verdict
-    frame (``ui.deck.view_verdicts``) and tile model: "✔ Improving (chart: 2 of the last 3
-    months close to the upper process limit)". So a change the test calls chance never sits
-    beside the deck's "Improving" without the reason."""
+def deck_tiles(ctx: PageContext, force: str, items: Sequence[KPI]) -> dict[str, Tile]:
+    """Each item's tile as the flight deck builds it, from the deck's own verdict frame
+    (``ui.deck.view_verdicts``), by KPI id: its ``verdict_text`` ("✔ Improving") and, when
+    its chart speaks, ``chart_text``. So a change the test calls chance never sits beside the
+    deck's "Improving" without the reason."""
     from present.tiles import build_tile, rows_by_kpi
     from ui.deck import view_verdicts
 
     rows = rows_by_kpi(view_verdicts(ctx, force))
-    return {kpi.id: build_tile(kpi, rows.get(kpi.id)).verdict_and_chart for kpi in items}
+    return {kpi.id: build_tile(kpi, rows.get(kpi.id)) for kpi in items}
+
+
+def chart_reasons(items: Sequence[KPI], tiles: dict[str, Tile]) -> str:
+    """Markdown bullets under the item table, one per item whose flight deck verdict comes
+    from its chart: "**Felt believed**: ✔ Improving (chart: 2 of the last 3 months close to
+    the upper process limit)", from :func:`deck_tiles`; empty text when no chart speaks."""
+    return "\n".join(
+        f"- **{escape_md(item_name(kpi))}**: {escape_md(tiles[kpi.id].verdict_and_chart)}"
+        for kpi in items if tiles[kpi.id].chart_text)
 
 
 def _marked(text: str, row: pd.Series | None) -> str:
