@@ -176,8 +176,11 @@ def test_negative_numbers_stay_numbers_in_csv_and_excel() -> None:
     assert ws.cell(row=2, column=head.index("force") + 1).data_type == "s"
 
 
-def test_funnel_download_with_formula_forces_is_safe(kpi_table) -> None:
-    table = export.funnel_download(kpi_table, "charge_rate")
+def test_funnel_download_with_formula_forces_is_safe(dataset) -> None:
+    from metrics.verdicts import funnel_table
+
+    placed = funnel_table(dataset, "charge_rate", "2025-10", "2026-09")  # a year: forces on it
+    table = export.funnel_download(placed, "charge_rate")
     assert set(PAYLOADS) & set(table["force"])
     _assert_csv_safe(export.to_csv_bytes(table).decode("utf-8"))
     _assert_xlsx_safe(export.to_excel_bytes(table))
