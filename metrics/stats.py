@@ -125,7 +125,7 @@ def binom_cdf(k: np.ndarray | float, n: np.ndarray | float, p: float) -> np.ndar
     n = np.nan_to_num(np.asarray(n, dtype=float), nan=0.0)
     shape = np.broadcast_shapes(k.shape, n.shape)
     k = np.floor(np.broadcast_to(k, shape).ravel())
-    n = np.broadcast_to(n, shape).ravel().copy()
+    n = np.floor(np.broadcast_to(n, shape).ravel())  # whole numbers, as scipy takes them
     out = np.where(k < 0, 0.0, 1.0)
     inside = (k >= 0) & (k < n)
     if p <= 0.0 or p >= 1.0 or not inside.any():
@@ -157,7 +157,7 @@ def binom_ppf(q: np.ndarray | float, n: np.ndarray | float, p: float) -> np.ndar
     q = np.broadcast_to(q, shape).ravel()
     n = np.broadcast_to(n, shape).ravel()
     missing = np.isnan(n)
-    top = np.maximum(np.where(missing, 0.0, n), 0.0)
+    top = np.floor(np.maximum(np.where(missing, 0.0, n), 0.0))
     # start near the answer (normal quantile with Cornish-Fisher's skew term), then step
     z = np.array([_STANDARD_NORMAL.inv_cdf(min(max(v, 1e-300), 1 - 1e-16)) for v in q.tolist()])
     sd = np.sqrt(top * p * (1.0 - p))
