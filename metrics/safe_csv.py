@@ -137,10 +137,9 @@ def _write_with_duckdb(frame: pd.DataFrame, handle: TextIO) -> bool:
     True; return False, writing nothing, unless the bytes are sure to be pandas' own: every
     column float64, int64 or text, as objects or categories (str or missing; never "", and no
     ``#`` or carriage return, which DuckDB quotes and Python's csv module does not), with
-    unique text names. DuckDB
-    writes a float as Python's repr does, a missing value as an empty cell, and quotes any
-    other cell as Python's csv module does (tests/test_safe_csv_writer.py compares the two on
-    random tables)."""
+    unique text names. DuckDB writes a float as Python's repr does, a missing value as an
+    empty cell, and quotes any other cell as Python's csv module does
+    (tests/test_safe_csv_writer.py compares the two on random tables)."""
     names = list(frame.columns)
     if len(frame) == 0 or not all(isinstance(c, str) for c in names) or \
             len(set(names)) != len(names):

@@ -794,7 +794,9 @@ def funnel_flags(
 
     ``target`` defaults to the pooled proportion Σsuccesses / Σn. ``overdispersion``: False
     uses the plain limits, True the overdispersed limits (tau2 from
-    :func:`funnel_overdispersion`), "auto" (default) the overdispersed ones only when tau2 > 0.
+    :func:`funnel_overdispersion`), "auto" (default) the overdispersed ones only when tau2 > 0,
+    "phi" only when the dispersion ratio phi > 1 as well (the flight deck's rule,
+    ``metrics.verdicts.funnel_points``).
     ``levels`` = (inner, outer) coverages.
 
     Returns a DataFrame indexed like ``successes`` (when it is a Series) with the columns
@@ -813,7 +815,8 @@ def funnel_flags(
         raise ValueError("levels must be (inner, outer) with inner < outer")
     od = funnel_overdispersion(y, d, target)
     theta = od["target"]
-    use_od = overdispersion is True or (overdispersion == "auto" and od["tau2"] > 0)
+    use_od = overdispersion is True or (overdispersion in ("auto", "phi") and od["tau2"] > 0
+                                        and (overdispersion == "auto" or od["phi"] > 1))
     tau2 = od["tau2"] if use_od else 0.0
     if math.isnan(theta):
         lim = np.full((y.size, 4), np.nan)

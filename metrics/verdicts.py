@@ -608,28 +608,26 @@ def funnel_points(forces: list[str], numerators: np.ndarray, denominators: np.nd
 
     Target = Σ numerators / Σ denominators; exact binomial 95% and 99.8% limits; φ and τ²
     from :func:`metrics.stats.funnel_overdispersion`; the limits are widened with τ² only
-    when φ > 1. Returns ``FUNNEL_COLUMNS`` sorted by denominator (fractions).
+    when φ > 1 (``metrics.stats.funnel_flags`` with ``overdispersion="phi"``, which places
+    each force). Returns ``FUNNEL_COLUMNS`` sorted by denominator (fractions).
     """
     num = np.asarray(numerators, dtype=float)
     den = np.asarray(denominators, dtype=float)
     if num.size == 0:
         return pd.DataFrame(columns=list(FUNNEL_COLUMNS))
-    od = stats.funnel_overdispersion(num, den)
-    phi = float(od["phi"])
-    adjusted = bool(phi > 1 and od["tau2"] > 0)
-    tau2 = float(od["tau2"]) if adjusted else 0.0
-    target = float(od["target"])
-    fl = stats.funnel_limits(target, den, (0.95, 0.998), tau2=tau2)
-    lo95, hi95 = fl["lower"].to_numpy()[0::2], fl["upper"].to_numpy()[0::2]
-    lo998, hi998 = fl["lower"].to_numpy()[1::2], fl["upper"].to_numpy()[1::2]
-    value = num / den
-    position = np.where((value < lo998) | (value > hi998), "outside",
-                        np.where((value < lo95) | (value > hi95), "between_95_998", "within"))
+    flags = stats.funnel_flags(num, den, overdispersion="phi")
+    words = {stats.FUNNEL_OUTSIDE: "outside", stats.FUNNEL_BETWEEN: "between_95_998",
+             stats.FUNNEL_INSIDE: "within"}
     out = pd.DataFrame({
         "force": list(forces), "numerator": num, "denominator": den,
-        "value": value, "target": target, "lower_95": lo95, "upper_95": hi95,
-        "lower_998": lo998, "upper_998": hi998, "phi": phi, "tau2": tau2,
-        "adjusted": adjusted, "position": position.astype(object),
+        "value": flags["proportion"].to_numpy(float), "target": float(flags.attrs["target"]),
+        "lower_95": flags["inner_lower"].to_numpy(float),
+        "upper_95": flags["inner_upper"].to_numpy(float),
+        "lower_998": flags["outer_lower"].to_numpy(float),
+        "upper_998": flags["outer_upper"].to_numpy(float),
+        "phi": float(flags.attrs["phi"]), "tau2": float(flags.attrs["tau2"]),
+        "adjusted": bool(flags.attrs["overdispersion_used"]),
+        "position": [words.get(p, "within") for p in flags["position"]],
     })
     return out.sort_values(["denominator", "force"], kind="mergesort").reset_index(drop=True)
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from metrics import registry
@@ -539,8 +538,8 @@ def survey_frame(data: PackData) -> pd.DataFrame:
 
 @dataclass
 class Funnel:
-    """One funnel plot: points per force (``force``, ``n``, ``value``, ``flag``, ``side``),
-    the limits to draw, the all-forces target and whether limits allow for overdispersion."""
+    """One funnel plot: points per force (``force``, ``n``, ``value``, ``flag``), the limits
+    to draw, the all-forces target and whether limits allow for overdispersion."""
 
     kpi_id: str
     points: pd.DataFrame
@@ -549,19 +548,17 @@ class Funnel:
     overdispersed: bool
 
 
-_FLAG = {"outside": "outside", "between_95_998": "worth_a_look", "within": "within"}
-
-
 def _funnels(data: PackData) -> list[Funnel]:
     """A funnel per ``FUNNEL_KPIS`` entry with at least ``FUNNEL_MIN_FORCES`` forces.
 
     The window's (panel: disclosure-controlled) numerators and denominators of the forces
-    with status ``ok``, placed by ``metrics.verdicts.funnel_points`` exactly as the Compare
-    forces page and the ``funnel`` CLI place them (pooled target, exact limits, widened for
-    overdispersion only when phi > 1).
+    with status ``ok``, placed by ``metrics.verdicts.funnel_points`` and drawn from
+    ``present.funnel.funnel_from_verdicts``, exactly as the Compare forces page and the
+    ``funnel`` CLI place them (pooled target, exact limits, widened for overdispersion only
+    when phi > 1).
     """
-    from metrics.stats import funnel_limits
     from metrics.verdicts import FUNNEL_MIN_FORCES, funnel_points
+    from present.funnel import funnel_from_verdicts
 
     out = []
     table = data.forces_window
@@ -570,31 +567,10 @@ def _funnels(data: PackData) -> list[Funnel]:
                      & (table["status"] == "ok")]
         if len(rows) < FUNNEL_MIN_FORCES:
             continue
-        placed = funnel_points(rows["force"].astype(str).tolist(),
-                               rows["numerator"].astype(float).to_numpy(),
-                               rows["denominator"].astype(float).to_numpy())
-        target = float(placed["target"].iloc[0])
-        if math.isnan(target):
+        plot = funnel_from_verdicts(funnel_points(
+            rows["force"].astype(str).tolist(), rows["numerator"].astype(float).to_numpy(),
+            rows["denominator"].astype(float).to_numpy()))
+        if plot is None or math.isnan(plot.target):
             continue
-        value = placed["value"].to_numpy(dtype=float)
-        side = np.where(value > placed["upper_95"].to_numpy(dtype=float), "high",
-                        np.where(value < placed["lower_95"].to_numpy(dtype=float), "low", None))
-        points = pd.DataFrame({
-            "force": placed["force"].to_numpy(), "n": placed["denominator"].to_numpy(),
-            "value": value, "flag": [_FLAG[p] for p in placed["position"]],
-            "side": side.astype(object),
-        })
-        den = points["n"].to_numpy(dtype=float)
-        tau2 = float(placed["tau2"].iloc[0])
-        grid = _grid(max(1.0, float(den.min()) * 0.5), float(den.max()) * 1.1)
-        limits = funnel_limits(target, grid, tau2=tau2)
-        out.append(Funnel(kpi_id, points, limits, target, bool(placed["adjusted"].iloc[0])))
+        out.append(Funnel(kpi_id, plot.points, plot.limits, plot.target, plot.overdispersed))
     return out
-
-
-def _grid(lo: float, hi: float, steps: int = 120) -> list[float]:
-    """``steps`` denominators spaced evenly on a log scale from ``lo`` to ``hi`` (for limits)."""
-    lo, hi = max(lo, 1.0), max(hi, 2.0)
-    ratio = (hi / lo) ** (1 / (steps - 1))
-    return [lo * ratio**i for i in range(steps)]
-

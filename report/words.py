@@ -15,7 +15,9 @@ from present.format import (
     is_missing,
     verdict,
 )
-from present.format import kpi_value_text as format_kpi_value_text
+from present.format import (
+    kpi_value_text as format_kpi_value_text,  # the name kpi_value_text is this module's own
+)
 from report.common import _get
 
 SENTENCES_PER_KPI = 2

@@ -191,3 +191,25 @@ def test_flags_consistent_with_limits(y: list[int], extra: list[int]) -> None:
     inside = f["position"] == FUNNEL_INSIDE
     within = (f["proportion"] >= f["inner_lower"]) & (f["proportion"] <= f["inner_upper"])
     assert (inside == within).all()
+
+
+def test_phi_rule_widens_only_when_the_forces_vary_more_than_chance() -> None:
+    """tau2 > 0 with phi <= 1 (phi above (k-1)/k): "auto" widens, the flight deck's "phi"
+    rule does not; the page, the download, the pack and the CLI all use "phi"."""
+    from metrics.stats import funnel_overdispersion
+
+    y = np.array([46.0, 97, 130, 144, 175])
+    n = np.array([200.0, 300, 400, 500, 600])
+    od = funnel_overdispersion(y, n)
+    assert od["tau2"] > 0 and od["phi"] <= 1
+    auto, phi = funnel_flags(y, n), funnel_flags(y, n, overdispersion="phi")
+    plain = funnel_flags(y, n, overdispersion=False)
+    assert auto.attrs["overdispersion_used"] and not phi.attrs["overdispersion_used"]
+    assert phi.attrs["tau2"] == 0.0
+    pd.testing.assert_frame_equal(phi, plain, check_like=True)
+    assert (auto["outer_upper"] > plain["outer_upper"]).all()
+    # with more spread than chance (phi > 1) the rule widens as "auto" does
+    wide_y = np.array([30.0, 120, 100, 190, 150])
+    assert funnel_overdispersion(wide_y, n)["phi"] > 1
+    pd.testing.assert_frame_equal(funnel_flags(wide_y, n, overdispersion="phi"),
+                                  funnel_flags(wide_y, n), check_like=True)
