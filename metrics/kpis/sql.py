@@ -78,25 +78,30 @@ SHARED: dict[str, tuple[str, bool]] = {
             WHERE c.investigator_id IS NOT NULL AND c.recorded_date <= s.last_end
               AND (c.outcome_code IS NULL OR c.outcome_date IS NULL
                    OR c.outcome_date > s.first_end)
+        ), ids AS (
+            -- a number per (force, investigator), so the steps below group and order by one
+            -- integer rather than two strings
+            SELECT force, investigator_id, row_number() OVER () AS k
+            FROM (SELECT DISTINCT force, investigator_id FROM live)
+        ), coded AS (
+            SELECT i.k, l.opened, l.closed FROM live l JOIN ids i USING (force, investigator_id)
         ), changes AS (
             -- +1 from the month a case is open at its end, -1 from the month it closes
-            SELECT force, investigator_id, m, sum(d) AS d FROM (
-                SELECT force, investigator_id, opened AS m, 1 AS d FROM live
+            SELECT k, m, sum(d) AS d FROM (
+                SELECT k, opened AS m, 1 AS d FROM coded
                 UNION ALL
-                SELECT force, investigator_id, closed, -1 FROM live WHERE closed IS NOT NULL
+                SELECT k, closed, -1 FROM coded WHERE closed IS NOT NULL
             ) GROUP BY ALL
         ), grid AS (
-            SELECT i.force, i.investigator_id, e.month, coalesce(c.d, 0) AS d
-            FROM (SELECT DISTINCT force, investigator_id FROM live) i CROSS JOIN month_ends e
-            LEFT JOIN changes c ON c.force = i.force AND c.investigator_id = i.investigator_id
-                               AND c.m = e.month
+            SELECT i.k, e.month, coalesce(c.d, 0) AS d
+            FROM ids i CROSS JOIN month_ends e
+            LEFT JOIN changes c ON c.k = i.k AND c.m = e.month
         ), held AS (
-            SELECT force, month, investigator_id,
-                   sum(d) OVER (PARTITION BY force, investigator_id ORDER BY month) AS cases_held
+            SELECT k, month, sum(d) OVER (PARTITION BY k ORDER BY month) AS cases_held
             FROM grid
         )
-        SELECT force, month, investigator_id, cases_held::BIGINT AS cases_held
-        FROM held WHERE cases_held > 0""", True),
+        SELECT i.force, h.month, i.investigator_id, h.cases_held::BIGINT AS cases_held
+        FROM held h JOIN ids i USING (k) WHERE h.cases_held > 0""", True),
 }
 _SHARED_NAME = re.compile(r"\b(" + "|".join(SHARED) + r")\b", re.IGNORECASE)
 _SHAPE_COLUMNS = {"flow": ("force", "month", "num"), "stock": ("force", "month", "num"),
