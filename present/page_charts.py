@@ -41,12 +41,13 @@ MIN_TREND_POINTS = 6
 
 def data_start(monthly: pd.DataFrame) -> pd.Timestamp | None:
     """The first month (``window_start``) of a monthly KPI table with anything to count:
-    a status other than ``no_data`` and a count (``n`` or ``denominator``) above zero.
-    None when no month has data."""
+    a status other than ``no_data`` and a count (``n``, ``denominator``, or ``numerator``,
+    which is the value of a count KPI such as the device backlog and has no denominator)
+    above zero. None when no month has data."""
     if monthly.empty:
         return None
     counted = pd.Series(False, index=monthly.index)
-    for col in ("n", "denominator"):
+    for col in ("n", "denominator", "numerator"):
         if col in monthly:
             counted |= pd.to_numeric(monthly[col], errors="coerce").fillna(0).to_numpy() > 0
     has = monthly["status"].ne("no_data") & counted

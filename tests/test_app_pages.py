@@ -214,6 +214,24 @@ def test_data_start_skips_leading_months_without_anything_to_count() -> None:
     assert page_charts.data_start(monthly.assign(status="no_data")) is None
 
 
+def test_data_start_of_a_count_kpi_reads_its_count() -> None:
+    # a count (device backlog, s63G applications) has a numerator and no denominator
+    monthly = pd.DataFrame({"window_start": pd.date_range("2024-01-01", periods=3, freq="MS"),
+                            "status": ["ok", "ok", "ok"], "numerator": [0.0, 570.0, 543.0],
+                            "denominator": [float("nan")] * 3})
+    assert page_charts.data_start(monthly) == pd.Timestamp("2024-02-01")
+
+
+@pytest.mark.parametrize("kpi_id", ["device_backlog", "s63g_applications", "orders_granted"])
+def test_trends_draws_the_chart_of_a_count_kpi_the_deck_shows(app_test, kpi_id) -> None:
+    """The deck's row for a count opens its trend: the chart is there, not "nothing to
+    count" (the count has no denominator)."""
+    at = open_page(app_test(data=SAMPLE, kpi=kpi_id), "pages/trends.py")
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any("monthly" in f["layout"]["title"]["text"] for f in charts), texts(at)
+    assert "has anything to count" not in texts(at)
+
+
 # --------------------------------------------------------------------------- Compare forces
 
 
