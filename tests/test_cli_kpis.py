@@ -115,7 +115,15 @@ def test_bad_arguments_exit_2_with_one_line(tiny_export, capsys, args, message):
 def test_unreadable_folder_exits_2(tmp_path, capsys):
     code, _, err = run(["kpis", str(tmp_path / "missing"), "--from", "2024-01",
                         "--to", "2024-01"], capsys)
-    assert code == 2 and "cannot read the data folder" in err
+    assert code == 2 and "cannot read the data folder" in err and "does not exist" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_file_given_as_the_folder_says_so(tmp_path, capsys):
+    (tmp_path / "cases.parquet").write_bytes(b"PAR1")
+    code, _, err = run(["kpis", str(tmp_path / "cases.parquet"), "--from", "2024-01",
+                        "--to", "2024-01"], capsys)
+    assert code == 2 and "is not a folder" in err
     assert len(err.strip().splitlines()) == 1
 
 

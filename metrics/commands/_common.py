@@ -119,7 +119,9 @@ def load_export(folder_name: str, err: TextIO, error: type[Exception] = CommandE
 
     folder = Path(folder_name)
     if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        raise error(f"cannot read the data folder {str(folder)!r}")
+        why = ("does not exist" if not folder.exists() else "is not a folder"
+               if not folder.is_dir() else "cannot be read (permission denied)")
+        raise error(f"cannot read the data folder {str(folder)!r}: it {why}")
     try:
         dataset = load_dataset(folder)
     except OSError as exc:
