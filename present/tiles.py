@@ -20,8 +20,8 @@ See docs/flight-deck.md for how a tile's verdict is shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -114,6 +114,9 @@ class Tile:
     help: str = ""
     comment: str = ""  # "Comment: Partly assured" when the meeting record holds one
     comment_assurance: str | None = None
+    # why there is nothing to show, when the export lacks the KPI's table:
+    # "this export has no devices.parquet"; "" otherwise
+    absent_text: str = ""
 
     @property
     def shows_value(self) -> bool:
@@ -286,17 +289,31 @@ def rows_by_kpi(verdicts: pd.DataFrame | None) -> dict[str, pd.Series]:
     return rows
 
 
+def absent_words(kpi: object, tables: Container[str] | None) -> str:
+    """"this export has no devices.parquet" when the KPI's source table is not among the
+    export's ``tables`` (None: not known), else "" (the meeting record's KPIs have no table)."""
+    from metrics.registry import RECORD_SOURCE
+
+    source = str(getattr(kpi, "source", ""))
+    if tables is None or not source or source == RECORD_SOURCE or source in tables:
+        return ""
+    return f"this export has no {source}.parquet"
+
+
 def build_tiles(
     kpis: Iterable[object],
     verdicts: pd.DataFrame,
     *,
     comments: Mapping[str, object] | None = None,
+    tables: Container[str] | None = None,
 ) -> dict[int, dict[str, list[Tile]]]:
     """Pillar -> {"quantitative": [...], "qualitative": [...]} tiles, in registry order.
 
     ``verdicts``: the ``kpi_verdicts`` frame (one row per KPI; a KPI with no row gets a
     "No data" tile). ``comments``: kpi_id -> latest comment from the meeting record.
-    Every pillar of ``metrics.registry.PILLARS`` is present, even when empty.
+    ``tables``: the export's table names, so a "No data" tile whose table is missing says so
+    (``Tile.absent_text``). Every pillar of ``metrics.registry.PILLARS`` is present, even
+    when empty.
     """
     from metrics.registry import PILLARS
 
@@ -306,6 +323,8 @@ def build_tiles(
         p: {"quantitative": [], "qualitative": []} for p in PILLARS}
     for kpi in kpis:
         tile = build_tile(kpi, rows.get(kpi.id), comment=comments.get(kpi.id))  # type: ignore[attr-defined]
+        if tile.status == "no_data":
+            tile = replace(tile, absent_text=absent_words(kpi, tables))
         out.setdefault(tile.pillar, {"quantitative": [], "qualitative": []})
         out[tile.pillar].setdefault(tile.kind, []).append(tile)
     return out

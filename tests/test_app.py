@@ -201,6 +201,22 @@ def test_a_missing_export_folder_shows_a_report(app_test, tmp_path) -> None:
     assert at.error and at.title[0].value == "The export cannot be shown"
 
 
+def test_an_export_without_devices_says_so_on_each_digital_forensics_row(
+    app_test, export_copy
+) -> None:
+    (export_copy / "devices.parquet").unlink()
+    at = app_test(export_copy)
+    at.run()
+    assert not at.exception
+    rows = _rows(at)
+    deck = _deck(at)
+    for kpi_id in ("victim_device_24h", "suspect_device_days", "device_backlog"):
+        assert rows[kpi_id]["word"].endswith("No data")
+        row = deck.split(f'data-kpi="{kpi_id}"')[1].split("</li>")[0]
+        assert "this export has no devices.parquet" in row
+    assert "has no" not in deck.split('data-kpi="charge_rate"')[1].split("</li>")[0]
+
+
 def test_last_good_data_is_served_when_the_export_breaks_after_a_good_load(
     app_test, export_copy
 ) -> None:

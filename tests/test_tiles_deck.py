@@ -105,3 +105,19 @@ def test_a_maturing_value_says_so_far_beside_the_number():
     assert "Maturing — final on 30 Sep 2027" in cohort
     final = block.split('data-kpi="charge_rate"')[1].split("</li>")[0]
     assert "so far" not in final
+
+
+def test_a_no_data_row_whose_table_is_missing_says_so():
+    kpis = [get_kpi("charge_rate"), get_kpi("device_backlog"), get_kpi("open_learning_actions")]
+    frame = pd.DataFrame([row("charge_rate"), row("device_backlog", status="no_data"),
+                          row("open_learning_actions", status="no_data")])
+    tiles = build_tiles(kpis, frame, tables={"cases", "forces"})
+    by_id = {t.kpi_id: t for pillar in tiles.values() for kind in pillar.values() for t in kind}
+    assert by_id["device_backlog"].absent_text == "this export has no devices.parquet"
+    assert by_id["charge_rate"].absent_text == ""  # its table is there
+    assert by_id["open_learning_actions"].absent_text == ""  # the meeting record's, no file
+    block = deck_html(DeckView(tiles, what_changed(frame, kpis)), lambda k: None)
+    assert "this export has no devices.parquet" in block
+    # without the export's tables nothing is guessed
+    assert all(t.absent_text == "" for p in build_tiles(kpis, frame).values()
+               for kind in p.values() for t in kind)

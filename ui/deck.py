@@ -152,7 +152,7 @@ def build_deck(ctx, force: str) -> DeckView:
     change during a meeting)."""
     frame = view_verdicts(ctx, force)
     comments, actions = record_notes(ctx, force)
-    pillars = build_tiles(ctx.kpis, frame, comments=comments)
+    pillars = build_tiles(ctx.kpis, frame, comments=comments, tables=ctx.dataset.tables)
     sentences = what_changed(
         frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
         compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
@@ -194,6 +194,8 @@ def _row_html(tile: Tile, href: str | None) -> str:
         detail.append(f"change {change}")
     if tile.chart_text:
         detail.append(_e(tile.chart_text))
+    if tile.absent_text:
+        detail.append(_e(tile.absent_text))
     if tile.comment:
         detail.append(f'<span class="fd-comment">&#128172; {_e(tile.comment)}</span>')
     verdict = f'<span aria-hidden="true">{_e(tile.icon)}</span> {_e(tile.word)}'
@@ -231,7 +233,8 @@ def pillar_height(tiles: Sequence[Tile], kinds: int) -> float:
     when a pillar has both kinds), a row with a detail line 1.6 (a gated or empty row 1),
     plus 0.7 when its verdict word wraps and 0.6 when the chart's evidence makes its detail
     two lines."""
-    rows = sum((1.6 if (t.interval_text or t.shows_value or t.comment) else 1.0)
+    rows = sum((1.6 if (t.interval_text or t.shows_value or t.comment or t.absent_text)
+                else 1.0)
                + (0.7 if len(t.word) > 22 else 0.0) + (0.6 if t.chart_text else 0.0)
                for t in tiles)
     return 3.2 + (0.7 * kinds if kinds > 1 else 0.0) + rows
