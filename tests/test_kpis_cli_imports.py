@@ -23,7 +23,10 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+import gc
+sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules),
+                                            "gc_enabled": gc.isenabled(),
+                                            "frozen": gc.get_freeze_count()}))
 """
 
 
@@ -37,3 +40,22 @@ def test_kpis_by_month_imports_no_heavy_library():
               if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert loaded == []
     assert "duckdb" in report["modules"]  # the engine itself did run
+
+
+def test_the_cli_process_freezes_its_imports_and_keeps_collecting():
+    done = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "data" / "sample")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    report = json.loads(done.stderr.rsplit("MODULES ", 1)[1])
+    # the imported modules' objects are left out of collections, and collection is back on
+    assert report["gc_enabled"] is True
+    assert report["frozen"] > 10_000  # pandas, numpy and DuckDB: over 100,000 here
+
+
+def test_main_called_in_process_leaves_the_collector_alone(capsys):
+    import gc
+
+    from metrics.__main__ import main
+
+    before = gc.get_freeze_count()
+    assert main(["catalogue", "list"]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == before
