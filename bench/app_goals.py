@@ -48,6 +48,7 @@ from bench.concurrency import (
     stop_server,
     wait_healthy,
 )
+from bench.machine import compile_sources
 
 GOALS = {"first": 3.0, "force_change": 0.5, "rss_mib": 700.0}
 
@@ -68,6 +69,7 @@ def run(data: Path, n_forces: int = 3, timeout: float = 180.0, warm: bool = True
         ) -> dict[str, Any]:
     """Start a fresh server on ``data`` (``warm`` False: with ``FLIGHTDECK_WARM=0``) and time
     the first deck and forces not yet seen."""
+    compile_sources(REPO)
     port = free_port()
     log_path = REPO / "bench" / "data" / "app-goals-server.log"
     t_start = time.perf_counter()

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench.engine import FLOOR, REPO, THREE, months
+from bench.machine import compile_sources
 
 RATIOS = (  # (label, numerator step, denominator step)
     ("all KPIs / pyarrow floor", "old_all", "floor"),
@@ -42,6 +43,8 @@ def wall(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 def run(data: Path, old: Path, repeat: int) -> dict[str, list[float]]:
     """Each step ``repeat`` times, round by round; the wall seconds of every run by step."""
     py = sys.executable
+    for root in (REPO, old):  # both versions load from bytecode, as installed
+        compile_sources(root)
     start, end = months(data)
     kpis = ["-m", "metrics", "kpis", str(data), "--from", start, "--to", end, "--by", "month"]
     here, there = {"PYTHONPATH": str(REPO)}, {"PYTHONPATH": str(old)}

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.machine import compile_sources
+
 REPO = Path(__file__).resolve().parent.parent
 THREE = "charge_rate,victim_withdrawal_rate,days_to_charge"
 FLOOR = ("import pyarrow.parquet as pq, sys; pq.read_table(sys.argv[1] + '/cases.parquet', "
@@ -77,6 +79,7 @@ def run(data: Path, repeat: int = 3) -> dict[str, Any]:
     """The six steps ``repeat`` times each, interleaved; raw runs and medians."""
     import tempfile
 
+    compile_sources(REPO)
     start, end = months(data)
     py = sys.executable
     kpis = [py, "-m", "metrics", "kpis", str(data), "--from", start, "--to", end,

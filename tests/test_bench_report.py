@@ -355,3 +355,21 @@ def test_calibration_table_puts_old_and_new_against_each_reference() -> None:
     assert "| all KPIs / pyarrow floor | 7.0x | 6.0x | 7.0x |" in text
     assert "| 3 KPIs / direct SQL, tuples | 9.0x | 6.0x | 7.5x |" in text
     assert "| 3 KPIs / direct SQL to a pandas frame | 3.0x | 2.0x | 2.5x |" in text
+
+
+def test_compile_sources_leaves_bytecode_even_when_python_writes_none(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    from bench.machine import compile_sources
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # PYTHONDONTWRITEBYTECODE=1
+    (tmp_path / "metrics" / "kpis").mkdir(parents=True)
+    (tmp_path / "metrics" / "kpis" / "engine.py").write_text("X = 1\n")
+    (tmp_path / "app.py").write_text("Y = 2\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.py").write_text("Z = 3\n")  # not a source folder
+    compile_sources(tmp_path)
+    for source in (tmp_path / "metrics" / "kpis" / "engine.py", tmp_path / "app.py"):
+        assert Path(importlib.util.cache_from_source(str(source))).is_file()
+    assert not (tmp_path / "data" / "__pycache__").exists()
