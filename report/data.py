@@ -126,6 +126,9 @@ class PackData:
     before_after_window: tuple[pd.Period, pd.Period] | None = None
     record: PackRecord | None = None  # the meeting record's view; None: no record given
     record_note: str = ""  # why the record is missing from a pack that asked for it
+    # the export's table names, so a "No data" row whose table is missing says so
+    # (present.tiles.absent_words); empty: not known
+    tables: frozenset[str] = frozenset()
 
     @property
     def window_label(self) -> str:
@@ -311,7 +314,8 @@ def collect_pack_data(dataset: Dataset, force: str, start: str | pd.Period,
         comparison=comparison, as_at=dataset.as_at, kpis=kpis,
         current=window_all[window_all["force"] == force].set_index("kpi_id"),
         forces_window=window_all, adoption=adoption, scope=scope, record=view,
-        record_note=record_note, coverage_note=_coverage_note(dataset, p0, p1, c0, c1))
+        record_note=record_note, coverage_note=_coverage_note(dataset, p0, p1, c0, c1),
+        tables=frozenset(dataset.tables))
     step(0.3, "Verdicts (SPC and change tests)")
     data.verdicts = pack_verdicts(dataset, data, record=record)
     if rule is not None:

@@ -41,6 +41,7 @@ from metrics.registry import KPI, PILLARS
 from metrics.windows import describe_window
 from present.format import format_interval, format_value, is_missing
 from present.funnel import too_few_forces_text
+from present.tiles import absent_words
 from report import charts as pack_charts
 from report.common import (
     ALL_FORCES,
@@ -439,6 +440,8 @@ class _Builder:
         change and SPC verdict (interval and n left blank unless the value is shown)."""
         ok = row is not None and _get(row, "status") == "ok"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
+        if row is None or _get(row, "status") == "no_data":  # the deck's words for a lost table
+            interval = absent_words(kpi, self.data.tables or None)
         cells = [self.p(esc(kpi.name), self.s.cell)]
         if with_kind:
             cells.append(self.p(esc(kpi.kind), self.s.cell))

@@ -227,3 +227,11 @@ def test_a_pack_with_the_record_leaves_no_page_with_a_single_orphan_line(sample,
                  if ln.strip() and ln.strip() not in ("OFFICIAL-SENSITIVE", footer)
                  and not re.fullmatch(r"Page \d+ of \d+", ln.strip())]
         assert len(lines) >= 3, (number, lines)
+
+
+def test_a_pack_of_an_export_without_devices_says_so_in_its_rows(export_copy):
+    (export_copy / "devices.parquet").unlink()
+    pdf = bp.build_boardpack(load_dataset(export_copy), "All forces", START, END, charts=False)
+    forensics = _section(_pages(pdf), 6)
+    assert forensics.count("this export has no devices.parquet") >= 3
+    assert "this export has no" not in _section(_pages(pdf), 1)
