@@ -289,13 +289,24 @@ def rows_by_kpi(verdicts: pd.DataFrame | None) -> dict[str, pd.Series]:
     return rows
 
 
-def absent_words(kpi: object, tables: Container[str] | None) -> str:
-    """"this export has no devices.parquet" when the KPI's source table is not among the
-    export's ``tables`` (None: not known), else "" (the meeting record's KPIs have no table)."""
+NO_RECORD_WORDS = "no meeting record is connected"
+NO_REVIEW_WORDS = "no case review in the meeting record for this window"
+
+
+def absent_words(kpi: object, tables: Container[str] | None, record: bool | None = None
+                 ) -> str:
+    """Why a "No data" row has no data, in words, or "" when that is not known.
+
+    An export KPI: "this export has no devices.parquet" when its source table is not among
+    the export's ``tables`` (None: not known). A meeting record KPI (``source = "record"``):
+    :data:`NO_RECORD_WORDS` when ``record`` is False (none connected), :data:`NO_REVIEW_WORDS`
+    when True (connected, but no reviewed case in the window); "" when None (not known)."""
     from metrics.registry import RECORD_SOURCE
 
     source = str(getattr(kpi, "source", ""))
-    if tables is None or not source or source == RECORD_SOURCE or source in tables:
+    if source == RECORD_SOURCE:
+        return "" if record is None else NO_REVIEW_WORDS if record else NO_RECORD_WORDS
+    if tables is None or not source or source in tables:
         return ""
     return f"this export has no {source}.parquet"
 
@@ -306,14 +317,16 @@ def build_tiles(
     *,
     comments: Mapping[str, object] | None = None,
     tables: Container[str] | None = None,
+    record: bool | None = None,
 ) -> dict[int, dict[str, list[Tile]]]:
     """Pillar -> {"quantitative": [...], "qualitative": [...]} tiles, in registry order.
 
     ``verdicts``: the ``kpi_verdicts`` frame (one row per KPI; a KPI with no row gets a
     "No data" tile). ``comments``: kpi_id -> latest comment from the meeting record.
     ``tables``: the export's table names, so a "No data" tile whose table is missing says so
-    (``Tile.absent_text``). Every pillar of ``metrics.registry.PILLARS`` is present, even
-    when empty.
+    (``Tile.absent_text``); ``record``: whether a meeting record is connected (None: not
+    known), so its KPIs' "No data" tiles say why. Every pillar of ``metrics.registry.PILLARS``
+    is present, even when empty.
     """
     from metrics.registry import PILLARS
 
@@ -324,7 +337,7 @@ def build_tiles(
     for kpi in kpis:
         tile = build_tile(kpi, rows.get(kpi.id), comment=comments.get(kpi.id))  # type: ignore[attr-defined]
         if tile.status == "no_data":
-            tile = replace(tile, absent_text=absent_words(kpi, tables))
+            tile = replace(tile, absent_text=absent_words(kpi, tables, record))
         out.setdefault(tile.pillar, {"quantitative": [], "qualitative": []})
         out[tile.pillar].setdefault(tile.kind, []).append(tile)
     return out

@@ -435,13 +435,21 @@ class _Builder:
         return [self.p("Commentary and assurance (meeting record)", self.s.h2),
                 _table(rows, widths), Spacer(1, 2 * mm)]
 
+    def absent_text(self, kpi: KPI) -> str:
+        """Why the KPI's "No data" row has no data, as the deck says it
+        (``present.tiles.absent_words``): a missing file, or no meeting record given (when
+        the record was given but could not be read, the pack's note says so instead)."""
+        given = True if self.data.record is not None else None if self.data.record_note \
+            else False
+        return absent_words(kpi, self.data.tables or None, given)
+
     def _kpi_cells(self, kpi: KPI, row: Any, *, with_kind: bool = False) -> list[Any]:
         """One KPI's row of a pillar or victim-voice table: name, [kind,] value, interval, n,
         change and SPC verdict (interval and n left blank unless the value is shown)."""
         ok = row is not None and _get(row, "status") == "ok"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
         if row is None or _get(row, "status") == "no_data":  # the deck's words for a lost table
-            interval = absent_words(kpi, self.data.tables or None)
+            interval = self.absent_text(kpi)
         cells = [self.p(esc(kpi.name), self.s.cell)]
         if with_kind:
             cells.append(self.p(esc(kpi.kind), self.s.cell))
@@ -461,6 +469,9 @@ class _Builder:
         value = self.value_text(kpi, row)
         ok = row is not None and _get(row, "status") == "ok"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
+        if row is None or _get(row, "status") == "no_data":  # the deck's words for a lost table
+            absent = self.absent_text(kpi)
+            value = f"{value}: {absent}" if absent else value
         cells = [self.p(esc(kpi.name), self.s.deck),
                  self.p(esc(value), self.s.deck_b),
                  self.p(esc(interval.replace("95% CI ", "")), self.s.deck),

@@ -202,9 +202,10 @@ def test_a_missing_export_folder_shows_a_report(app_test, tmp_path) -> None:
 
 
 def test_an_export_without_devices_says_so_on_each_digital_forensics_row(
-    app_test, export_copy
+    app_test, export_copy, monkeypatch, tmp_path
 ) -> None:
     (export_copy / "devices.parquet").unlink()
+    monkeypatch.setenv("FLIGHTDECK_DB", f"sqlite:///{tmp_path / 'record.db'}")  # no reviews
     at = app_test(export_copy)
     at.run()
     assert not at.exception
@@ -215,6 +216,8 @@ def test_an_export_without_devices_says_so_on_each_digital_forensics_row(
         row = deck.split(f'data-kpi="{kpi_id}"')[1].split("</li>")[0]
         assert "this export has no devices.parquet" in row
     assert "has no" not in deck.split('data-kpi="charge_rate"')[1].split("</li>")[0]
+    reviews = deck.split('data-kpi="open_learning_actions"')[1].split("</li>")[0]
+    assert "no case review in the meeting record for this window" in reviews
 
 
 def test_last_good_data_is_served_when_the_export_breaks_after_a_good_load(

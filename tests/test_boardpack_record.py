@@ -235,3 +235,27 @@ def test_a_pack_of_an_export_without_devices_says_so_in_its_rows(export_copy):
     forensics = _section(_pages(pdf), 6)
     assert forensics.count("this export has no devices.parquet") >= 3
     assert "this export has no" not in _section(_pages(pdf), 1)
+
+
+def test_the_packs_flight_deck_page_says_which_file_a_no_data_row_lacks(export_copy):
+    (export_copy / "devices.parquet").unlink()
+    pages = _pages(bp.build_boardpack(load_dataset(export_copy), "All forces", START, END,
+                                      charts=False))
+    first_pillar_page = next(i for i, p in enumerate(pages) if "Pillar 1: " in p and " KPI " in p
+                             and i > 1)
+    deck = " ".join(pages[:first_pillar_page])
+    assert "Pillar 6: Digital forensics" in deck
+    assert deck.count("No data: this export has no devices.parquet") == 4  # the device KPIs
+    assert "Open learning actions No data: no meeting record is connected" in deck
+
+
+def test_a_record_without_reviews_in_the_window_is_named_as_the_reason(tmp_path, sample):
+    record = open_record(f"sqlite:///{tmp_path / 'empty.db'}", audit_path=tmp_path / "a.jsonl")
+    try:
+        pdf = bp.build_boardpack(sample, FORCE, START, END, charts=False, record=record)
+    finally:
+        record.close()
+    text = " ".join(_pages(pdf))
+    assert ("Open learning actions No data: no case review in the meeting record for this "
+            "window") in text
+    assert "no meeting record is connected" not in text

@@ -115,9 +115,16 @@ def test_a_no_data_row_whose_table_is_missing_says_so():
     by_id = {t.kpi_id: t for pillar in tiles.values() for kind in pillar.values() for t in kind}
     assert by_id["device_backlog"].absent_text == "this export has no devices.parquet"
     assert by_id["charge_rate"].absent_text == ""  # its table is there
-    assert by_id["open_learning_actions"].absent_text == ""  # the meeting record's, no file
+    assert by_id["open_learning_actions"].absent_text == ""  # the record's: not known here
     block = deck_html(DeckView(tiles, what_changed(frame, kpis)), lambda k: None)
     assert "this export has no devices.parquet" in block
+    def record_words(connected: bool) -> str:
+        tiles = build_tiles(kpis, frame, tables={"cases"}, record=connected)
+        return next(t.absent_text for p in tiles.values() for kind in p.values() for t in kind
+                    if t.kpi_id == "open_learning_actions")
+
+    assert record_words(False) == "no meeting record is connected"
+    assert record_words(True) == "no case review in the meeting record for this window"
     # without the export's tables nothing is guessed
     assert all(t.absent_text == "" for p in build_tiles(kpis, frame).values()
                for kind in p.values() for t in kind)

@@ -152,7 +152,8 @@ def build_deck(ctx, force: str) -> DeckView:
     change during a meeting)."""
     frame = view_verdicts(ctx, force)
     comments, actions = record_notes(ctx, force)
-    pillars = build_tiles(ctx.kpis, frame, comments=comments, tables=ctx.dataset.tables)
+    pillars = build_tiles(ctx.kpis, frame, comments=comments, tables=ctx.dataset.tables,
+                          record=_shared_record() is not None)
     sentences = what_changed(
         frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
         compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
