@@ -630,15 +630,16 @@ def _type_words(t: pa.DataType) -> str:
 
 def _examples(frame: pd.DataFrame, spec: Table, mask: np.ndarray, column: str | None = None
               ) -> tuple[str, ...]:
-    """Up to five example ids of the rows in ``mask``: the table's key (or ``column``, an id
-    column); row numbers when there is no key."""
-    idx = np.flatnonzero(mask)[:MAX_EXAMPLES]
+    """Up to five different example ids of the rows in ``mask``, in row order: the table's
+    key (or ``column``, an id column, which may repeat: a case with several bad updates is
+    named once); row numbers when there is no key."""
     key = column or spec.key
-    if key and key in frame:
-        vals = frame[key].iloc[idx]
-        return tuple(str(v) if not pd.isna(v) else f"row {i + 1}"
-                     for v, i in zip(vals, idx, strict=True))
-    return tuple(f"row {i + 1}" for i in idx)
+    if not key or key not in frame:
+        return tuple(f"row {i + 1}" for i in np.flatnonzero(mask)[:MAX_EXAMPLES])
+    idx = np.flatnonzero(mask)[:MAX_EXAMPLES * 20]  # enough rows to find five different ids
+    vals = frame[key].iloc[idx]
+    named = (str(v) if not pd.isna(v) else f"row {i + 1}" for v, i in zip(vals, idx, strict=True))
+    return tuple(dict.fromkeys(named))[:MAX_EXAMPLES]
 
 
 def _flag(rep: Findings, frame: pd.DataFrame, spec: Table, column: str, rule: str,

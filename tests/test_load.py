@@ -311,6 +311,14 @@ def test_dangling_victim_update(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert ds.report.rows_excluded["victim_updates"] == 1
 
 
+def test_a_case_with_several_bad_rows_is_named_once_among_the_examples(tmp_path: Path) -> None:
+    updates = replace_column(tables()["victim_updates"], "case_id", ["C999", "C999", "C998"])
+    ds = load_dataset(write_export(tmp_path / "x", victim_updates=updates))
+    p = only(ds.report, "dangling_foreign_key")
+    assert p.rows == 3 and p.examples == ("C999", "C998")
+    assert "(e.g. C999, C998)" in p.message
+
+
 def test_dangling_breach_order(tmp_path: Path) -> None:
     breaches = replace_column(tables()["breaches"], "order_id", ["O404"])
     ds = load_dataset(write_export(tmp_path / "x", breaches=breaches))
