@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT = REPO / "bench" / "data"
 RESULTS_MD = REPO / "bench" / "results.md"
 SAMPLE = REPO / "data" / "sample"
-NOTES = REPO / "bench" / "notes.md"  # hand-written analysis, appended to results.md
+# hand-written, appended to results.md as they are, so that a bench run loses neither:
+SESSIONS = REPO / "bench" / "sessions.md"  # figures measured by hand between bench runs
+NOTES = REPO / "bench" / "notes.md"  # the analysis
 
 DEFAULT_SIZES = (250_000, 500_000, 1_000_000)
 QUICK_SIZES = (25_000, 50_000, 100_000)
@@ -255,8 +257,9 @@ def write_markdown(results: dict[str, Any], figures: list[report.Figure], comman
 
         lines += ["", app_goals.markdown(goals) if "first" in goals
                   else f"## The app at national scale (issue 11)\n\nerror: {goals.get('error')}"]
-    if NOTES.exists():
-        lines += ["", NOTES.read_text().strip()]
+    for hand_written in (SESSIONS, NOTES):
+        if hand_written.exists():
+            lines += ["", hand_written.read_text().strip()]
     return "\n".join(lines) + "\n"
 
 

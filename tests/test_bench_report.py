@@ -373,3 +373,20 @@ def test_compile_sources_leaves_bytecode_even_when_python_writes_none(tmp_path, 
     for source in (tmp_path / "metrics" / "kpis" / "engine.py", tmp_path / "app.py"):
         assert Path(importlib.util.cache_from_source(str(source))).is_file()
     assert not (tmp_path / "data" / "__pycache__").exists()
+
+
+def test_results_md_keeps_the_hand_written_sessions_and_notes(tmp_path, monkeypatch) -> None:
+    from bench import cli
+
+    sessions, notes = tmp_path / "sessions.md", tmp_path / "notes.md"
+    sessions.write_text("## Measured by hand\n\n5M: 0.99 GiB\n")
+    notes.write_text("## Analysis\n\nwhy\n")
+    monkeypatch.setattr(cli, "SESSIONS", sessions)
+    monkeypatch.setattr(cli, "NOTES", notes)
+    results = {"machine": {}, "started": "a", "finished": "b", "repeat": 1, "floor_repeat": 1,
+               "app_repeat": 1, "sizes": {}}
+    text = cli.write_markdown(results, report.build_figures(results), "python -m bench")
+    assert "5M: 0.99 GiB" in text and "why" in text
+    assert text.index("## Measured by hand") < text.index("## Analysis")
+    sessions.unlink()
+    assert "5M: 0.99 GiB" not in cli.write_markdown(results, [], "python -m bench")
