@@ -435,21 +435,24 @@ class _Builder:
         return [self.p("Commentary and assurance (meeting record)", self.s.h2),
                 _table(rows, widths), Spacer(1, 2 * mm)]
 
-    def absent_text(self, kpi: KPI) -> str:
-        """Why the KPI's "No data" row has no data, as the deck says it
-        (``present.tiles.absent_words``): a missing file, or no meeting record given (when
-        the record was given but could not be read, the pack's note says so instead)."""
-        given = True if self.data.record is not None else None if self.data.record_note \
-            else False
-        return absent_words(kpi, self.data.tables or None, given)
+    def absent_text(self, kpi: KPI, row: Any) -> str:
+        """Why the KPI's row has no data, as the deck says it (``present.tiles.absent_words``):
+        a missing file, or no meeting record given; "" when the row has data or the reason is
+        not known (a record given but unreadable: the pack's own note says so)."""
+        if row is not None and _get(row, "status") != "no_data":
+            return ""
+        if self.data.record is not None:
+            record: bool | None = True
+        else:
+            record = None if self.data.record_note else False
+        return absent_words(kpi, self.data.tables or None, record)
 
     def _kpi_cells(self, kpi: KPI, row: Any, *, with_kind: bool = False) -> list[Any]:
         """One KPI's row of a pillar or victim-voice table: name, [kind,] value, interval, n,
         change and SPC verdict (interval and n left blank unless the value is shown)."""
         ok = row is not None and _get(row, "status") == "ok"
-        interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
-        if row is None or _get(row, "status") == "no_data":  # the deck's words for a lost table
-            interval = self.absent_text(kpi)
+        interval = (format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok
+                    else self.absent_text(kpi, row))
         cells = [self.p(esc(kpi.name), self.s.cell)]
         if with_kind:
             cells.append(self.p(esc(kpi.kind), self.s.cell))
@@ -469,9 +472,8 @@ class _Builder:
         value = self.value_text(kpi, row)
         ok = row is not None and _get(row, "status") == "ok"
         interval = format_interval(row["ci_low"], row["ci_high"], kpi.unit) if ok else ""
-        if row is None or _get(row, "status") == "no_data":  # the deck's words for a lost table
-            absent = self.absent_text(kpi)
-            value = f"{value}: {absent}" if absent else value
+        absent = self.absent_text(kpi, row)
+        value = f"{value}: {absent}" if absent else value
         cells = [self.p(esc(kpi.name), self.s.deck),
                  self.p(esc(value), self.s.deck_b),
                  self.p(esc(interval.replace("95% CI ", "")), self.s.deck),

@@ -85,6 +85,9 @@ def test_median_ci_contains_median_and_has_coverage(values: list[float], conf: f
     assert 1 - 2 * binom.cdf(rank - 1, n, 0.5) >= conf - 1e-12
     # and it is the narrowest such interval: one rank further in falls short of conf
     assert 1 - 2 * binom.cdf(rank, n, 0.5) < conf + 1e-12
+    # both ends are data values, the upper one at the mirror rank n - l + 1
+    assert low in values and high in values
+    assert int(np.searchsorted(x, high, side="left")) + 1 == n - rank + 1
 
 
 # --- Newcombe difference ----------------------------------------------------------------------

@@ -114,6 +114,7 @@ def test_what_changed_is_present_ranked_and_at_most_six(browser, deck_url: str,
     export = (REPO / "data" / "sample" if request.node.callspec.params["deck_url"] == "sample"
               else request.getfixturevalue("generated_export"))
     expected = _expected_sentences(export)  # the page says what the sentence model says
+    assert 1 <= len(expected) <= 6  # the model itself keeps to six
     shown = [items.nth(i).inner_text().strip() for i in range(items.count())]
     assert len(shown) == len(expected)
     for text, want in zip(shown, expected, strict=True):
