@@ -291,21 +291,29 @@ def rows_by_kpi(verdicts: pd.DataFrame | None) -> dict[str, pd.Series]:
 
 NO_RECORD_WORDS = "no meeting record is connected"
 NO_REVIEW_WORDS = "no case review in the meeting record for this window"
+UNREADABLE_RECORD_WORDS = "the meeting record could not be read"
+UNREADABLE = "unreadable"
+"""The ``record`` state of :func:`absent_words` for a connected record that failed to read."""
 
 
-def absent_words(kpi: object, tables: Container[str] | None, record: bool | None = None
-                 ) -> str:
+def absent_words(kpi: object, tables: Container[str] | None,
+                 record: bool | str | None = None) -> str:
     """Why a "No data" row has no data, in words, or "" when that is not known.
 
     An export KPI: "this export has no devices.parquet" when its source table is not among
-    the export's ``tables`` (None: not known). A meeting record KPI (``source = "record"``):
-    :data:`NO_RECORD_WORDS` when ``record`` is False (none connected), :data:`NO_REVIEW_WORDS`
-    when True (connected, but no reviewed case in the window); "" when None (not known)."""
+    the export's ``tables`` (None: not known). A meeting record KPI (``source = "record"``),
+    by ``record``: False (none connected) :data:`NO_RECORD_WORDS`; True (connected and read,
+    but no reviewed case in the window) :data:`NO_REVIEW_WORDS`; :data:`UNREADABLE`
+    (connected, but reading it failed) :data:`UNREADABLE_RECORD_WORDS`; None (not known) ""."""
     from metrics.registry import RECORD_SOURCE
 
     source = str(getattr(kpi, "source", ""))
     if source == RECORD_SOURCE:
-        return "" if record is None else NO_REVIEW_WORDS if record else NO_RECORD_WORDS
+        if record is None:
+            return ""
+        if record == UNREADABLE:
+            return UNREADABLE_RECORD_WORDS
+        return NO_REVIEW_WORDS if record else NO_RECORD_WORDS
     if tables is None or not source or source in tables:
         return ""
     return f"this export has no {source}.parquet"
@@ -317,15 +325,16 @@ def build_tiles(
     *,
     comments: Mapping[str, object] | None = None,
     tables: Container[str] | None = None,
-    record: bool | None = None,
+    record: bool | str | None = None,
 ) -> dict[int, dict[str, list[Tile]]]:
     """Pillar -> {"quantitative": [...], "qualitative": [...]} tiles, in registry order.
 
     ``verdicts``: the ``kpi_verdicts`` frame (one row per KPI; a KPI with no row gets a
     "No data" tile). ``comments``: kpi_id -> latest comment from the meeting record.
     ``tables``: the export's table names, so a "No data" tile whose table is missing says so
-    (``Tile.absent_text``); ``record``: whether a meeting record is connected (None: not
-    known), so its KPIs' "No data" tiles say why. Every pillar of ``metrics.registry.PILLARS``
+    (``Tile.absent_text``); ``record``: the meeting record's state as :func:`absent_words` takes it
+    (connected, none, :data:`UNREADABLE`; None: not known), so its KPIs' "No data" tiles say
+    why. Every pillar of ``metrics.registry.PILLARS``
     is present, even when empty.
     """
     from metrics.registry import PILLARS

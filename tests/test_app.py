@@ -10,6 +10,7 @@ import html
 import io
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -218,6 +219,14 @@ def test_an_export_without_devices_says_so_on_each_digital_forensics_row(
     assert "has no" not in deck.split('data-kpi="charge_rate"')[1].split("</li>")[0]
     reviews = deck.split('data-kpi="open_learning_actions"')[1].split("</li>")[0]
     assert "no case review in the meeting record for this window" in reviews
+    # the record then fails to be read: its rows say so, not that nothing was reviewed
+    with sqlite3.connect(tmp_path / "record.db") as db:
+        db.execute("DROP TABLE actions")
+    at.run()
+    assert not at.exception
+    reviews = _deck(at).split('data-kpi="open_learning_actions"')[1].split("</li>")[0]
+    assert "the meeting record could not be read" in reviews
+    assert "no case review" not in reviews
 
 
 def test_last_good_data_is_served_when_the_export_breaks_after_a_good_load(

@@ -9,9 +9,9 @@ import pandas as pd
 
 from metrics.registry import get_kpi, survey_kpi
 from present.sentences import what_changed
-from present.tiles import build_tiles
+from present.tiles import UNREADABLE, build_tiles
 from tests.test_tiles import row
-from ui.deck import DeckView, deck_html, pack_columns, trend_href
+from ui.deck import DeckView, deck_html, pack_columns, record_state, trend_href
 from ui.state import ViewState
 
 
@@ -118,13 +118,21 @@ def test_a_no_data_row_whose_table_is_missing_says_so():
     assert by_id["open_learning_actions"].absent_text == ""  # the record's: not known here
     block = deck_html(DeckView(tiles, what_changed(frame, kpis)), lambda k: None)
     assert "this export has no devices.parquet" in block
-    def record_words(connected: bool) -> str:
+    def record_words(connected: bool | str) -> str:
         tiles = build_tiles(kpis, frame, tables={"cases"}, record=connected)
         return next(t.absent_text for p in tiles.values() for kind in p.values() for t in kind
                     if t.kpi_id == "open_learning_actions")
 
     assert record_words(False) == "no meeting record is connected"
     assert record_words(True) == "no case review in the meeting record for this window"
+    assert record_words(UNREADABLE) == "the meeting record could not be read"
     # without the export's tables nothing is guessed
     assert all(t.absent_text == "" for p in build_tiles(kpis, frame).values()
                for kind in p.values() for t in kind)
+
+
+def test_the_records_state_comes_from_its_stamp():
+    record = object()
+    assert record_state(None, ()) is False
+    assert record_state(record, (3, 7, 2, 5, 40)) is True
+    assert record_state(record, ("unreadable", "2026-12-03T10:00", 1)) == UNREADABLE

@@ -27,7 +27,14 @@ import streamlit as st
 
 from metrics.registry import PILLARS
 from present.sentences import Sentence, not_listed, what_changed
-from present.tiles import TONE_COLOURS, VERDICT_STYLES, Tile, build_tiles, pillar_counts
+from present.tiles import (
+    TONE_COLOURS,
+    UNREADABLE,
+    VERDICT_STYLES,
+    Tile,
+    build_tiles,
+    pillar_counts,
+)
 from ui.state import encode
 
 _LOG = logging.getLogger(__name__)
@@ -83,6 +90,14 @@ def record_stamp(record: object | None) -> tuple:
     return stamp(record)
 
 
+def record_state(record: object | None, stamp: tuple) -> bool | str:
+    """The record's state for ``present.tiles.absent_words``: False without a record,
+    ``present.tiles.UNREADABLE`` when reading it for ``stamp`` failed, else True."""
+    if record is None:
+        return False
+    return UNREADABLE if stamp[:1] == ("unreadable",) else True
+
+
 def record_notes(ctx, force: str, today: date | None = None
                  ) -> tuple[dict[str, object], dict[str, int]]:
     """The meeting record's latest comments (kpi_id -> Comment) for the view's force and
@@ -130,10 +145,10 @@ def _cached_verdicts(fingerprint: tuple, force: str, start: str, end: str, compa
     return verdict_frame(_ctx, force)
 
 
-def view_verdicts(ctx, force: str) -> pd.DataFrame:
+def view_verdicts(ctx, force: str, stamp: tuple | None = None) -> pd.DataFrame:
     """:func:`verdict_frame`, cached per export, view, KPI catalogue (``FLIGHTDECK_KPIS``)
-    and state of the meeting record (:func:`record_stamp`); a panel link's never (its
-    disclosure depends on the link)."""
+    and state of the meeting record (``stamp``, :func:`record_stamp`, read when not given);
+    a panel link's never (its disclosure depends on the link)."""
     import os
 
     fingerprint = ctx.loaded.fingerprint
@@ -142,7 +157,7 @@ def view_verdicts(ctx, force: str) -> pd.DataFrame:
     return _cached_verdicts(fingerprint, force, str(ctx.start), str(ctx.end),
                             ctx.view.compare, str(getattr(ctx, "scope", "all")),
                             os.environ.get("FLIGHTDECK_KPIS", ""),
-                            record_stamp(_shared_record()), ctx)
+                            record_stamp(_shared_record()) if stamp is None else stamp, ctx)
 
 
 def build_deck(ctx, force: str) -> DeckView:
@@ -150,10 +165,12 @@ def build_deck(ctx, force: str) -> DeckView:
 
     The verdicts are cached per view; the meeting record is read on every run (comments
     change during a meeting)."""
-    frame = view_verdicts(ctx, force)
+    record = _shared_record()
+    stamp = record_stamp(record)
+    frame = view_verdicts(ctx, force, stamp)
     comments, actions = record_notes(ctx, force)
     pillars = build_tiles(ctx.kpis, frame, comments=comments, tables=ctx.dataset.tables,
-                          record=_shared_record() is not None)
+                          record=record_state(record, stamp))
     sentences = what_changed(
         frame, ctx.kpis, window_words=WINDOW_WORDS.get(ctx.view.window, "in this window"),
         compare_words=COMPARE_WORDS.get(ctx.view.compare, "the comparison window"))
