@@ -111,18 +111,32 @@ def _changed(row: Mapping[str, object] | pd.Series) -> bool:
     return _val(row, "verdict") in CHANGED_VERDICTS or _val(row, "change_verdict") in REAL_CHANGES
 
 
+#: what a difference that is not a real change is, by the change test's verdict: tested and
+#: possibly chance, never tested (a census of the teams: its verdict is the chart's alone), or
+#: not comparable (a side provisional or gated)
+UNREAL_DIFFERENCE_WORDS = {
+    "not_tested": "a census of the teams, so the difference is not tested",
+    "not_comparable": "not comparable",
+}
+CHANCE_WORDS = "a difference that could be chance"
+
+
 def _movement(kpi: object, row: Mapping[str, object] | pd.Series) -> str:
     """"rose to 12.0% from 10.0%" when the change test says the change is real; otherwise the
-    two values without a verb that would claim a change: "is 12.0% (10.0% in the comparison
-    window, a difference that could be chance)"; "is 12.0%" with nothing to compare."""
+    two values without a verb that would claim a change, and what the test said: "is 12.0%
+    (10.0% in the comparison window, a difference that could be chance)" (or "…, a census of
+    the teams, so the difference is not tested" / "…, not comparable": a difference nobody
+    tested is never called chance); "is 12.0%" with nothing to compare."""
     unit = str(getattr(kpi, "unit", ""))
     value, before = _val(row, "value"), _val(row, "compare_value")
     now = format_value(value, unit)  # type: ignore[arg-type]
     if before is None:
         return f"is {now}"
-    if _val(row, "change_verdict") not in REAL_CHANGES:
+    verdict = _val(row, "change_verdict")
+    if verdict not in REAL_CHANGES:
+        words = UNREAL_DIFFERENCE_WORDS.get(str(verdict), CHANCE_WORDS)
         return (f"is {now} ({format_value(before, unit)} in the comparison window, "  # type: ignore[arg-type]
-                "a difference that could be chance)")
+                f"{words})")
     diff = _val(row, "difference")
     diff = float(value) - float(before) if diff is None else float(diff)  # type: ignore[arg-type]
     verb = "rose" if diff > 0 else "fell" if diff < 0 else "stayed"
@@ -174,7 +188,7 @@ def change_sentence(kpi: object, row: Mapping[str, object] | pd.Series) -> Sente
         return _sentence(text, "mixed", tone, (str(getattr(kpi, "id", "")),), _rank(row))
     judged = {"good": ", an improvement", "bad": ", a deterioration"}.get(tone, "")
     if judged and _val(row, "change_verdict") not in REAL_CHANGES:
-        # the window-on-window difference may be chance: the signal is the monthly chart's
+        # the window-on-window difference is not a real change: the signal is the chart's
         judged = ", but its monthly chart shows" + judged[1:]
     text = f"{name} {_movement(kpi, row)}{judged}{' (' + evidence + ')' if evidence else ''}"
     return _sentence(text, "change", tone, (str(getattr(kpi, "id", "")),), _rank(row),

@@ -179,6 +179,28 @@ def test_no_verb_claims_a_change_the_test_did_not_find():
                            "shows an improvement (real: above the process limits for 22 months)")
 
 
+def test_a_census_difference_is_not_called_chance_and_an_uncomparable_one_says_so():
+    """Seen on a national export's Dyfed-Powys child deck: "Vacancy rate is 3.8% (8.5% in the
+    comparison window, a difference that could be chance)" for a census, whose change is not
+    tested (``not_tested``): nobody tested that difference, so it is not called chance."""
+    census = what_changed(frame(fell("vacancy_rate", 0.038, 0.085, verdict="improving",
+                                     spc_point_type="special_cause_improvement",
+                                     spc_evidence="12 months in a row below the average",
+                                     change_verdict="not_tested", test="none")),
+                          [get_kpi("vacancy_rate"), *KPIS])
+    assert census[0].text == ("Vacancy rate is 3.8% (8.5% in the comparison window, a census "
+                              "of the teams, so the difference is not tested), but its monthly "
+                              "chart shows an improvement (real: 12 months in a row below the "
+                              "average)")
+    assert "chance" not in census[0].text
+    apart = what_changed(frame(fell("needs_assessment_7d", 0.62, 0.60, verdict="improving",
+                                    spc_point_type="special_cause_improvement",
+                                    spc_evidence="above the process limits for 2 months",
+                                    change_verdict="not_comparable")), KPIS)
+    assert apart[0].text.startswith("Needs assessed within 7 days is 62.0% (60.0% in the "
+                                    "comparison window, not comparable), but")
+
+
 def test_six_improvements_never_hide_a_deterioration():
     """Seen on the sample's All-forces deck: six improving sentences filled the list and the
     two deteriorating measures (one above its process limits for 13 months) had none. The
