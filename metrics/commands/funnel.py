@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "funnel", help="funnel plot of one proportion KPI across forces",
         description="Each force's value of one proportion KPI against exact binomial funnel "
-                    "limits (95%% and 99.8%%) around the pooled rate; gated forces left out; "
+                    "limits (95% and 99.8%) around the pooled rate; gated forces left out; "
                     "limits widened for overdispersion only when phi > 1.",
         epilog="Output columns: force, numerator, denominator, value, target, lower_95, "
                "upper_95, lower_998, upper_998, phi, tau2, adjusted, position. Exit codes: 0 "
