@@ -41,7 +41,7 @@ from metrics.registry import KPI, PILLARS
 from metrics.windows import describe_window
 from present.format import format_interval, format_value, is_missing
 from present.funnel import too_few_forces_text
-from present.tiles import absent_words
+from present.tiles import VERDICT_STYLES, absent_words
 from report import charts as pack_charts
 from report.common import (
     ALL_FORCES,
@@ -95,6 +95,11 @@ class _Styles:
         self.cover_row = ParagraphStyle("cover", fontName=reg, fontSize=13, leading=18)
         self.banner = ParagraphStyle("banner", fontName=bold, fontSize=10, leading=13,
                                      alignment=TA_CENTER)
+
+
+#: the verdicts the cover names, in the deck's words and icons (``present.tiles``)
+COVER_VERDICTS = ("improving", "deteriorating", "no_clear_change", "mixed", "maturing",
+                  "insufficient")
 
 
 class _NumberedCanvas(rl_canvas.Canvas):
@@ -278,7 +283,7 @@ class _Builder:
             contents.append("Compare forces")
         contents.append("Appendix: definitions and methods")
         flow: list[Any] = [
-            Spacer(1, 18 * mm),
+            Spacer(1, 8 * mm),
             self.p("Operation Soteria: RASSO flight deck", self.s.title),
             self.p(esc(f"Board pack for {d.force}"), self.s.h1),
             Spacer(1, 6 * mm), table, Spacer(1, 6 * mm),
@@ -289,10 +294,12 @@ class _Builder:
         if self.chart_note:
             flow.append(self.p(f"<b>{esc(self.chart_note)}</b> The tables carry every number.",
                                self.s.body))
+        verdicts = ", ".join(f"{VERDICT_STYLES[k].icon} {VERDICT_STYLES[k].word}"
+                             for k in COVER_VERDICTS)
         flow.append(self.p(
             esc("Values carry 95% intervals. A value below its KPI's minimum n is not shown: "
-                 "the pack says how many items there are and how many are needed. SPC verdicts "
-                 "are words, not colours: Improvement, Concern, Common cause."), self.s.small))
+                "the pack says how many items there are and how many are needed. Each verdict "
+                f"is an icon and a word, never a colour alone: {verdicts}."), self.s.small))
         flow.append(PageBreak())
         return flow
 

@@ -577,6 +577,22 @@ def test_a_scoped_pack_says_its_scope_on_the_cover(sample) -> None:
         sample, FORCE, "2026-07", "2026-09", charts=False, pages=["flight_deck"]))[0])
 
 
+def test_the_cover_is_one_page_with_every_optional_line_and_names_the_decks_verdicts(
+        sample) -> None:
+    """A scoped panel pack without charts has every optional cover line (the scope, the
+    panel's audience, the charts note); the cover once ran on to a second page holding only
+    its last paragraph, and that paragraph named the old SPC words (Improvement, Concern)."""
+    pdf = bp.build_boardpack(sample, FORCE, "2026-07", "2026-09", charts=False, scope="child",
+                             audience="panel", pages=["flight_deck"])
+    pages = [_flat(p) for p in _pages(pdf)]
+    assert "Cases child cases only" in pages[0] and "Scrutiny panel" in pages[0]
+    assert "Charts were left out" in pages[0]
+    assert ("never a colour alone: ✔ Improving, ✖ Deteriorating, ● No clear change, "
+            "◆ Mixed signals, ◷ Maturing, ○ Too few to show." in pages[0])
+    assert pages[WHAT_CHANGED].startswith(f"What changed: {FORCE}")
+    assert "Concern" not in pages[0]
+
+
 def test_what_changed_page_counts_the_changes_beyond_its_sentences(sample) -> None:
     """All forces on the sample changes in more measures than six sentences hold, three of
     them for the worse: the page says so under the sentences and names those three."""

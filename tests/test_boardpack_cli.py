@@ -52,6 +52,21 @@ def test_writes_a_pdf_and_logs_an_export(small_export, force, tmp_path, audit_lo
                           "reason"}  # who and what, never values
 
 
+def test_the_pack_takes_the_apps_scope(small_export, force, tmp_path, audit_log,
+                                       capsys) -> None:
+    out = tmp_path / "child.pdf"
+    code, _, stderr = _run(capsys, "boardpack", str(small_export), "--force", force, "--from",
+                           "2026-07", "--to", "2026-09", "--scope", "child", "--no-charts",
+                           "--out", str(out))
+    assert code == 0, stderr
+    first = " ".join(PdfReader(io.BytesIO(out.read_bytes())).pages[0].extract_text().split())
+    assert "Cases child cases only" in first
+    with pytest.raises(SystemExit) as exc:
+        cli(["boardpack", str(small_export), "--force", force, "--from", "2026-07", "--to",
+             "2026-09", "--scope", "adults", "--out", str(out)])
+    assert exc.value.code == 2 and "invalid choice: 'adults'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--force", "Atlantis Police", "--from", "2026-01", "--to", "2026-03"], "unknown force"),
     (["--force", "{force}", "--from", "2026-13", "--to", "2026-03"], "--from must be a month"),

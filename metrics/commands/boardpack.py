@@ -2,7 +2,8 @@
 
 Builds the board pack PDF (``report.boardpack.build_boardpack``) for a force (or
 ``"All forces"``) and window, optionally for the scrutiny panel audience (disclosure-controlled)
-and against the previous window or the same window a year earlier. Logs an ``export`` audit
+and against the previous window or the same window a year earlier, for a scope of cases
+(``--scope all|adult_rape|child``, as the app's Cases selector). Logs an ``export`` audit
 event (``metrics.audit.log_event``) for each pack written.
 
 Exit codes: 0 written; 1 the export is unusable (validation errors) or the file cannot be
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 from metrics.commands._common import (
+    SCOPES,
     add_data_dir_argument,
     add_db_argument,
     add_month_arguments,
@@ -51,6 +53,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="panel: disclosure-controlled for a scrutiny panel (default internal)")
     p.add_argument("--compare", choices=tuple(COMPARISONS), default="previous",
                    help="comparison window: previous (default) or year_ago")
+    p.add_argument("--scope", choices=SCOPES, default="all",
+                   help="all RASSO (default), adult rape (offence rape, victim 18+) or child "
+                        "(victim under 18), as the app's Cases selector; survey and workforce "
+                        "KPIs are force-wide")
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     p.add_argument("--no-charts", action="store_true",
                    help="leave the charts out (tables only)")
@@ -104,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         pdf = build_boardpack(dataset, args.force, args.start, args.end,
                               audience=args.audience, comparison=args.compare,
-                              charts=not args.no_charts, record=record)
+                              charts=not args.no_charts, scope=args.scope, record=record)
     except UnusableDataError as exc:
         return _error(f"{exc} (run: python -m metrics validate {folder})", 1)
     except BoardpackError as exc:
