@@ -1244,9 +1244,10 @@ def spc_monitor(
       nᵢ; the two-thirds lines are p̄ ± 2·σᵢ·σ_z.
 
     ``exclude`` (bool, like ``values``): months left out of the limits and of every rule
-    (provisional, i.e. still maturing, months); like missing values they get no point type.
-    The rules (outside the limits, run of 7, trend of 7, 2 of 3 beyond two-thirds) run over
-    each segment's remaining points in order.
+    (provisional, i.e. still maturing, months); like missing values they get no point type,
+    and no moving range bridges them (a moving range needs two adjacent months, as in
+    :func:`xmr`). The rules (outside the limits, run of 7, trend of 7, 2 of 3 beyond
+    two-thirds) run over each segment's remaining points in order.
 
     Returns a dict of arrays shaped like ``values``: ``centre``, ``upper``, ``lower`` (value
     units; NaN where undefined), ``point_type`` (object: a ``POINT_TYPES`` string, None where
@@ -1290,11 +1291,12 @@ def spc_monitor(
     rank = csum - 1 - before_seg
     fix = valid if baseline is None else valid & (rank < baseline)
     n_fix = np.bincount(g[fix], minlength=n_groups)
-    # consecutive limit-setting points (skipping gaps) within a segment
+    # moving ranges between limit-setting points of adjacent months of the same segment: a
+    # missing or excluded month is not bridged (as :func:`xmr` and qicharts2 treat NA)
     flat_fix = fix.ravel()
     fix_idx = np.flatnonzero(flat_fix)
     gfix = g.ravel()[fix_idx]
-    pair = gfix[1:] == gfix[:-1]
+    pair = (gfix[1:] == gfix[:-1]) & (np.diff(fix_idx) == 1)
 
     if method == "xmr":
         yfix = y.ravel()[fix_idx]

@@ -81,6 +81,35 @@ def test_baseline_counts_points_not_months_and_skips_gaps():
     assert res["segment_points"][0][0] == 4
 
 
+def test_no_moving_range_bridges_a_missing_month_as_in_xmr():
+    """Found by an independent check: the monitoring chart took a moving range between the
+    months either side of a gated or empty month, as if they were adjacent, where
+    docs/methods.md and ``xmr`` (and qicharts2 with NA) leave it out."""
+    y = np.array([10.0, 12, 11, np.nan, 30, 31, 30, 31, 29, 30, 31, 30, 29, 30])
+    res = spc_monitor(y[None, :], baseline=None, screen_outliers=False)
+    ref = xmr(y, screen_outliers=False)
+    assert res["upper"][0] == pytest.approx(ref["upper"].to_numpy(), nan_ok=True)
+    assert res["lower"][0] == pytest.approx(ref["lower"].to_numpy(), nan_ok=True)
+    # by hand: the moving ranges 2, 1 | 1, 1, 1, 2, 1, 1, 1, 1, 1 (none across the gap)
+    amr = (2 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1) / 11
+    assert res["upper"][0][0] - res["centre"][0][0] == pytest.approx(2.66 * amr)
+
+
+def test_a_laney_moving_range_never_bridges_a_gated_month():
+    r = np.array([10.0, 30, 12, np.nan, 11, 29, 10, 31, 12, 28, 11, 30, 10, 29])
+    n = np.array([50.0, 150, 60, 0, 55, 145, 50, 150, 60, 140, 55, 150, 50, 145])
+    keep = n > 0
+    res = spc_monitor(np.where(keep, r / np.where(keep, n, 1), np.nan)[None, :],
+                      numerators=np.where(keep, r, 0)[None, :], denominators=n[None, :],
+                      method="laney", baseline=None)
+    cl = r[keep].sum() / n[keep].sum()
+    z = (r / np.where(keep, n, 1) - cl) / np.sqrt(cl * (1 - cl) / np.where(keep, n, 1))
+    mr = np.abs(np.diff(z))
+    sigma_z = np.nanmean(mr[~np.isnan(mr)]) / 1.128  # the ranges beside month 4 are NaN
+    upper = cl + 3 * np.sqrt(cl * (1 - cl) / n[0]) * sigma_z
+    assert res["upper"][0][0] == pytest.approx(upper, rel=1e-12)
+
+
 def test_provisional_months_are_out_of_limits_and_rules():
     base = [10.0, 11.0] * 8  # 16 points, mean 10.5
     y = np.array(base + [30.0, 30.0])
