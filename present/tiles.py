@@ -293,7 +293,8 @@ NO_RECORD_WORDS = "no meeting record is connected"
 NO_REVIEW_WORDS = "no case review in the meeting record for this window"
 UNREADABLE_RECORD_WORDS = "the meeting record could not be read"
 UNREADABLE = "unreadable"
-"""The ``record`` state of :func:`absent_words` for a connected record that failed to read."""
+"""The ``record`` state of :func:`absent_words` for a connected record that failed to read
+(also the first item of ``ui.data.record_stamp`` for such a record)."""
 
 
 def absent_words(kpi: object, tables: Container[str] | None,
@@ -332,10 +333,9 @@ def build_tiles(
     ``verdicts``: the ``kpi_verdicts`` frame (one row per KPI; a KPI with no row gets a
     "No data" tile). ``comments``: kpi_id -> latest comment from the meeting record.
     ``tables``: the export's table names, so a "No data" tile whose table is missing says so
-    (``Tile.absent_text``); ``record``: the meeting record's state as :func:`absent_words` takes it
-    (connected, none, :data:`UNREADABLE`; None: not known), so its KPIs' "No data" tiles say
-    why. Every pillar of ``metrics.registry.PILLARS``
-    is present, even when empty.
+    (``Tile.absent_text``); ``record``: the meeting record's state as :func:`absent_words`
+    takes it (connected, none, :data:`UNREADABLE`; None: not known), so its KPIs' "No data"
+    tiles say why. Every pillar of ``metrics.registry.PILLARS`` is present, even when empty.
     """
     from metrics.registry import PILLARS
 

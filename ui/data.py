@@ -327,7 +327,9 @@ def record_stamp(record: object | None) -> tuple:
                 "(SELECT count(*) FROM sample_cases)")).one()
         return tuple(int(v or 0) for v in row)
     except Exception:  # noqa: BLE001 - unreadable now: never reuse a stale entry
-        return ("unreadable", datetime.now().isoformat(), id(record))
+        from present.tiles import UNREADABLE
+
+        return (UNREADABLE, datetime.now().isoformat(), id(record))
 
 
 def record_for(kpi_ids: Iterable[str] | None) -> tuple[object | None, tuple]:

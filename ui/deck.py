@@ -95,7 +95,7 @@ def record_state(record: object | None, stamp: tuple) -> bool | str:
     ``present.tiles.UNREADABLE`` when reading it for ``stamp`` failed, else True."""
     if record is None:
         return False
-    return UNREADABLE if stamp[:1] == ("unreadable",) else True
+    return UNREADABLE if stamp[:1] == (UNREADABLE,) else True
 
 
 def record_notes(ctx, force: str, today: date | None = None
