@@ -9,11 +9,13 @@ from ui.tiles import escape_md, render_deck
 
 ctx = shell.page_setup("flight_deck")
 force = ctx.view.force
+allowed = getattr(ctx.access, "allowed_pages", ("trends", "record"))
 st.header(f"Flight deck: {escape_md(force)}", anchor=False)
 as_at = ctx.as_at.strftime("%d %B %Y") if ctx.as_at else "unknown"
 st.caption(
     f"**{escape_md(ctx.window_text)}**, changes against the {escape_md(ctx.compare_phrase)} · "
-    f"data as at **{as_at}** · 95% intervals · a row opens its trend"
+    f"data as at **{as_at}** · 95% intervals"
+    + (" · a row opens its trend" if "trends" in allowed else "")
 )
 
 partial = ctx.coverage_note
@@ -25,7 +27,6 @@ with st.spinner("Computing the verdicts…"):
 
 share = st.query_params.get("share")
 pillar_of = {kpi.id: kpi.pillar for kpi in ctx.kpis}
-allowed = getattr(ctx.access, "allowed_pages", ("trends", "record"))
 
 
 def trend_link(kpi_id: str) -> str | None:

@@ -97,6 +97,10 @@ def test_a_panel_link_sees_its_windows_assurance_without_names(app_test, record_
     assert "Comment:" not in other[:other.index("</li>")]  # another window's is not shown
     assert "chair.person" not in block and "example.police.uk" not in block
     assert "record?" not in block  # no link to the internal actions
+    # the link holds no Trends: rows are not links, and the page does not say they are
+    assert "trends?" not in block and "a.fd-name:not([href])" in block
+    captions = " ".join(c.value for c in at.caption)
+    assert "95% intervals" in captions and "a row opens its trend" not in captions
 
 
 def test_the_apps_board_pack_prints_the_shared_records_commentary(app_test, record_url):

@@ -376,6 +376,7 @@ DECK_CSS = """
   column-gap: .5rem; align-items: baseline; padding: .12rem 0;
   border-top: 1px solid #e0e0e0; margin: 0;}
 .fd-name {font-weight: 600; min-width: 0;}
+.fd-deck a.fd-name:not([href]) {color: inherit; text-decoration: none; cursor: default;}
 .fd-value {font-size: 1.15rem; line-height: 1.2; font-weight: 700; white-space: nowrap;
   text-align: right;}
 .fd-note {font-size: .75rem; font-weight: 400; color: #4d4d4d;}
